@@ -1,0 +1,257 @@
+"""The graph core: grad mode, operators, topological order and the backward driver.
+
+Both engines are node types on this core: ``Value`` in this package and ``Tensor`` in
+sg-tensor. The core never looks inside a node's data; it only needs the small protocol
+below, so the same driver runs floats and numpy arrays.
+
+A node has
+
+- ``data``: the forward result (a float, a numpy array, ...);
+- ``requires_grad``: whether gradients flow to it;
+- ``_op``: the :class:`Op` that produced it, ``None`` for a leaf, or :data:`RELEASED`
+  once backward has freed its graph;
+- ``_parents``: its input nodes, in the operator's argument order;
+- ``_ctx``: the operator's non-differentiable arguments (an exponent, an axis) as a
+  dict of keyword arguments for the rule, or ``None``;
+- ``_accumulate_grad(g)``: add ``g`` into the node's ``.grad``;
+- ``_retains_grad``: whether the driver also records gradients on non-leaf nodes
+  (``Value`` does, so a drawn graph shows every gradient; ``Tensor`` does not, to save
+  memory, as in PyTorch).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+__all__ = [
+    "RELEASED",
+    "GraphReleasedError",
+    "Node",
+    "Op",
+    "backward",
+    "enable_grad",
+    "is_grad_enabled",
+    "no_grad",
+    "set_grad_enabled",
+    "topological_order",
+]
+
+
+class Node(Protocol):
+    """What the core needs of a graph node (see the module docstring)."""
+
+    data: Any
+    requires_grad: bool
+    _op: Op | None
+    _parents: tuple[Node, ...]
+    _ctx: dict[str, Any] | None
+    _retains_grad: bool
+
+    def _accumulate_grad(self, g: Any) -> None: ...
+
+
+Rule = Callable[..., tuple[Any, ...]]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Op:
+    """A differentiable operator: a name, its forward and its vector-Jacobian product.
+
+    ``forward(*input_data, **ctx)`` computes the result from raw data.
+
+    ``vjp(g, out, *inputs, **ctx)`` receives the gradient ``g`` of the output, the
+    forward result ``out`` and the inputs under their forward names, and returns one
+    gradient per input (``None`` where an input is not differentiable). The rule is
+    called either on raw data (floats, arrays: the fast first-order path) or on nodes
+    (``create_graph=True``: the gradients are themselves differentiable), so it must be
+    written with operations that work on both.
+    """
+
+    __slots__ = ("name", "forward", "vjp", "__weakref__")
+
+    def __init__(self, name: str, forward: Callable[..., Any], vjp: Rule) -> None:
+        self.name = name
+        self.forward = forward
+        self.vjp = vjp
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r})"
+
+
+_NO_CTX: dict[str, Any] = {}
+
+
+class GraphReleasedError(RuntimeError):
+    """Raised by a backward pass that reaches a graph freed by an earlier backward."""
+
+
+def _released_vjp(g: Any, out: Any, *inputs: Any, **ctx: Any) -> tuple[Any, ...]:
+    raise GraphReleasedError(
+        "Trying to backward through the graph a second time: its intermediate results "
+        "were freed by the first backward(). Pass retain_graph=True to the first "
+        "backward() to keep them."
+    )
+
+
+RELEASED = Op("<released>", _released_vjp, _released_vjp)
+"""The marker op of a node whose graph was freed by a backward pass."""
+
+
+# ---------------------------------------------------------------------------------------
+# Grad mode: a thread-local switch, so that no_grad() in one thread leaves others alone.
+# ---------------------------------------------------------------------------------------
+class _GradMode(threading.local):
+    enabled = True
+
+
+_grad_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    """Whether operators record the graph (``True`` unless inside :func:`no_grad`)."""
+    return _grad_mode.enabled
+
+
+class set_grad_enabled:
+    """Turn graph recording on or off: ``with set_grad_enabled(False): ...``.
+
+    Nestable and per thread. Also works as a function decorator.
+    """
+
+    __slots__ = ("mode", "_previous")
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self._previous: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._previous.append(_grad_mode.enabled)
+        _grad_mode.enabled = self.mode
+
+    def __exit__(self, *exc_info: object) -> None:
+        _grad_mode.enabled = self._previous.pop()
+
+    def __call__(self, fn: F) -> F:
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(set_grad_enabled):
+    """Operators inside ``with no_grad():`` record no graph (nestable, per thread)."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Record the graph again, e.g. inside a :class:`no_grad` block."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+# ---------------------------------------------------------------------------------------
+# Topological order: iterative depth-first search, so a 100,000-node chain needs no
+# recursion. Parents are visited in argument order, which makes the order deterministic.
+# ---------------------------------------------------------------------------------------
+def topological_order(root: Node) -> list[Node]:
+    """Every node that ``root`` depends on and that requires grad, parents first.
+
+    Nodes that do not require grad are skipped: no gradient flows to them.
+    """
+    order: list[Node] = []
+    visited = {root}
+    stack = [(root, iter(root._parents))]
+    while stack:
+        node, parents = stack[-1]
+        for parent in parents:
+            if parent.requires_grad and parent not in visited:
+                visited.add(parent)
+                stack.append((parent, iter(parent._parents)))
+                break
+        else:  # all parents placed: the node itself can follow them
+            stack.pop()
+            order.append(node)
+    return order
+
+
+# ---------------------------------------------------------------------------------------
+# The backward driver.
+# ---------------------------------------------------------------------------------------
+def backward(
+    root: Node,
+    seed: Any,
+    *,
+    retain_graph: bool = False,
+    create_graph: bool = False,
+) -> None:
+    """Propagate ``seed`` (the gradient of ``root``) to every node ``root`` depends on.
+
+    Walks the topological order in reverse: each node's total gradient is complete once
+    all its consumers have run, so its rule runs once and its inputs' gradients are
+    summed into a pending table (this is what makes diamonds and reuse correct). Leaves
+    accumulate into ``.grad`` across calls, as in PyTorch.
+
+    Unless ``retain_graph`` is true, each node forgets its inputs as soon as its rule has
+    run, so the graph is freed during the pass; reaching it again raises
+    :class:`GraphReleasedError`. With ``create_graph`` the rules run on nodes with grad
+    mode on, so the gradients are differentiable; otherwise they run on raw data.
+    """
+    order = topological_order(root)
+    pending: dict[Node, Any] = {root: seed}
+    retains = root._retains_grad
+    with set_grad_enabled(create_graph):
+        for node in reversed(order):
+            g = pending.pop(node, None)
+            op = node._op
+            if op is None:  # a leaf: the end of every path
+                if g is not None:
+                    node._accumulate_grad(g)
+                continue
+            parents = node._parents
+            ctx = node._ctx or _NO_CTX
+            if not retain_graph:  # the node's rule runs once: forget its inputs now
+                node._parents = ()
+                node._ctx = None
+                node._op = RELEASED
+            if g is None:  # no path from root to here carries a gradient
+                continue
+            if retains:
+                node._accumulate_grad(g)
+            # The rest is the hot loop of every backward pass, so the usual one- and
+            # two-input cases are spelled out: generic loops cost more than the rules.
+            if create_graph:
+                grads = op.vjp(g, node, *parents, **ctx)
+            elif len(parents) == 2:
+                grads = op.vjp(g, node.data, parents[0].data, parents[1].data, **ctx)
+            elif len(parents) == 1:
+                grads = op.vjp(g, node.data, parents[0].data, **ctx)
+            else:
+                grads = op.vjp(g, node.data, *[p.data for p in parents], **ctx)
+            if len(parents) == 2:
+                a, b = parents
+                ga, gb = grads
+                if ga is not None and a.requires_grad:
+                    previous = pending.get(a)
+                    pending[a] = ga if previous is None else previous + ga
+                if gb is not None and b.requires_grad:
+                    previous = pending.get(b)
+                    pending[b] = gb if previous is None else previous + gb
+                continue
+            for parent, grad in zip(parents, grads):
+                if grad is not None and parent.requires_grad:
+                    previous = pending.get(parent)
+                    pending[parent] = grad if previous is None else previous + grad
