@@ -1,0 +1,121 @@
+"""Activation functions and the softmax family.
+
+Each rule follows the formula PyTorch's own backward uses, so that float64 results
+agree to the last bits; the rules that need the output (sigmoid, tanh, softmax) take
+it from ``out`` rather than recomputing it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from sg_tensor.op import data, op, quiet
+
+Grads = tuple[Any, ...]
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_GELU_KAPPA = 0.044715
+_erf_object = np.frompyfunc(math.erf, 1, 1)
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """The error function, elementwise (numpy has none; ``math.erf`` is exact to 1 ulp)."""
+    return np.asarray(_erf_object(x), dtype=x.dtype)
+
+
+# ---------------------------------------------------------------------------------------
+# Squashing functions
+# ---------------------------------------------------------------------------------------
+@op("tanh", np.tanh)
+def tanh(g: Any, out: Any, x: Any) -> Grads:
+    """d(tanh x) = (1 - tanh(x)**2) dx, from the output."""
+    return (g * (1 - out * out),)
+
+
+@op("sigmoid", quiet(lambda x: 1 / (1 + np.exp(-x))))
+def sigmoid(g: Any, out: Any, x: Any) -> Grads:
+    """d(s(x)) = s (1 - s) dx with s = 1 / (1 + e**-x), from the output.
+
+    The forward is PyTorch's formula: for very negative ``x``, ``e**-x`` overflows to
+    ``inf`` and the result is exactly 0, with no ``nan``.
+    """
+    return (g * (1 - out) * out,)
+
+
+# ---------------------------------------------------------------------------------------
+# Rectifiers: the derivative at the kink is PyTorch's choice
+# ---------------------------------------------------------------------------------------
+@op("relu", lambda x: np.maximum(x, 0))
+def relu(g: Any, out: Any, x: Any) -> Grads:
+    """d(relu x) = dx where the output is > 0, else 0 (so 0 at the kink x == 0)."""
+    return (np.where(data(out) > 0, g, 0),)
+
+
+@op("leaky_relu", lambda x, *, negative_slope: np.where(x > 0, x, x * negative_slope))
+def leaky_relu(g: Any, out: Any, x: Any, *, negative_slope: float) -> Grads:
+    """d(leaky_relu x) = dx where x > 0, else ``negative_slope`` dx (slope at 0)."""
+    return (np.where(data(x) > 0, g, g * negative_slope),)
+
+
+def _gelu(x: np.ndarray, *, approximate: str) -> np.ndarray:
+    if approximate == "tanh":
+        return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + _GELU_KAPPA * x * x * x)))
+    return x * 0.5 * (1 + erf(x * math.sqrt(0.5)))
+
+
+@op("gelu", _gelu)
+def gelu(g: Any, out: Any, x: Any, *, approximate: str) -> Grads:
+    """d(x Phi(x)) = (Phi(x) + x phi(x)) dx, Phi and phi the normal cdf and pdf.
+
+    With ``approximate="tanh"``, the derivative of ``0.5 x (1 + tanh(k (x + 0.044715 x**3)))``.
+    """
+    if approximate == "tanh":
+        inner = _SQRT_2_OVER_PI * (x + _GELU_KAPPA * x * x * x)
+        t = np.tanh(inner)
+        d_inner = _SQRT_2_OVER_PI * (1 + 3 * _GELU_KAPPA * x * x)
+        return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner),)
+    cdf = 0.5 * (1 + erf(x * math.sqrt(0.5)))
+    pdf = np.exp(-0.5 * x * x) * _INV_SQRT_2PI
+    return (g * (cdf + x * pdf),)
+
+
+def _softplus(x: np.ndarray, *, beta: float, threshold: float) -> np.ndarray:
+    bx = x * beta
+    return np.where(bx > threshold, x, np.log1p(np.exp(np.minimum(bx, threshold))) / beta)
+
+
+@op("softplus", _softplus)
+def softplus(g: Any, out: Any, x: Any, *, beta: float, threshold: float) -> Grads:
+    """d(log(1 + e**(b x)) / b) = sigmoid(b x) dx; exactly dx above the threshold (PyTorch)."""
+    bx = x * beta
+    z = np.exp(np.minimum(data(bx), threshold))
+    return (np.where(data(bx) > threshold, g, g * z / (z + 1)),)
+
+
+# ---------------------------------------------------------------------------------------
+# The softmax family: stable for large logits (the row maximum is subtracted first)
+# ---------------------------------------------------------------------------------------
+def _log_softmax(x: np.ndarray, *, axis: int) -> np.ndarray:
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def _softmax(x: np.ndarray, *, axis: int) -> np.ndarray:
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+@op("softmax", _softmax)
+def softmax(g: Any, out: Any, x: Any, *, axis: int) -> Grads:
+    """d softmax: s * (g - sum(g * s)) along ``axis``, with s the output."""
+    return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
+
+
+@op("log_softmax", _log_softmax)
+def log_softmax(g: Any, out: Any, x: Any, *, axis: int) -> Grads:
+    """d log_softmax: g - softmax(x) * sum(g) along ``axis``; softmax = exp(output)."""
+    return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)

@@ -1,0 +1,45 @@
+"""Linear algebra: ``matmul`` with numpy's semantics.
+
+numpy's ``matmul`` treats a 1-D left operand as a row ``(1, k)`` and a 1-D right
+operand as a column ``(k, 1)``, removing the added axis afterwards, and broadcasts the
+leading (batch) axes. The rule undoes exactly that: it puts the removed axes back into
+the gradient, applies the 2-D rule on the last two axes, and lets the shared
+``unbroadcast`` sum over the batch axes an operand was broadcast along.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sg_tensor.op import op
+
+Grads = tuple[Any, ...]
+
+
+def _swap_last(x: Any) -> Any:
+    return x.swapaxes(-1, -2)
+
+
+@op("matmul", np.matmul, broadcasts=True)
+def matmul(g: Any, out: Any, a: Any, b: Any) -> Grads:
+    """d(A @ B) = dA @ B + A @ dB, so grad_A = G @ B^T and grad_B = A^T @ G."""
+    if a.ndim == 2 and b.ndim == 2:  # the common case, spelled out
+        return g @ b.T, a.T @ g
+    if a.ndim == 1 and b.ndim == 1:  # a dot product: g is a scalar
+        return g * b, g * a
+    a2 = a.reshape((1,) + a.shape) if a.ndim == 1 else a
+    b2 = b.reshape(b.shape + (1,)) if b.ndim == 1 else b
+    g2 = g
+    if a.ndim == 1:
+        g2 = g2.reshape(g2.shape[:-1] + (1,) + g2.shape[-1:])
+    if b.ndim == 1:
+        g2 = g2.reshape(g2.shape + (1,))
+    ga = g2 @ _swap_last(b2)  # (..., m, k)
+    gb = _swap_last(a2) @ g2  # (..., k, n)
+    if a.ndim == 1:  # (..., 1, k): drop the row axis; unbroadcast sums the batch axes
+        ga = ga.reshape(ga.shape[:-2] + ga.shape[-1:])
+    if b.ndim == 1:  # (..., k, 1): drop the column axis
+        gb = gb.reshape(gb.shape[:-1])
+    return ga, gb

@@ -1,0 +1,111 @@
+"""How a tensor operator is declared: ``@op(name, forward)`` above its gradient rule.
+
+The rules are plain functions of numpy arrays. They receive the output gradient ``g``,
+the forward result ``out`` and the inputs under their forward names (plus keyword
+arguments such as ``axis``), and return one gradient per input. They are written with
+arithmetic, numpy functions and array methods only, so that the same rule also runs on
+``Tensor`` nodes when a gradient must itself be differentiable.
+
+Broadcasting is undone in exactly one place, :func:`unbroadcast`, which the declaration
+applies to every input gradient of a broadcasting operator: no rule sums over
+broadcast axes by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from sg_scalar.graph import Op, Rule
+
+__all__ = ["OPS", "TensorOp", "data", "op", "quiet", "unbroadcast"]
+
+OPS: dict[str, TensorOp] = {}
+"""Every tensor operator that has a gradient rule, by name."""
+
+
+class TensorOp(Op):
+    """An :class:`~sg_scalar.graph.Op` that also keeps the undecorated rule."""
+
+    __slots__ = ("broadcasts", "rule")
+
+    def __init__(self, name: str, forward: Callable[..., Any], rule: Rule, broadcasts: bool):
+        super().__init__(name, forward, _fitted(rule) if broadcasts else rule)
+        self.rule = rule
+        self.broadcasts = broadcasts
+
+
+def op(name: str, forward: Callable[..., Any], *, broadcasts: bool = False) -> Callable[[Rule], TensorOp]:
+    """Declare an operator: its forward here, its gradient rule below.
+
+    ``broadcasts=True`` marks binary operators whose two inputs may have been broadcast
+    against each other; their gradients are reduced back to each input's shape and dtype.
+    """
+
+    def register(rule: Rule) -> TensorOp:
+        if name in OPS:
+            raise ValueError(f"operator {name!r} is declared twice")
+        OPS[name] = TensorOp(name, forward, rule, broadcasts)
+        return OPS[name]
+
+    return register
+
+
+def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``g`` over the axes that broadcasting added or stretched, giving ``shape``.
+
+    Broadcasting copies an input along new leading axes and along its size-1 axes, so
+    the gradient of each copy flows back to the one original: a sum over those axes.
+    """
+    if g.shape == shape:
+        return g
+    extra = g.ndim - len(shape)
+    stretched = tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1
+    )
+    g = g.sum(axis=tuple(range(extra)) + stretched, keepdims=True)
+    return g.reshape(shape) if extra else g
+
+
+def _fit(g: Any, x: Any) -> Any:
+    """``g`` with the shape and dtype of the input ``x`` it is the gradient of."""
+    if g is None:
+        return None
+    if g.shape != x.shape:
+        g = unbroadcast(g, x.shape)
+    if g.dtype != x.dtype and x.dtype.kind == "f":
+        g = g.astype(x.dtype)
+    return g
+
+
+def _fitted(rule: Rule) -> Rule:
+    """Wrap a binary rule so each gradient is fitted to its input (see :func:`unbroadcast`)."""
+
+    def vjp(g: Any, out: Any, a: Any, b: Any, **ctx: Any) -> tuple[Any, Any]:
+        ga, gb = rule(g, out, a, b, **ctx)
+        return _fit(ga, a), _fit(gb, b)
+
+    vjp.__doc__ = rule.__doc__
+    vjp.__wrapped__ = rule  # type: ignore[attr-defined]
+    return vjp
+
+
+def quiet(forward: Callable[..., Any]) -> Callable[..., Any]:
+    """A forward that returns IEEE results (inf, nan) without numpy's RuntimeWarnings.
+
+    Used for operators with domain edges (log 0, sqrt of a negative, x / 0), which
+    follow IEEE arithmetic as PyTorch does rather than warning on every call.
+    """
+
+    def quiet_forward(*args: Any, **kwargs: Any) -> Any:
+        with np.errstate(all="ignore"):
+            return forward(*args, **kwargs)
+
+    quiet_forward.__name__ = getattr(forward, "__name__", "forward")
+    return quiet_forward
+
+
+def data(x: Any) -> np.ndarray:
+    """The array behind a node, or the array itself: for masks, which carry no gradient."""
+    return x if isinstance(x, np.ndarray) else x.data  # type: ignore[no-any-return]
