@@ -44,9 +44,10 @@ class Node(Protocol):
     """What the core needs of a graph node (see the module docstring)."""
 
     data: Any
+    grad: Any
     requires_grad: bool
     _op: Op | None
-    _parents: tuple[Node, ...]
+    _parents: tuple[Any, ...]  # of Nodes (Any: each engine's node type narrows it)
     _ctx: dict[str, Any] | None
     _retains_grad: bool
 

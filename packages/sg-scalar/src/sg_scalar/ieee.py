@@ -106,4 +106,4 @@ def sign(x: float) -> float:
 
 def data(x: Any) -> float:
     """The float inside a node, or the float itself: for non-differentiable masks."""
-    return x if isinstance(x, float) else x.data  # type: ignore[no-any-return]
+    return x if isinstance(x, float) else x.data

@@ -11,7 +11,13 @@ from sg_scalar.rules import OPS
 
 __all__ = ["Value", "maximum", "minimum"]
 
-_ADD, _MUL, _NEG, _POW_CONST, _POW = OPS["add"], OPS["mul"], OPS["neg"], OPS["pow_const"], OPS["pow"]
+_ADD, _MUL, _NEG, _POW_CONST, _POW = (
+    OPS["add"],
+    OPS["mul"],
+    OPS["neg"],
+    OPS["pow_const"],
+    OPS["pow"],
+)
 _grad_mode = graph._grad_mode
 _new = object.__new__
 
@@ -121,7 +127,7 @@ class Value:
     def __pow__(self, exponent: Any) -> Value:
         if isinstance(exponent, Value):
             return Value._apply2(_POW, self, exponent)
-        if isinstance(exponent, numbers.Real) and not isinstance(exponent, bool):
+        if isinstance(exponent, numbers.Real):
             return Value._apply1(_POW_CONST, self, {"p": float(exponent)})
         raise _operand_error("**", exponent)
 
@@ -264,4 +270,3 @@ def _operand_error(opname: str, x: Any) -> TypeError:
         f"unsupported operand for {opname}: {type(x).__name__} "
         "(a Value works with Values and real numbers: int, float)"
     )
-

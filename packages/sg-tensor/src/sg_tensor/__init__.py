@@ -13,8 +13,7 @@ array([[0., 0.],
 from importlib.metadata import PackageNotFoundError, version
 
 from sg_scalar import GraphReleasedError, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-
-from sg_tensor import activations, elementwise, linalg, reductions, shape
+from sg_tensor import activations, elementwise, linalg, reductions, shapes
 from sg_tensor.factories import (
     arange,
     eye,
@@ -83,7 +82,7 @@ try:
 except PackageNotFoundError:  # a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-del activations, elementwise, linalg, reductions, shape  # imported to register their operators
+del activations, elementwise, linalg, reductions, shapes  # imported to register their operators
 
 __all__ = [
     "OPS", "GraphReleasedError", "Tensor", "__version__", "abs", "add", "arange", "as_tensor",

@@ -61,7 +61,7 @@ def leaky_relu(g: Any, out: Any, x: Any, *, negative_slope: float) -> Grads:
     return (np.where(data(x) > 0, g, g * negative_slope),)
 
 
-def _gelu(x: np.ndarray, *, approximate: str) -> np.ndarray:
+def _gelu(x: np.ndarray, *, approximate: str) -> Any:
     if approximate == "tanh":
         return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + _GELU_KAPPA * x * x * x)))
     return x * 0.5 * (1 + erf(x * math.sqrt(0.5)))
@@ -83,7 +83,7 @@ def gelu(g: Any, out: Any, x: Any, *, approximate: str) -> Grads:
     return (g * (cdf + x * pdf),)
 
 
-def _softplus(x: np.ndarray, *, beta: float, threshold: float) -> np.ndarray:
+def _softplus(x: np.ndarray, *, beta: float, threshold: float) -> Any:
     bx = x * beta
     return np.where(bx > threshold, x, np.log1p(np.exp(np.minimum(bx, threshold))) / beta)
 
@@ -99,12 +99,12 @@ def softplus(g: Any, out: Any, x: Any, *, beta: float, threshold: float) -> Grad
 # ---------------------------------------------------------------------------------------
 # The softmax family: stable for large logits (the row maximum is subtracted first)
 # ---------------------------------------------------------------------------------------
-def _log_softmax(x: np.ndarray, *, axis: int) -> np.ndarray:
+def _log_softmax(x: np.ndarray, *, axis: int) -> Any:
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
-def _softmax(x: np.ndarray, *, axis: int) -> np.ndarray:
+def _softmax(x: np.ndarray, *, axis: int) -> Any:
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 

@@ -36,9 +36,13 @@ def ones(*shape: Any, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -
     return Tensor(np.ones(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
 
 
-def full(shape: Any, fill_value: float, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+def full(
+    shape: Any, fill_value: float, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False
+) -> Tensor:
     """A tensor filled with ``fill_value``."""
-    return Tensor(np.full(_shape_arg((shape,)), fill_value, dtype=dtype), requires_grad=requires_grad)
+    return Tensor(
+        np.full(_shape_arg((shape,)), fill_value, dtype=dtype), requires_grad=requires_grad
+    )
 
 
 def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -55,18 +59,26 @@ def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None) -> Tensor:
     """Evenly spaced values in ``[start, stop)``, as ``np.arange``."""
-    values = np.arange(start, step=step, dtype=dtype) if stop is None else np.arange(start, stop, step, dtype=dtype)
+    values = (
+        np.arange(start, step=step, dtype=dtype)
+        if stop is None
+        else np.arange(start, stop, step, dtype=dtype)
+    )
     return Tensor(values)
 
 
-def eye(n: int, m: int | None = None, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+def eye(
+    n: int, m: int | None = None, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False
+) -> Tensor:
     """The ``n x m`` identity matrix."""
     return Tensor(np.eye(n, m, dtype=dtype), requires_grad=requires_grad)
 
 
 def _generator(rng: Any) -> np.random.Generator:
     if rng is None:
-        raise TypeError("pass a numpy Generator, e.g. rng=np.random.default_rng(0), so runs are reproducible")
+        raise TypeError(
+            "pass a numpy Generator, e.g. rng=np.random.default_rng(0), so runs are reproducible"
+        )
     if isinstance(rng, np.random.Generator):
         return rng
     if isinstance(rng, (int, np.integer)):
@@ -80,7 +92,9 @@ def rand(*shape: Any, rng: Any, dtype: Any = DEFAULT_DTYPE, requires_grad: bool 
     return Tensor(values, requires_grad=requires_grad)
 
 
-def randn(*shape: Any, rng: Any, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+def randn(
+    *shape: Any, rng: Any, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False
+) -> Tensor:
     """Standard normal samples drawn from ``rng`` (a numpy Generator or a seed)."""
     values = _generator(rng).standard_normal(_shape_arg(shape), dtype=np.dtype(dtype).type)
     return Tensor(values, requires_grad=requires_grad)

@@ -60,10 +60,10 @@ def div(a: Any, b: Any) -> Tensor:
     return _binary("div", a, b)
 
 
-def pow(a: Any, b: Any) -> Tensor:  # noqa: A001
+def pow(a: Any, b: Any) -> Tensor:
     """``a ** b`` (``b`` a number or a tensor)."""
     if isinstance(a, Tensor):
-        return a**b
+        return a.__pow__(b)
     return _binary("pow", a, b)
 
 
@@ -83,7 +83,10 @@ def matmul(a: Any, b: Any) -> Tensor:
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
-    """``a`` where ``condition`` holds, else ``b`` (broadcast together); ``condition`` gets no gradient."""
+    """``a`` where ``condition`` holds, else ``b``, broadcast together.
+
+    The condition is a boolean mask: it gets no gradient.
+    """
     cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition)
     if cond.dtype != bool:
         cond = cond.astype(bool)
@@ -123,7 +126,7 @@ def sqrt(x: Any) -> Tensor:
     return as_tensor(x).sqrt()
 
 
-def abs(x: Any) -> Tensor:  # noqa: A001
+def abs(x: Any) -> Tensor:
     """Absolute value."""
     return as_tensor(x).abs()
 
@@ -168,7 +171,7 @@ def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     return as_tensor(x).softplus(beta, threshold)
 
 
-def clip(x: Any, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+def clip(x: Any, min: float | None = None, max: float | None = None) -> Tensor:
     """Limit the values to ``[min, max]``."""
     return as_tensor(x).clip(min, max)
 
@@ -184,7 +187,7 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
 
 
 # -- reductions ------------------------------------------------------------------------
-def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Sum over ``axis``."""
     return as_tensor(x).sum(axis, keepdims)
 
@@ -194,12 +197,12 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     return as_tensor(x).mean(axis, keepdims)
 
 
-def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Maximum over ``axis``."""
     return as_tensor(x).max(axis, keepdims)
 
 
-def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Minimum over ``axis``."""
     return as_tensor(x).min(axis, keepdims)
 
@@ -315,7 +318,7 @@ def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
     else:
         bounds = [0, *(int(i) for i in indices_or_sections), n]
     lead = (slice(None),) * a
-    return [t[(*lead, slice(lo, hi))] for lo, hi in zip(bounds[:-1], bounds[1:])]
+    return [t[lead + (slice(lo, hi),)] for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
 def pad(x: Any, pad_width: Any, value: float = 0.0) -> Tensor:

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from sg_scalar.graph import is_grad_enabled
 
+from sg_scalar.graph import is_grad_enabled
 from sg_tensor import functional as F
 from sg_tensor.tensor import Tensor
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
 from sg_scalar.graph import Op, Rule
 
 __all__ = ["OPS", "TensorOp", "data", "op", "quiet", "unbroadcast"]
@@ -36,7 +37,9 @@ class TensorOp(Op):
         self.broadcasts = broadcasts
 
 
-def op(name: str, forward: Callable[..., Any], *, broadcasts: bool = False) -> Callable[[Rule], TensorOp]:
+def op(
+    name: str, forward: Callable[..., Any], *, broadcasts: bool = False
+) -> Callable[[Rule], TensorOp]:
     """Declare an operator: its forward here, its gradient rule below.
 
     ``broadcasts=True`` marks binary operators whose two inputs may have been broadcast
@@ -61,9 +64,7 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     if g.shape == shape:
         return g
     extra = g.ndim - len(shape)
-    stretched = tuple(
-        extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1
-    )
+    stretched = tuple(extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1)
     g = g.sum(axis=tuple(range(extra)) + stretched, keepdims=True)
     return g.reshape(shape) if extra else g
 
@@ -108,4 +109,4 @@ def quiet(forward: Callable[..., Any]) -> Callable[..., Any]:
 
 def data(x: Any) -> np.ndarray:
     """The array behind a node, or the array itself: for masks, which carry no gradient."""
-    return x if isinstance(x, np.ndarray) else x.data  # type: ignore[no-any-return]
+    return x if isinstance(x, np.ndarray) else x.data

@@ -9,15 +9,14 @@ gradient rule) live in the family modules ``elementwise``, ``activations``,
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+
 from sg_scalar import graph
 from sg_scalar.graph import Op
-
-from sg_tensor import activations, elementwise, linalg, shape  # noqa: F401  (declare the operators)
+from sg_tensor import activations, elementwise, linalg, shapes  # noqa: F401 (declares operators)
 from sg_tensor.op import OPS
 from sg_tensor.reductions import normalize_axis
 
@@ -70,7 +69,9 @@ class Tensor:
         try:
             array = np.asarray(data, dtype=dtype)
         except (TypeError, ValueError) as error:
-            raise TypeError(f"Tensor(): cannot make an array from {type(data).__name__}: {error}")
+            raise TypeError(
+                f"Tensor(): cannot make an array from {type(data).__name__}: {error}"
+            ) from None
         if dtype is None and array.dtype.kind in "iub" and _is_python_float_data(data):
             array = array.astype(np.float64)
         if array.dtype.kind not in "biuf":
@@ -172,9 +173,7 @@ class Tensor:
                 f"has dtype {self.data.dtype} (convert it with .astype(np.float64))"
             )
         if not requires_grad and self._op is not None:
-            raise RuntimeError(
-                "requires_grad_(False) on a non-leaf tensor: use .detach() instead"
-            )
+            raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use .detach() instead")
         self.requires_grad = bool(requires_grad)
         return self
 
@@ -332,7 +331,7 @@ class Tensor:
         return self._binary(OPS["div"], other, reflected=True)
 
     def __pow__(self, exponent: Any) -> Tensor:
-        if isinstance(exponent, numbers.Real) and not isinstance(exponent, bool):
+        if isinstance(exponent, (int, float, np.number)) and not isinstance(exponent, bool):
             return self._apply1(OPS["pow_scalar"], {"p": exponent})
         return self._binary(OPS["pow"], exponent)
 
@@ -356,23 +355,23 @@ class Tensor:
 
     def add(self, other: Any) -> Tensor:
         """``self + other`` with broadcasting."""
-        return self + other
+        return self._binary(_ADD, other)
 
     def sub(self, other: Any) -> Tensor:
         """``self - other`` with broadcasting."""
-        return self - other
+        return self._binary(_SUB, other)
 
     def mul(self, other: Any) -> Tensor:
         """``self * other`` with broadcasting."""
-        return self * other
+        return self._binary(_MUL, other)
 
     def div(self, other: Any) -> Tensor:
         """``self / other`` with broadcasting."""
-        return self / other
+        return self._binary(OPS["div"], other)
 
     def pow(self, exponent: Any) -> Tensor:
         """``self ** exponent`` (a number or a tensor, with broadcasting)."""
-        return self**exponent
+        return self.__pow__(exponent)
 
     def neg(self) -> Tensor:
         """``-self``."""
@@ -380,7 +379,7 @@ class Tensor:
 
     def matmul(self, other: Any) -> Tensor:
         """``self @ other`` with numpy's semantics (1-D operands, batch broadcasting)."""
-        return self @ other
+        return self._binary(_MATMUL, other)
 
     def maximum(self, other: Any) -> Tensor:
         """Elementwise maximum; a tie splits the gradient in half."""
@@ -462,7 +461,7 @@ class Tensor:
             raise ValueError(f"softplus: beta must be positive, got {beta}")
         return self._apply1(OPS["softplus"], {"beta": float(beta), "threshold": float(threshold)})
 
-    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
         """Limit the values to ``[min, max]`` (either bound may be None)."""
         if min is None and max is None:
             raise ValueError("clip: give at least one of min and max")
@@ -572,13 +571,13 @@ class Tensor:
         """A view repeated along new or size-1 axes, with numpy's broadcasting rules."""
         target = _shape_arg(shape)
         try:
-            np.broadcast_shapes(self.shape, target)
-            if np.broadcast_shapes(self.shape, target) != target:
-                raise ValueError
+            compatible = np.broadcast_shapes(self.shape, target) == target
         except ValueError:
+            compatible = False
+        if not compatible:
             raise ValueError(
                 f"broadcast_to: cannot broadcast a tensor of shape {self.shape} to {target}"
-            ) from None
+            )
         return self._apply1(OPS["broadcast_to"], {"shape": target})
 
     def expand(self, *shape: Any) -> Tensor:
@@ -713,7 +712,7 @@ def _operand(x: Any, like: Tensor, opname: str) -> Tensor:
 
 
 def _forward_error(op: Op, inputs: tuple[Tensor, ...], error: Exception) -> Exception:
-    shapes = ", ".join(str(t.shape) for t in inputs)
+    input_shapes = ", ".join(str(t.shape) for t in inputs)
     if op.name == "matmul" and len(inputs) == 2:
         a, b = (t.shape for t in inputs)
         if len(a) and len(b):
@@ -726,7 +725,7 @@ def _forward_error(op: Op, inputs: tuple[Tensor, ...], error: Exception) -> Exce
                 )
         if not len(a) or not len(b):
             return ValueError(f"matmul: operands must have at least 1 dimension, got {a} @ {b}")
-    return type(error)(f"{op.name}: {error} (input shapes: {shapes})")
+    return type(error)(f"{op.name}: {error} (input shapes: {input_shapes})")
 
 
 def _normalize_index(index: Any, tensor: Tensor) -> tuple[Any, ...]:

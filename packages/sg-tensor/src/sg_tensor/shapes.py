@@ -77,6 +77,8 @@ def _pad(x: np.ndarray, *, pad_width: tuple[tuple[int, int], ...], value: float)
 
 
 @op("pad", _pad)
-def pad(g: Any, out: Any, x: Any, *, pad_width: tuple[tuple[int, int], ...], value: float) -> Grads:
+def pad(
+    g: Any, out: Any, x: Any, *, pad_width: tuple[tuple[int, int], ...], value: float
+) -> Grads:
     """The padding is constant: the gradient is the middle part, where the input sits."""
     return (g[tuple(slice(before, before + n) for (before, _), n in zip(pad_width, x.shape))],)
