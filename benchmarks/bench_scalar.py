@@ -17,18 +17,20 @@ same arithmetic.
 
 Design choices, and why:
 
-- **One subprocess per measurement.** micrograd's ``_backward`` closures refer to the node
-  that owns them, so every node of its graph sits in a reference cycle that only the
-  cyclic garbage collector frees. Those cycles pile up between collections and make every
-  collection slower, so an engine measured in the same process after micrograd (or
-  before it, with leftovers of warm-up) would be timed against a heap it did not make.
-  Each worker is a fresh interpreter (this script re-invoked with ``--worker``) that
-  measures one engine in one regime; the parent only prepares the workload and reads the
-  results.
-- **Interleaving and medians.** The benchmark machine is small and shared, so load
-  changes during a run. The workers alternate engines over several rounds (and swap
-  which engine goes first each round), and the reported step time is the median of all
-  measured steps, which ignores the odd step hit by a neighbour's burst.
+- **Each engine in its own process.** micrograd's ``_backward`` closures refer to the
+  node that owns them, so every node of its graph sits in a reference cycle that only
+  the cyclic garbage collector frees. Those cycles pile up between collections and make
+  every collection slower, so an engine timed in the same process as micrograd would be
+  timed against a heap it did not make. Each engine therefore runs in a worker process
+  of its own (this script re-invoked with ``--worker ENGINE --gc on|off``), a fresh one
+  for every round and GC regime; the parent only prepares the workload, tells the
+  workers when to step and collects their timings.
+- **Interleaving, step by step, and medians.** The benchmark machine is small and
+  shared, and its load changes during a run by a factor of two or more. The two workers
+  of a round are alive together and take turns one training step at a time (the idle
+  one waits on its pipe and uses no CPU), swapping which goes first at every step, so a
+  busy period of the machine slows both engines rather than one. The reported step time
+  is the median over all measured steps of all rounds.
 - **Two garbage-collector regimes.** With the default interpreter settings (GC on) the
   cost of collecting micrograd's cycles is part of what a user pays. With GC off
   (``gc.disable()`` around the timed steps) only the engines' own work is timed; the
@@ -74,7 +76,7 @@ TARGET_CHAIN_DEPTH = 100_000
 
 ENGINES = ("micrograd", "sg-scalar")
 GC_REGIMES = ("on", "off")
-WORKER_TIMEOUT_S = 300  # a worker that takes longer is reported as failed, not waited for
+CHAIN_TIMEOUT_S = 300  # a chain worker that takes longer is reported, not waited for
 
 
 # ------------------------------------------------------------------------------------------
@@ -249,44 +251,48 @@ def count_nodes(root: Any, inputs_attr: str) -> int:
 
 
 # ------------------------------------------------------------------------------------------
-# Workers: each runs in a fresh interpreter and prints one JSON line on stdout.
+# Workers: fresh interpreters that talk to the parent in JSON lines over their pipes.
 # ------------------------------------------------------------------------------------------
-def train_worker(engine: str, gc_mode: str, workload: dict[str, Any]) -> dict[str, Any]:
-    """Time ``warmup + steps`` training steps of one engine in one GC regime."""
-    X, y = workload["X"], workload["y"]
-    warmup, steps = workload["warmup"], workload["steps"]
+def _reply(message: dict[str, Any]) -> None:
+    """Send one JSON line to the parent (stdout carries nothing else)."""
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def train_worker(engine: str, gc_mode: str) -> None:
+    """Hold one engine's model and run one timed training step per request of the parent.
+
+    The protocol is one JSON object a line: the parent sends the workload, then
+    ``{"step": k}`` any number of times, then ``{"finish": true}``; the worker answers
+    each line (``{"ready": true}``, the step's time and loss, the graph size).
+    """
+    workload = json.loads(sys.stdin.readline())
+    points, labels = workload["X"], workload["y"]
     model, value_cls = make_model(engine, workload["weights"])
     gc.collect()  # start from a clean heap: only this engine's garbage from here on
-    times, losses, collect_times = [], [], []
-    for k in range(warmup + steps):
-        if gc_mode == "off":
-            gc.disable()
-        start = time.perf_counter()
-        loss = training_step(model, value_cls, X, y, k)
-        elapsed = time.perf_counter() - start
-        if gc_mode == "off":
-            # Free this step's (cyclic, for micrograd) graph outside the timed region,
-            # so memory stays bounded; the collector stays off during the next step.
-            # How long that takes is recorded, for information, not counted in the step.
+    if gc_mode == "off":
+        gc.disable()  # for the whole worker: gc.collect() below still works when asked
+    _reply({"ready": True})
+    for line in sys.stdin:
+        request = json.loads(line)
+        if "step" in request:
             start = time.perf_counter()
-            gc.collect()
-            collect_times.append(time.perf_counter() - start)
-            gc.enable()
-        times.append(elapsed)
-        losses.append(loss)
-    # The size of one step's graph, counted on an extra forward pass that is not timed.
-    root = build_loss(model, value_cls, X, y)
-    nodes = count_nodes(root, "_prev" if engine == "micrograd" else "_parents")
-    return {
-        "engine": engine,
-        "gc": gc_mode,
-        "gc_threshold": list(gc.get_threshold()),
-        "times_s": times[warmup:],
-        "warmup_times_s": times[:warmup],
-        "untimed_collect_s": collect_times[warmup:],
-        "losses": losses,
-        "nodes": nodes,
-    }
+            loss = training_step(model, value_cls, points, labels, request["step"])
+            elapsed = time.perf_counter() - start
+            collect_s = None
+            if gc_mode == "off":
+                # Free this step's graph (cyclic, for micrograd) outside the timed region
+                # to bound memory; its duration is reported for information only.
+                start = time.perf_counter()
+                gc.collect()
+                collect_s = time.perf_counter() - start
+            _reply({"time_s": elapsed, "loss": loss, "collect_s": collect_s})
+        else:
+            # The size of one step's graph, counted on an extra forward pass, not timed.
+            root = build_loss(model, value_cls, points, labels)
+            nodes = count_nodes(root, "_prev" if engine == "micrograd" else "_parents")
+            _reply({"nodes": nodes, "gc_threshold": list(gc.get_threshold())})
+            return
 
 
 def chain_worker(engine: str, depth: int) -> dict[str, Any]:
@@ -315,8 +321,8 @@ def chain_worker(engine: str, depth: int) -> dict[str, Any]:
     }
 
 
-def run_worker(args: list[str], stdin: str = "") -> dict[str, Any] | str:
-    """Run this script as a worker; its JSON result, or why there is none.
+def run_chain_worker(args: list[str]) -> dict[str, Any] | str:
+    """Run this script as a deep-chain worker; its JSON result, or why there is none.
 
     The worker's last stdout line is its result. A worker killed by a signal (a C stack
     overflow) or one that exits without a result is reported as a string, not raised:
@@ -324,11 +330,9 @@ def run_worker(args: list[str], stdin: str = "") -> dict[str, Any] | str:
     """
     command = [sys.executable, __file__, *args]
     try:
-        proc = subprocess.run(
-            command, input=stdin, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S
-        )
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=CHAIN_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        return f"timeout (> {WORKER_TIMEOUT_S} s)"
+        return f"timeout (> {CHAIN_TIMEOUT_S} s)"
     lines = proc.stdout.strip().splitlines()
     if lines:
         try:
@@ -349,27 +353,81 @@ def run_worker(args: list[str], stdin: str = "") -> dict[str, Any] | str:
 # ------------------------------------------------------------------------------------------
 # The parent: schedule the workers, check the workload, report.
 # ------------------------------------------------------------------------------------------
-def measure_steps(
-    workload: dict[str, Any], rounds: int, progress: Callable[[str], None]
-) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """Every (engine, GC regime) worker, ``rounds`` times, engines interleaved.
+class TrainWorkerProcess:
+    """The parent's handle on one :func:`train_worker` process."""
 
-    The order alternates each round (micrograd first, then sg-scalar first, ...), so a
-    slow period of the machine does not always fall on the same engine.
+    def __init__(self, engine: str, gc_mode: str, workload_json: str) -> None:
+        self.engine, self.gc_mode = engine, gc_mode
+        # stderr is inherited: a worker's traceback shows up in the benchmark's output.
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--worker", engine, "--gc", gc_mode],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.request_line(workload_json)
+
+    def request_line(self, line: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None  # both are pipes: see __init__
+        assert self.proc.stdout is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline()
+        if not answer:
+            code = self.proc.wait()
+            raise SystemExit(f"the {self.engine} worker (GC {self.gc_mode}) died (exit {code})")
+        result: dict[str, Any] = json.loads(answer)
+        return result
+
+    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        return self.request_line(json.dumps(message))
+
+    def finish(self) -> dict[str, Any]:
+        result = self.request({"finish": True})
+        self.proc.wait()
+        return result
+
+
+def measure_steps(
+    workload: dict[str, Any], args: argparse.Namespace, progress: Callable[[str], None]
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """``{gc_mode: {engine: [one run per round]}}``: every step of every worker.
+
+    In each round and regime, a fresh worker per engine; the two take turns step by step
+    (micrograd first at even steps, sg-scalar first at odd ones, shifted by the round), so
+    the machine's changing load falls on both alike. The first ``args.warmup`` steps of a
+    worker are run and checked but not counted in the timings.
     """
-    stdin = json.dumps(workload)
+    workload_json = json.dumps(workload)
     results: dict[str, dict[str, list[dict[str, Any]]]] = {
         gc_mode: {engine: [] for engine in ENGINES} for gc_mode in GC_REGIMES
     }
-    for r in range(rounds):
-        order = ENGINES if r % 2 == 0 else ENGINES[::-1]
+    n_steps = args.warmup + args.steps
+    for r in range(args.rounds):
         for gc_mode in GC_REGIMES:
-            for engine in order:
-                progress(f"round {r + 1}/{rounds}: {engine}, GC {gc_mode}")
-                result = run_worker(["--worker", engine, "--gc", gc_mode], stdin)
-                if isinstance(result, str):
-                    raise SystemExit(f"the {engine} worker (GC {gc_mode}) failed: {result}")
-                results[gc_mode][engine].append(result)
+            progress(f"round {r + 1}/{args.rounds}, GC {gc_mode}: {n_steps} steps per engine")
+            workers = {e: TrainWorkerProcess(e, gc_mode, workload_json) for e in ENGINES}
+            steps: dict[str, list[dict[str, Any]]] = {engine: [] for engine in ENGINES}
+            for k in range(n_steps):
+                order = ENGINES if (k + r) % 2 == 0 else ENGINES[::-1]
+                for engine in order:
+                    steps[engine].append(workers[engine].request({"step": k}))
+            for engine, worker in workers.items():
+                info = worker.finish()
+                measured = steps[engine][args.warmup :]
+                results[gc_mode][engine].append(
+                    {
+                        "engine": engine,
+                        "gc": gc_mode,
+                        "times_s": [s["time_s"] for s in measured],
+                        "warmup_times_s": [s["time_s"] for s in steps[engine][: args.warmup]],
+                        "untimed_collect_s": [
+                            s["collect_s"] for s in measured if s["collect_s"] is not None
+                        ],
+                        "losses": [s["loss"] for s in steps[engine]],
+                        **info,
+                    }
+                )
     return results
 
 
@@ -402,7 +460,7 @@ def measure_chains(progress: Callable[[str], None]) -> dict[str, dict[str, str]]
     for engine in ENGINES:
         for depth in CHAIN_DEPTHS:
             progress(f"chain of {depth:,}: {engine}")
-            result = run_worker(["--worker", engine, "--chain", str(depth)])
+            result = run_chain_worker(["--worker", engine, "--chain", str(depth)])
             chains[engine][str(depth)] = result if isinstance(result, str) else result["result"]
     return chains
 
@@ -430,11 +488,9 @@ def report(args: argparse.Namespace, progress: Callable[[str], None]) -> dict[st
         "X": X,
         "y": y,
         "weights": micrograd_initial_weights(SEED),
-        "warmup": args.warmup,
-        "steps": args.steps,
     }
     started = time.perf_counter()
-    results = measure_steps(workload, args.rounds, progress)
+    results = measure_steps(workload, args, progress)
     max_loss_diff = check_losses(results)
     chains = measure_chains(progress)
 
@@ -456,6 +512,14 @@ def report(args: argparse.Namespace, progress: Callable[[str], None]) -> dict[st
         step[gc_mode]["ratio"] = (
             step[gc_mode]["micrograd"]["median_s"] / step[gc_mode]["sg-scalar"]["median_s"]
         )
+        # For information: the steps ran in pairs, so the median of the per-pair ratios
+        # is a second estimate, less sensitive to load that changes across a round.
+        pairs = zip(
+            step[gc_mode]["micrograd"]["samples_s"],
+            step[gc_mode]["sg-scalar"]["samples_s"],
+            strict=True,
+        )
+        step[gc_mode]["paired_ratio_median"] = statistics.median(m / g for m, g in pairs)
     nodes = {engine: results["on"][engine][0]["nodes"] for engine in ENGINES}
     sg_deepest = deepest_ok(chains["sg-scalar"])
     targets = [
@@ -524,8 +588,8 @@ def format_table(numbers: dict[str, Any]) -> str:
         f"  graph nodes per step: micrograd {wl['graph_nodes_per_step']['micrograd']:,}, "
         f"sg-scalar {wl['graph_nodes_per_step']['sg-scalar']:,} (constants included)",
         f"  median of {wl['rounds']} rounds x {wl['measured_steps_per_round']} steps "
-        f"(after {wl['warmup_steps']} warm-up steps), each (engine, regime, round) in its "
-        "own process",
+        f"(after {wl['warmup_steps']} warm-up steps); one process per engine, the two "
+        "taking turns step by step",
         f"  losses identical at every step (largest difference {wl['max_loss_difference']:.1e})",
         "",
     ]
@@ -581,13 +645,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gc", choices=GC_REGIMES, default="on", help=argparse.SUPPRESS)
     parser.add_argument("--chain", type=int, metavar="DEPTH", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.rounds < 1 or args.steps < 1 or args.warmup < 0:
+        parser.error("--rounds and --steps must be at least 1, --warmup at least 0")
 
     if args.worker:
         if args.chain is not None:
-            result = chain_worker(args.worker, args.chain)
+            _reply(chain_worker(args.worker, args.chain))
         else:
-            result = train_worker(args.worker, args.gc, json.loads(sys.stdin.read()))
-        print(json.dumps(result), flush=True)
+            train_worker(args.worker, args.gc)
         return 0
 
     def progress(message: str) -> None:

@@ -34,12 +34,11 @@ BAD_OPERANDS = [
     bad("Value.maximum(None)", lambda: Value(1.0).maximum(None), "maximum", "NoneType"),
     bad("Value.minimum(str)", lambda: Value(1.0).minimum("a"), "minimum", "str"),
     bad("maximum(str, Value)", lambda: sg_scalar.maximum("a", Value(1.0)), "maximum", "str"),
-    bad("minimum(Value, None)", lambda: sg_scalar.minimum(Value(1.0), None), "minimum",
-        "NoneType"),
+    bad("minimum(x, None)", lambda: sg_scalar.minimum(Value(1.0), None), "minimum", "NoneType"),
     bad("Value(str)", lambda: Value("x"), "Value", "str"),
     bad("Value(None)", lambda: Value(None), "Value", "NoneType"),
     bad("Value(list)", lambda: Value([1.0]), "Value", "list"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("fn", "opname", "typename"), BAD_OPERANDS)

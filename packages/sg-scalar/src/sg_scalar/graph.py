@@ -69,14 +69,25 @@ class Op:
     called either on raw data (floats, arrays: the fast first-order path) or on nodes
     (``create_graph=True``: the gradients are themselves differentiable), so it must be
     written with operations that work on both.
+
+    With ``needs_input_grad=True`` the rule also receives ``needs_input_grad``, a tuple
+    of booleans saying which inputs require grad, so that an expensive rule (matmul)
+    can skip the gradients nobody needs and return ``None`` for them.
     """
 
-    __slots__ = ("name", "forward", "vjp", "__weakref__")
+    __slots__ = ("name", "forward", "vjp", "needs_input_grad", "__weakref__")
 
-    def __init__(self, name: str, forward: Callable[..., Any], vjp: Rule) -> None:
+    def __init__(
+        self,
+        name: str,
+        forward: Callable[..., Any],
+        vjp: Rule,
+        needs_input_grad: bool = False,
+    ) -> None:
         self.name = name
         self.forward = forward
         self.vjp = vjp
+        self.needs_input_grad = needs_input_grad
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -232,6 +243,8 @@ def backward(
                 continue
             if retains:
                 node._accumulate_grad(g)
+            if op.needs_input_grad:
+                ctx = {**ctx, "needs_input_grad": tuple(p.requires_grad for p in parents)}
             # The rest is the hot loop of every backward pass, so the usual one- and
             # two-input cases are spelled out: generic loops cost more than the rules.
             if create_graph:

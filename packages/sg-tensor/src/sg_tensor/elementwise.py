@@ -33,28 +33,34 @@ def sub(g: Any, out: Any, a: Any, b: Any) -> Grads:
     return g, -g
 
 
-@op("mul", np.multiply, broadcasts=True)
-def mul(g: Any, out: Any, a: Any, b: Any) -> Grads:
+@op("mul", np.multiply, broadcasts=True, needs_input_grad=True)
+def mul(g: Any, out: Any, a: Any, b: Any, *, needs_input_grad: tuple[bool, bool]) -> Grads:
     """d(a * b) = b da + a db."""
-    return g * b, g * a
+    need_a, need_b = needs_input_grad
+    return (g * b if need_a else None), (g * a if need_b else None)
 
 
-@op("div", quiet(np.divide), broadcasts=True)
-def div(g: Any, out: Any, a: Any, b: Any) -> Grads:
+@op("div", quiet(np.divide), broadcasts=True, needs_input_grad=True)
+def div(g: Any, out: Any, a: Any, b: Any, *, needs_input_grad: tuple[bool, bool]) -> Grads:
     """d(a / b) = da / b - a db / b**2."""
-    return g / b, -g * a / (b * b)
+    need_a, need_b = needs_input_grad
+    return (g / b if need_a else None), (-g * a / (b * b) if need_b else None)
 
 
-@op("pow", quiet(np.power), broadcasts=True)
-def pow_(g: Any, out: Any, x: Any, y: Any) -> Grads:
+@op("pow", quiet(np.power), broadcasts=True, needs_input_grad=True)
+def pow_(g: Any, out: Any, x: Any, y: Any, *, needs_input_grad: tuple[bool, bool]) -> Grads:
     """d(x**y) = y x**(y-1) dx + x**y log(x) dy, with PyTorch's zeros.
 
     The x-gradient is 0 where ``y == 0``; the y-gradient is 0 where ``x == 0`` and
     ``y >= 0`` (instead of ``0 * log 0 = nan``); a negative ``x`` gives ``nan`` there.
     """
     x_data, y_data = data(x), data(y)
-    gx = np.where(y_data == 0, 0.0, g * (y * x ** (y - 1)))
-    gy = np.where((x_data == 0) & (y_data >= 0), 0.0, g * (out * np.log(x)))
+    need_x, need_y = needs_input_grad
+    gx = gy = None
+    if need_x:
+        gx = np.where(y_data == 0, 0.0, g * (y * x ** (y - 1)))
+    if need_y:
+        gy = np.where((x_data == 0) & (y_data >= 0), 0.0, g * (out * np.log(x)))
     return gx, gy
 
 

@@ -22,11 +22,16 @@ def _swap_last(x: Any) -> Any:
     return x.swapaxes(-1, -2)
 
 
-@op("matmul", np.matmul, broadcasts=True)
-def matmul(g: Any, out: Any, a: Any, b: Any) -> Grads:
-    """d(A @ B) = dA @ B + A @ dB, so grad_A = G @ B^T and grad_B = A^T @ G."""
+@op("matmul", np.matmul, broadcasts=True, needs_input_grad=True)
+def matmul(g: Any, out: Any, a: Any, b: Any, *, needs_input_grad: tuple[bool, bool]) -> Grads:
+    """d(A @ B) = dA @ B + A @ dB, so grad_A = G @ B^T and grad_B = A^T @ G.
+
+    Each product costs as much as the forward, so a gradient nobody needs (the input
+    batch's, typically) is not computed.
+    """
+    need_a, need_b = needs_input_grad
     if a.ndim == 2 and b.ndim == 2:  # the common case, spelled out
-        return g @ b.T, a.T @ g
+        return (g @ b.T if need_a else None), (a.T @ g if need_b else None)
     if a.ndim == 1 and b.ndim == 1:  # a dot product: g is a scalar
         return g * b, g * a
     a2 = a.reshape((1,) + a.shape) if a.ndim == 1 else a
@@ -36,10 +41,10 @@ def matmul(g: Any, out: Any, a: Any, b: Any) -> Grads:
         g2 = g2.reshape(g2.shape[:-1] + (1,) + g2.shape[-1:])
     if b.ndim == 1:
         g2 = g2.reshape(g2.shape + (1,))
-    ga = g2 @ _swap_last(b2)  # (..., m, k)
-    gb = _swap_last(a2) @ g2  # (..., k, n)
-    if a.ndim == 1:  # (..., 1, k): drop the row axis; unbroadcast sums the batch axes
+    ga = g2 @ _swap_last(b2) if need_a else None  # (..., m, k)
+    gb = _swap_last(a2) @ g2 if need_b else None  # (..., k, n)
+    if a.ndim == 1 and ga is not None:  # (..., 1, k): drop the row axis
         ga = ga.reshape(ga.shape[:-2] + ga.shape[-1:])
-    if b.ndim == 1:  # (..., k, 1): drop the column axis
+    if b.ndim == 1 and gb is not None:  # (..., k, 1): drop the column axis
         gb = gb.reshape(gb.shape[:-1])
-    return ga, gb
+    return ga, gb  # unbroadcast then sums over the batch axes an operand was broadcast along

@@ -31,25 +31,39 @@ class TensorOp(Op):
 
     __slots__ = ("broadcasts", "rule")
 
-    def __init__(self, name: str, forward: Callable[..., Any], rule: Rule, broadcasts: bool):
-        super().__init__(name, forward, _fitted(rule) if broadcasts else rule)
+    def __init__(
+        self,
+        name: str,
+        forward: Callable[..., Any],
+        rule: Rule,
+        broadcasts: bool,
+        needs_input_grad: bool,
+    ) -> None:
+        vjp = _fitted(rule) if broadcasts else rule
+        super().__init__(name, forward, vjp, needs_input_grad=needs_input_grad)
         self.rule = rule
         self.broadcasts = broadcasts
 
 
 def op(
-    name: str, forward: Callable[..., Any], *, broadcasts: bool = False
+    name: str,
+    forward: Callable[..., Any],
+    *,
+    broadcasts: bool = False,
+    needs_input_grad: bool = False,
 ) -> Callable[[Rule], TensorOp]:
     """Declare an operator: its forward here, its gradient rule below.
 
     ``broadcasts=True`` marks binary operators whose two inputs may have been broadcast
     against each other; their gradients are reduced back to each input's shape and dtype.
+    ``needs_input_grad=True`` passes the rule a tuple saying which inputs need a
+    gradient, for rules where skipping one saves real work.
     """
 
     def register(rule: Rule) -> TensorOp:
         if name in OPS:
             raise ValueError(f"operator {name!r} is declared twice")
-        OPS[name] = TensorOp(name, forward, rule, broadcasts)
+        OPS[name] = TensorOp(name, forward, rule, broadcasts, needs_input_grad)
         return OPS[name]
 
     return register

@@ -59,7 +59,7 @@ def sum_(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
 @op("mean", quiet(lambda x, *, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims)))
 def mean(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
     """d mean(x) = 1/n for each of the n elements averaged."""
-    return (expand(g, x.shape, axis, keepdims) / _count(x.shape, axis),)
+    return (expand(g / _count(x.shape, axis), x.shape, axis, keepdims),)
 
 
 def _extremum_rule(g: Any, out: Any, x: Any, axis: Axes, keepdims: bool) -> Any:

@@ -156,7 +156,7 @@ class Tensor:
         extras = []
         if self.data.dtype != np.float64:
             extras.append(f"dtype={self.data.dtype}")
-        if self._op is not None:
+        if self._op is not None and self._op is not graph.RELEASED:
             extras.append(f"op={self._op.name}")
         elif self.requires_grad:
             extras.append("requires_grad=True")

@@ -1,0 +1,223 @@
+"""``Module`` and ``Parameter``: the bookkeeping every layer shares.
+
+A module registers the parameters and sub-modules assigned to its attributes, in the
+order they are assigned, so ``parameters()`` and ``state_dict()`` are deterministic and
+their names (``"layers.0.weight"``) match PyTorch's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from sg_tensor import Tensor
+
+__all__ = ["Module", "Parameter"]
+
+
+class Parameter(Tensor):
+    """A tensor that is a trainable weight of a module (it requires grad by default)."""
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True) -> None:
+        super().__init__(data.data if isinstance(data, Tensor) else data)
+        if self.data.dtype.kind != "f":
+            self.data = self.data.astype(np.float64)
+        self.requires_grad_(requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter(" + super().__repr__()[len("Tensor(") :]
+
+
+class Module:
+    """Base class of layers and models: subclass it and define :meth:`forward`.
+
+    >>> class Affine(Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.scale = Parameter([2.0])
+    ...     def forward(self, x):
+    ...         return x * self.scale
+    >>> [name for name, _ in Affine().named_parameters()]
+    ['scale']
+    """
+
+    training: bool
+    _parameters: dict[str, Parameter]
+    _modules: dict[str, Module]
+    _buffers: dict[str, Any]
+
+    def __init__(self) -> None:
+        self.__dict__.update(_parameters={}, _modules={}, _buffers={}, training=True)
+
+    # -- registration ------------------------------------------------------------------
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"{type(self).__name__}: call super().__init__() before assigning attributes"
+            )
+        for table in (self._parameters, self._modules, self._buffers):
+            table.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        for table in (self._parameters, self._modules, self._buffers):
+            table.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, value: Any) -> None:
+        """Keep ``value`` (an array) in the state dict without training it (e.g. running stats)."""
+        object.__setattr__(self, name, value)
+        self._buffers[name] = value
+
+    # -- calling ---------------------------------------------------------------------------
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation of the module; subclasses define it."""
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # -- traversal -----------------------------------------------------------------------
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The direct sub-modules with their attribute names."""
+        yield from self._modules.items()
+
+    def children(self) -> Iterator[Module]:
+        """The direct sub-modules."""
+        for _, module in self.named_children():
+            yield module
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module and every module below it, depth first, with dotted names."""
+        seen: set[int] = set()
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [(f"{name}.{n}" if name else n, m) for n, m in module.named_children()]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every module below it."""
+        for _, module in self.named_modules():
+            yield module
+
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
+        """Every parameter with its dotted name (each shared parameter once)."""
+        seen: set[int] = set()
+        modules = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for module_name, module in modules:
+            for name, param in module._parameters.items():
+                if id(param) in seen:
+                    continue
+                seen.add(id(param))
+                yield (f"{module_name}.{name}" if module_name else name), param
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Every parameter, in registration order."""
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def named_buffers(self) -> Iterator[tuple[str, Any]]:
+        """Every buffer with its dotted name."""
+        for module_name, module in self.named_modules():
+            for name, buffer in module._buffers.items():
+                yield (f"{module_name}.{name}" if module_name else name), buffer
+
+    # -- modes and gradients -------------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (dropout active) on this module and all below it."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        """Set evaluation mode (dropout off): ``train(False)``."""
+        return self.train(False)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's gradient (to ``None``, or to zeros)."""
+        for param in self.parameters():
+            param.grad = None if set_to_none else np.zeros_like(param.data)
+
+    def num_parameters(self) -> int:
+        """The total number of trainable scalars."""
+        return sum(p.size for p in self.parameters())
+
+    # -- state ---------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer, by dotted name."""
+        state = {name: param.data.copy() for name, param in self.named_parameters()}
+        for name, buffer in self.named_buffers():
+            state[name] = np.array(buffer.data if isinstance(buffer, Tensor) else buffer)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
+        """Copy values into the parameters and buffers of the same names.
+
+        With ``strict`` (the default) the keys must match exactly; a shape mismatch is
+        always an error. Nothing is changed unless the whole state fits.
+        """
+        own: dict[str, Any] = dict(self.named_parameters())
+        own.update(self.named_buffers())
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        problems = []
+        if strict and missing:
+            problems.append(f"missing keys: {', '.join(missing)}")
+        if strict and unexpected:
+            problems.append(f"unexpected keys: {', '.join(unexpected)}")
+        for key, value in state.items():
+            if key in own:
+                target = own[key]
+                shape = target.shape if hasattr(target, "shape") else np.shape(target)
+                if np.shape(value) != tuple(shape):
+                    problems.append(
+                        f"shape mismatch for {key}: checkpoint has {np.shape(value)}, "
+                        f"the model has {tuple(shape)}"
+                    )
+        if problems:
+            raise ValueError(f"load_state_dict for {type(self).__name__}: " + "; ".join(problems))
+        for key, value in state.items():
+            if key not in own:
+                continue
+            target = own[key]
+            if isinstance(target, Tensor):
+                target.data[...] = np.asarray(value, dtype=target.data.dtype)
+            else:
+                self._set_buffer(key, np.array(value))
+
+    def _set_buffer(self, dotted: str, value: Any) -> None:
+        *path, name = dotted.split(".")
+        module: Module = self
+        for part in path:
+            module = module._modules[part]
+        module.register_buffer(name, value)
+
+    # -- display -------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """The module's own settings, shown in its ``repr``."""
+        return ""
+
+    def __repr__(self) -> str:
+        children = [
+            f"  ({name}): " + repr(module).replace("\n", "\n  ")
+            for name, module in self.named_children()
+        ]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not children:
+            return head + ")"
+        return head + "\n" + "\n".join(children) + "\n)"

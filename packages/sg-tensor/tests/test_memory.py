@@ -1,0 +1,147 @@
+"""Memory: graphs are freed by reference counting, and backward() frees them early.
+
+The cyclic garbage collector is off in these tests: a graph that needed it would hold a
+reference cycle and outlive ``del``. A training loop's traced memory must stay flat; the
+same measurement must see the growth of a loop that keeps one graph per step alive.
+"""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+import weakref
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from sg_tensor import Tensor, no_grad
+
+LEAK_BOUND = 64 * 1024  # bytes between step 100 and step 1000
+
+
+@pytest.fixture
+def gc_off() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _graph(x: Tensor, w: Tensor) -> tuple[Tensor, list[Tensor]]:
+    a = x @ w
+    b = a.tanh()
+    c = b + a  # a diamond: a reaches c directly and through b
+    d = c.maximum(x.sum()) ** 2
+    e = d[:, ::-1].softmax(axis=1)
+    return (e * w).sum(), [a, b, c, d, e]
+
+
+def _leaves() -> tuple[Tensor, Tensor]:
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((3, 3)), requires_grad=True)
+    w = Tensor(rng.standard_normal((3, 3)), requires_grad=True)
+    return x, w
+
+
+@pytest.mark.usefixtures("gc_off")
+def test_dropped_graph_is_freed_by_reference_counting() -> None:
+    x, w = _leaves()
+    out, intermediates = _graph(x, w)
+    refs = [weakref.ref(t) for t in [*intermediates, out]]
+    del out, intermediates
+    assert [r() for r in refs] == [None] * len(refs)
+
+
+@pytest.mark.usefixtures("gc_off")
+def test_backward_frees_intermediates_while_the_output_is_alive() -> None:
+    x, w = _leaves()
+    out, intermediates = _graph(x, w)
+    refs = [weakref.ref(t) for t in intermediates]
+    del intermediates
+    assert all(r() is not None for r in refs)  # held by out's graph
+    out.backward()
+    assert [r() for r in refs] == [None] * len(refs)
+    assert out.data.shape == ()
+    assert x.grad is not None
+    assert w.grad is not None
+
+
+@pytest.mark.usefixtures("gc_off")
+def test_retain_graph_keeps_the_intermediates() -> None:
+    x, w = _leaves()
+    out, intermediates = _graph(x, w)
+    refs = [weakref.ref(t) for t in intermediates]
+    del intermediates
+    out.backward(retain_graph=True)
+    assert all(r() is not None for r in refs)
+    out.backward()  # the last pass frees them
+    assert [r() for r in refs] == [None] * len(refs)
+
+
+@pytest.mark.usefixtures("gc_off")
+def test_leaves_do_not_keep_the_graph_alive() -> None:
+    x, w = _leaves()
+    out, intermediates = _graph(x, w)
+    refs = [weakref.ref(t) for t in [*intermediates, out]]
+    out.backward(retain_graph=True)
+    del out, intermediates
+    assert [r() for r in refs] == [None] * len(refs)
+    assert x.grad is not None  # the gradients stay on the leaves
+
+
+def _train(steps: int, checkpoints: tuple[int, ...], keep: list[Tensor] | None) -> list[int]:
+    """A 2-16-1 MLP with manual SGD; the traced memory at each checkpoint step."""
+    rng = np.random.default_rng(0)
+    xs = rng.standard_normal((32, 2))
+    ys = (xs[:, :1] * xs[:, 1:] > 0).astype(np.float64)
+    w1 = Tensor(rng.standard_normal((2, 16)) * 0.5, requires_grad=True)
+    b1 = Tensor(np.zeros(16), requires_grad=True)
+    w2 = Tensor(rng.standard_normal((16, 1)) * 0.5, requires_grad=True)
+    b2 = Tensor(np.zeros(1), requires_grad=True)
+    params = [w1, b1, w2, b2]
+    lr = 0.05
+    measured = []
+    first_loss = last_loss = 0.0
+    for step in range(1, steps + 1):
+        h = (xs @ w1 + b1).relu()
+        p = (h @ w2 + b2).sigmoid()
+        loss = -(ys * (p + 1e-9).log() + (1 - ys) * (1 - p + 1e-9).log()).mean()
+        loss.backward(retain_graph=keep is not None)
+        if keep is not None:
+            keep.append(loss)
+        with no_grad():
+            for param in params:
+                param.data -= lr * param.grad
+                param.grad = None
+        last_loss = loss.item()
+        if step == 1:
+            first_loss = last_loss
+        if step in checkpoints:
+            gc.collect()
+            measured.append(tracemalloc.get_traced_memory()[0])
+    assert last_loss < first_loss  # it does learn
+    return measured
+
+
+def test_training_loop_memory_stays_flat() -> None:
+    tracemalloc.start()
+    try:
+        at_100, at_1000 = _train(1000, (100, 1000), keep=None)
+    finally:
+        tracemalloc.stop()
+    assert at_1000 - at_100 < LEAK_BOUND, f"memory grew by {at_1000 - at_100} bytes"
+
+
+def test_the_memory_measurement_sees_a_leak_of_one_graph_per_step() -> None:
+    kept: list[Tensor] = []
+    tracemalloc.start()
+    try:
+        at_100, at_1000 = _train(1000, (100, 1000), keep=kept)
+    finally:
+        tracemalloc.stop()
+    assert at_1000 - at_100 > 10 * LEAK_BOUND
