@@ -22,6 +22,7 @@ from scalar_helpers import central_difference, close
 
 import sg_scalar
 from sg_scalar import Value
+from sg_scalar.graph import topological_order
 
 BOUND = 1e3  # largest magnitude allowed for any intermediate result
 KINK_MARGIN = 1e-3  # closest a relu/abs/maximum/minimum argument may be to its kink
@@ -230,7 +231,8 @@ def test_backward_matches_central_difference(expr: Expr, data: st.DataObject) ->
 
 
 def test_strategy_reaches_diamonds() -> None:
-    # Some expression uses a node twice, with more steps after it: reuse and diamonds.
+    # find() raises NoSuchExample unless the strategy can build an expression that uses
+    # a node twice (x*x-style reuse, or two paths that rejoin) with steps after it.
     expr = find(expressions(), lambda e: e.shares_a_node() and len(e.steps) >= 3)
     assert expr.shares_a_node()
 
@@ -240,11 +242,11 @@ def test_expression_operators_reach_every_entry_of_ops() -> None:
     for name, op in OPERATORS.items():
         step = Step(name, tuple(range(op.arity)), op.consts[-1])
         out = Expr(2, (step,)).evaluate(ValueLib, [Value(0.3), Value(-0.7)])
-        recorded |= {node.op for node in sg_scalar.graph.topological_order(out)}
+        recorded |= {node.op for node in topological_order(out)}
     assert recorded - {""} == set(sg_scalar.OPS)
 
 
 def test_repr_shows_the_expression() -> None:
     expr = Expr(2, (Step("mul", (0, 1), 0.0), Step("log", (2,), 0.0), Step("c_pow", (3,), 2)))
-    assert repr(expr) == ("Expr(x0, x1):\n  t2 = x0 * x1\n  t3 = log(t2*t2 + 0.5)\n  t4 = 2 ** t3")
+    assert repr(expr) == "Expr(x0, x1):\n  t2 = x0 * x1\n  t3 = log(t2*t2 + 0.5)\n  t4 = 2 ** t3"
     assert float_eval(expr, [1.0, 2.0])[0] == 2 ** math.log(4.5)

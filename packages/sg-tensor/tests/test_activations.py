@@ -121,6 +121,28 @@ def test_softmax_and_log_softmax_are_stable_for_large_logits() -> None:
     assert np.all(np.isfinite(x.grad))
 
 
+def test_softmax_of_a_fully_masked_row_is_nan_without_a_warning() -> None:
+    # A row of -inf (every entry masked) has no softmax: nan, as in PyTorch, with no
+    # RuntimeWarning (the pytest configuration turns warnings into errors). The other
+    # rows, with some -inf entries, stay exact.
+    x = Tensor([[-np.inf, -np.inf], [0.0, -np.inf]])
+    s = x.softmax()
+    assert np.all(np.isnan(s.data[0]))
+    np.testing.assert_array_equal(s.data[1], [1.0, 0.0])
+    ls = x.log_softmax()
+    assert np.all(np.isnan(ls.data[0]))
+    np.testing.assert_array_equal(ls.data[1], [0.0, -np.inf])
+
+
+def test_softmax_with_some_masked_entries_has_finite_gradients() -> None:
+    x = Tensor([[0.0, -np.inf, 0.0]], requires_grad=True)
+    s = x.softmax()
+    np.testing.assert_array_equal(s.data, [[0.5, 0.0, 0.5]])
+    s.backward(np.array([[1.0, 2.0, 3.0]]))
+    assert np.all(np.isfinite(x.grad))
+    np.testing.assert_allclose(x.grad, [[-0.5, 0.0, 0.5]], atol=1e-15)
+
+
 def test_softmax_gradient_rows_sum_to_zero() -> None:
     x = Tensor(X, requires_grad=True)
     x.softmax(axis=1).backward(R.standard_normal(X.shape))

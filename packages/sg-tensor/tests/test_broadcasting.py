@@ -168,8 +168,18 @@ def test_float32_leaf_with_float64_operand_keeps_a_float32_gradient(
 @SETTINGS
 @given(shapes=PAIRS)
 def test_unbroadcast_sums_to_the_input_shape(shapes: Any) -> None:
-    shape_in, other = shapes.input_shapes
+    shape_in, _ = shapes.input_shapes
     g = np.random.default_rng(1).standard_normal(shapes.result_shape)
     result = st.unbroadcast(g, shape_in)
     assert result.shape == shape_in
     np.testing.assert_allclose(result, sum_to_shape(g, shape_in), rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=25, deadline=None, database=None)
+@given(shapes=mutually_broadcastable_shapes(signature=np.matmul.signature, max_dims=2, max_side=3))
+def test_matmul_with_broadcast_batch_axes_matches_central_differences(shapes: Any) -> None:
+    shape_a, shape_b = shapes.input_shapes
+    rng = np.random.default_rng(2)
+    out = Tensor(rng.standard_normal(shape_a)) @ Tensor(rng.standard_normal(shape_b))
+    assert out.shape == shapes.result_shape
+    gradcheck(lambda a, b: a @ b, rng.standard_normal(shape_a), rng.standard_normal(shape_b))

@@ -39,6 +39,7 @@ def test_float32_stays_float32_end_to_end() -> None:
     h = h.tanh().sigmoid().relu().exp().log().softmax(axis=1).log_softmax(axis=0)
     loss = h.sum() + h.mean() + h.max() + h.var() + h.logsumexp() + h.std() + (h**2).sum()
     loss = loss + st.where(h.data > -1.0, h, 0.0).sum() + h.abs().sqrt().sum() + h.sin().sum()
+    loss = loss + ((h.abs() + 1.0) ** 1.5 @ np.ones(2, np.float32)).sum()
     for t in (h, loss):
         assert t.dtype == np.float32, t
     loss.backward()

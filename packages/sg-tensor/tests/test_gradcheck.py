@@ -180,7 +180,7 @@ case("log_softmax", "large-logits", lambda a: a.log_softmax(), n(2, 3) - 1000.0)
 # ---------------------------------------------------------------------------------------
 # Reductions: axis None / int / negative int / tuple, keepdims True / False
 # ---------------------------------------------------------------------------------------
-AXES: list[Any] = [None, 0, 1, -1, (0, 2), (-1, 0), (0, 1, 2)]
+AXES: list[Any] = [None, 0, 1, -1, (0, 2), (-1, 0), (0, 1, 2), ()]
 for axis in AXES:
     for keepdims in (False, True):
         tag = f"axis{axis}-keep{keepdims}".replace(" ", "")
@@ -190,7 +190,8 @@ for axis in AXES:
         case("max", tag, lambda a, kw=kw: a.max(**kw), dist(2, 3, 4))
         case("min", tag, lambda a, kw=kw: a.min(**kw), dist(2, 3, 4))
         case("var", tag, lambda a, kw=kw: a.var(**kw), n(2, 3, 4))
-        case("std", tag, lambda a, kw=kw: a.std(**kw), n(2, 3, 4))
+        if axis != ():  # std over no axis is sqrt(0): the kink of sqrt
+            case("std", tag, lambda a, kw=kw: a.std(**kw), n(2, 3, 4))
         case("logsumexp", tag, lambda a, kw=kw: a.logsumexp(**kw), n(2, 3, 4))
 case("var", "ddof1", lambda a: a.var(axis=1, ddof=1), n(3, 4))
 case("std", "ddof1", lambda a: st.std(a, axis=0, ddof=1), n(3, 4))
@@ -213,7 +214,8 @@ case("transpose", "reverse", lambda a: a.transpose(), n(2, 3, 4))
 case("transpose", "axes", lambda a: a.transpose(1, 0, 2), n(2, 3, 4))
 case("transpose", "functional", lambda a: st.transpose(a, (2, 0, 1)), n(2, 3, 4))
 case("T", "2d", lambda a: a.T, n(2, 3))
-case("T", "3d", lambda a, c=n(4, 3, 2): a.T * c, n(2, 3, 4))
+C432, C234 = n(4, 3, 2), n(2, 3, 4)
+case("T", "3d", lambda a: a.T * C432, n(2, 3, 4))
 case("permute", "method", lambda a: a.permute(2, 0, 1), n(2, 3, 4))
 case("permute", "functional", lambda a: st.permute(a, (1, 2, 0)), n(2, 3, 4))
 case("swapaxes", "method", lambda a: a.swapaxes(0, -1), n(2, 3, 4))
@@ -226,7 +228,7 @@ case("expand", "functional", lambda a: st.expand(a, (3, 2)), n(1, 2))
 case("squeeze", "all", lambda a: a.squeeze(), n(1, 3, 1))
 case("squeeze", "axis", lambda a: st.squeeze(a, axis=-1), n(1, 3, 1))
 case("unsqueeze", "front", lambda a: a.unsqueeze(0), n(2, 3))
-case("unsqueeze", "negative", lambda a, c=n(2, 3, 4): st.unsqueeze(a, -1) * c, n(2, 3))
+case("unsqueeze", "negative", lambda a: st.unsqueeze(a, -1) * C234, n(2, 3))
 case("flatten", "all", lambda a: a.flatten(), n(2, 3, 2))
 case("flatten", "middle", lambda a: st.flatten(a, 1, 2), n(2, 3, 2, 2))
 
@@ -366,7 +368,7 @@ def test_gradient_matches_central_differences(c: Case) -> None:
 # The checker itself must catch wrong rules
 # ---------------------------------------------------------------------------------------
 def test_gradcheck_catches_a_wrong_rule(monkeypatch: pytest.MonkeyPatch) -> None:
-    def wrong_sin_rule(g: Any, out: Any, x: Any) -> tuple[Any, ...]:
+    def wrong_sin_rule(g: Any, out: Any, x: Any, **ctx: Any) -> tuple[Any, ...]:
         return (g * -np.cos(x),)  # sign error
 
     monkeypatch.setattr(OPS["sin"], "vjp", wrong_sin_rule)
@@ -374,8 +376,8 @@ def test_gradcheck_catches_a_wrong_rule(monkeypatch: pytest.MonkeyPatch) -> None
         gradcheck(lambda a: a.sin(), n(2, 3))
 
 
-def test_gradcheck_catches_a_missing_broadcast_sum(monkeypatch: pytest.MonkeyPatch) -> None:
-    def halved_mul_rule(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+def test_gradcheck_catches_a_wrong_second_input_gradient(monkeypatch: pytest.MonkeyPatch) -> None:
+    def halved_mul_rule(g: Any, out: Any, a: Any, b: Any, **ctx: Any) -> tuple[Any, ...]:
         return g * b, g * a * 0.5  # the second input's gradient is wrong
 
     monkeypatch.setattr(OPS["mul"], "vjp", halved_mul_rule)
@@ -384,6 +386,6 @@ def test_gradcheck_catches_a_missing_broadcast_sum(monkeypatch: pytest.MonkeyPat
 
 
 def test_gradcheck_catches_a_wrong_gradient_shape(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(OPS["add"], "vjp", lambda g, out, a, b: (g, g))  # no unbroadcast
+    monkeypatch.setattr(OPS["add"], "vjp", lambda g, out, a, b, **ctx: (g, g))  # no unbroadcast
     with pytest.raises((AssertionError, ValueError)):
         gradcheck(lambda a, b: a + b, n(2, 3), n(3))

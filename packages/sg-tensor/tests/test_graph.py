@@ -227,6 +227,28 @@ def test_zero_grad_clears_the_leaves() -> None:
     assert w.grad is None
 
 
+def test_zero_grad_on_a_new_graph_clears_the_last_steps_gradients() -> None:
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    (w * w).sum().backward()
+    loss = (w * 3.0).sum()
+    loss.zero_grad()
+    assert w.grad is None
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, [3.0, 3.0])
+
+
+def test_leaf_grads_are_writable_owned_arrays() -> None:
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    x.sum().backward()  # the sum rule hands back a read-only broadcast view
+    x.grad *= 2.0
+    np.testing.assert_array_equal(x.grad, np.full((2, 3), 2.0))
+    y = Tensor(np.ones(3), requires_grad=True)
+    seed = np.array([1.0, 2.0, 3.0])
+    (y + 0.0).backward(seed)
+    seed[0] = 100.0  # the caller's array is not aliased
+    np.testing.assert_array_equal(y.grad, [1.0, 2.0, 3.0])
+
+
 # ---------------------------------------------------------------------------------------
 # Higher order: create_graph makes the gradient differentiable
 # ---------------------------------------------------------------------------------------

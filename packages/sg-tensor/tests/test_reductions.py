@@ -101,6 +101,14 @@ def test_max_ties_along_a_tuple_of_axes_with_keepdims() -> None:
     np.testing.assert_array_equal(x.grad, [[[0.0, 0.5], [0.5, 0.0]], [[0.25] * 2, [0.25] * 2]])
 
 
+def test_mean_of_an_empty_tensor_is_nan_without_a_warning() -> None:
+    # mean's forward is wrapped in ``quiet`` for this edge; PyTorch returns nan silently
+    out = Tensor(np.zeros((0, 3))).mean(axis=0)
+    assert out.shape == (3,)
+    assert np.all(np.isnan(out.data))
+    assert Tensor(np.zeros(0)).sum().item() == 0.0
+
+
 def test_max_and_min_of_an_empty_tensor_are_errors() -> None:
     with pytest.raises(ValueError, match=r"max: the tensor is empty \(shape \(0, 3\)\)"):
         Tensor(np.zeros((0, 3))).max()

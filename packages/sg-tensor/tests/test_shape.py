@@ -111,6 +111,15 @@ def test_getitem_with_a_tensor_index() -> None:
     np.testing.assert_array_equal(t[t > 5.5].data, M[M > 5.5])
 
 
+def test_an_empty_index_list_selects_nothing() -> None:
+    # numpy reads an empty list as an empty integer index
+    x = Tensor(M[0], requires_grad=True)
+    out = x[[]]
+    assert out.shape == (0,)
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad, np.zeros(4))
+
+
 def test_repeated_integer_indices_add_up_their_gradients() -> None:
     x = Tensor([10.0, 20.0, 30.0, 40.0], requires_grad=True)
     out = x[[0, 2, 0, 0, 3]]

@@ -1,0 +1,712 @@
+"""Speed of sg-tensor against hand-written numpy and PyTorch on one MLP training step.
+
+Run it with ``nox -s bench`` (or ``python benchmarks/bench_tensor.py`` in an environment
+holding ``sg-tensor``, ``numpy`` and ``torch==2.13.0``). It prints a table and exits
+non-zero when a target is missed, unless ``--no-fail`` is given; ``--json PATH`` also
+writes the numbers; ``--quick`` is a smoke run (one round, a few steps per measurement).
+
+The workload is one training step of a multilayer perceptron with ReLU hidden layers
+and a linear output layer: forward pass, mean squared error against fixed targets,
+backward pass, and a plain SGD update ``p -= lr * grad``. Three sizes (2-16-16-1 on a
+batch of 100, 64-256-256-10 on 256, 784-1024-1024-10 on 512), each in float64 and in
+float32, and three implementations of the same arithmetic:
+
+- **numpy**: a hand-written forward and backward pass, the practical floor for any
+  engine built on numpy (it calls the same BLAS with no graph, no bookkeeping and no
+  temporary it can avoid);
+- **sg-tensor**: ``Tensor`` parameters with ``requires_grad=True``, ``loss.backward()``
+  and the update ``p.data -= lr * p.grad`` under ``no_grad()``;
+- **torch**: PyTorch eager on the CPU with plain tensors (no ``nn.Linear``), the same
+  expressions, the update under ``torch.no_grad()``.
+
+Weights and data are drawn once from ``numpy.random.default_rng(SEED)`` (float32 cases
+are the float64 numbers rounded), so the three start from identical numbers. Before any
+timing, each implementation runs a few steps from the initial weights and the losses
+must agree (to ``1e-10`` relative in float64, ``1e-4`` in float32): the three timings
+measure the same workload, gradients and update included.
+
+Design choices, and why:
+
+- **One worker process per implementation, same thread count.** numpy's BLAS (OpenBLAS)
+  and torch (MKL + OpenMP) read their thread counts when they load, so each
+  implementation runs in a worker (this script re-invoked with ``--worker IMPL``) whose
+  environment sets ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` and ``MKL_NUM_THREADS``
+  to ``--threads`` (default 1) before numpy is imported; the torch worker also calls
+  ``torch.set_num_threads``. Separate processes also keep torch's allocator and thread
+  pools away from the numpy engines. ``OPENBLAS_CORETYPE`` and the rest of the
+  environment are inherited unchanged.
+- **Interleaving.** The benchmark machine is small, shared and noisy. The workers stay
+  alive for the whole run and take turns: in every round each case is measured once
+  per implementation, in an order that rotates from round to round, and an idle worker
+  blocks on its pipe (no CPU). A busy period of the machine therefore slows all three
+  rather than one.
+- **CPU time, with one thread.** The machine is shared, and other processes take the
+  CPU away from a worker for milliseconds at a time. With one thread (the default) a
+  step's cost is the worker's CPU time (``time.process_time``, all its threads
+  included), which does not count the time it spent descheduled; wall-clock time would
+  add whatever the neighbours did. With ``--threads`` above 1 the default is wall-clock
+  time (``--clock`` chooses), since CPU time would add up the threads' work (and their
+  spinning) instead of measuring the step's latency.
+- **Adaptive repetition, medians and minimum.** Each worker calibrates, per case, how
+  many steps fill about ``--target`` seconds (0.3 s by default; at least 3 steps, which
+  for the largest size is about that long already). Short steps are timed in blocks of
+  about 2 ms (so reading the clock costs nothing measurable), long ones one by one. A
+  measurement runs about a tenth of its length of untimed warm-up steps (at least
+  one), then the blocks; its result is the median over blocks of the time per step.
+  The reported time is the **minimum over rounds of these medians**: noise on a shared
+  machine only ever adds time, so the least disturbed round is the best estimate of
+  the cost, and the median inside a round discards single hiccups. Ratios are ratios
+  of these reported times.
+- **Same starting point for every measurement.** The parameters are reset to the
+  initial weights (in place, untimed) before every measurement, so every round times
+  the same steps and training can never drift into overflow or dead units.
+- The garbage collector is left on, as a user has it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+# --- the workload -------------------------------------------------------------------------
+SEED = 20240531
+LR = 0.01
+CHECK_STEPS = 3  # the losses of these first steps must agree across implementations
+LOSS_TOLERANCE = {"float64": 1e-10, "float32": 1e-4}  # relative, against numpy
+
+
+@dataclass(frozen=True)
+class Size:
+    """An MLP's layer widths (input first) and the batch it trains on."""
+
+    widths: tuple[int, ...]
+    batch: int
+    target: float  # the acceptance target for sg-tensor time / numpy time
+
+    @property
+    def name(self) -> str:
+        return "-".join(map(str, self.widths))
+
+
+SIZES = (
+    Size((2, 16, 16, 1), 100, 2.5),
+    Size((64, 256, 256, 10), 256, 1.15),
+    Size((784, 1024, 1024, 10), 512, 1.05),
+)
+DTYPES = ("float64", "float32")
+IMPLS = ("numpy", "sg-tensor", "torch")
+CASES = [(size_index, dtype) for size_index in range(len(SIZES)) for dtype in DTYPES]
+
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+CLOCKS = {
+    "cpu": "CPU time of the worker process (time.process_time)",
+    "wall": "wall-clock time (time.perf_counter)",
+}
+BLOCK_S = 0.002  # steps shorter than this are timed in blocks of about this length
+
+
+def case_name(size_index: int, dtype: str) -> str:
+    return f"{SIZES[size_index].name}/{dtype}"
+
+
+# ------------------------------------------------------------------------------------------
+# Workload generation: run in every worker, deterministic, so no arrays cross processes.
+# ------------------------------------------------------------------------------------------
+def make_workload(size: Size, dtype: str) -> tuple[Any, Any, list[Any]]:
+    """Input batch ``x``, targets ``y`` and the parameters ``[W1, b1, W2, b2, ...]``.
+
+    ``W_i`` has shape ``(fan_in, fan_out)`` (so a layer is ``h @ W + b``), drawn He-style
+    ``N(0, 2 / fan_in)``; biases are ``U(-0.1, 0.1)`` rather than 0 so that their
+    gradients and updates change the result. Everything is drawn in float64 from one
+    seeded Generator and then rounded to ``dtype``: the float32 workload is the float64
+    one, rounded.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng([SEED, *size.widths, size.batch])
+    x = rng.standard_normal((size.batch, size.widths[0]))
+    y = rng.standard_normal((size.batch, size.widths[-1]))
+    params = []
+    for fan_in, fan_out in zip(size.widths[:-1], size.widths[1:]):
+        params.append(rng.standard_normal((fan_in, fan_out)) * math.sqrt(2.0 / fan_in))
+        params.append(rng.uniform(-0.1, 0.1, fan_out))
+    cast = np.dtype(dtype)
+    return x.astype(cast), y.astype(cast), [p.astype(cast) for p in params]
+
+
+# ------------------------------------------------------------------------------------------
+# The three implementations. Each has reset() (parameters back to the initial weights,
+# in place) and step() -> the loss of the step, as a Python float.
+# ------------------------------------------------------------------------------------------
+class NumpyMLP:
+    """The hand-written numpy training step: what a careful numpy programmer writes.
+
+    Forward: ``z = h @ W; z += b; relu in place``; every activation is kept for the
+    backward pass. Backward: the output gradient ``2 (out - y) / n`` is made in place
+    from ``out``; each layer's weight gradient is ``h.T @ g`` (numpy hands the
+    transposed view straight to BLAS, no copy), its bias gradient ``g.sum(0)``, and the
+    gradient passed down is ``(g @ W.T) * (h > 0)`` (multiplying by the boolean mask in
+    place, which is much faster than ``np.where`` on a random mask). The input batch's
+    gradient is never computed. Each layer's parameters are updated in place as soon as
+    its gradients are known and ``W`` is no longer needed: the same numbers as updating
+    after the full backward pass, without keeping every gradient alive.
+    """
+
+    def __init__(self, size: Size, dtype: str) -> None:
+        self.x, self.y, self.initial = make_workload(size, dtype)
+        self.params = [p.copy() for p in self.initial]
+
+    def reset(self) -> None:
+        for p, p0 in zip(self.params, self.initial):
+            p[...] = p0
+
+    def step(self) -> float:
+        import numpy as np
+
+        params = self.params
+        n_layers = len(params) // 2
+        activations = [self.x]  # the input of each layer
+        h = self.x
+        for i in range(n_layers):
+            z = h @ params[2 * i]
+            z += params[2 * i + 1]
+            if i < n_layers - 1:
+                np.maximum(z, 0, out=z)
+                activations.append(z)
+            h = z
+        d = h  # the output, no longer needed as such: becomes out - y, then the gradient
+        d -= self.y
+        loss = float(np.vdot(d, d)) / d.size
+        g = d
+        g *= 2.0 / d.size
+        for i in reversed(range(n_layers)):
+            w, b = params[2 * i], params[2 * i + 1]
+            a = activations[i]
+            grad_w = a.T @ g
+            grad_b = g.sum(axis=0)
+            if i > 0:  # not for the first layer: the input needs no gradient
+                g = g @ w.T
+                g *= a > 0  # relu backward: a is relu's output, > 0 exactly where z > 0
+            grad_w *= LR
+            w -= grad_w
+            grad_b *= LR
+            b -= grad_b
+        return loss
+
+
+class SgMLP:
+    """The sg-tensor training step, written as a user of the library would."""
+
+    def __init__(self, size: Size, dtype: str) -> None:
+        from sg_tensor import Tensor
+
+        x, y, self.initial = make_workload(size, dtype)
+        self.x, self.y = Tensor(x), Tensor(y)
+        self.params = [Tensor(p.copy(), requires_grad=True) for p in self.initial]
+
+    def reset(self) -> None:
+        for p, p0 in zip(self.params, self.initial):
+            p.data[...] = p0
+            p.grad = None
+
+    def step(self) -> float:
+        from sg_tensor import no_grad
+
+        params = self.params
+        n_layers = len(params) // 2
+        h = self.x
+        for i in range(n_layers):
+            h = h @ params[2 * i] + params[2 * i + 1]
+            if i < n_layers - 1:
+                h = h.relu()
+        d = h - self.y
+        loss = (d * d).mean()
+        loss.backward()
+        with no_grad():
+            for p in params:
+                p.data -= LR * p.grad
+                p.grad = None
+        return loss.item()  # type: ignore[no-any-return]
+
+
+class TorchMLP:
+    """The PyTorch eager training step: plain tensors, the same expressions as sg's."""
+
+    def __init__(self, size: Size, dtype: str) -> None:
+        import torch
+
+        x, y, self.initial = make_workload(size, dtype)
+        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
+        self.params = [torch.tensor(p, requires_grad=True) for p in self.initial]
+
+    def reset(self) -> None:
+        import torch
+
+        with torch.no_grad():
+            for p, p0 in zip(self.params, self.initial):
+                p.copy_(torch.from_numpy(p0))
+                p.grad = None
+
+    def step(self) -> float:
+        import torch
+
+        params = self.params
+        n_layers = len(params) // 2
+        h = self.x
+        for i in range(n_layers):
+            h = h @ params[2 * i] + params[2 * i + 1]
+            if i < n_layers - 1:
+                h = h.relu()
+        d = h - self.y
+        loss = (d * d).mean()
+        loss.backward()
+        with torch.no_grad():
+            for p in params:
+                p -= LR * p.grad
+                p.grad = None
+        return loss.item()
+
+
+MODELS = {"numpy": NumpyMLP, "sg-tensor": SgMLP, "torch": TorchMLP}
+
+
+# ------------------------------------------------------------------------------------------
+# Worker process: one per implementation, driven by JSON lines on stdin.
+# ------------------------------------------------------------------------------------------
+def _time_blocks(model: Any, block: int, blocks: int, clock: str) -> tuple[list[float], float]:
+    """Time ``blocks`` runs of ``block`` consecutive steps; return seconds per step of each.
+
+    Steps of a few tens of microseconds are timed in blocks of a few milliseconds, so
+    that reading the clock (about a microsecond for the CPU-time clock, a system call)
+    is no part of what is measured. Also returns the last loss, to check it is finite.
+    """
+    read = time.process_time if clock == "cpu" else time.perf_counter
+    step = model.step
+    per_step = []
+    loss = math.nan
+    for _ in range(blocks):
+        start = read()
+        for _ in range(block):
+            loss = step()
+        per_step.append((read() - start) / block)
+    return per_step, loss
+
+
+def _thread_report(impl: str, threads: int) -> dict[str, Any]:
+    """What the worker's libraries say about their thread pools."""
+    report: dict[str, Any] = {v: os.environ.get(v) for v in THREAD_VARIABLES}
+    if impl == "torch":
+        import torch
+
+        report["torch.get_num_threads()"] = torch.get_num_threads()
+    try:  # optional: confirms what BLAS actually uses, when threadpoolctl is installed
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return report
+    report["threadpools"] = sorted(
+        {f"{info['internal_api']}={info['num_threads']}" for info in threadpool_info()}
+    )
+    return report
+
+
+def worker(impl: str, threads: int, clock: str) -> None:
+    """Serve the parent's requests; stdout carries only the protocol's JSON lines."""
+    for variable in THREAD_VARIABLES:  # already set by the parent; harmless when run by hand
+        os.environ[variable] = str(threads)
+    protocol = sys.stdout
+    sys.stdout = sys.stderr  # a stray print from a library must not corrupt the protocol
+
+    versions: dict[str, str] = {"python": platform.python_version()}
+    import numpy as np
+
+    versions["numpy"] = np.__version__
+    if impl == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+        versions["torch"] = torch.__version__
+    elif impl == "sg-tensor":
+        import sg_tensor
+
+        versions["sg-tensor"] = sg_tensor.__version__
+
+    models: dict[tuple[int, str], Any] = {}
+    plans: dict[tuple[int, str], tuple[int, int]] = {}  # (steps per block, blocks)
+
+    def model_for(size_index: int, dtype: str) -> Any:
+        key = (size_index, dtype)
+        if key not in models:
+            models[key] = MODELS[impl](SIZES[size_index], dtype)
+        return models[key]
+
+    def reply(message: dict[str, Any]) -> None:
+        protocol.write(json.dumps(message) + "\n")
+        protocol.flush()
+
+    for line in sys.stdin:
+        request = json.loads(line)
+        command = request["command"]
+        if command == "quit":
+            break
+        if command == "hello":
+            reply({"versions": versions, "threads": _thread_report(impl, threads)})
+            continue
+        key = (request["size"], request["dtype"])
+        model = model_for(*key)
+        model.reset()
+        if command == "check":
+            reply({"losses": [model.step() for _ in range(CHECK_STEPS)]})
+        elif command == "calibrate":
+            # Warm up (the first calls allocate, fault pages in, pick BLAS kernels), then
+            # see how long a step takes, and from that the block and measurement sizes.
+            model.step()
+            times, _ = _time_blocks(model, 1, 1, clock)
+            while sum(times) < request["probe_s"]:
+                more, _ = _time_blocks(model, 1, len(times), clock)
+                times += more
+            step_s = statistics.median(times)
+            block = max(1, round(BLOCK_S / step_s))
+            blocks = max(request["min_blocks"], math.ceil(request["target_s"] / (block * step_s)))
+            plans[key] = (block, blocks)
+            reply({"block": block, "blocks": blocks, "step_s": step_s})
+        elif command == "time":
+            block, blocks = plans[key]
+            # Untimed warm-up, after another process had the CPU and the caches: about a
+            # tenth of the measurement, at least one step.
+            _time_blocks(model, max(1, block * blocks // 10), 1, clock)
+            times, loss = _time_blocks(model, block, blocks, clock)
+            reply(
+                {
+                    "median_s": statistics.median(times),
+                    "mean_s": sum(times) / len(times),
+                    "steps": block * blocks,
+                    "finite": math.isfinite(loss),
+                }
+            )
+        else:
+            raise ValueError(f"unknown command {command!r}")
+
+
+# ------------------------------------------------------------------------------------------
+# Parent: starts the workers, checks the workloads agree, interleaves the measurements.
+# ------------------------------------------------------------------------------------------
+class Worker:
+    """A worker process of one implementation, and the pipe to it."""
+
+    def __init__(self, impl: str, threads: int, clock: str) -> None:
+        self.impl = impl
+        env = dict(os.environ)
+        for variable in THREAD_VARIABLES:
+            env[variable] = str(threads)
+        command = [sys.executable, os.path.abspath(__file__), "--worker", impl]
+        self.process = subprocess.Popen(
+            [*command, "--threads", str(threads), "--clock", clock],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+
+    def request(self, command: str, **fields: Any) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write(json.dumps({"command": command, **fields}) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(
+                f"the {self.impl} worker died (exit code {self.process.wait()}); "
+                "its error is printed above"
+            )
+        return json.loads(line)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                assert self.process.stdin is not None
+                self.process.stdin.write(json.dumps({"command": "quit"}) + "\n")
+                self.process.stdin.close()
+                self.process.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+                self.process.wait()
+
+
+def check_workloads(workers: dict[str, Worker]) -> tuple[list[dict[str, Any]], bool]:
+    """Run the first steps everywhere from the initial weights; the losses must agree."""
+    rows, ok = [], True
+    for size_index, dtype in CASES:
+        losses = {
+            impl: w.request("check", size=size_index, dtype=dtype)["losses"]
+            for impl, w in workers.items()
+        }
+        reference = losses["numpy"]
+        worst = 0.0
+        for impl in IMPLS:
+            for got, want in zip(losses[impl], reference):
+                rel = abs(got - want) / max(abs(want), 1e-300)
+                worst = max(worst, rel if math.isfinite(got) else math.inf)
+        passed = worst <= LOSS_TOLERANCE[dtype]
+        ok = ok and passed
+        rows.append(
+            {
+                "case": case_name(size_index, dtype),
+                "losses": losses,
+                "max_rel_diff": worst,
+                "tolerance": LOSS_TOLERANCE[dtype],
+                "ok": passed,
+            }
+        )
+    return rows, ok
+
+
+def measure(
+    workers: dict[str, Worker], args: argparse.Namespace
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Calibrate every (case, implementation), then time them in interleaved rounds."""
+    settings = {
+        "target_s": args.target,
+        "probe_s": min(0.1, args.target / 2),
+        "min_blocks": 1 if args.quick else 3,
+    }
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    for size_index, dtype in CASES:
+        name = case_name(size_index, dtype)
+        results[name] = {}
+        for impl, w in workers.items():
+            cal = w.request("calibrate", size=size_index, dtype=dtype, **settings)
+            results[name][impl] = {
+                "steps_per_block": cal["block"],
+                "blocks": cal["blocks"],
+                "medians_s": [],
+                "means_s": [],
+            }
+    for round_index in range(args.rounds):
+        _progress(f"round {round_index + 1}/{args.rounds}")
+        for case_index, (size_index, dtype) in enumerate(CASES):
+            name = case_name(size_index, dtype)
+            shift = (round_index + case_index) % len(IMPLS)
+            for impl in IMPLS[shift:] + IMPLS[:shift]:  # a different one goes first each time
+                answer = workers[impl].request("time", size=size_index, dtype=dtype)
+                if not answer["finite"]:
+                    raise RuntimeError(f"{impl} {name}: the loss is no longer finite")
+                results[name][impl]["medians_s"].append(answer["median_s"])
+                results[name][impl]["means_s"].append(answer["mean_s"])
+    for per_impl in results.values():
+        for entry in per_impl.values():
+            entry["best_s"] = min(entry["medians_s"])
+    return results
+
+
+def _progress(message: str) -> None:
+    print(f"  ... {message}", file=sys.stderr, flush=True)
+
+
+def _duration(seconds: float) -> str:
+    """A step time with a unit that keeps three significant digits readable."""
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} µs"
+    return f"{seconds * 1e3:.2f} ms"
+
+
+def summarize(
+    results: dict[str, dict[str, dict[str, Any]]], require_ahead_of_torch: bool
+) -> tuple[list[dict[str, Any]], list[str], bool]:
+    """Per-case ratios, and the PASS/FAIL lines for the targets."""
+    rows, lines, ok = [], [], True
+    for size_index, dtype in CASES:
+        size = SIZES[size_index]
+        per_impl = results[case_name(size_index, dtype)]
+        best = {impl: per_impl[impl]["best_s"] for impl in IMPLS}
+        row = {
+            "size": size.name,
+            "batch": size.batch,
+            "dtype": dtype,
+            **{f"{impl}_s": best[impl] for impl in IMPLS},
+            "sg_over_numpy": best["sg-tensor"] / best["numpy"],
+            "torch_over_numpy": best["torch"] / best["numpy"],
+            "sg_over_torch": best["sg-tensor"] / best["torch"],
+            "target_sg_over_numpy": size.target,
+        }
+        row["meets_target"] = row["sg_over_numpy"] <= size.target
+        row["ahead_of_torch"] = best["sg-tensor"] < best["torch"]
+        rows.append(row)
+        where = f"{size.name} batch {size.batch} {dtype}"
+        verdict = "PASS" if row["meets_target"] else "FAIL"
+        lines.append(
+            f"{verdict}  sg/numpy = {row['sg_over_numpy']:.3f} <= {size.target} at {where}"
+        )
+        ok = ok and row["meets_target"]
+        ahead = row["ahead_of_torch"]
+        verdict = ("PASS" if ahead else "FAIL") if require_ahead_of_torch else "INFO"
+        lines.append(
+            f"{verdict}  sg is {'ahead of' if ahead else 'behind'} torch at {where} "
+            f"(sg/torch = {row['sg_over_torch']:.3f})"
+        )
+        if require_ahead_of_torch:
+            ok = ok and ahead
+    return rows, lines, ok
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    header = ("size", "batch", "dtype", "numpy", "sg-tensor", "torch", "sg/numpy", "torch/numpy")
+    body = [
+        (
+            r["size"],
+            str(r["batch"]),
+            r["dtype"],
+            _duration(r["numpy_s"]),
+            _duration(r["sg-tensor_s"]),
+            _duration(r["torch_s"]),
+            f"{r['sg_over_numpy']:.3f}",
+            f"{r['torch_over_numpy']:.3f}",
+        )
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+    left = 3  # the first three columns are labels, the rest numbers
+
+    def fmt(cells: tuple[str, ...]) -> str:
+        return "  ".join(
+            c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        )
+
+    rule = "-" * len(fmt(header))
+    return "\n".join([fmt(header), rule, *(fmt(line) for line in body)])
+
+
+def run(args: argparse.Namespace) -> int:
+    for variable in THREAD_VARIABLES:  # for this process too, should it ever load BLAS
+        os.environ[variable] = str(args.threads)
+    started = time.perf_counter()
+    _progress(f"starting the workers ({', '.join(IMPLS)}) with {args.threads} thread(s)")
+    workers = {impl: Worker(impl, args.threads, args.clock) for impl in IMPLS}
+    try:
+        hello = {impl: w.request("hello") for impl, w in workers.items()}
+        _progress("checking that the three compute the same losses")
+        checks, same_workload = check_workloads(workers)
+        results = measure(workers, args) if same_workload else {}
+    finally:
+        for w in workers.values():
+            w.close()
+
+    versions = {k: v for info in hello.values() for k, v in info["versions"].items()}
+    print()
+    print(
+        "One MLP training step (forward, MSE loss, backward, SGD update): "
+        f"sg-tensor {versions.get('sg-tensor')} vs hand-written numpy {versions['numpy']} "
+        f"vs torch {versions.get('torch')} (eager, CPU); Python {versions['python']}"
+    )
+    print(f"Threads: {args.threads} for every implementation; clock: {CLOCKS[args.clock]}")
+    for impl in IMPLS:
+        print(f"  {impl:10} {json.dumps(hello[impl]['threads'])}")
+    print("Workload check (losses of the first steps from identical weights and data):")
+    for c in checks:
+        mark = "ok" if c["ok"] else "MISMATCH"
+        print(
+            f"  {c['case']:26} max relative difference {c['max_rel_diff']:.1e} "
+            f"(tolerance {c['tolerance']:.0e}): {mark}"
+        )
+    if not same_workload:
+        print("FAIL  the implementations do not compute the same thing; nothing was timed")
+        return 2
+
+    rows, lines, targets_met = summarize(results, args.require_ahead_of_torch)
+    print(
+        f"Time per step: the minimum over {args.rounds} interleaved round(s) of the median "
+        f"step time in a round (~{args.target} s of steps per measurement)"
+    )
+    print()
+    print(format_table(rows))
+    print()
+    for line in lines:
+        print(line)
+    elapsed = time.perf_counter() - started
+    print(f"(total {elapsed:.0f} s)")
+
+    if args.json:
+        numbers = {
+            "benchmark": "bench_tensor",
+            "config": {
+                "threads": args.threads,
+                "clock": args.clock,
+                "rounds": args.rounds,
+                "target_s": args.target,
+                "quick": args.quick,
+                "seed": SEED,
+                "lr": LR,
+                "statistic": "min over rounds of the per-round median step time",
+                "platform": platform.platform(),
+                "machine": platform.machine(),
+                "cpu_count": os.cpu_count(),
+            },
+            "versions": versions,
+            "threads": {impl: hello[impl]["threads"] for impl in IMPLS},
+            "checks": checks,
+            "raw": results,
+            "rows": rows,
+            "verdicts": lines,
+            "targets_met": targets_met,
+            "elapsed_s": elapsed,
+        }
+        with open(args.json, "w") as f:
+            json.dump(numbers, f, indent=2)
+            f.write("\n")
+    if not targets_met and not args.no_fail:
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--threads", type=int, default=1, help="BLAS/OpenMP threads for every implementation"
+    )
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (7)")
+    parser.add_argument(
+        "--target", type=float, default=None, help="seconds of steps per measurement (0.3)"
+    )
+    parser.add_argument("--quick", action="store_true", help="a fast smoke run: 1 round")
+    parser.add_argument("--json", metavar="PATH", help="also write the numbers here as JSON")
+    parser.add_argument(
+        "--no-fail", action="store_true", help="exit 0 even when a speed target is missed"
+    )
+    parser.add_argument(
+        "--require-ahead-of-torch",
+        action="store_true",
+        help="also fail when sg-tensor is slower than torch (otherwise reported only)",
+    )
+    parser.add_argument(
+        "--clock",
+        choices=("auto", "cpu", "wall"),
+        default="auto",
+        help="what a step's time is: the process's CPU time (auto's choice with one thread) "
+        "or wall-clock time (auto's choice with several)",
+    )
+    parser.add_argument("--worker", choices=IMPLS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
+    if args.clock == "auto":
+        args.clock = "cpu" if args.threads == 1 else "wall"
+    if args.worker:
+        worker(args.worker, args.threads, args.clock)
+        return 0
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 7
+    if args.target is None:
+        args.target = 0.02 if args.quick else 0.3
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

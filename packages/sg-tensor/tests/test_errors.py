@@ -1,0 +1,147 @@
+"""Error messages name the operator and the shapes involved."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import sg_tensor as st
+from sg_tensor import Tensor
+
+T23 = Tensor(np.zeros((2, 3)))
+T4 = Tensor(np.zeros(4))
+
+BINARY: list[tuple[str, Callable[[Any, Any], Any]]] = [
+    ("add", lambda a, b: a + b),
+    ("sub", lambda a, b: a - b),
+    ("mul", lambda a, b: a * b),
+    ("div", lambda a, b: a / b),
+    ("pow", lambda a, b: a**b),
+    ("maximum", lambda a, b: a.maximum(b)),
+    ("minimum", lambda a, b: st.minimum(a, b)),
+]
+
+
+@pytest.mark.parametrize(("name", "fn"), BINARY, ids=[b[0] for b in BINARY])
+def test_incompatible_broadcasting_names_operator_and_shapes(name: str, fn: Any) -> None:
+    with pytest.raises(ValueError, match=name) as info:
+        fn(T23, T4)
+    message = str(info.value)
+    assert message.startswith(f"{name}:")
+    assert "(2, 3)" in message
+    assert "(4,)" in message
+
+
+def test_incompatible_broadcasting_with_an_array_operand() -> None:
+    with pytest.raises(ValueError, match=r"^add: .*\(2, 3\).*\(4,\)"):
+        T23 + np.zeros(4)
+    with pytest.raises(ValueError, match=r"^sub: .*\(4,\).*\(2, 3\)"):
+        np.zeros(4) - T23
+
+
+def test_where_with_incompatible_shapes() -> None:
+    with pytest.raises(ValueError, match=r"where: .*\(2,\), \(2, 3\) and \(4,\)"):
+        st.where(np.array([True, False]), T23, T4)
+
+
+def test_matmul_inner_dimension_mismatch() -> None:
+    with pytest.raises(ValueError, match="matmul") as info:
+        T23 @ Tensor(np.zeros((4, 5)))
+    message = str(info.value)
+    assert "(2, 3)" in message
+    assert "(4, 5)" in message
+    assert "3 != 4" in message
+
+
+def test_backward_on_a_non_scalar_without_grad() -> None:
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"backward\(\).*one element.*shape \(2, 3\)"):
+        (x * 2.0).backward()
+
+
+def test_backward_with_a_grad_of_the_wrong_shape() -> None:
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(ValueError, match=r"grad has shape \(3,\) but the tensor has shape \(2, 3"):
+        (x * 2.0).backward(np.ones(3))
+    with pytest.raises(ValueError, match=r"\(\) but the tensor has shape \(2, 3\)"):
+        (x * 2.0).backward(1.0)
+
+
+def test_backward_accepts_a_tensor_grad() -> None:
+    x = Tensor(np.ones((2,)), requires_grad=True)
+    (x * 2.0).backward(Tensor([1.0, 3.0]))
+    np.testing.assert_array_equal(x.grad, [2.0, 6.0])
+
+
+def test_axis_out_of_range() -> None:
+    with pytest.raises(ValueError, match="sum") as info:
+        T23.sum(axis=3)
+    message = str(info.value)
+    assert message.startswith("sum:")
+    assert "axis 3" in message
+    assert "(2, 3)" in message
+    with pytest.raises(ValueError, match=r"mean: axis -4 is out of range .*\(2, 3\)"):
+        T23.mean(axis=-4)
+    with pytest.raises(ValueError, match=r"swapaxes: axis 2 is out of range"):
+        T23.swapaxes(0, 2)
+
+
+def test_reshape_to_an_incompatible_shape() -> None:
+    with pytest.raises(ValueError, match="reshape") as info:
+        T23.reshape(4, 2)
+    message = str(info.value)
+    assert "(2, 3)" in message
+    assert "(4, 2)" in message
+
+
+OPERANDS = ["a", None, {"a": 1}, object(), 1j]
+
+
+@pytest.mark.parametrize("operand", OPERANDS, ids=[type(o).__name__ for o in OPERANDS])
+def test_unsupported_operand_type_names_the_type(operand: Any) -> None:
+    type_name = type(operand).__name__
+    with pytest.raises(TypeError, match=rf"add: unsupported operand type {type_name}"):
+        T23 + operand
+    with pytest.raises(TypeError, match=rf"mul: unsupported operand type {type_name}"):
+        operand * T23
+    with pytest.raises(TypeError, match=type_name):
+        T23 @ operand
+
+
+def test_string_array_operand_is_rejected() -> None:
+    with pytest.raises(TypeError, match="sub: unsupported operand type ndarray"):
+        T23 - np.array(["a", "b", "c"])
+
+
+def test_bad_index() -> None:
+    with pytest.raises(IndexError, match=r"getitem: .*out of bounds.*\(2, 3\)"):
+        T23[2]
+    with pytest.raises(IndexError, match=r"getitem: .*out of bounds"):
+        T23[:, -4]
+    with pytest.raises(IndexError, match=r"getitem: unsupported index 'x' of type str"):
+        T23["x"]
+    with pytest.raises(IndexError, match=r"getitem: unsupported index True of type bool"):
+        T23[True]
+    with pytest.raises(IndexError, match="getitem: arrays used as indices must be integer"):
+        T23[np.array([0.0])]
+    with pytest.raises(IndexError, match="getitem"):
+        T23[np.array([True, False, True])]  # a mask of the wrong length
+
+
+def test_integer_tensor_cannot_require_grad_with_a_clear_message() -> None:
+    with pytest.raises(TypeError, match="only floating-point tensors can require grad") as info:
+        Tensor([1, 2], requires_grad=True)
+    assert "int64" in str(info.value)
+    with pytest.raises(TypeError, match="dtype bool"):
+        Tensor([True]).requires_grad_()
+
+
+def test_errors_are_raised_before_anything_is_recorded() -> None:
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(ValueError, match="add"):
+        x + np.ones(4)
+    (x * 2.0).sum().backward()  # the failed call left nothing behind
+    np.testing.assert_array_equal(x.grad, np.full((2, 3), 2.0))
