@@ -46,7 +46,10 @@ Design choices, and why:
   included), which does not count the time it spent descheduled; wall-clock time would
   add whatever the neighbours did. With ``--threads`` above 1 the default is wall-clock
   time (``--clock`` chooses), since CPU time would add up the threads' work (and their
-  spinning) instead of measuring the step's latency.
+  spinning) instead of measuring the step's latency. CPU time includes system time:
+  the page faults of fresh large allocations (glibc hands big freed blocks back to the
+  kernel, so a step that frees and reallocates them faults them in again) are part of
+  what a step costs, and at the larger sizes they are a visible part.
 - **Adaptive repetition, medians and minimum.** Each worker calibrates, per case, how
   many steps fill about ``--target`` seconds (0.3 s by default; at least 3 steps, which
   for the largest size is about that long already). Short steps are timed in blocks of
@@ -162,16 +165,17 @@ class NumpyMLP:
     """
 
     def __init__(self, size: Size, dtype: str) -> None:
+        import numpy as np
+
         self.x, self.y, self.initial = make_workload(size, dtype)
         self.params = [p.copy() for p in self.initial]
+        self.maximum, self.vdot = np.maximum, np.vdot  # no import statement inside step()
 
     def reset(self) -> None:
         for p, p0 in zip(self.params, self.initial):
             p[...] = p0
 
     def step(self) -> float:
-        import numpy as np
-
         params = self.params
         n_layers = len(params) // 2
         activations = [self.x]  # the input of each layer
@@ -180,12 +184,12 @@ class NumpyMLP:
             z = h @ params[2 * i]
             z += params[2 * i + 1]
             if i < n_layers - 1:
-                np.maximum(z, 0, out=z)
+                self.maximum(z, 0, out=z)
                 activations.append(z)
             h = z
         d = h  # the output, no longer needed as such: becomes out - y, then the gradient
         d -= self.y
-        loss = float(np.vdot(d, d)) / d.size
+        loss = float(self.vdot(d, d)) / d.size
         g = d
         g *= 2.0 / d.size
         for i in reversed(range(n_layers)):
@@ -207,8 +211,9 @@ class SgMLP:
     """The sg-tensor training step, written as a user of the library would."""
 
     def __init__(self, size: Size, dtype: str) -> None:
-        from sg_tensor import Tensor
+        from sg_tensor import Tensor, no_grad
 
+        self.no_grad = no_grad  # bound here: an import statement inside step() costs time
         x, y, self.initial = make_workload(size, dtype)
         self.x, self.y = Tensor(x), Tensor(y)
         self.params = [Tensor(p.copy(), requires_grad=True) for p in self.initial]
@@ -219,8 +224,6 @@ class SgMLP:
             p.grad = None
 
     def step(self) -> float:
-        from sg_tensor import no_grad
-
         params = self.params
         n_layers = len(params) // 2
         h = self.x
@@ -231,11 +234,11 @@ class SgMLP:
         d = h - self.y
         loss = (d * d).mean()
         loss.backward()
-        with no_grad():
+        with self.no_grad():
             for p in params:
                 p.data -= LR * p.grad
                 p.grad = None
-        return loss.item()  # type: ignore[no-any-return]
+        return float(loss.item())
 
 
 class TorchMLP:
@@ -244,21 +247,19 @@ class TorchMLP:
     def __init__(self, size: Size, dtype: str) -> None:
         import torch
 
+        self.torch = torch
         x, y, self.initial = make_workload(size, dtype)
         self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
         self.params = [torch.tensor(p, requires_grad=True) for p in self.initial]
 
     def reset(self) -> None:
-        import torch
-
+        torch = self.torch
         with torch.no_grad():
             for p, p0 in zip(self.params, self.initial):
                 p.copy_(torch.from_numpy(p0))
                 p.grad = None
 
     def step(self) -> float:
-        import torch
-
         params = self.params
         n_layers = len(params) // 2
         h = self.x
@@ -269,11 +270,11 @@ class TorchMLP:
         d = h - self.y
         loss = (d * d).mean()
         loss.backward()
-        with torch.no_grad():
+        with self.torch.no_grad():
             for p in params:
                 p -= LR * p.grad
                 p.grad = None
-        return loss.item()
+        return float(loss.item())
 
 
 MODELS = {"numpy": NumpyMLP, "sg-tensor": SgMLP, "torch": TorchMLP}
@@ -301,7 +302,7 @@ def _time_blocks(model: Any, block: int, blocks: int, clock: str) -> tuple[list[
     return per_step, loss
 
 
-def _thread_report(impl: str, threads: int) -> dict[str, Any]:
+def _thread_report(impl: str) -> dict[str, Any]:
     """What the worker's libraries say about their thread pools."""
     report: dict[str, Any] = {v: os.environ.get(v) for v in THREAD_VARIABLES}
     if impl == "torch":
@@ -358,7 +359,7 @@ def worker(impl: str, threads: int, clock: str) -> None:
         if command == "quit":
             break
         if command == "hello":
-            reply({"versions": versions, "threads": _thread_report(impl, threads)})
+            reply({"versions": versions, "threads": _thread_report(impl)})
             continue
         key = (request["size"], request["dtype"])
         model = model_for(*key)

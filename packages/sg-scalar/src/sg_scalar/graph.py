@@ -207,7 +207,7 @@ def backward(
     root: Node,
     seed: Any,
     *,
-    retain_graph: bool = False,
+    retain_graph: bool | None = None,
     create_graph: bool = False,
 ) -> None:
     """Propagate ``seed`` (the gradient of ``root``) to every node ``root`` depends on.
@@ -221,7 +221,10 @@ def backward(
     run, so the graph is freed during the pass; reaching it again raises
     :class:`GraphReleasedError`. With ``create_graph`` the rules run on nodes with grad
     mode on, so the gradients are differentiable; otherwise they run on raw data.
+    ``retain_graph`` defaults to ``create_graph``, as in PyTorch.
     """
+    if retain_graph is None:
+        retain_graph = create_graph
     order = topological_order(root)
     pending: dict[Node, Any] = {root: seed}
     retains = root._retains_grad
@@ -233,28 +236,42 @@ def backward(
                 if g is not None:
                     node._accumulate_grad(g)
                 continue
+            if op is RELEASED:
+                _released_vjp(g, node)
             parents = node._parents
-            ctx = node._ctx or _NO_CTX
+            ctx = node._ctx
             if not retain_graph:  # the node's rule runs once: forget its inputs now
-                node._parents = ()
-                node._ctx = None
                 node._op = RELEASED
+                node._parents = ()
+                if ctx is not None:
+                    node._ctx = None
             if g is None:  # no path from root to here carries a gradient
                 continue
-            if retains:
-                node._accumulate_grad(g)
+            if retains:  # the node type keeps every node's gradient (Value does)
+                node.grad = node.grad + g
             if op.needs_input_grad:
-                ctx = {**ctx, "needs_input_grad": tuple(p.requires_grad for p in parents)}
-            # The rest is the hot loop of every backward pass, so the usual one- and
-            # two-input cases are spelled out: generic loops cost more than the rules.
+                ctx = {
+                    **(ctx or _NO_CTX),
+                    "needs_input_grad": tuple(p.requires_grad for p in parents),
+                }
+            # From here on this is the hot loop of every backward pass, so the usual
+            # one- and two-input cases are spelled out, and keyword arguments are passed
+            # only when there are some: generic calls cost more than most rules.
             if create_graph:
-                grads = op.vjp(g, node, *parents, **ctx)
+                grads = op.vjp(g, node, *parents, **(ctx or _NO_CTX))
             elif len(parents) == 2:
-                grads = op.vjp(g, node.data, parents[0].data, parents[1].data, **ctx)
+                a, b = parents
+                if ctx:
+                    grads = op.vjp(g, node.data, a.data, b.data, **ctx)
+                else:
+                    grads = op.vjp(g, node.data, a.data, b.data)
             elif len(parents) == 1:
-                grads = op.vjp(g, node.data, parents[0].data, **ctx)
+                if ctx:
+                    grads = op.vjp(g, node.data, parents[0].data, **ctx)
+                else:
+                    grads = op.vjp(g, node.data, parents[0].data)
             else:
-                grads = op.vjp(g, node.data, *[p.data for p in parents], **ctx)
+                grads = op.vjp(g, node.data, *[p.data for p in parents], **(ctx or _NO_CTX))
             if len(parents) == 2:
                 a, b = parents
                 ga, gb = grads

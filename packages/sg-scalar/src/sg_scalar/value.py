@@ -184,13 +184,14 @@ class Value:
 
     # -- gradients ---------------------------------------------------------------------
     def backward(
-        self, grad: Any = 1.0, *, retain_graph: bool = False, create_graph: bool = False
+        self, grad: Any = 1.0, *, retain_graph: bool | None = None, create_graph: bool = False
     ) -> None:
         """Compute the gradient of this value with respect to every node it depends on.
 
         Gradients accumulate into ``.grad`` (call :meth:`zero_grad` between steps).
         The graph is freed afterwards unless ``retain_graph=True``; with
-        ``create_graph=True`` the gradients are Values that can be differentiated again.
+        ``create_graph=True`` the gradients are Values that can be differentiated again
+        (and the graph is kept unless ``retain_graph=False``).
         """
         if not self.requires_grad:
             raise RuntimeError(

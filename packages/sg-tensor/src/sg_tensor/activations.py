@@ -109,13 +109,13 @@ def _softmax(x: np.ndarray, *, axis: int) -> Any:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-@op("softmax", _softmax)
+@op("softmax", quiet(_softmax))
 def softmax(g: Any, out: Any, x: Any, *, axis: int) -> Grads:
     """d softmax: s * (g - sum(g * s)) along ``axis``, with s the output."""
     return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
 
 
-@op("log_softmax", _log_softmax)
+@op("log_softmax", quiet(_log_softmax))
 def log_softmax(g: Any, out: Any, x: Any, *, axis: int) -> Grads:
     """d log_softmax: g - softmax(x) * sum(g) along ``axis``; softmax = exp(output)."""
     return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)

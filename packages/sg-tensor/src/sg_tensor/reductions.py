@@ -56,7 +56,12 @@ def sum_(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
     return (expand(g, x.shape, axis, keepdims),)
 
 
-@op("mean", quiet(lambda x, *, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims)))
+def _mean(x: np.ndarray, *, axis: Axes, keepdims: bool) -> Any:
+    # sum / n is what np.mean computes, without its warning for an empty slice
+    return np.sum(x, axis=axis, keepdims=keepdims) / _count(x.shape, axis)
+
+
+@op("mean", quiet(_mean))
 def mean(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
     """d mean(x) = 1/n for each of the n elements averaged."""
     return (expand(g / _count(x.shape, axis), x.shape, axis, keepdims),)

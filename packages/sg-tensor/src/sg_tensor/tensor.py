@@ -178,7 +178,7 @@ class Tensor:
         return self
 
     def backward(
-        self, grad: Any = None, *, retain_graph: bool = False, create_graph: bool = False
+        self, grad: Any = None, *, retain_graph: bool | None = None, create_graph: bool = False
     ) -> None:
         """Compute the gradient of this tensor with respect to every leaf it depends on.
 
@@ -332,7 +332,8 @@ class Tensor:
 
     def __pow__(self, exponent: Any) -> Tensor:
         if isinstance(exponent, (int, float, np.number)) and not isinstance(exponent, bool):
-            return self._apply1(OPS["pow_scalar"], {"p": exponent})
+            p = exponent if isinstance(exponent, int) else float(exponent)
+            return self._apply1(OPS["pow_scalar"], {"p": p})
         return self._binary(OPS["pow"], exponent)
 
     def __rpow__(self, base: Any) -> Tensor:
@@ -740,7 +741,7 @@ def _normalize_index(index: Any, tensor: Tensor) -> tuple[Any, ...]:
         if isinstance(item, Tensor):
             item = item.data
         elif isinstance(item, list):
-            item = np.asarray(item)
+            item = np.asarray(item) if item else np.asarray(item, dtype=np.intp)
         if isinstance(item, np.ndarray):
             if item.dtype == bool:
                 result.extend(np.nonzero(item))
