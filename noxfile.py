@@ -27,7 +27,7 @@ TEST_TOOLS = ["pytest>=7", "hypothesis>=6"]
 
 nox.options.default_venv_backend = "virtualenv"
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "gates"]
 
 
 def _metadata(package: str) -> dict:  # type: ignore[type-arg]
@@ -99,8 +99,20 @@ def tests(session: nox.Session, package: str) -> None:
 
 
 @nox.session(python=ORACLE_PYTHON)
+def gates(session: nox.Session) -> None:
+    """Training gates: two moons (5 seeds) and digits with sg's own Adam; resume exactness."""
+    install_package(session, "sg-nn")
+    install_package(session, "sg-optim")
+    session.install(*TEST_TOOLS, "scikit-learn")
+    session.run(
+        "pytest", "tests-integration/gates", "-p", "no:cacheprovider", "-s", *session.posargs
+    )
+
+
+@nox.session(python=ORACLE_PYTHON)
 def bench(session: nox.Session) -> None:
     """Speed against references measured in the same run (not part of the default set)."""
-    install_package(session, "sg-scalar")
-    session.install("micrograd==0.1.0")
+    install_package(session, "sg-tensor")
+    session.install("micrograd==0.1.0", TORCH)
     session.run("python", "benchmarks/bench_scalar.py", *session.posargs)
+    session.run("python", "benchmarks/bench_tensor.py", *session.posargs)
