@@ -13,6 +13,8 @@ A node has
 - ``_parents``: its input nodes, in the operator's argument order;
 - ``_ctx``: the operator's non-differentiable arguments (an exponent, an axis) as a
   dict of keyword arguments for the rule, or ``None``;
+- ``_pending``: where the driver sums the gradient flowing into the node during a
+  backward pass (``None`` outside one);
 - ``_accumulate_grad(g)``: add ``g`` into the node's ``.grad``;
 - ``_retains_grad``: whether the driver also records gradients on non-leaf nodes
   (``Value`` does, so a drawn graph shows every gradient; ``Tensor`` does not, to save
@@ -49,6 +51,7 @@ class Node(Protocol):
     _op: Op | None
     _parents: tuple[Any, ...]  # of Nodes (Any: each engine's node type narrows it)
     _ctx: dict[str, Any] | None
+    _pending: Any
     _retains_grad: bool
 
     def _accumulate_grad(self, g: Any) -> None: ...
@@ -187,16 +190,18 @@ def topological_order(root: Node) -> list[Node]:
     order: list[Node] = []
     visited = {root}
     stack = [(root, iter(root._parents))]
+    # Bound methods in locals: this loop runs once per node of every backward pass.
+    push, pop, visit, emit = stack.append, stack.pop, visited.add, order.append
     while stack:
         node, parents = stack[-1]
         for parent in parents:
             if parent.requires_grad and parent not in visited:
-                visited.add(parent)
-                stack.append((parent, iter(parent._parents)))
+                visit(parent)
+                push((parent, iter(parent._parents)))
                 break
         else:  # all parents placed: the node itself can follow them
-            stack.pop()
-            order.append(node)
+            pop()
+            emit(node)
     return order
 
 
@@ -226,63 +231,70 @@ def backward(
     if retain_graph is None:
         retain_graph = create_graph
     order = topological_order(root)
-    pending: dict[Node, Any] = {root: seed}
     retains = root._retains_grad
-    with set_grad_enabled(create_graph):
-        for node in reversed(order):
-            g = pending.pop(node, None)
-            op = node._op
-            if op is None:  # a leaf: the end of every path
-                if g is not None:
-                    node._accumulate_grad(g)
-                continue
-            if op is RELEASED:
-                _released_vjp(g, node)
-            parents = node._parents
-            ctx = node._ctx
-            if not retain_graph:  # the node's rule runs once: forget its inputs now
-                node._op = RELEASED
-                node._parents = ()
-                if ctx is not None:
-                    node._ctx = None
-            if g is None:  # no path from root to here carries a gradient
-                continue
-            if retains:  # the node type keeps every node's gradient (Value does)
-                node.grad = node.grad + g
-            if op.needs_input_grad:
-                ctx = {
-                    **(ctx or _NO_CTX),
-                    "needs_input_grad": tuple(p.requires_grad for p in parents),
-                }
-            # From here on this is the hot loop of every backward pass, so the usual
-            # one- and two-input cases are spelled out, and keyword arguments are passed
-            # only when there are some: generic calls cost more than most rules.
-            if create_graph:
-                grads = op.vjp(g, node, *parents, **(ctx or _NO_CTX))
-            elif len(parents) == 2:
-                a, b = parents
-                if ctx:
-                    grads = op.vjp(g, node.data, a.data, b.data, **ctx)
+    # Each node's ``_pending`` slot sums the gradients of its consumers; a slot is much
+    # cheaper than a dict keyed by node, and this loop is the hot path of every pass.
+    root._pending = seed
+    try:
+        with set_grad_enabled(create_graph):
+            for node in reversed(order):
+                g = node._pending
+                node._pending = None
+                op = node._op
+                if op is None:  # a leaf: the end of every path
+                    if g is not None:
+                        node._accumulate_grad(g)
+                    continue
+                if op is RELEASED:
+                    _released_vjp(g, node)
+                parents = node._parents
+                ctx = node._ctx
+                if not retain_graph:  # the node's rule runs once: forget its inputs now
+                    node._op = RELEASED
+                    node._parents = ()
+                    if ctx is not None:
+                        node._ctx = None
+                if g is None:  # no path from root to here carries a gradient
+                    continue
+                if retains:  # the node type keeps every node's gradient (Value does)
+                    node.grad = node.grad + g
+                if op.needs_input_grad:
+                    needs = tuple(p.requires_grad for p in parents)
+                    ctx = {**(ctx or _NO_CTX), "needs_input_grad": needs}
+                # The usual one- and two-input cases are spelled out, and keyword
+                # arguments are passed only when there are some: generic calls cost more
+                # than most rules.
+                if create_graph:
+                    grads = op.vjp(g, node, *parents, **(ctx or _NO_CTX))
+                elif len(parents) == 2:
+                    a, b = parents
+                    if ctx:
+                        grads = op.vjp(g, node.data, a.data, b.data, **ctx)
+                    else:
+                        grads = op.vjp(g, node.data, a.data, b.data)
+                elif len(parents) == 1:
+                    if ctx:
+                        grads = op.vjp(g, node.data, parents[0].data, **ctx)
+                    else:
+                        grads = op.vjp(g, node.data, parents[0].data)
                 else:
-                    grads = op.vjp(g, node.data, a.data, b.data)
-            elif len(parents) == 1:
-                if ctx:
-                    grads = op.vjp(g, node.data, parents[0].data, **ctx)
-                else:
-                    grads = op.vjp(g, node.data, parents[0].data)
-            else:
-                grads = op.vjp(g, node.data, *[p.data for p in parents], **(ctx or _NO_CTX))
-            if len(parents) == 2:
-                a, b = parents
-                ga, gb = grads
-                if ga is not None and a.requires_grad:
-                    previous = pending.get(a)
-                    pending[a] = ga if previous is None else previous + ga
-                if gb is not None and b.requires_grad:
-                    previous = pending.get(b)
-                    pending[b] = gb if previous is None else previous + gb
-                continue
-            for parent, grad in zip(parents, grads):
-                if grad is not None and parent.requires_grad:
-                    previous = pending.get(parent)
-                    pending[parent] = grad if previous is None else previous + grad
+                    data = [p.data for p in parents]
+                    grads = op.vjp(g, node.data, *data, **(ctx or _NO_CTX))
+                if len(parents) == 2:
+                    a, b = parents
+                    ga, gb = grads
+                    if ga is not None and a.requires_grad:
+                        previous = a._pending
+                        a._pending = ga if previous is None else previous + ga
+                    if gb is not None and b.requires_grad:
+                        previous = b._pending
+                        b._pending = gb if previous is None else previous + gb
+                    continue
+                for parent, grad in zip(parents, grads):
+                    if grad is not None and parent.requires_grad:
+                        previous = parent._pending
+                        parent._pending = grad if previous is None else previous + grad
+    except BaseException:  # leave no half-summed gradient behind for the next pass
+        for node in order:
+            node._pending = None
+        raise

@@ -38,7 +38,16 @@ class Value:
     constants that do not require grad.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_op", "_parents", "_ctx", "__weakref__")
+    __slots__ = (
+        "data",
+        "grad",
+        "requires_grad",
+        "_op",
+        "_parents",
+        "_ctx",
+        "_pending",
+        "__weakref__",
+    )
     _retains_grad = True  # intermediate nodes keep their gradient too, for inspection
 
     data: float
@@ -47,6 +56,7 @@ class Value:
     _op: Op | None
     _parents: tuple[Value, ...]
     _ctx: dict[str, Any] | None
+    _pending: Any
 
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
         if isinstance(data, Value):
@@ -59,58 +69,27 @@ class Value:
         self._op = None
         self._parents = ()
         self._ctx = None
-
-    # -- building the graph ------------------------------------------------------------
-    # _apply1 and _apply2 are the hot path of the scalar engine: they build a node
-    # without __init__'s checks and record the graph only when a gradient can flow.
-    @staticmethod
-    def _apply1(op: Op, x: Value, ctx: dict[str, Any] | None = None) -> Value:
-        out = _new(Value)
-        out.data = op.forward(x.data, **ctx) if ctx else op.forward(x.data)
-        out.grad = 0.0
-        if x.requires_grad and _grad_mode.enabled:
-            out.requires_grad = True
-            out._op = op
-            out._parents = (x,)
-            out._ctx = ctx
-        else:
-            out.requires_grad = False
-            out._op = None
-            out._parents = ()
-            out._ctx = None
-        return out
-
-    @staticmethod
-    def _apply2(op: Op, a: Value, b: Value) -> Value:
-        out = _new(Value)
-        out.data = op.forward(a.data, b.data)
-        out.grad = 0.0
-        if (a.requires_grad or b.requires_grad) and _grad_mode.enabled:
-            out.requires_grad = True
-            out._op = op
-            out._parents = (a, b)
-        else:
-            out.requires_grad = False
-            out._op = None
-            out._parents = ()
-        out._ctx = None
-        return out
+        self._pending = None
 
     # -- arithmetic: four rules (add, mul, neg, pow) and their compositions -------------
     def __add__(self, other: Any) -> Value:
-        return Value._apply2(_ADD, self, _operand(other, "+"))
+        if type(other) is not Value:
+            other = _operand(other, "+")
+        return _apply2(_ADD, self, other)
 
     def __radd__(self, other: Any) -> Value:
-        return Value._apply2(_ADD, _operand(other, "+"), self)
+        return _apply2(_ADD, _operand(other, "+"), self)
 
     def __mul__(self, other: Any) -> Value:
-        return Value._apply2(_MUL, self, _operand(other, "*"))
+        if type(other) is not Value:
+            other = _operand(other, "*")
+        return _apply2(_MUL, self, other)
 
     def __rmul__(self, other: Any) -> Value:
-        return Value._apply2(_MUL, _operand(other, "*"), self)
+        return _apply2(_MUL, _operand(other, "*"), self)
 
     def __neg__(self) -> Value:
-        return Value._apply1(_NEG, self)
+        return _apply1(_NEG, self)
 
     def __sub__(self, other: Any) -> Value:
         return self + -_operand(other, "-")
@@ -126,61 +105,61 @@ class Value:
 
     def __pow__(self, exponent: Any) -> Value:
         if isinstance(exponent, Value):
-            return Value._apply2(_POW, self, exponent)
+            return _apply2(_POW, self, exponent)
         if isinstance(exponent, numbers.Real):
-            return Value._apply1(_POW_CONST, self, {"p": float(exponent)})
+            return _apply1(_POW_CONST, self, {"p": float(exponent)})
         raise _operand_error("**", exponent)
 
     def __rpow__(self, base: Any) -> Value:
-        return Value._apply2(_POW, _operand(base, "**"), self)
+        return _apply2(_POW, _operand(base, "**"), self)
 
     # -- elementary and piecewise functions ------------------------------------------
     def exp(self) -> Value:
         """``e ** self``."""
-        return Value._apply1(OPS["exp"], self)
+        return _apply1(OPS["exp"], self)
 
     def log(self) -> Value:
         """Natural logarithm (``-inf`` at 0, ``nan`` below)."""
-        return Value._apply1(OPS["log"], self)
+        return _apply1(OPS["log"], self)
 
     def sqrt(self) -> Value:
         """Square root (``nan`` below 0)."""
-        return Value._apply1(OPS["sqrt"], self)
+        return _apply1(OPS["sqrt"], self)
 
     def sin(self) -> Value:
         """Sine."""
-        return Value._apply1(OPS["sin"], self)
+        return _apply1(OPS["sin"], self)
 
     def cos(self) -> Value:
         """Cosine."""
-        return Value._apply1(OPS["cos"], self)
+        return _apply1(OPS["cos"], self)
 
     def tanh(self) -> Value:
         """Hyperbolic tangent."""
-        return Value._apply1(OPS["tanh"], self)
+        return _apply1(OPS["tanh"], self)
 
     def sigmoid(self) -> Value:
         """Logistic sigmoid ``1 / (1 + e**-x)``, stable for large ``|x|``."""
-        return Value._apply1(OPS["sigmoid"], self)
+        return _apply1(OPS["sigmoid"], self)
 
     def relu(self) -> Value:
         """``max(x, 0)``; its derivative at 0 is 0."""
-        return Value._apply1(OPS["relu"], self)
+        return _apply1(OPS["relu"], self)
 
     def abs(self) -> Value:
         """``|x|``; its derivative at 0 is 0."""
-        return Value._apply1(OPS["abs"], self)
+        return _apply1(OPS["abs"], self)
 
     def __abs__(self) -> Value:
         return self.abs()
 
     def maximum(self, other: Any) -> Value:
         """The larger of ``self`` and ``other``; a tie splits the gradient in half."""
-        return Value._apply2(OPS["maximum"], self, _operand(other, "maximum"))
+        return _apply2(OPS["maximum"], self, _operand(other, "maximum"))
 
     def minimum(self, other: Any) -> Value:
         """The smaller of ``self`` and ``other``; a tie splits the gradient in half."""
-        return Value._apply2(OPS["minimum"], self, _operand(other, "minimum"))
+        return _apply2(OPS["minimum"], self, _operand(other, "minimum"))
 
     # -- gradients ---------------------------------------------------------------------
     def backward(
@@ -240,6 +219,43 @@ class Value:
         return f"Value(data={self.data!r}, grad={self.grad!r})"
 
 
+# _apply1 and _apply2 are the hot path of the scalar engine: they build a node without
+# __init__'s checks and record the graph only when a gradient can flow.
+def _apply1(op: Op, x: Value, ctx: dict[str, Any] | None = None) -> Value:
+    out = _new(Value)
+    out.data = op.forward(x.data, **ctx) if ctx else op.forward(x.data)
+    out.grad = 0.0
+    out._pending = None
+    if x.requires_grad and _grad_mode.enabled:
+        out.requires_grad = True
+        out._op = op
+        out._parents = (x,)
+        out._ctx = ctx
+    else:
+        out.requires_grad = False
+        out._op = None
+        out._parents = ()
+        out._ctx = None
+    return out
+
+
+def _apply2(op: Op, a: Value, b: Value) -> Value:
+    out = _new(Value)
+    out.data = op.forward(a.data, b.data)
+    out.grad = 0.0
+    out._pending = None
+    if (a.requires_grad or b.requires_grad) and _grad_mode.enabled:
+        out.requires_grad = True
+        out._op = op
+        out._parents = (a, b)
+    else:
+        out.requires_grad = False
+        out._op = None
+        out._parents = ()
+    out._ctx = None
+    return out
+
+
 def maximum(a: Any, b: Any) -> Value:
     """Elementwise maximum of two Values or numbers (a tie splits the gradient)."""
     return _operand(a, "maximum").maximum(b)
@@ -258,6 +274,7 @@ def _operand(x: Any, opname: str) -> Value:
         const = _new(Value)
         const.data = float(x)
         const.grad = 0.0
+        const._pending = None
         const.requires_grad = False
         const._op = None
         const._parents = ()

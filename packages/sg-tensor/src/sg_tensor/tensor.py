@@ -52,7 +52,16 @@ class Tensor:
     array without copying it (use :func:`sg_tensor.tensor` for a copy).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_op", "_parents", "_ctx", "__weakref__")
+    __slots__ = (
+        "data",
+        "grad",
+        "requires_grad",
+        "_op",
+        "_parents",
+        "_ctx",
+        "_pending",
+        "__weakref__",
+    )
     _retains_grad = False  # only leaves keep .grad, as in PyTorch: saves memory
     __array_priority__ = 1000  # numpy defers to Tensor's reflected operators
 
@@ -62,6 +71,7 @@ class Tensor:
     _op: Op | None
     _parents: tuple[Tensor, ...]
     _ctx: dict[str, Any] | None
+    _pending: Any
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         if isinstance(data, Tensor):
@@ -84,6 +94,7 @@ class Tensor:
         self._op = None
         self._parents = ()
         self._ctx = None
+        self._pending = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -252,6 +263,7 @@ class Tensor:
         out = _new(Tensor)
         out.data = data if type(data) is _ndarray else np.asarray(data)
         out.grad = None
+        out._pending = None
         if self.requires_grad and _grad_mode.enabled:
             out.requires_grad = True
             out._op = op
@@ -275,6 +287,7 @@ class Tensor:
         out = _new(Tensor)
         out.data = data if type(data) is _ndarray else np.asarray(data)
         out.grad = None
+        out._pending = None
         if (self.requires_grad or other.requires_grad) and _grad_mode.enabled:
             out.requires_grad = True
             out._op = op
@@ -683,6 +696,7 @@ def _leaf(data: np.ndarray) -> Tensor:
     out._op = None
     out._parents = ()
     out._ctx = None
+    out._pending = None
     return out
 
 

@@ -1,0 +1,390 @@
+"""State dicts and checkpoint files: round trips, strictness, safety and atomicity."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import sg_nn as nn
+from sg_nn import Module, Parameter
+from sg_tensor import Tensor
+
+
+def rng(seed: int = 0) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def model(seed: int) -> nn.MLP:
+    return nn.MLP([2, 16, 16, 1], rng=rng(seed))
+
+
+def snapshot(m: Module) -> dict[str, np.ndarray]:
+    return {name: p.data.copy() for name, p in m.named_parameters()}
+
+
+def assert_unchanged(m: Module, before: dict[str, np.ndarray]) -> None:
+    after = snapshot(m)
+    assert after.keys() == before.keys()
+    for key in before:
+        assert after[key].tobytes() == before[key].tobytes(), key
+
+
+class WithBuffer(Module):
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.layer = nn.Linear(2, 3, rng=rng(seed))
+        self.layer.register_buffer("running", np.full(3, float(seed)))
+        self.register_buffer("steps", np.array(seed, dtype=np.int64))
+
+
+# ---------------------------------------------------------------------------------------
+# state_dict / load_state_dict
+# ---------------------------------------------------------------------------------------
+def test_state_dict_holds_copies_by_dotted_name() -> None:
+    m = model(0)
+    state = m.state_dict()
+    assert list(state) == [name for name, _ in m.named_parameters()]
+    for name, p in m.named_parameters():
+        assert isinstance(state[name], np.ndarray)
+        np.testing.assert_array_equal(state[name], p.data)
+        assert not np.shares_memory(state[name], p.data)
+    state["0.weight"][...] = 99.0
+    assert not np.any(m[0].weight.data == 99.0)
+
+
+def test_load_state_dict_round_trip_copies_into_existing_arrays() -> None:
+    source, target = model(0), model(1)
+    arrays = {name: p.data for name, p in target.named_parameters()}
+    state = source.state_dict()
+    target.load_state_dict(state)
+    for name, p in target.named_parameters():
+        assert p.data is arrays[name]  # loaded in place: optimizers keep their references
+        assert p.data.tobytes() == state[name].tobytes()
+        assert not np.shares_memory(p.data, state[name])
+    x = rng(5).standard_normal((4, 2))
+    np.testing.assert_array_equal(target(x).data, source(x).data)
+
+
+def test_load_state_dict_converts_dtype_to_the_parameters() -> None:
+    m = nn.Linear(2, 2, rng=rng(), dtype=np.float32)
+    m.load_state_dict({"weight": np.eye(2), "bias": [1, 2]})
+    assert m.weight.dtype == np.float32
+    np.testing.assert_array_equal(m.weight.data, np.eye(2))
+    assert m.bias is not None
+    np.testing.assert_array_equal(m.bias.data, [1.0, 2.0])
+
+
+def test_buffers_round_trip_through_load_state_dict() -> None:
+    source, target = WithBuffer(3), WithBuffer(4)
+    state = source.state_dict()
+    assert set(state) == {"layer.weight", "layer.bias", "layer.running", "steps"}
+    target.load_state_dict(state)
+    np.testing.assert_array_equal(target.layer.running, np.full(3, 3.0))
+    assert int(target.steps) == 3
+    assert target.state_dict().keys() == state.keys()
+    for key in state:
+        np.testing.assert_array_equal(target.state_dict()[key], state[key])
+
+
+def test_strict_load_reports_missing_keys_and_changes_nothing() -> None:
+    m = model(1)
+    before = snapshot(m)
+    state = model(0).state_dict()
+    del state["2.bias"], state["4.weight"]
+    with pytest.raises(ValueError, match="load_state_dict for MLP: missing keys: 2.bias, 4.weight"):
+        m.load_state_dict(state)
+    assert_unchanged(m, before)
+
+
+def test_strict_load_reports_unexpected_keys_and_changes_nothing() -> None:
+    m = model(1)
+    before = snapshot(m)
+    state = model(0).state_dict()
+    state["extra.weight"] = np.zeros(3)
+    state["head"] = np.zeros(1)
+    with pytest.raises(ValueError, match="unexpected keys: extra.weight, head"):
+        m.load_state_dict(state)
+    assert_unchanged(m, before)
+
+
+def test_strict_load_reports_missing_and_unexpected_together() -> None:
+    state = model(0).state_dict()
+    state["layers.0.weight"] = state.pop("0.weight")
+    with pytest.raises(ValueError, match=r"missing keys: 0\.weight; unexpected keys: layers\.0\.weight"):
+        model(1).load_state_dict(state)
+
+
+def test_shape_mismatch_names_key_and_both_shapes_and_changes_nothing() -> None:
+    m = model(1)
+    before = snapshot(m)
+    state = model(0).state_dict()
+    state["2.weight"] = np.zeros((16, 15))  # every other key is fine and comes earlier/later
+    message = "shape mismatch for 2.weight: checkpoint has (16, 15), the model has (16, 16)"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        m.load_state_dict(state)
+    assert_unchanged(m, before)
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_shape_mismatch_is_always_an_error(strict: bool) -> None:
+    m = model(1)
+    before = snapshot(m)
+    state = {"0.weight": np.zeros((2, 16)), "0.bias": np.zeros(16)}
+    with pytest.raises(ValueError, match=re.escape("0.weight: checkpoint has (2, 16), the model has (16, 2)")):
+        m.load_state_dict(state, strict=strict)
+    assert_unchanged(m, before)
+
+
+def test_non_strict_load_tolerates_missing_and_unexpected_keys() -> None:
+    m = model(1)
+    before = snapshot(m)
+    source = model(0).state_dict()
+    state = {"0.weight": source["0.weight"], "0.bias": source["0.bias"], "junk": np.zeros(7)}
+    m.load_state_dict(state, strict=False)
+    after = snapshot(m)
+    np.testing.assert_array_equal(after["0.weight"], source["0.weight"])
+    np.testing.assert_array_equal(after["0.bias"], source["0.bias"])
+    for key in ("2.weight", "2.bias", "4.weight", "4.bias"):
+        np.testing.assert_array_equal(after[key], before[key])
+    assert not hasattr(m, "junk")
+
+
+# ---------------------------------------------------------------------------------------
+# save / load
+# ---------------------------------------------------------------------------------------
+def assert_same(loaded: Any, original: Any, where: str = "obj") -> None:
+    """Exact equality, types included (bool stays bool, int stays int, nan stays nan)."""
+    if isinstance(original, (Tensor, np.ndarray, np.generic)):
+        expected = np.asarray(original.data if isinstance(original, Tensor) else original)
+        assert isinstance(loaded, np.ndarray), where
+        assert loaded.dtype == expected.dtype, where
+        assert loaded.shape == expected.shape, where
+        assert loaded.tobytes() == expected.tobytes(), where
+    elif isinstance(original, dict):
+        assert isinstance(loaded, dict), where
+        assert list(loaded) == list(original), where
+        for key in original:
+            assert_same(loaded[key], original[key], f"{where}[{key!r}]")
+    elif isinstance(original, (list, tuple)):
+        assert isinstance(loaded, list), where
+        assert len(loaded) == len(original), where
+        for i, (a, b) in enumerate(zip(loaded, original)):
+            assert_same(a, b, f"{where}[{i}]")
+    elif isinstance(original, float) and math.isnan(original):
+        assert isinstance(loaded, float), where
+        assert math.isnan(loaded), where
+    else:
+        assert type(loaded) is type(original), where
+        assert loaded == original, where
+
+
+NESTED: dict[str, Any] = {
+    "model": {
+        "0.weight": np.arange(6.0).reshape(2, 3),
+        "0.bias": np.array([np.inf, -np.inf, np.nan], dtype=np.float32),
+    },
+    "optimizer": {"state": {"0": {"step": 3, "exp_avg": np.zeros((2, 3))}}, "lr": 1e-3},
+    "arrays": [
+        np.array(7, dtype=np.int64),  # 0-d
+        np.array([True, False]),
+        np.array([1 + 2j]),
+        np.zeros((0, 3), dtype=np.uint8),
+        np.arange(4, dtype=np.int16),
+    ],
+    "numbers": [0, -1, 2**70, 1.5, -0.0, math.inf, -math.inf, math.nan, 1e-310],
+    "flags": [True, False],
+    "text": ["", "héllo wörld ✓", "with \"quotes\" and \n newline"],
+    "nothing": None,
+    "empty": {"dict": {}, "list": []},
+    "lists": [[1, [2.5, "x", None]], [{"k": np.ones(2)}]],
+    "tricky keys": {"__array__": 1, "__dict__": "x", "a.b": 2, "": 3},
+}
+
+
+@pytest.mark.parametrize("as_path", [True, False])
+def test_nested_structures_round_trip_exactly(tmp_path: Path, as_path: bool) -> None:
+    path = tmp_path / "ckpt.npz"
+    nn.save(NESTED, path if as_path else str(path))
+    assert_same(nn.load(path if as_path else str(path)), NESTED)
+    assert sorted(os.listdir(tmp_path)) == ["ckpt.npz"]
+
+
+@pytest.mark.parametrize("obj", [None, 3, 2.5, "text", True, [], {}, np.arange(3)])
+def test_top_level_leaves_round_trip(tmp_path: Path, obj: Any) -> None:
+    nn.save(obj, tmp_path / "x.ckpt")
+    assert_same(nn.load(tmp_path / "x.ckpt"), obj)
+
+
+def test_tuples_come_back_as_lists_and_tensors_as_arrays(tmp_path: Path) -> None:
+    p = Parameter(np.arange(3.0))
+    nn.save({"pair": (1, 2), "param": p, "tensor": Tensor(np.eye(2))}, tmp_path / "c.npz")
+    loaded = nn.load(tmp_path / "c.npz")
+    assert loaded["pair"] == [1, 2]
+    assert isinstance(loaded["param"], np.ndarray)
+    np.testing.assert_array_equal(loaded["param"], np.arange(3.0))
+    np.testing.assert_array_equal(loaded["tensor"], np.eye(2))
+
+
+def test_model_checkpoint_round_trip(tmp_path: Path) -> None:
+    source, target = WithBuffer(1), WithBuffer(2)
+    nn.save({"model": source.state_dict(), "epoch": 4}, tmp_path / "model.npz")
+    ckpt = nn.load(tmp_path / "model.npz")
+    assert ckpt["epoch"] == 4
+    target.load_state_dict(ckpt["model"])
+    for key, value in source.state_dict().items():
+        assert target.state_dict()[key].tobytes() == value.tobytes()
+
+
+def test_save_overwrites_an_existing_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "c.npz"
+    nn.save({"v": 1}, path)
+    nn.save({"v": 2}, path)
+    assert nn.load(path) == {"v": 2}
+    assert os.listdir(tmp_path) == ["c.npz"]
+
+
+def test_save_to_a_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    nn.save([1, 2], "relative.npz")
+    assert nn.load("relative.npz") == [1, 2]
+    assert os.listdir(tmp_path) == ["relative.npz"]
+
+
+# ---------------------------------------------------------------------------------------
+# unsupported values
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("obj", "location", "what"),
+    [
+        ({"model": {"x": object()}}, "checkpoint.model.x", "a object"),
+        ({"layers": [1, {3}]}, "checkpoint.layers[1]", "a set"),
+        ({"a": [[np.ones(1), b"bytes"]]}, "checkpoint.a[0][1]", "a bytes"),
+        ({"s": np.array(["a", "b"])}, "checkpoint.s", "dtype <U1"),
+        ({"o": np.array([1, None], dtype=object)}, "checkpoint.o", "dtype object"),
+        ({"f": print}, "checkpoint.f", "builtin_function_or_method"),
+    ],
+)
+def test_unsupported_values_raise_type_error_naming_the_location(
+    tmp_path: Path, obj: Any, location: str, what: str
+) -> None:
+    path = tmp_path / "c.npz"
+    nn.save({"old": np.arange(3)}, path)
+    with pytest.raises(TypeError, match=re.escape(what) + r".*at " + re.escape(location)):
+        nn.save(obj, path)
+    np.testing.assert_array_equal(nn.load(path)["old"], np.arange(3))
+    assert os.listdir(tmp_path) == ["c.npz"]
+
+
+def test_dictionary_keys_must_be_strings(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"keys must be strings, got 1 at checkpoint\.model"):
+        nn.save({"model": {1: np.zeros(1)}}, tmp_path / "c.npz")
+    assert os.listdir(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------------------
+# atomicity
+# ---------------------------------------------------------------------------------------
+def _failing_savez(exc: BaseException) -> Any:
+    def savez(file: Any, *args: Any, **kwargs: Any) -> None:
+        file.write(b"PK\x03\x04 half a zip archive")
+        file.flush()
+        raise exc
+
+    return savez
+
+
+@pytest.mark.parametrize("exc", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_a_failed_save_keeps_the_previous_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exc: BaseException
+) -> None:
+    path = tmp_path / "model.npz"
+    good = {"model": model(0).state_dict(), "step": 10}
+    nn.save(good, path)
+    monkeypatch.setattr(np, "savez", _failing_savez(exc))
+    with pytest.raises(type(exc)):
+        nn.save({"model": model(1).state_dict(), "step": 11}, path)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["model.npz"]  # no temporary file left behind
+    assert_same(nn.load(path), good)
+
+
+def test_a_failed_first_save_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(np, "savez", _failing_savez(OSError("boom")))
+    with pytest.raises(OSError, match="boom"):
+        nn.save({"x": np.ones(2)}, tmp_path / "new.npz")
+    assert os.listdir(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------------------
+# loading is safe
+# ---------------------------------------------------------------------------------------
+class _Exploit:
+    """Unpickling this object creates a directory: proof that code ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (os.mkdir, (str(self.marker),))
+
+
+def _header(structure: Any) -> np.ndarray:
+    return np.array(json.dumps({"format": "sg-checkpoint-1", "structure": structure}))
+
+
+def test_object_arrays_are_not_unpickled(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.npz"
+    evil = np.empty(1, dtype=object)
+    evil[0] = _Exploit(marker)
+    np.savez(path, __sg_structure__=_header({"__array__": "a0"}), a0=evil, allow_pickle=True)
+    with pytest.raises(ValueError, match="allow_pickle"):
+        nn.load(path)
+    assert not marker.exists()
+
+
+def test_a_pickled_structure_member_is_not_unpickled(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.npz"
+    evil = np.empty((), dtype=object)
+    evil[()] = _Exploit(marker)
+    np.savez(path, __sg_structure__=evil, allow_pickle=True)
+    with pytest.raises(ValueError, match="allow_pickle"):
+        nn.load(path)
+    assert not marker.exists()
+
+
+def test_a_plain_npz_is_not_an_sg_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "plain.npz"
+    np.savez(path, weight=np.ones(3))
+    with pytest.raises(ValueError, match="plain.npz is not an sg checkpoint"):
+        nn.load(path)
+
+
+def test_an_unknown_format_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "future.npz"
+    header = np.array(json.dumps({"format": "sg-checkpoint-99", "structure": None}))
+    np.savez(path, __sg_structure__=header)
+    with pytest.raises(ValueError, match="unknown format 'sg-checkpoint-99'"):
+        nn.load(path)
+
+
+def test_a_npy_file_is_not_an_sg_checkpoint(tmp_path: Path) -> None:
+    """``np.load`` returns an array (not an archive) for a ``.npy`` file; ``load`` should
+    say that the file is not a checkpoint instead of failing inside a ``with``."""
+    path = tmp_path / "weights.npy"
+    np.save(path, np.arange(3.0))
+    with pytest.raises(ValueError, match="not an sg checkpoint"):
+        nn.load(path)
+
+
+def test_a_missing_file_raises_file_not_found(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        nn.load(tmp_path / "absent.npz")

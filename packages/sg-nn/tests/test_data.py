@@ -1,0 +1,310 @@
+"""Datasets, train/test splitting and minibatches: shapes, geometry, seeding, errors."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+import hypothesis.strategies as hs
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+from sg_nn import data
+
+MAKERS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
+    "moons": data.make_moons,
+    "circles": data.make_circles,
+    "spirals": data.make_spirals,
+}
+
+
+# ---------------------------------------------------------------------------------------
+# shared properties of the datasets
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", list(MAKERS))
+@pytest.mark.parametrize("n", [2, 7, 100, 101])
+def test_datasets_shapes_dtypes_and_balanced_labels(name: str, n: int) -> None:
+    X, y = MAKERS[name](n, noise=0.1, rng=0)
+    assert X.shape == (n, 2)
+    assert y.shape == (n,)
+    assert X.dtype == np.float64
+    assert y.dtype == np.int64
+    counts = np.bincount(y, minlength=2)
+    assert counts.sum() == n
+    assert len(counts) == 2
+    assert counts.max() - counts.min() <= 1
+    assert np.all(np.isfinite(X))
+
+
+@pytest.mark.parametrize("name", list(MAKERS))
+def test_datasets_default_size(name: str) -> None:
+    X, y = MAKERS[name]()
+    assert X.shape == (100, 2)
+    np.testing.assert_array_equal(np.bincount(y), [50, 50])
+
+
+def test_moons_and_circles_put_the_extra_sample_in_class_one() -> None:
+    for maker in (data.make_moons, data.make_circles):
+        np.testing.assert_array_equal(np.bincount(maker(11)[1]), [5, 6])
+
+
+@pytest.mark.parametrize("name", list(MAKERS))
+@pytest.mark.parametrize("noise", [0.0, 0.2])
+def test_datasets_are_deterministic_per_seed(name: str, noise: float) -> None:
+    make = MAKERS[name]
+    X1, y1 = make(60, noise=noise, rng=3)
+    X2, y2 = make(60, noise=noise, rng=3)
+    X3, y3 = make(60, noise=noise, rng=np.random.default_rng(3))
+    assert X1.tobytes() == X2.tobytes() == X3.tobytes()
+    assert y1.tobytes() == y2.tobytes() == y3.tobytes()
+    X4, y4 = make(60, noise=noise, rng=4)
+    assert not np.array_equal(X1, X4)
+    if noise == 0.0:  # the same points, in another order
+        assert not np.array_equal(y1, y4)
+        order1, order4 = np.lexsort(X1.T), np.lexsort(X4.T)
+        np.testing.assert_array_equal(X1[order1], X4[order4])
+        np.testing.assert_array_equal(y1[order1], y4[order4])
+
+
+@pytest.mark.parametrize("name", list(MAKERS))
+def test_noise_moves_points_off_the_curves_by_about_its_scale(name: str) -> None:
+    make = MAKERS[name]
+    clean, _ = make(4000, rng=5)  # a dense sampling of the curves
+    noisy, _ = make(300, noise=0.05, rng=5)
+    # the distance to the curve is about |N(0, 0.05)|, whose mean is 0.05 * sqrt(2 / pi)
+    dist = nearest_distance(noisy, clean)
+    assert 0.03 < dist.mean() < 0.05
+    assert dist.max() < 0.3
+
+
+def nearest_distance(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    d = np.linalg.norm(points[:, None, :] - reference[None, :, :], axis=2)
+    return d.min(axis=1)
+
+
+# ---------------------------------------------------------------------------------------
+# geometry without noise
+# ---------------------------------------------------------------------------------------
+def test_moons_without_noise_lie_exactly_on_the_half_circles() -> None:
+    X, y = data.make_moons(200, noise=0.0, rng=1)
+    outer, inner = X[y == 0], X[y == 1]
+    # outer moon: the upper half of the unit circle
+    np.testing.assert_allclose(np.hypot(outer[:, 0], outer[:, 1]), 1.0, rtol=1e-14)
+    assert np.all(outer[:, 1] >= 0)
+    # inner moon: the lower half of the unit circle centred at (1, 0.5)
+    np.testing.assert_allclose(np.hypot(inner[:, 0] - 1, inner[:, 1] - 0.5), 1.0, rtol=1e-14)
+    assert np.all(inner[:, 1] <= 0.5)
+    # the ends of each half circle are included, as scikit-learn's
+    for point in ([1.0, 0.0], [-1.0, 0.0]):
+        assert np.min(np.linalg.norm(outer - point, axis=1)) < 1e-15
+    for point in ([0.0, 0.5], [2.0, 0.5]):
+        assert np.min(np.linalg.norm(inner - point, axis=1)) < 1e-15
+    # evenly spaced angles
+    angles = np.sort(np.arctan2(outer[:, 1], outer[:, 0]))
+    np.testing.assert_allclose(np.diff(angles), math.pi / 99, rtol=1e-9)
+
+
+@pytest.mark.parametrize("factor", [0.8, 0.3])
+def test_circles_without_noise_have_radius_one_and_factor(factor: float) -> None:
+    X, y = data.make_circles(100, noise=0.0, factor=factor, rng=2)
+    radius = np.hypot(X[:, 0], X[:, 1])
+    np.testing.assert_allclose(radius[y == 0], 1.0, rtol=1e-14)
+    np.testing.assert_allclose(radius[y == 1], factor, rtol=1e-14)
+    angles = np.sort(np.mod(np.arctan2(X[y == 0, 1], X[y == 0, 0]), 2 * np.pi))
+    np.testing.assert_allclose(np.diff(angles), 2 * np.pi / 50, rtol=1e-9)
+    assert len(np.unique(np.round(X, 12), axis=0)) == 100  # no duplicate (endpoint excluded)
+
+
+@pytest.mark.parametrize(("n_classes", "turns"), [(2, 1.0), (3, 1.5), (5, 0.5)])
+def test_spirals_without_noise_follow_the_arm_formula(n_classes: int, turns: float) -> None:
+    n = 150
+    X, y = data.make_spirals(n, n_classes=n_classes, noise=0.0, turns=turns, rng=3)
+    assert set(np.unique(y)) == set(range(n_classes))
+    assert np.bincount(y).max() - np.bincount(y).min() <= 1
+    r = np.hypot(X[:, 0], X[:, 1])
+    np.testing.assert_allclose(np.sort(r), np.linspace(0.05, 1.0, n), rtol=1e-13)
+    expected_angle = 2 * np.pi * (turns * r + y / n_classes)
+    np.testing.assert_allclose(X[:, 0], r * np.cos(expected_angle), atol=1e-12)
+    np.testing.assert_allclose(X[:, 1], r * np.sin(expected_angle), atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------
+# dataset errors
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", list(MAKERS))
+@pytest.mark.parametrize("n", [1, 0, -5])
+def test_datasets_need_two_samples(name: str, n: int) -> None:
+    with pytest.raises(ValueError, match=f"make_{name}: n_samples must be at least 2, got {n}"):
+        MAKERS[name](n)
+
+
+@pytest.mark.parametrize("factor", [0.0, 1.0, 1.5, -0.2])
+def test_circles_factor_must_be_inside_the_unit_interval(factor: float) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"factor must be in (0, 1), got {factor}")):
+        data.make_circles(10, factor=factor)
+
+
+def test_spirals_need_two_classes() -> None:
+    with pytest.raises(ValueError, match="n_classes must be at least 2, got 1"):
+        data.make_spirals(10, n_classes=1)
+
+
+@pytest.mark.parametrize("name", list(MAKERS))
+@pytest.mark.parametrize("bad", ["0", 1.5, np.random.RandomState(0)])
+def test_datasets_reject_a_bad_rng(name: str, bad: Any) -> None:
+    with pytest.raises(TypeError, match="rng must be a numpy Generator or an int seed"):
+        MAKERS[name](10, noise=0.1, rng=bad)
+
+
+# ---------------------------------------------------------------------------------------
+# train_test_split
+# ---------------------------------------------------------------------------------------
+def indexed(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """X whose rows know their index, and y derived from it, to check pairing."""
+    X = np.stack([np.arange(n), -np.arange(n)], axis=1).astype(float)
+    return X, np.arange(n) * 10
+
+
+@pytest.mark.parametrize(("test_size", "n_test"), [(0.25, 25), (0.2, 20), (0.5, 50), (10, 10)])
+def test_train_test_split_sizes_cover_and_pairing(test_size: float, n_test: int) -> None:
+    X, y = indexed(100)
+    X_train, X_test, y_train, y_test = data.train_test_split(X, y, test_size=test_size, rng=0)
+    assert X_train.shape == (100 - n_test, 2)
+    assert X_test.shape == (n_test, 2)
+    assert y_train.shape == (100 - n_test,)
+    assert y_test.shape == (n_test,)
+    train_ids, test_ids = X_train[:, 0].astype(int), X_test[:, 0].astype(int)
+    assert not set(train_ids) & set(test_ids)  # disjoint
+    np.testing.assert_array_equal(np.sort(np.concatenate([train_ids, test_ids])), np.arange(100))
+    # the same permutation for X and y
+    np.testing.assert_array_equal(y_train, train_ids * 10)
+    np.testing.assert_array_equal(y_test, test_ids * 10)
+    np.testing.assert_array_equal(X_train[:, 1], -train_ids)
+    assert not np.array_equal(train_ids, np.sort(train_ids))  # shuffled
+
+
+def test_train_test_split_is_seeded() -> None:
+    X, y = indexed(50)
+    a = data.train_test_split(X, y, rng=1)
+    b = data.train_test_split(X, y, rng=np.random.default_rng(1))
+    c = data.train_test_split(X, y, rng=2)
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+    assert not np.array_equal(a[1], c[1])
+
+
+def test_train_test_split_without_shuffle_takes_the_first_part_as_test() -> None:
+    X, y = indexed(10)
+    X_train, X_test, y_train, y_test = data.train_test_split(X, y, test_size=3, shuffle=False)
+    np.testing.assert_array_equal(X_test[:, 0], [0, 1, 2])
+    np.testing.assert_array_equal(y_train, np.arange(3, 10) * 10)
+
+
+def test_train_test_split_one_or_three_arrays_and_lists() -> None:
+    X, y = indexed(20)
+    parts = data.train_test_split(X, test_size=0.25)
+    assert [p.shape for p in parts] == [(15, 2), (5, 2)]
+    w = list(range(20))
+    parts = data.train_test_split(X, y, w, test_size=4)
+    assert len(parts) == 6
+    assert isinstance(parts[4], np.ndarray)
+    np.testing.assert_array_equal(parts[4], parts[0][:, 0])
+    np.testing.assert_array_equal(parts[5] * 10, parts[3])
+
+
+def test_train_test_split_errors() -> None:
+    X, y = indexed(10)
+    with pytest.raises(ValueError, match="arrays must have the same length, got 10, 9"):
+        data.train_test_split(X, y[:9])
+    with pytest.raises(ValueError, match="give at least one array"):
+        data.train_test_split()
+    for bad in (0.0, 1.0, 1.5, -0.25, 0, 10, 11, -1, 0.01):
+        with pytest.raises(ValueError, match=f"test_size {bad} leaves an empty train or test"):
+            data.train_test_split(X, y, test_size=bad)
+
+
+# ---------------------------------------------------------------------------------------
+# iterate_minibatches
+# ---------------------------------------------------------------------------------------
+def epoch(n: int, **kwargs: Any) -> list[tuple[np.ndarray, ...]]:
+    X, y = indexed(n)
+    return list(data.iterate_minibatches(X, y, **kwargs))
+
+
+def test_minibatches_cover_every_sample_once_with_paired_rows() -> None:
+    batches = epoch(10, batch_size=3, rng=0)
+    assert [len(xb) for xb, _ in batches] == [3, 3, 3, 1]
+    ids = np.concatenate([xb[:, 0] for xb, _ in batches]).astype(int)
+    np.testing.assert_array_equal(np.sort(ids), np.arange(10))
+    assert not np.array_equal(ids, np.arange(10))  # shuffled
+    for xb, yb in batches:
+        assert xb.shape[1:] == (2,)
+        np.testing.assert_array_equal(yb, xb[:, 0] * 10)
+
+
+def test_minibatches_drop_last() -> None:
+    batches = epoch(10, batch_size=3, rng=0, drop_last=True)
+    assert [len(xb) for xb, _ in batches] == [3, 3, 3]
+    assert len({int(i) for xb, _ in batches for i in xb[:, 0]}) == 9
+    assert [len(xb) for xb, _ in epoch(9, batch_size=3, drop_last=True)] == [3, 3, 3]
+    assert epoch(2, batch_size=3, drop_last=True) == []
+
+
+def test_minibatches_without_shuffle_keep_the_order() -> None:
+    batches = epoch(7, batch_size=4, shuffle=False)
+    np.testing.assert_array_equal(batches[0][0][:, 0], [0, 1, 2, 3])
+    np.testing.assert_array_equal(batches[1][1], [40, 50, 60])
+
+
+def test_minibatch_order_is_reproducible_from_a_seed() -> None:
+    first = [yb for _, yb in epoch(20, batch_size=6, rng=7)]
+    again = [yb for _, yb in epoch(20, batch_size=6, rng=np.random.default_rng(7))]
+    other = [yb for _, yb in epoch(20, batch_size=6, rng=8)]
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other))
+
+
+def test_a_shared_generator_gives_a_new_order_each_epoch_reproducibly() -> None:
+    def two_epochs(seed: int) -> list[np.ndarray]:
+        gen = np.random.default_rng(seed)
+        orders = []
+        for _ in range(2):
+            orders.append(np.concatenate([yb for _, yb in epoch(30, batch_size=8, rng=gen)]))
+        return orders
+
+    a1, a2 = two_epochs(0)
+    b1, b2 = two_epochs(0)
+    assert not np.array_equal(a1, a2)
+    np.testing.assert_array_equal(np.sort(a1), np.sort(a2))
+    np.testing.assert_array_equal(a1, b1)
+    np.testing.assert_array_equal(a2, b2)
+
+
+def test_minibatches_errors() -> None:
+    X, y = indexed(10)
+    for bad in (0, -2):
+        with pytest.raises(ValueError, match=f"batch_size must be positive, got {bad}"):
+            list(data.iterate_minibatches(X, y, batch_size=bad))
+    with pytest.raises(ValueError, match="arrays must have the same length"):
+        list(data.iterate_minibatches(X, y[:5], batch_size=2))
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(
+    n=hs.integers(1, 40),
+    batch_size=hs.integers(1, 15),
+    drop_last=hs.booleans(),
+    seed=hs.integers(0, 2**32 - 1),
+)
+def test_minibatches_property(n: int, batch_size: int, drop_last: bool, seed: int) -> None:
+    batches = epoch(n, batch_size=batch_size, rng=seed, drop_last=drop_last)
+    sizes = [len(yb) for _, yb in batches]
+    full, rest = divmod(n, batch_size)
+    expected = [batch_size] * full + ([] if drop_last or rest == 0 else [rest])
+    assert sizes == expected
+    ids = np.concatenate([yb for _, yb in batches]) // 10 if batches else np.array([], int)
+    assert len(set(ids.tolist())) == len(ids)  # no sample twice
+    assert len(ids) == (full * batch_size if drop_last else n)

@@ -1,0 +1,254 @@
+"""Optimizer checkpoints: a restored optimizer continues bit-identically; bad loads fail."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from optim_helpers import make_params, regression_init, regression_loss, train
+
+import sg_tensor as st
+from sg_optim import SGD, Adam, AdamW, Optimizer, RMSprop
+from sg_tensor import Tensor
+
+Factory = Callable[[list[Any]], Optimizer]
+
+FACTORIES: dict[str, Factory] = {
+    "SGD-momentum-nesterov": lambda ps: SGD(
+        ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01
+    ),
+    "SGD-momentum-dampening": lambda ps: SGD(ps, lr=0.05, momentum=0.8, dampening=0.3),
+    "Adam-amsgrad": lambda ps: Adam(ps, lr=0.05, amsgrad=True, weight_decay=0.01),
+    "AdamW": lambda ps: AdamW(ps, lr=0.05, betas=(0.8, 0.99), weight_decay=0.1),
+    "RMSprop-centered-momentum": lambda ps: RMSprop(
+        ps, lr=0.01, alpha=0.9, momentum=0.9, centered=True, weight_decay=0.01
+    ),
+}
+NAMES = list(FACTORIES)
+
+
+def _groups(params: list[Tensor]) -> list[dict[str, Any]]:
+    """Two groups with different rates, so group hyperparameters are checkpointed too."""
+    return [{"params": [params[0]]}, {"params": params[1:], "lr": 0.02}]
+
+
+def _resume_matches_uninterrupted(
+    factory: Factory,
+    init: list[np.ndarray],
+    loss_fn: Callable[..., Tensor],
+    k: int = 4,
+    n: int = 5,
+) -> None:
+    params = make_params(init)
+    opt = factory(_groups(params))
+    train(opt, params, k, loss_fn)
+    checkpoint = copy.deepcopy(opt.state_dict())
+    saved = [p.data.copy() for p in params]
+    train(opt, params, n, loss_fn)
+    uninterrupted = [p.data.copy() for p in params]
+
+    restored = make_params(saved)
+    opt2 = factory(_groups(restored))
+    opt2.load_state_dict(checkpoint)
+    train(opt2, restored, n, loss_fn)
+    for i, (got, want) in enumerate(zip(restored, uninterrupted)):
+        assert np.array_equal(got.data, want), f"parameter {i}: {got.data} != {want}"
+        assert got.dtype == want.dtype
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_resume_is_bit_identical(name: str) -> None:
+    _resume_matches_uninterrupted(FACTORIES[name], regression_init(), regression_loss)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_resume_through_pickle_is_bit_identical(name: str) -> None:
+    params = make_params(regression_init())
+    opt = FACTORIES[name](_groups(params))
+    train(opt, params, 3, regression_loss)
+    blob = pickle.dumps(opt.state_dict())
+    saved = [p.data.copy() for p in params]
+    train(opt, params, 4, regression_loss)
+
+    restored = make_params(saved)
+    opt2 = FACTORIES[name](_groups(restored))
+    opt2.load_state_dict(pickle.loads(blob))
+    train(opt2, restored, 4, regression_loss)
+    for got, want in zip(restored, params):
+        assert np.array_equal(got.data, want.data)
+
+
+def _scalar_bias_loss(w: Tensor, b: Tensor, c: Tensor) -> Tensor:
+    return regression_loss(w, b + c)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_resume_is_bit_identical_with_a_0d_parameter(name: str) -> None:
+    """A scalar (0-d) parameter, e.g. a shared bias, must resume like any other."""
+    init = [*regression_init(), np.array(0.3)]
+    _resume_matches_uninterrupted(FACTORIES[name], init, _scalar_bias_loss)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_loaded_0d_state_stays_an_array_updated_in_place(name: str) -> None:
+    params = make_params([np.array(1.5)])
+    opt = FACTORIES[name](params)
+    train(opt, params, 2, lambda p: p * p)
+    opt2 = FACTORIES[name](params)
+    opt2.load_state_dict(opt.state_dict())
+    for key, value in opt.state[params[0]].items():
+        loaded = opt2.state[params[0]][key]
+        assert type(loaded) is type(value), (key, type(loaded), type(value))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_load_restores_group_hyperparameters(name: str) -> None:
+    params = make_params(regression_init())
+    opt = FACTORIES[name](_groups(params))
+    opt.param_groups[1]["lr"] = 0.007
+    other = make_params(regression_init())
+    opt2 = FACTORIES[name]([{"params": [other[0]], "lr": 0.9}, {"params": other[1:]}])
+    opt2.load_state_dict(copy.deepcopy(opt.state_dict()))
+    for g1, g2 in zip(opt.param_groups, opt2.param_groups):
+        assert set(g1) == set(g2)
+        for key in g1:
+            if key != "params":
+                assert g2[key] == g1[key], key
+                assert type(g2[key]) is type(g1[key]), key
+    assert opt2.param_groups[1]["params"][0] is other[1]  # still this optimizer's tensors
+
+
+def test_state_dict_layout() -> None:
+    a, b, c = make_params([np.ones(2), np.ones((2, 2)), np.ones(3)])
+    opt = Adam([{"params": [a, b]}, {"params": [c], "lr": 0.5}], lr=0.1)
+    for p in (a, c):  # b has no gradient: no state
+        p.grad = np.ones_like(p.data)
+    opt.step()
+    sd = opt.state_dict()
+    assert set(sd) == {"state", "param_groups"}
+    assert [g["params"] for g in sd["param_groups"]] == [[0, 1], [2]]
+    assert [g["lr"] for g in sd["param_groups"]] == [0.1, 0.5]
+    assert set(sd["state"]) == {"0", "2"}
+    assert sd["state"]["0"]["step"] == 1
+    np.testing.assert_array_equal(sd["state"]["2"]["exp_avg"], opt.state[c]["exp_avg"])
+
+
+def test_state_dict_does_not_alias_the_optimizer() -> None:
+    params = make_params(regression_init())
+    opt = Adam(params, lr=0.05, amsgrad=True)
+    twin_params = make_params(regression_init())
+    twin = Adam(twin_params, lr=0.05, amsgrad=True)
+    train(opt, params, 3, regression_loss)
+    train(twin, twin_params, 3, regression_loss)
+
+    sd = opt.state_dict()
+    for entry in sd["state"].values():
+        for key, value in entry.items():
+            if isinstance(value, np.ndarray):
+                value[...] = np.nan
+            else:
+                entry[key] = 10**6
+    for group in sd["param_groups"]:
+        group["lr"] = 123.0
+        group["betas"] = (0.0, 0.0)
+        group["params"].clear()
+    sd["param_groups"].clear()
+    sd["state"].clear()
+
+    assert opt.param_groups[0]["lr"] == 0.05
+    assert len(opt.param_groups[0]["params"]) == 2
+    assert opt.state[params[0]]["step"] == 3
+    train(opt, params, 3, regression_loss)
+    train(twin, twin_params, 3, regression_loss)
+    for p, q in zip(params, twin_params):
+        assert np.array_equal(p.data, q.data)
+
+
+def test_load_state_dict_copies_the_checkpoint() -> None:
+    params = make_params(regression_init())
+    opt = RMSprop(params, lr=0.01, momentum=0.9, centered=True)
+    train(opt, params, 3, regression_loss)
+    checkpoint = opt.state_dict()
+    pristine = copy.deepcopy(checkpoint)
+
+    a, b = make_params([p.data for p in params]), make_params([p.data for p in params])
+    opt_a, opt_b = (RMSprop(x, lr=0.01, momentum=0.9, centered=True) for x in (a, b))
+    opt_a.load_state_dict(checkpoint)
+    opt_b.load_state_dict(pristine)
+    for entry in checkpoint["state"].values():
+        for value in entry.values():
+            if isinstance(value, np.ndarray):
+                value[...] = np.nan
+    train(opt_a, a, 3, regression_loss)
+    train(opt_b, b, 3, regression_loss)
+    for p, q in zip(a, b):
+        assert np.all(np.isfinite(p.data))
+        assert np.array_equal(p.data, q.data)
+
+
+def test_loading_into_float32_parameters_casts_the_state() -> None:
+    params = make_params(regression_init())
+    opt = Adam(params, lr=0.05)
+    train(opt, params, 2, regression_loss)
+    params32 = make_params(regression_init(), dtype=np.float32)
+    opt32 = Adam(params32, lr=0.05)
+    opt32.load_state_dict(opt.state_dict())
+    for p in params32:
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert opt32.state[p][key].dtype == np.float32
+
+
+# -- errors -----------------------------------------------------------------------------
+def _trained_adam(groups: Any) -> Adam:
+    opt = Adam(groups, lr=0.1)
+    for group in opt.param_groups:
+        for p in group["params"]:
+            p.grad = np.ones_like(p.data)
+    opt.step()
+    return opt
+
+
+def test_load_rejects_a_different_number_of_groups() -> None:
+    a, b = make_params([np.ones(2), np.ones(3)])
+    sd = _trained_adam([{"params": [a]}, {"params": [b]}]).state_dict()
+    c, d = make_params([np.ones(2), np.ones(3)])
+    opt = Adam([c, d], lr=0.1)
+    with pytest.raises(ValueError, match="group"):
+        opt.load_state_dict(sd)
+    assert opt.state == {}
+
+
+def test_load_rejects_a_different_number_of_parameters() -> None:
+    a, b = make_params([np.ones(2), np.ones(3)])
+    sd = _trained_adam([a, b]).state_dict()
+    (c,) = make_params([np.ones(2)])
+    opt = Adam([c], lr=0.1)
+    with pytest.raises(ValueError, match="parameters"):
+        opt.load_state_dict(sd)
+    assert opt.state == {}
+
+
+def test_load_rejects_state_of_the_wrong_shape() -> None:
+    a, b = make_params([np.ones(2), np.ones(3)])
+    sd = _trained_adam([a, b]).state_dict()
+    c, d = make_params([np.ones(2), np.ones(4)])  # same count, different shape
+    opt = Adam([c, d], lr=0.1)
+    with pytest.raises(ValueError, match="shape"):
+        opt.load_state_dict(sd)
+    assert opt.state == {}
+    assert opt.param_groups[0]["lr"] == 0.1
+
+
+def test_a_fresh_optimizer_round_trips_an_empty_state() -> None:
+    (w,) = make_params([np.ones(2)])
+    opt = SGD([w], lr=0.1, momentum=0.9)
+    sd = opt.state_dict()
+    assert sd["state"] == {}
+    opt2 = SGD([st.tensor(np.ones(2), requires_grad=True)], lr=0.5, momentum=0.1)
+    opt2.load_state_dict(sd)
+    assert opt2.param_groups[0]["lr"] == 0.1
+    assert opt2.param_groups[0]["momentum"] == 0.9
