@@ -3,8 +3,9 @@
 Run it with ``nox -s bench`` (or ``python benchmarks/bench_tensor.py`` in an environment
 holding ``sg-tensor``, ``numpy`` and ``torch==2.13.0``). It prints a table and exits
 non-zero when a target is missed, unless ``--no-fail`` is given; ``--json PATH`` also
-writes the numbers; ``--quick`` is a smoke run (one round, a few steps per measurement;
-its timings are rough, so pair it with ``--no-fail`` where only the checks matter).
+writes the numbers; ``--quick`` is a smoke run (one round, a few steps per measurement,
+one worker per implementation for all cases; its timings are rough, so pair it with
+``--no-fail`` where only the checks matter).
 
 The targets are sg-tensor's time over numpy's, per size and for both dtypes: at most
 2.5 at 2-16-16-1, 1.15 at 64-256-256-10 and 1.05 at 784-1024-1024-10. Whether sg-tensor
@@ -627,23 +628,30 @@ def run(args: argparse.Namespace) -> int:
     for variable in THREAD_VARIABLES:  # for this process too, should it ever load BLAS
         os.environ[variable] = str(args.threads)
     started = time.perf_counter()
+    # One worker per (implementation, case); a --quick smoke run shares one worker per
+    # implementation across the cases instead, since starting 18 interpreters (six of
+    # them importing torch) takes longer than the quick measurements themselves.
+    started_workers: dict[tuple[Any, ...], Worker] = {}
+    workers: Workers = {}
+    for impl in IMPLS:
+        for size_index, dtype in CASES:
+            key = (impl,) if args.quick else (impl, size_index, dtype)
+            if key not in started_workers:
+                started_workers[key] = Worker(impl, args.threads, args.clock)
+            workers[impl, size_index, dtype] = started_workers[key]
     _progress(
-        f"starting {len(IMPLS) * len(CASES)} workers ({', '.join(IMPLS)}, one per case) "
-        f"with {args.threads} thread(s)"
+        f"started {len(started_workers)} workers ({', '.join(IMPLS)}"
+        f"{'' if args.quick else ', one per case'}) with {args.threads} thread(s)"
     )
-    workers = {
-        (impl, size_index, dtype): Worker(impl, args.threads, args.clock)
-        for impl in IMPLS
-        for size_index, dtype in CASES
-    }
     try:
-        answers = {key: w.request("hello") for key, w in workers.items()}
-        hello = {impl: answers[(impl, *CASES[0])] for impl in IMPLS}  # all alike
+        hello = {impl: workers[(impl, *CASES[0])].request("hello") for impl in IMPLS}
+        for w in started_workers.values():  # wait until every worker has started
+            w.request("hello")
         _progress("checking that the three compute the same losses")
         checks, same_workload = check_workloads(workers)
         results = measure(workers, args) if same_workload else {}
     finally:
-        for w in workers.values():
+        for w in started_workers.values():
             w.close()
 
     versions = {k: v for info in hello.values() for k, v in info["versions"].items()}

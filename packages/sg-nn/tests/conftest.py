@@ -13,7 +13,6 @@ which the others ran and none leaks its random state into another package's test
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,5 @@ if _HERE not in sys.path:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_default_generator(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _fresh_default_generator(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(init, "_default", np.random.default_rng(20240601))
-    yield

@@ -198,7 +198,7 @@ def test_train_test_split_is_seeded() -> None:
 
 def test_train_test_split_without_shuffle_takes_the_first_part_as_test() -> None:
     X, y = indexed(10)
-    X_train, X_test, y_train, y_test = data.train_test_split(X, y, test_size=3, shuffle=False)
+    _, X_test, y_train, _ = data.train_test_split(X, y, test_size=3, shuffle=False)
     np.testing.assert_array_equal(X_test[:, 0], [0, 1, 2])
     np.testing.assert_array_equal(y_train, np.arange(3, 10) * 10)
 

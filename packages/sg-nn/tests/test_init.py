@@ -129,7 +129,9 @@ def test_fans_of_a_convolution_weight_include_the_receptive_field() -> None:
     bound = math.sqrt(6.0 / (800 + 1600))
     check_uniform(init.xavier_uniform_(w, rng=rng(7)).data, -bound, bound)
     check_normal(init.kaiming_normal_(w, rng=rng(8)).data, 0.0, math.sqrt(2.0 / 800))
-    check_normal(init.kaiming_normal_(w, mode="fan_out", rng=rng(8)).data, 0.0, math.sqrt(2.0 / 1600))
+    check_normal(
+        init.kaiming_normal_(w, mode="fan_out", rng=rng(8)).data, 0.0, math.sqrt(2.0 / 1600)
+    )
 
 
 @pytest.mark.parametrize(

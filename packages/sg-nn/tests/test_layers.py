@@ -342,9 +342,7 @@ def test_layer_norm_initial_state() -> None:
     np.testing.assert_allclose(out.var(axis=1), 1, rtol=1e-4)  # eps shrinks it slightly
 
 
-@pytest.mark.parametrize(
-    ("shape", "normalized"), [((4, 5), 5), ((2, 3, 4), (3, 4)), ((7,), (7,))]
-)
+@pytest.mark.parametrize(("shape", "normalized"), [((4, 5), 5), ((2, 3, 4), (3, 4)), ((7,), (7,))])
 def test_layer_norm_matches_the_numpy_formula(
     shape: tuple[int, ...], normalized: int | tuple[int, ...]
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 import hypothesis.strategies as hs
 import numpy as np
@@ -330,24 +331,48 @@ def test_shape_mismatch_names_the_function_and_both_shapes(fn: object, name: str
         fn(np.ones((4, 1)), np.ones(4))  # type: ignore[operator]
 
 
-@pytest.mark.parametrize(("fn", "name"), [(nn.cross_entropy, "cross_entropy"), (nn.nll_loss, "nll_loss")])
-def test_class_target_errors(fn: object, name: str) -> None:
+@pytest.mark.parametrize(
+    ("fn", "name"), [(nn.cross_entropy, "cross_entropy"), (nn.nll_loss, "nll_loss")]
+)
+def test_class_target_errors(fn: Any, name: str) -> None:
     x = np.zeros((3, 4))
-    call = fn  # type: ignore[assignment]
-    with pytest.raises(ValueError, match=re.escape(f"{name}: target must have shape (3,) for input (3, 4), got (2,)")):
-        call(x, np.array([0, 1]))  # type: ignore[operator]
-    with pytest.raises(ValueError, match=re.escape(f"{name}: target must have shape (3,) for input (3, 4), got (3, 1)")):
-        call(x, np.zeros((3, 1), dtype=int))  # type: ignore[operator]
-    with pytest.raises(ValueError, match=re.escape(f"{name}: expected input of shape (N, C), got (4,)")):
-        call(np.zeros(4), np.array([0]))  # type: ignore[operator]
-    with pytest.raises(TypeError, match=f"{name}: target must hold integer class indices, got dtype float64"):
-        call(x, np.array([0.0, 1.0, 2.0]))  # type: ignore[operator]
-    with pytest.raises(TypeError, match="integer class indices, got dtype bool"):
-        call(x, np.array([True, False, True]))  # type: ignore[operator]
-    with pytest.raises(IndexError, match=re.escape(f"{name}: class indices must be in [0, 4), got values from 0 to 4")):
-        call(x, np.array([0, 4, 1]))  # type: ignore[operator]
-    with pytest.raises(IndexError, match=re.escape("must be in [0, 4), got values from -1 to 2")):
-        call(x, np.array([-1, 2, 1]))  # type: ignore[operator]
+    cases: list[tuple[type[Exception], str, np.ndarray, np.ndarray]] = [
+        (ValueError, "target must have shape (3,) for input (3, 4), got (2,)", x, TARGETS[:2]),
+        (
+            ValueError,
+            "target must have shape (3,) for input (3, 4), got (3, 1)",
+            x,
+            np.zeros((3, 1), dtype=int),
+        ),
+        (ValueError, "expected input of shape (N, C), got (4,)", np.zeros(4), TARGETS[:1]),
+        (
+            TypeError,
+            "target must hold integer class indices, got dtype float64",
+            x,
+            np.array([0.0, 1.0, 2.0]),
+        ),
+        (
+            TypeError,
+            "target must hold integer class indices, got dtype bool",
+            x,
+            np.array([True, False, True]),
+        ),
+        (
+            IndexError,
+            "class indices must be in [0, 4), got values from 0 to 4",
+            x,
+            np.array([0, 4, 1]),
+        ),
+        (
+            IndexError,
+            "class indices must be in [0, 4), got values from -1 to 2",
+            x,
+            TARGETS[:3] - 1,
+        ),
+    ]
+    for exc, message, logits, target in cases:
+        with pytest.raises(exc, match=re.escape(f"{name}: {message}")):
+            fn(logits, target)
 
 
 @pytest.mark.parametrize(

@@ -74,6 +74,7 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
             np.savez(f, **members)  # type: ignore[arg-type]
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; use the usual mode
         os.replace(tmp_name, target)
     except BaseException:
         if os.path.exists(tmp_name):
@@ -81,9 +82,18 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def load(path: str | os.PathLike[str]) -> Any:
     """Read a checkpoint written by :func:`save` (arrays come back as numpy arrays)."""
-    with np.load(path, allow_pickle=False) as archive:
+    loaded = np.load(path, allow_pickle=False)
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise ValueError(f"load: {path} is not an sg checkpoint (not an .npz archive)")
+    with loaded as archive:
         if _STRUCTURE not in archive.files:
             raise ValueError(f"load: {path} is not an sg checkpoint (no {_STRUCTURE} member)")
         header = json.loads(str(archive[_STRUCTURE]))

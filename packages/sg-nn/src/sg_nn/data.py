@@ -126,6 +126,8 @@ def iterate_minibatches(
 
     Pass the same Generator every epoch for a different, reproducible order each time.
     """
+    if not arrays:
+        raise ValueError("iterate_minibatches: give at least one array")
     if batch_size <= 0:
         raise ValueError(f"iterate_minibatches: batch_size must be positive, got {batch_size}")
     n = len(arrays[0])

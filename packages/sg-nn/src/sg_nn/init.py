@@ -36,6 +36,12 @@ def default_generator() -> np.random.Generator:
     return _default
 
 
+def _fan(tensor: Tensor, mode: str) -> int:
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    return _fans(tensor)[0 if mode == "fan_in" else 1]
+
+
 def _rng(rng: np.random.Generator | None) -> np.random.Generator:
     return _default if rng is None else rng
 
@@ -108,7 +114,7 @@ def kaiming_uniform_(
     The variance ``gain**2 / fan`` keeps activations at a steady scale through layers
     of the given nonlinearity. ``Linear`` uses ``a = sqrt(5)``, PyTorch's default.
     """
-    fan = _fans(tensor)[0 if mode == "fan_in" else 1]
+    fan = _fan(tensor, mode)
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
     return uniform_(tensor, -bound, bound, rng)
 
@@ -121,7 +127,7 @@ def kaiming_normal_(
     rng: Any = None,
 ) -> Tensor:
     """He initialisation: N(0, std**2) with std = gain / sqrt(fan)."""
-    fan = _fans(tensor)[0 if mode == "fan_in" else 1]
+    fan = _fan(tensor, mode)
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan), rng)
 
 

@@ -59,12 +59,19 @@ class Module:
             raise AttributeError(
                 f"{type(self).__name__}: call super().__init__() before assigning attributes"
             )
-        for table in (self._parameters, self._modules, self._buffers):
-            table.pop(name, None)
         if isinstance(value, Parameter):
-            self._parameters[name] = value
+            table: dict[str, Any] | None = self._parameters
         elif isinstance(value, Module):
-            self._modules[name] = value
+            table = self._modules
+        elif name in self._buffers:  # running statistics are updated by assignment
+            table = self._buffers
+        else:
+            table = None
+        for other in (self._parameters, self._modules, self._buffers):
+            if other is not table:
+                other.pop(name, None)
+        if table is not None:
+            table[name] = value  # an existing name keeps its position
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
@@ -74,6 +81,8 @@ class Module:
 
     def register_buffer(self, name: str, value: Any) -> None:
         """Keep ``value`` (an array) in the state dict without training it (e.g. running stats)."""
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
         object.__setattr__(self, name, value)
         self._buffers[name] = value
 
