@@ -125,15 +125,15 @@ class Optimizer:
             p = by_index[int(key)]
             entry = {}
             for name, item in value.items():
-                if isinstance(item, np.ndarray) and item.ndim:
-                    if item.shape != p.shape:
-                        raise ValueError(
-                            f"{type(self).__name__}.load_state_dict: state {name!r} of parameter "
-                            f"{key} has shape {item.shape}, the parameter has {p.shape}"
-                        )
-                    entry[name] = item.astype(p.dtype, copy=True)
+                if isinstance(item, np.ndarray) and item.shape == p.shape:
+                    entry[name] = item.astype(p.dtype, copy=True)  # a moment, a buffer
+                elif isinstance(item, np.ndarray) and item.ndim == 0:
+                    entry[name] = item.item()  # a count stored as an array
                 elif isinstance(item, np.ndarray):
-                    entry[name] = item.item()
+                    raise ValueError(
+                        f"{type(self).__name__}.load_state_dict: state {name!r} of parameter "
+                        f"{key} has shape {item.shape}, the parameter has {p.shape}"
+                    )
                 else:
                     entry[name] = copy.deepcopy(item)
             new_state[p] = entry
