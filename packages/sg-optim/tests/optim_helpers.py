@@ -10,7 +10,6 @@ and returns the parameter arrays after every step.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -249,10 +248,6 @@ def train(
         opt.zero_grad()
         loss_fn(*params).backward()
         opt.step()
-
-
-def deep_copy_state(opt: Any) -> dict[str, Any]:
-    return copy.deepcopy(opt.state_dict())
 
 
 def cosine_closed_form(lr0: float, eta_min: float, t: int, t_max: int) -> float:

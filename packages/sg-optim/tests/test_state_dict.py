@@ -122,6 +122,24 @@ def test_load_restores_group_hyperparameters(name: str) -> None:
     assert opt2.param_groups[1]["params"][0] is other[1]  # still this optimizer's tensors
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_load_replaces_the_existing_state(name: str) -> None:
+    """Loading a fresh optimizer's checkpoint into a trained one resets its state."""
+    fresh_sd = copy.deepcopy(FACTORIES[name](_groups(make_params(regression_init()))).state_dict())
+    params = make_params(regression_init())
+    opt = FACTORIES[name](_groups(params))
+    train(opt, params, 3, regression_loss)
+    opt.load_state_dict(fresh_sd)
+    assert all(not s for s in opt.state.values())
+    # from here it behaves like a new optimizer started at the current point
+    twin = make_params([p.data for p in params])
+    opt_twin = FACTORIES[name](_groups(twin))
+    train(opt, params, 3, regression_loss)
+    train(opt_twin, twin, 3, regression_loss)
+    for p, q in zip(params, twin):
+        assert np.array_equal(p.data, q.data)
+
+
 def test_state_dict_layout() -> None:
     a, b, c = make_params([np.ones(2), np.ones((2, 2)), np.ones(3)])
     opt = Adam([{"params": [a, b]}, {"params": [c], "lr": 0.5}], lr=0.1)
