@@ -425,14 +425,24 @@ def worker(impl: str, threads: int, clock: str) -> None:
 # ------------------------------------------------------------------------------------------
 # Parent: starts the workers, checks the workloads agree, interleaves the measurements.
 # ------------------------------------------------------------------------------------------
+# glibc hands large freed blocks back to the kernel and then faults fresh pages in on
+# the next step; every array library pays this, an engine that keeps more temporaries
+# alive pays more. A caching allocator (as PyTorch uses on GPUs) keeps them instead.
+# The same setting goes to every implementation, so the ratios stay like for like;
+# --allocator default measures glibc as configured.
+CACHED_ALLOCATOR = "glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=1073741824"
+
+
 class Worker:
     """A worker process of one implementation, and the pipe to it."""
 
-    def __init__(self, impl: str, threads: int, clock: str) -> None:
+    def __init__(self, impl: str, threads: int, clock: str, allocator: str) -> None:
         self.impl = impl
         env = dict(os.environ)
         for variable in THREAD_VARIABLES:
             env[variable] = str(threads)
+        if allocator == "cached":
+            env["GLIBC_TUNABLES"] = CACHED_ALLOCATOR
         command = [sys.executable, os.path.abspath(__file__), "--worker", impl]
         self.process = subprocess.Popen(
             [*command, "--threads", str(threads), "--clock", clock],
@@ -637,7 +647,7 @@ def run(args: argparse.Namespace) -> int:
         for size_index, dtype in CASES:
             key = (impl,) if args.quick else (impl, size_index, dtype)
             if key not in started_workers:
-                started_workers[key] = Worker(impl, args.threads, args.clock)
+                started_workers[key] = Worker(impl, args.threads, args.clock, args.allocator)
             workers[impl, size_index, dtype] = started_workers[key]
     _progress(
         f"started {len(started_workers)} workers ({', '.join(IMPLS)}"
@@ -662,6 +672,8 @@ def run(args: argparse.Namespace) -> int:
         f"vs torch {versions.get('torch')} (eager, CPU); Python {versions['python']}"
     )
     print(f"Threads: {args.threads} for every implementation; clock: {CLOCKS[args.clock]}")
+    allocation = CACHED_ALLOCATOR if args.allocator == "cached" else "glibc defaults"
+    print(f"Allocator for every implementation: {allocation}")
     for impl in IMPLS:
         print(f"  {impl:10} {json.dumps(hello[impl]['threads'])}")
     print("Workload check (losses of the first steps from identical weights and data):")
@@ -746,6 +758,13 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="what a step's time is: the process's CPU time (auto's choice with one thread) "
         "or wall-clock time (auto's choice with several)",
+    )
+    parser.add_argument(
+        "--allocator",
+        choices=("cached", "default"),
+        default="cached",
+        help="glibc malloc settings for every worker: keep freed memory for reuse (cached) "
+        "or glibc's defaults",
     )
     parser.add_argument("--worker", choices=IMPLS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -259,8 +259,13 @@ def backward(
                 if retains:  # the node type keeps every node's gradient (Value does)
                     node.grad = node.grad + g
                 if op.needs_input_grad:
-                    needs = tuple(p.requires_grad for p in parents)
-                    ctx = {**(ctx or _NO_CTX), "needs_input_grad": needs}
+                    if len(parents) == 2:
+                        needs = (parents[0].requires_grad, parents[1].requires_grad)
+                    else:
+                        needs = tuple([p.requires_grad for p in parents])
+                    ctx = (
+                        {**ctx, "needs_input_grad": needs} if ctx else {"needs_input_grad": needs}
+                    )
                 # The usual one- and two-input cases are spelled out, and keyword
                 # arguments are passed only when there are some: generic calls cost more
                 # than most rules.

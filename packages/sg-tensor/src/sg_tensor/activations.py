@@ -51,8 +51,12 @@ def sigmoid(g: Any, out: Any, x: Any) -> Grads:
 # ---------------------------------------------------------------------------------------
 @op("relu", lambda x: np.maximum(x, 0))
 def relu(g: Any, out: Any, x: Any) -> Grads:
-    """d(relu x) = dx where the output is > 0, else 0 (so 0 at the kink x == 0)."""
-    return (np.where(data(out) > 0, g, 0),)
+    """d(relu x) = dx where the output is > 0, else 0 (so 0 at the kink x == 0).
+
+    A multiplication by the mask, several times faster than ``np.where`` on large
+    arrays; it differs from PyTorch only if ``g`` holds inf or nan at a dead unit.
+    """
+    return (g * (data(out) > 0),)
 
 
 @op("leaky_relu", lambda x, *, negative_slope: np.where(x > 0, x, x * negative_slope))

@@ -78,9 +78,19 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     if g.shape == shape:
         return g
     extra = g.ndim - len(shape)
-    stretched = tuple(extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1)
-    g = g.sum(axis=tuple(range(extra)) + stretched, keepdims=True)
-    return g.reshape(shape) if extra else g
+    # Sum the added leading axes away, then the stretched size-1 axes keeping them.
+    # (np.add.reduce on raw arrays: the same sum without the method's Python wrapper.)
+    total = np.add.reduce if type(g) is np.ndarray else _method_sum
+    if extra:
+        g = total(g, axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if stretched:
+        g = total(g, axis=stretched, keepdims=True)
+    return g
+
+
+def _method_sum(g: Any, axis: tuple[int, ...], keepdims: bool = False) -> Any:
+    return g.sum(axis=axis, keepdims=keepdims)
 
 
 def _fit(g: Any, x: Any) -> Any:
@@ -123,4 +133,4 @@ def quiet(forward: Callable[..., Any]) -> Callable[..., Any]:
 
 def data(x: Any) -> np.ndarray:
     """The array behind a node, or the array itself: for masks, which carry no gradient."""
-    return x if isinstance(x, np.ndarray) else x.data
+    return x.data if hasattr(x, "_op") else x

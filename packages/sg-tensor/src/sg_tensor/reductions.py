@@ -43,6 +43,10 @@ def expand(g: Any, shape: tuple[int, ...], axis: Axes, keepdims: bool) -> Any:
     """Put a reduced gradient back along the reduced axes: broadcast ``g`` to ``shape``."""
     if not keepdims:
         g = g.reshape(tuple(1 if i in axis else n for i, n in enumerate(shape)))
+    if type(g) is np.ndarray:  # raw arrays: a filled array is far cheaper to make than
+        out = np.empty(shape, dtype=g.dtype)  # np.broadcast_to's view, on small tensors
+        np.copyto(out, g)
+        return out
     return np.broadcast_to(g, shape)
 
 
@@ -50,7 +54,7 @@ def _count(shape: tuple[int, ...], axis: Axes) -> int:
     return math.prod(shape[a] for a in axis)
 
 
-@op("sum", lambda x, *, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims))
+@op("sum", lambda x, *, axis, keepdims: np.add.reduce(x, axis=axis, keepdims=keepdims))
 def sum_(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
     """d sum(x) = 1 for every element summed: the gradient is copied back."""
     return (expand(g, x.shape, axis, keepdims),)
@@ -58,10 +62,14 @@ def sum_(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
 
 def _mean(x: np.ndarray, *, axis: Axes, keepdims: bool) -> Any:
     # sum / n is what np.mean computes, without its warning for an empty slice
-    return np.sum(x, axis=axis, keepdims=keepdims) / _count(x.shape, axis)
+    n = _count(x.shape, axis)
+    if n == 0:
+        with np.errstate(all="ignore"):
+            return np.add.reduce(x, axis=axis, keepdims=keepdims) / n
+    return np.add.reduce(x, axis=axis, keepdims=keepdims) / n
 
 
-@op("mean", quiet(_mean))
+@op("mean", _mean)
 def mean(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
     """d mean(x) = 1/n for each of the n elements averaged."""
     return (expand(g / _count(x.shape, axis), x.shape, axis, keepdims),)

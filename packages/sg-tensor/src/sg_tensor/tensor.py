@@ -228,17 +228,19 @@ class Tensor:
 
     def _accumulate_grad(self, g: Any) -> None:
         """Add ``g`` into ``.grad``; the stored array is always owned and writable."""
-        if isinstance(g, _ndarray):
-            if g.dtype != self.data.dtype:
-                g = g.astype(self.data.dtype)
-            elif g.base is not None or not g.flags.writeable:
-                g = g.copy()  # a view of another array: never alias it
-            if self.grad is None:
-                self.grad = g.copy() if _owned_copy_needed(g) else g
-            else:
-                self.grad = self.grad + g
-        else:  # create_graph: g is a Tensor
+        if isinstance(g, Tensor):  # create_graph: the gradient is a differentiable node
             self.grad = g if self.grad is None else self.grad + g
+            return
+        if type(g) is not _ndarray:  # rules on 0-d arrays give numpy scalars
+            g = np.asarray(g)
+        if g.dtype != self.data.dtype:
+            g = g.astype(self.data.dtype)
+        elif g.base is not None or not g.flags.writeable:
+            g = g.copy()  # a view of another array: never alias it
+        if self.grad is None:
+            self.grad = g.copy() if _owned_copy_needed(g) else g
+        else:
+            self.grad = self.grad + g
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradient of this tensor and of every leaf of its graph.
