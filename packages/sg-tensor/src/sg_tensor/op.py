@@ -131,6 +131,6 @@ def quiet(forward: Callable[..., Any]) -> Callable[..., Any]:
     return quiet_forward
 
 
-def data(x: Any) -> np.ndarray:
+def data(x: Any) -> Any:
     """The array behind a node, or the array itself: for masks, which carry no gradient."""
     return x.data if hasattr(x, "_op") else x

@@ -65,8 +65,8 @@ def _mean(x: np.ndarray, *, axis: Axes, keepdims: bool) -> Any:
     n = _count(x.shape, axis)
     if n == 0:
         with np.errstate(all="ignore"):
-            return np.add.reduce(x, axis=axis, keepdims=keepdims) / n
-    return np.add.reduce(x, axis=axis, keepdims=keepdims) / n
+            return np.add.reduce(x, axis=axis, keepdims=keepdims) / n  # type: ignore[call-overload]
+    return np.add.reduce(x, axis=axis, keepdims=keepdims) / n  # type: ignore[call-overload]
 
 
 @op("mean", _mean)

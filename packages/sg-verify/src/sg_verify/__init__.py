@@ -1,14 +1,27 @@
 """sg-verify: evidence that every sg gradient is right.
 
 Two independent oracles check each operator of sg-scalar and sg-tensor: central finite
-differences (:func:`gradcheck`) and PyTorch float64 autograd (the ``torch`` extra).
+differences (:func:`gradcheck`, :func:`~sg_verify.oracles.fd_check`) and PyTorch
+float64 autograd (:func:`~sg_verify.oracles.torch_check`, with the ``torch`` extra).
+Importing this package never needs torch.
 """
 
 from importlib.metadata import PackageNotFoundError, version
+
+from sg_verify.oracles import GradcheckError, gradcheck
+from sg_verify.registry import SCALAR_SPECS, TENSOR_SPECS, OpSpec, all_specs
 
 try:
     __version__ = version("sg-verify")
 except PackageNotFoundError:  # a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+__all__ = [
+    "SCALAR_SPECS",
+    "TENSOR_SPECS",
+    "GradcheckError",
+    "OpSpec",
+    "__version__",
+    "all_specs",
+    "gradcheck",
+]

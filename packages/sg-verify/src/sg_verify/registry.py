@@ -481,13 +481,13 @@ def _tensor_specs() -> list[OpSpec]:  # one table, read top to bottom
         )
     for fn in ("sum", "mean", "max", "min", "var", "std", "logsumexp"):
         draw = distinct if fn in ("max", "min") else real
-        torch_fn = {"max": "amax", "min": "amin"}.get(fn, fn)
+        torch_name = {"max": "amax", "min": "amin"}.get(fn, fn)
         extra = {"correction": 0} if fn in ("var", "std") else {}  # numpy's ddof=0 default
         b.add(
             f"{fn}[fn]",
             "var" if fn == "std" else fn,
             lambda x, f=fn: getattr(st, f)(x, 1),
-            lambda x, f=torch_fn, e=extra: getattr(T(), f)(x, 1, **e),
+            lambda x, f=torch_name, e=extra: getattr(T(), f)(x, 1, **e),
             inputs(draw(3, 4)),
             [fn],
         )

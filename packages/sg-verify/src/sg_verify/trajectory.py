@@ -37,7 +37,6 @@ PyTorch is imported only when a comparison runs: ``pip install "sg-verify[torch]
 from __future__ import annotations
 
 import importlib
-import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -192,12 +191,12 @@ def _sg_setup(
     return model, opt, hyper
 
 
-def _sg_step(problem: Problem, model: nn.MLP, opt: Any, rows: np.ndarray) -> float:
+def _sg_loss_and_grads(problem: Problem, model: nn.MLP, opt: Any, rows: np.ndarray) -> float:
+    """Clear the gradients, then forward and backward on the batch ``rows``: the loss."""
     opt.zero_grad()
     loss = _sg_loss(problem.loss, model(problem.X[rows]), problem.y[rows])
     loss.backward()
-    value = float(loss.item())
-    return value
+    return float(loss.item())
 
 
 def _sg_full_loss(problem: Problem, model: nn.MLP) -> float:
@@ -226,7 +225,7 @@ def run_sg_trajectory(
     model, opt, _ = _sg_setup(problem, optimizer, activation, hyperparameters)
     losses = np.empty(steps)
     for t, rows in enumerate(problem.batches):
-        losses[t] = _sg_step(problem, model, opt, rows)
+        losses[t] = _sg_loss_and_grads(problem, model, opt, rows)
         opt.step()
     return losses, model.state_dict()
 
@@ -490,7 +489,7 @@ def _run_trajectory(
     with torch.enable_grad():
         for t, rows in enumerate(problem.batches):
             start = time.perf_counter()
-            sg_loss[t] = _sg_step(problem, model, opt, rows)
+            sg_loss[t] = _sg_loss_and_grads(problem, model, opt, rows)
             seconds_sg += time.perf_counter() - start
 
             start = time.perf_counter()
