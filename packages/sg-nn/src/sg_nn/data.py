@@ -27,6 +27,22 @@ def _check_n(n_samples: int, name: str) -> None:
         raise ValueError(f"{name}: n_samples must be at least 2, got {n_samples}")
 
 
+def _two_classes(
+    outer: np.ndarray, inner: np.ndarray, noise: float, gen: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stack the two classes' points (labels 0 and 1), add noise, shuffle."""
+    X = np.concatenate([outer, inner])
+    y = np.concatenate([np.zeros(len(outer), dtype=np.int64), np.ones(len(inner), dtype=np.int64)])
+    if noise:
+        X = X + gen.normal(scale=noise, size=X.shape)
+    order = gen.permutation(len(X))
+    return X[order], y[order]
+
+
+def _circle(angles: np.ndarray) -> np.ndarray:
+    return np.stack([np.cos(angles), np.sin(angles)], axis=1)
+
+
 def make_moons(
     n_samples: int = 100, noise: float = 0.0, rng: Any = 0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -34,17 +50,9 @@ def make_moons(
     _check_n(n_samples, "make_moons")
     gen = _generator(rng)
     n_out = n_samples // 2
-    n_in = n_samples - n_out
-    t_out = np.linspace(0, np.pi, n_out)
-    t_in = np.linspace(0, np.pi, n_in)
-    outer = np.stack([np.cos(t_out), np.sin(t_out)], axis=1)
-    inner = np.stack([1 - np.cos(t_in), 1 - np.sin(t_in) - 0.5], axis=1)
-    X = np.concatenate([outer, inner])
-    y = np.concatenate([np.zeros(n_out, dtype=np.int64), np.ones(n_in, dtype=np.int64)])
-    if noise:
-        X = X + gen.normal(scale=noise, size=X.shape)
-    order = gen.permutation(n_samples)
-    return X[order], y[order]
+    outer = _circle(np.linspace(0, np.pi, n_out))
+    inner = 1 - _circle(np.linspace(0, np.pi, n_samples - n_out)) - np.array([0.0, 0.5])
+    return _two_classes(outer, inner, noise, gen)
 
 
 def make_circles(
@@ -56,17 +64,9 @@ def make_circles(
         raise ValueError(f"make_circles: factor must be in (0, 1), got {factor}")
     gen = _generator(rng)
     n_out = n_samples // 2
-    n_in = n_samples - n_out
-    t_out = np.linspace(0, 2 * np.pi, n_out, endpoint=False)
-    t_in = np.linspace(0, 2 * np.pi, n_in, endpoint=False)
-    outer = np.stack([np.cos(t_out), np.sin(t_out)], axis=1)
-    inner = factor * np.stack([np.cos(t_in), np.sin(t_in)], axis=1)
-    X = np.concatenate([outer, inner])
-    y = np.concatenate([np.zeros(n_out, dtype=np.int64), np.ones(n_in, dtype=np.int64)])
-    if noise:
-        X = X + gen.normal(scale=noise, size=X.shape)
-    order = gen.permutation(n_samples)
-    return X[order], y[order]
+    outer = _circle(np.linspace(0, 2 * np.pi, n_out, endpoint=False))
+    inner = factor * _circle(np.linspace(0, 2 * np.pi, n_samples - n_out, endpoint=False))
+    return _two_classes(outer, inner, noise, gen)
 
 
 def make_spirals(

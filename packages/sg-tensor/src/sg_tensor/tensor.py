@@ -406,23 +406,26 @@ class Tensor:
         return self._binary(OPS["minimum"], other)
 
     # -- comparisons: not differentiable, they return boolean tensors ------------------
+    def _compare(self, other: Any, ufunc: np.ufunc) -> Tensor:
+        return _leaf(np.asarray(ufunc(self.data, _raw(other))))
+
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _leaf(np.asarray(self.data == _raw(other)))
+        return self._compare(other, np.equal)
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _leaf(np.asarray(self.data != _raw(other)))
+        return self._compare(other, np.not_equal)
 
     def __lt__(self, other: Any) -> Tensor:
-        return _leaf(np.asarray(self.data < _raw(other)))
+        return self._compare(other, np.less)
 
     def __le__(self, other: Any) -> Tensor:
-        return _leaf(np.asarray(self.data <= _raw(other)))
+        return self._compare(other, np.less_equal)
 
     def __gt__(self, other: Any) -> Tensor:
-        return _leaf(np.asarray(self.data > _raw(other)))
+        return self._compare(other, np.greater)
 
     def __ge__(self, other: Any) -> Tensor:
-        return _leaf(np.asarray(self.data >= _raw(other)))
+        return self._compare(other, np.greater_equal)
 
     # -- elementwise functions ---------------------------------------------------------
     def exp(self) -> Tensor:
