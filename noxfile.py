@@ -27,7 +27,7 @@ TEST_TOOLS = ["pytest>=7", "hypothesis>=6"]
 
 nox.options.default_venv_backend = "virtualenv"
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "typecheck", "tests", "gates"]
+nox.options.sessions = ["lint", "typecheck", "tests", "gates", "parity"]
 
 
 def _metadata(package: str) -> dict:  # type: ignore[type-arg]
@@ -96,6 +96,16 @@ def tests(session: nox.Session, package: str) -> None:
         "no:cacheprovider",
         *session.posargs,
     )
+
+
+@nox.session(python=ORACLE_PYTHON)
+def parity(session: nox.Session) -> None:
+    """The main job: the oracle suite against PyTorch float64, then the results report."""
+    session.install(TORCH)  # first, so that the torch extra finds it and adds nothing
+    install_package(session, "sg-verify", "torch", "plots")
+    session.install(*TEST_TOOLS)
+    session.run("pytest", "tests-integration/oracle", "-p", "no:cacheprovider", "-q")
+    session.run("sg-verify", "report", "--out", "results", *session.posargs)
 
 
 @nox.session(python=ORACLE_PYTHON)

@@ -236,7 +236,7 @@ def torch_vjp(
     torch = require_torch()
     xs = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
     out = fn(*xs)
-    out.backward(torch.tensor(cotangent, dtype=torch.float64))
+    out.backward(torch.tensor(cotangent, dtype=out.dtype))
     grads = [
         np.zeros(np.shape(a)) if x.grad is None else x.grad.detach().numpy()
         for a, x in zip(arrays, xs)

@@ -609,6 +609,7 @@ def _tensor_specs() -> list[OpSpec]:  # one table, read top to bottom
             lambda x: x.float().double(),
             ["astype"],
         ),
+        ("astype", lambda x: x.astype(np.float32), lambda x: x.float(), ["astype"]),
     ]
     for i, (op, sg_fn, torch_fn, covers) in enumerate(shape_cases):
         options: dict[str, Any] = {}
@@ -755,6 +756,7 @@ def _scalar_specs() -> list[OpSpec]:
         sample = pair_apart((), ()) if op in ("maximum", "minimum") else inputs(da, db)
         b.add(f"{covers[0]}[{i}]", op, sg_fn, torch_fn, sample, covers)
     unary = [
+        ("mul", lambda x: x * x * x + x, x_real, ["__mul__"]),  # reuse: gradients must add up
         ("neg", lambda x: -x, x_real, ["__neg__"]),
         ("pow_const", lambda x: x**3, x_real, ["__pow__"]),
         ("pow_const", lambda x: x**0.5, x_pos, ["__pow__"]),

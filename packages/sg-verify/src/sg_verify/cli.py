@@ -1,0 +1,112 @@
+"""The ``sg-verify`` command: run the evidence and read it in tables.
+
+sg-verify ops          every operator through both oracles
+sg-verify parity       random expressions, sg against PyTorch
+sg-verify mutants      wrong rules patched in: which oracle catches which
+sg-verify trajectory   training runs, sg against PyTorch, step by step
+sg-verify moons        the two-moons accuracy over five seeds
+sg-verify report       all of the above into a folder (results.json, REPORT.md, PNGs)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _ops(args: argparse.Namespace) -> int:
+    from sg_verify.ops import run_ops
+    from sg_verify.report import torch_available
+
+    report = run_ops(with_torch=torch_available() and not args.no_torch)
+    print(report.format_table())
+    return 0 if report.passed else 1
+
+
+def _parity(args: argparse.Namespace) -> int:
+    from sg_verify.expressions import run_parity
+
+    ok = True
+    for engine in ("tensor", "scalar"):
+        result = run_parity(engine, args.count, seed=args.seed, reference_only=args.reference_only)
+        data = result.to_dict()
+        limit = 1e-14 if args.reference_only else 1e-12
+        ok &= data["worst"] <= limit
+        print(
+            f"{engine}: {data['count']} expressions, worst {data['worst']:.2e}, "
+            f"median {data['median']:.2e} (limit {limit:.0e})"
+        )
+    return 0 if ok else 1
+
+
+def _mutants(args: argparse.Namespace) -> int:
+    from sg_verify.mutants import run_mutants
+
+    report = run_mutants(engine="all")
+    print(report.format_table(verbose=args.verbose))
+    return 0 if not report.uncaught() else 1
+
+
+def _trajectory(args: argparse.Namespace) -> int:
+    from sg_verify.trajectory import format_table, run_all
+
+    results = run_all(steps=args.steps)
+    print(format_table(results))
+    return 0 if all(r.passed for r in results.values()) else 1
+
+
+def _moons(args: argparse.Namespace) -> int:
+    from sg_verify.moons import moons_dict, run_moons
+
+    summary = moons_dict(run_moons())
+    for seed, acc in summary["accuracy_by_seed"].items():
+        print(f"seed {seed}: test accuracy {acc:.4f}")
+    print(f"mean {summary['mean_accuracy']:.4f}")
+    return 0 if summary["passed"] else 1
+
+
+def _report(args: argparse.Namespace) -> int:
+    from sg_verify.report import build_report
+
+    out = Path(args.out)
+    report = build_report(out, parity_count=args.count, quick=args.quick)
+    print((out / "REPORT.md").read_text())
+    print(
+        f"written to {out}/ (results.json, REPORT.md, {', '.join(report.figures) or 'no figures'})"
+    )
+    return 0 if report.passed else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sg-verify", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    ops = commands.add_parser("ops", help="every operator through both oracles")
+    ops.add_argument("--no-torch", action="store_true", help="finite differences only")
+    ops.set_defaults(run=_ops)
+    parity = commands.add_parser("parity", help="random expressions against PyTorch")
+    parity.add_argument("--count", type=int, default=10_000)
+    parity.add_argument("--seed", type=int, default=0)
+    parity.add_argument("--reference-only", action="store_true")
+    parity.set_defaults(run=_parity)
+    mutants = commands.add_parser("mutants", help="wrong rules: which oracle catches which")
+    mutants.add_argument("--verbose", action="store_true", help="one row per mutant")
+    mutants.set_defaults(run=_mutants)
+    trajectory = commands.add_parser("trajectory", help="training runs against PyTorch")
+    trajectory.add_argument("--steps", type=int, default=200)
+    trajectory.set_defaults(run=_trajectory)
+    commands.add_parser("moons", help="two-moons accuracy over five seeds").set_defaults(
+        run=_moons
+    )
+    report = commands.add_parser("report", help="everything, into a report folder")
+    report.add_argument("--out", default="sg-verify-report", help="output folder")
+    report.add_argument("--count", type=int, default=10_000, help="expressions per engine")
+    report.add_argument("--quick", action="store_true", help="small runs, for a smoke test")
+    report.set_defaults(run=_report)
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
