@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from typing import Any
 
 import numpy as np
 import pytest
@@ -38,14 +39,16 @@ from sg_verify.strategies import expressions
 ENGINES = ["tensor", "scalar"]
 
 
-def quick(**options: object) -> settings:
-    """Hypothesis settings without the example database (no files in the repository)."""
-    return settings(database=None, deadline=None, **options)  # type: ignore[arg-type]
+def quick(**options: Any) -> settings:
+    """Hypothesis settings: reproducible, and no example database (no files written)."""
+    return settings(database=None, deadline=None, derandomize=True, **options)
 
 
-def population(engine: str, n: int, seed: int = 0, **options: bool) -> list[Expression]:
+def population(
+    engine: str, n: int, seed: int = 0, reference_only: bool = False
+) -> list[Expression]:
     rng = np.random.default_rng(seed)
-    return [generate(rng, engine, **options) for _ in range(n)]
+    return [generate(rng, engine, reference_only=reference_only) for _ in range(n)]
 
 
 # ---------------------------------------------------------------------------------------

@@ -100,7 +100,7 @@ REFERENCE_ONLY_OPS: dict[str, tuple[str, ...]] = {
 INPUT_BOUND = 2.0  # inputs are drawn uniformly from [-2, 2]
 LIMIT = 16.0  # every node's |value| stays below this bound (by construction)
 MARGIN = 1e-6  # the parity run redraws expressions closer than this to a kink or a tie
-MAX_SIZE = 96  # no node has more elements than this
+MAX_SIZE = 96  # broadcast_to makes no node larger than this
 
 _BINARY = frozenset({"add", "sub", "mul", "div", "pow", "maximum", "minimum", "where"})
 _REDUCTIONS = frozenset({"sum", "mean", "max", "min", "var", "logsumexp"})
@@ -119,6 +119,7 @@ _POSITIVE = {"tensor": ("softplus", "square", "exp_tanh", "sigmoid"),
 
 
 def _positive_range(kind: str, b: float) -> tuple[float, float]:
+    """The interval of the positive transform ``kind`` of a value with ``|x| <= b``."""
     if kind == "softplus":
         return 0.5, b + 1.2  # softplus(x) <= max(x, 0) + log 2
     if kind == "square":
@@ -136,9 +137,10 @@ def _positive_range(kind: str, b: float) -> tuple[float, float]:
 class Guard(NamedTuple):
     """How an argument is prepared: ``kind(x * 2**-scale)``.
 
-    ``kind`` is ``""`` (none), ``"tanh"``, or a positive transform: ``"softplus"``
+    ``kind`` is ``""`` (none) or a positive transform, for a domain: ``"softplus"``
     (``softplus(x) + 0.5``), ``"square"`` (``x * x + 0.5``), ``"exp_tanh"``
-    (``exp(tanh(x))``) or ``"sigmoid"`` (``sigmoid(x) + 0.5``).
+    (``exp(tanh(x))``) or ``"sigmoid"`` (``sigmoid(x) + 0.5``). Scaling by a power of
+    two is exact, so it changes magnitudes without adding a rounding.
     """
 
     scale: int = 0
@@ -150,8 +152,6 @@ class Guard(NamedTuple):
             x = f"{x} * {2.0**-self.scale!r}"
         if self.kind == "":
             return x
-        if self.kind == "tanh":
-            return f"tanh({x})"
         if self.kind == "softplus":
             return f"softplus({x}) + 0.5"
         if self.kind == "square":
@@ -619,6 +619,7 @@ class _Builder:
         self.emit(op, [a, b], guards, shape, result, **params)
 
     def unary(self, op: str) -> None:
+        """An elementwise function; log, sqrt and fractional powers get a positive guard."""
         a = self.any_arg()
         kind = ""
         params: dict[str, Any] = {}
@@ -660,17 +661,18 @@ class _Builder:
                 return 1.0
             if op == "softplus":
                 return x + math.log(2.0) / float(params["beta"])
-            if op == "clip":
-                limits: list[float] = [
-                    abs(v) for v in (params["min"], params["max"]) if v is not None
-                ]
-                return min(x, max(limits))
+            if op == "clip":  # inside [min, max]; one-sided, as far out as x on the other
+                low, high = params["min"], params["max"]
+                if low is not None and high is not None:
+                    return max(abs(float(low)), abs(float(high)))
+                return max(x, abs(float(high if low is None else low)))
             return x  # neg abs relu leaky_relu gelu astype: |f(x)| <= |x|
 
         guards, result = self.fit([a], [kind], bound)
         self.emit(op, [a], guards, self.shape(a), result, **params)
 
     def reduction(self, op: str) -> None:
+        """A reduction over all axes, one (maybe negative) or two, with or without keepdims."""
         a = self.any_arg()
         shape = self.shape(a)
         nd = len(shape)
@@ -728,6 +730,7 @@ class _Builder:
             self.binary(self.pick(binary), (a, b))
 
     def reshape(self) -> None:
+        """A random factorisation of the size (maybe with a 1, maybe spelled with -1)."""
         a = self.any_arg()
         rest = math.prod(self.shape(a))
         dims: list[int] = []
@@ -747,6 +750,7 @@ class _Builder:
         self.emit("reshape", [a], (NO_GUARD,), target, self.bounds[a], shape=given)
 
     def transpose(self) -> None:
+        """A random permutation of the axes, never the identity."""
         a = self.any_arg(min_ndim=2)
         axes = list(range(len(self.shape(a))))
         for i in range(len(axes) - 1, 0, -1):  # Fisher-Yates
@@ -758,6 +762,7 @@ class _Builder:
         self.emit("transpose", [a], (NO_GUARD,), shape, self.bounds[a], axes=tuple(axes))
 
     def broadcast_to(self) -> None:
+        """Size-1 axes stretched and/or a leading axis added."""
         a = self.any_arg()
         shape = self.shape(a)
         target = tuple(self.integer(2, 3) if n == 1 and self.one_in(2) else n for n in shape)
@@ -768,6 +773,7 @@ class _Builder:
         self.emit("broadcast_to", [a], (NO_GUARD,), target, self.bounds[a], shape=target)
 
     def getitem(self) -> None:
+        """Basic indexing (ints, slices with steps, None, ...) or one integer array."""
         a = self.any_arg(min_ndim=1)
         shape = self.shape(a)
         index: list[Any] = []
@@ -797,6 +803,7 @@ class _Builder:
         self.emit("getitem", [a], (NO_GUARD,), out, self.bounds[a], index=tuple(index))
 
     def concatenate(self) -> None:
+        """Two or three nodes (possibly the same one) joined along an axis."""
         a = self.any_arg(min_ndim=1)
         shape = self.shape(a)
         nd = len(shape)
@@ -820,6 +827,7 @@ class _Builder:
         self.emit("concatenate", args, guards, out, bound, axis=printed_axis)
 
     def pad(self) -> None:
+        """Constant padding of 0-2 before and 0-1 after each axis."""
         a = self.any_arg(min_ndim=1)
         shape = self.shape(a)
         widths = [(self.integer(0, 2), self.integer(0, 1)) for _ in shape]
@@ -831,6 +839,7 @@ class _Builder:
         self.emit("pad", [a], (NO_GUARD,), out, bound, widths=tuple(widths), value=value)
 
     def matmul(self) -> None:
+        """numpy semantics: 1-D operands and broadcast batch axes included."""
         a = self.any_arg(min_ndim=1)
         sa = self.shape(a)
         k = sa[-1]
@@ -850,6 +859,7 @@ class _Builder:
         self.emit("matmul", [a, b], guards, shape, result)
 
     def softmax_family(self, op: str) -> None:
+        """``softmax`` or ``log_softmax`` along a random axis."""
         a = self.any_arg(min_ndim=1)
         shape = self.shape(a)
         axis = self.integer(-len(shape), len(shape) - 1)
@@ -940,8 +950,6 @@ def _guarded(x: Any, guard: Guard, softplus: Callable[[Any], Any]) -> Any:
     kind = guard.kind
     if kind == "":
         return x
-    if kind == "tanh":
-        return x.tanh()
     if kind == "softplus":
         return softplus(x) + 0.5
     if kind == "square":
