@@ -322,19 +322,25 @@ class Tensor:
 
     # -- arithmetic ----------------------------------------------------------------------
     def __add__(self, other: Any) -> Tensor:
-        return self._binary(_ADD, other)
+        if type(other) is not Tensor:  # the common case skips a call: this is hot
+            other = _operand(other, self, "add")
+        return self._apply2(_ADD, other)
 
     def __radd__(self, other: Any) -> Tensor:
         return self._binary(_ADD, other, reflected=True)
 
     def __sub__(self, other: Any) -> Tensor:
-        return self._binary(_SUB, other)
+        if type(other) is not Tensor:  # the common case skips a call: this is hot
+            other = _operand(other, self, "sub")
+        return self._apply2(_SUB, other)
 
     def __rsub__(self, other: Any) -> Tensor:
         return self._binary(_SUB, other, reflected=True)
 
     def __mul__(self, other: Any) -> Tensor:
-        return self._binary(_MUL, other)
+        if type(other) is not Tensor:  # the common case skips a call: this is hot
+            other = _operand(other, self, "mul")
+        return self._apply2(_MUL, other)
 
     def __rmul__(self, other: Any) -> Tensor:
         return self._binary(_MUL, other, reflected=True)
@@ -355,7 +361,9 @@ class Tensor:
         return self._binary(OPS["pow"], base, reflected=True)
 
     def __matmul__(self, other: Any) -> Tensor:
-        return self._binary(_MATMUL, other)
+        if type(other) is not Tensor:  # the common case skips a call: this is hot
+            other = _operand(other, self, "matmul")
+        return self._apply2(_MATMUL, other)
 
     def __rmatmul__(self, other: Any) -> Tensor:
         return self._binary(_MATMUL, other, reflected=True)
