@@ -1,0 +1,333 @@
+"""The expression IR: the operator lists, guards, and the SSA nodes of an :class:`Expression`.
+
+An expression is a tuple of :class:`Node` statements for one engine; the last one is the
+output. An argument may be *guarded* (:class:`Guard`): scaled by a power of two and/or
+passed through a positive transform that puts it in the operator's domain. An
+expression prints as readable code (:meth:`Expression.code`) and draws its own input
+values and output cotangent from its seed (:meth:`Expression.draw`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
+
+import numpy as np
+
+ENGINES = ("tensor", "scalar")
+
+# The operators of each engine, named as the registry's ``spec.op`` (the rule-table entry
+# each exercises), simplest first: a shrinking hypothesis search prefers early entries.
+OPS: dict[str, tuple[str, ...]] = {
+    "tensor": (
+        "add", "sub", "mul", "div", "pow", "pow_scalar", "maximum", "minimum", "where",
+        "neg", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu",
+        "leaky_relu", "gelu", "softplus", "clip", "sum", "mean", "max", "min", "var",
+        "logsumexp", "reshape", "transpose", "broadcast_to", "getitem", "concatenate", "pad",
+        "matmul", "softmax", "log_softmax", "astype",
+    ),
+    "scalar": (
+        "add", "mul", "neg", "pow", "pow_const", "exp", "log", "sqrt", "sin", "cos", "tanh",
+        "sigmoid", "relu", "abs", "maximum", "minimum",
+    ),
+}  # fmt: skip
+
+# The operators of the reference system (registry.REFERENCE_OPS, as each engine has them).
+REFERENCE_ONLY_OPS: dict[str, tuple[str, ...]] = {
+    "tensor": ("add", "mul", "matmul", "relu", "sum"),
+    "scalar": ("add", "mul", "relu"),
+}
+
+INPUT_BOUND = 2.0  # inputs are drawn uniformly from [-2, 2]
+LIMIT = 16.0  # every node's |value| stays below this bound (by construction)
+MARGIN = 1e-6  # the parity run redraws expressions closer than this to a kink or a tie
+MAX_SIZE = 96  # broadcast_to makes no node larger than this
+
+_BINARY = frozenset({"add", "sub", "mul", "div", "pow", "maximum", "minimum", "where"})
+_REDUCTIONS = frozenset({"sum", "mean", "max", "min", "var", "logsumexp"})
+_KINKED = frozenset(
+    {"relu", "abs", "leaky_relu", "maximum", "minimum", "max", "min", "clip", "softplus"}
+)
+_FUNCTIONS = frozenset(
+    {"exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "maximum", "minimum"}
+)
+_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
+
+# Positive transforms: a guard kind and the range of its values for an argument bounded
+# by b. ``softplus`` is a tensor operator only.
+_POSITIVE = {"tensor": ("softplus", "square", "exp_tanh", "sigmoid"),
+             "scalar": ("square", "exp_tanh", "sigmoid")}  # fmt: skip
+
+
+def _positive_range(kind: str, b: float) -> tuple[float, float]:
+    """The interval of the positive transform ``kind`` of a value with ``|x| <= b``."""
+    if kind == "softplus":
+        return 0.5, b + 1.2  # softplus(x) <= max(x, 0) + log 2
+    if kind == "square":
+        return 0.5, b * b + 0.5
+    if kind == "exp_tanh":
+        return math.exp(-1.0), math.e
+    if kind == "sigmoid":
+        return 0.5, 1.5
+    raise ValueError(f"not a positive guard: {kind!r}")
+
+
+# ---------------------------------------------------------------------------------------
+# The IR
+# ---------------------------------------------------------------------------------------
+class Guard(NamedTuple):
+    """How an argument is prepared: ``kind(x * 2**-scale)``.
+
+    ``kind`` is ``""`` (none) or a positive transform, for a domain: ``"softplus"``
+    (``softplus(x) + 0.5``), ``"square"`` (``x * x + 0.5``), ``"exp_tanh"``
+    (``exp(tanh(x))``) or ``"sigmoid"`` (``sigmoid(x) + 0.5``). Scaling by a power of
+    two is exact, so it changes magnitudes without adding a rounding.
+    """
+
+    scale: int = 0
+    kind: str = ""
+
+    def text(self, x: str) -> str:
+        """The guarded argument as code, ``x`` being the argument's name."""
+        if self.scale:
+            x = f"{x} * {2.0**-self.scale!r}"
+        if self.kind == "":
+            return x
+        if self.kind == "softplus":
+            return f"softplus({x}) + 0.5"
+        if self.kind == "square":
+            y = _paren(x)
+            return f"{y} * {y} + 0.5"
+        if self.kind == "exp_tanh":
+            return f"exp(tanh({x}))"
+        if self.kind == "sigmoid":
+            return f"sigmoid({x}) + 0.5"
+        raise ValueError(f"unknown guard {self.kind!r}")
+
+
+NO_GUARD = Guard()
+
+
+@dataclass(frozen=True)
+class IndexArray:
+    """An integer array inside an index (``x[:, [0, 0, 2]]``); repeats are allowed."""
+
+    values: tuple[int, ...]
+
+    def __repr__(self) -> str:
+        return repr(list(self.values))
+
+
+def _numpy_index(index: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(np.array(i.values) if isinstance(i, IndexArray) else i for i in index)
+
+
+@dataclass(frozen=True)
+class Mask:
+    """The boolean condition of ``where``, stored flat with its shape."""
+
+    shape: tuple[int, ...]
+    bits: tuple[bool, ...]
+
+    def array(self) -> np.ndarray:
+        """The condition as a numpy boolean array."""
+        return np.array(self.bits, dtype=bool).reshape(self.shape)
+
+    def __repr__(self) -> str:
+        if not self.shape:
+            return repr(self.bits[0])
+        return repr(self.array().astype(int).tolist())
+
+
+@dataclass(frozen=True)
+class Node:
+    """One SSA statement: an input of ``shape``, or ``op`` applied to earlier nodes.
+
+    ``args`` are indices of earlier nodes, ``guards`` one :class:`Guard` per argument,
+    ``params`` the operator's parameters and ``shape`` the shape of the result.
+    """
+
+    op: str
+    args: tuple[int, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+    guards: tuple[Guard, ...] = ()
+    shape: tuple[int, ...] = ()
+
+    def statement(self, names: Sequence[str]) -> str:
+        """The right-hand side as code, given the printed names of the arguments."""
+        if self.op == "input":
+            return f"input({', '.join(map(str, self.shape))})"
+        a = [g.text(n) for g, n in zip(self.guards, names)]
+        p = self.params
+        op = self.op
+        if op in _INFIX:
+            return f"{_paren(a[0])} {_INFIX[op]} {_paren(a[1])}"
+        if op == "neg":
+            return f"-{_paren(a[0])}"
+        if op in ("pow_scalar", "pow_const"):
+            return f"{_paren(a[0])} ** {p['p']!r}"
+        if op in _FUNCTIONS:
+            return f"{op}({', '.join(a)})"
+        if op == "where":
+            return f"where({p['mask']!r}, {a[0]}, {a[1]})"
+        if op == "leaky_relu":
+            return f"leaky_relu({a[0]}, {p['slope']!r})"
+        if op == "gelu":
+            extra = "" if p["approximate"] == "none" else f", approximate={p['approximate']!r}"
+            return f"gelu({a[0]}{extra})"
+        if op == "softplus":
+            return f"softplus({a[0]}, beta={p['beta']!r}, threshold={p['threshold']!r})"
+        if op == "clip":
+            return f"clip({a[0]}, {p['min']!r}, {p['max']!r})"
+        if op in _REDUCTIONS:
+            extra = "" if p["axis"] is None else f", axis={p['axis']!r}"
+            extra += ", keepdims=True" if p["keepdims"] else ""
+            extra += f", ddof={p['ddof']}" if p.get("ddof") else ""
+            return f"{op}({a[0]}{extra})"
+        if op in ("reshape", "broadcast_to"):
+            return f"{op}({a[0]}, {p['shape']!r})"
+        if op == "transpose":
+            return f"transpose({a[0]}, {p['axes']!r})"
+        if op == "getitem":
+            return f"{_paren(a[0])}[{', '.join(_index_text(i) for i in p['index'])}]"
+        if op == "concatenate":
+            return f"concatenate([{', '.join(a)}], axis={p['axis']})"
+        if op == "pad":
+            return f"pad({a[0]}, {p['widths']!r}, value={p['value']!r})"
+        if op in ("softmax", "log_softmax"):
+            return f"{op}({a[0]}, axis={p['axis']})"
+        if op == "astype":
+            return f"{_paren(a[0])}.astype(float32).astype(float64)"
+        raise ValueError(f"unknown operator {op!r}")
+
+
+def _paren(s: str) -> str:
+    """``s`` in parentheses unless it is a name or a call (no space outside brackets)."""
+    depth = 0
+    for ch in s:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == " " and depth == 0:
+            return f"({s})"
+    return s
+
+
+def _index_text(item: Any) -> str:
+    if item is None:
+        return "None"
+    if item is Ellipsis:
+        return "..."
+    if isinstance(item, slice):
+        start, stop = ("" if v is None else str(v) for v in (item.start, item.stop))
+        return f"{start}:{stop}" if item.step is None else f"{start}:{stop}:{item.step}"
+    return repr(item)
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A random expression: SSA nodes for one engine; the last node is the output.
+
+    ``seed`` determines the input values and the output cotangent (:meth:`draw`), so a
+    printed expression is a complete recipe for reproducing a parity check.
+    """
+
+    engine: str
+    nodes: tuple[Node, ...]
+    seed: int = 0
+
+    @property
+    def inputs(self) -> list[int]:
+        """The indices of the input nodes."""
+        return [i for i, n in enumerate(self.nodes) if n.op == "input"]
+
+    @property
+    def output(self) -> Node:
+        """The last node, whose value is the expression's result."""
+        return self.nodes[-1]
+
+    def ops(self) -> list[str]:
+        """The operator of every non-input node, in order (with repetitions)."""
+        return [n.op for n in self.nodes if n.op != "input"]
+
+    def draw(self) -> tuple[list[np.ndarray], np.ndarray]:
+        """The input values (uniform in [-2, 2]) and the output cotangent, from ``seed``."""
+        rng = np.random.default_rng(self.seed)
+        arrays = [
+            rng.uniform(-INPUT_BOUND, INPUT_BOUND, n.shape) for n in self.nodes if n.op == "input"
+        ]
+        return arrays, rng.standard_normal(self.output.shape)
+
+    def pruned(self) -> Expression:
+        """The same expression without the nodes its output does not depend on."""
+        live = {len(self.nodes) - 1}
+        for i in range(len(self.nodes) - 1, -1, -1):
+            if i in live:
+                live.update(self.nodes[i].args)
+        if len(live) == len(self.nodes):
+            return self
+        keep = sorted(live)
+        new_index = {old: new for new, old in enumerate(keep)}
+        nodes = tuple(
+            replace(self.nodes[i], args=tuple(new_index[a] for a in self.nodes[i].args))
+            for i in keep
+        )
+        return Expression(self.engine, nodes, self.seed)
+
+    def code(self) -> str:
+        """The expression as readable code, one statement per node.
+
+        A comment gives the shape of each tensor result and marks arguments that an
+        earlier statement already used (reuse, diamonds).
+        """
+        lines: list[tuple[str, str]] = []
+        used: set[int] = set()
+        for i, node in enumerate(self.nodes):
+            statement = f"t{i} = {node.statement([f't{a}' for a in node.args])}"
+            notes = [] if self.engine == "scalar" or node.op == "input" else [str(node.shape)]
+            reused = []
+            for a in node.args:
+                if a in used and f"t{a}" not in reused:
+                    reused.append(f"t{a}")
+                used.add(a)
+            if reused:
+                notes.append("reuse " + ", ".join(reused))
+            lines.append((statement, "; ".join(notes)))
+        width = max(len(s) for s, _ in lines)
+        return "\n".join(f"{s:<{width}}  # {n}" if n else s for s, n in lines)
+
+    def __repr__(self) -> str:
+        body = "\n".join("    " + line for line in self.code().splitlines())
+        last = len(self.nodes) - 1
+        return f"Expression({self.engine}, seed={self.seed}):\n{body}\n    -> t{last}"
+
+    __str__ = __repr__
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """Print as code in hypothesis' reports too (it would list the fields otherwise)."""
+        for i, line in enumerate(repr(self).splitlines()):
+            if i:
+                printer.break_()
+            printer.text(line)
+
+    def sg_function(self) -> Callable[..., Any]:
+        """The expression as a function of sg inputs (Tensors or Values), for oracles."""
+        from sg_verify.expressions.backends import _interpret, _sg_table
+
+        table = _sg_table(self.engine)
+
+        def fn(*leaves: Any) -> Any:
+            return _interpret(self, leaves, table)[-1]
+
+        return fn
+
+
+def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    """A reduction's ``axis`` parameter as a sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    items = axis if isinstance(axis, tuple) else (axis,)
+    return tuple(sorted(a % ndim for a in items))

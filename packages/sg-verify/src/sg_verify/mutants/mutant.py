@@ -1,0 +1,136 @@
+"""What a mutant is: its kind, the patches that swap it in, and where it is checked.
+
+A :class:`Mutant` swaps attributes (an operator's ``vjp``, the backward driver, the
+``unbroadcast`` helper) while it is active and restores them on exit, also when the
+check raises. :func:`patchable_state` snapshots everything a mutant may patch, so a test
+can prove that a run left sg as it found it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sg_scalar
+import sg_tensor
+from sg_scalar import graph
+from sg_tensor import op as tensor_op_module
+from sg_tensor import shapes as tensor_shapes
+from sg_verify.registry import SCALAR_SPECS, TENSOR_SPECS, OpSpec
+
+Rule = Callable[..., tuple[Any, ...]]
+
+GENERIC_KINDS = ("sign_flip", "scale_1e-3", "scale_1e-7", "zero")
+"""The mutant kinds applied to every input of every operator of both rule tables."""
+
+KINDS: dict[str, str] = {
+    "sign_flip": "one input's gradient with its sign flipped (the d(a - b) slip)",
+    "scale_1e-3": "one input's gradient 0.1% too large (a wrong constant)",
+    "scale_1e-7": (
+        "one input's gradient off by a relative 1e-7: below FD's 1e-6 tolerance, so FD "
+        "should miss it and PyTorch (1e-12) catch it"
+    ),
+    "zero": "one input gets a zero gradient (a forgotten term, a stray detach)",
+    "no_unbroadcast": "broadcasting not undone: gradients keep the output's shape",
+    "kink": "another convention at a kink (gradient 1 at 0, clip bounds excluded)",
+    "tie": "max/min ties not split evenly between the tied inputs",
+    "operator": "an operator-specific slip (transposed operand, missing sum term, ...)",
+    "driver": "a broken backward driver (assignment instead of accumulation, ...)",
+    "helper": "a broken shared helper (unbroadcast)",
+}
+"""Every mutant kind with what it breaks."""
+
+
+@dataclass(frozen=True)
+class Patch:
+    """Replace ``target.attribute`` while a mutant is active.
+
+    ``wrap(original)`` builds the replacement from the value found when the mutant is
+    applied, so a wrapper always wraps the real current rule.
+    """
+
+    target: Any
+    attribute: str
+    wrap: Callable[[Any], Any]
+
+
+@dataclass(frozen=True, eq=False)
+class Mutant:
+    """One deliberately wrong gradient, and where to check it.
+
+    ``operator`` is the rule-table entry it breaks (``"<driver>"`` or ``"<unbroadcast>"``
+    for the shared machinery). It is checked on the registry specs of ``engine`` whose
+    ``op`` is in ``spec_ops`` (every spec of the engine when ``None``), plus its own
+    ``probes`` (kinks, ties, square matrices, reused inputs). ``expected_misses`` names
+    the oracles that are *expected* not to catch it, and ``note`` says why.
+    """
+
+    name: str
+    operator: str
+    engine: str
+    kind: str
+    description: str
+    patches: tuple[Patch, ...]
+    spec_ops: frozenset[str] | None
+    probes: tuple[OpSpec, ...] = ()
+    expected_misses: frozenset[str] = frozenset()
+    note: str = ""
+
+    @contextmanager
+    def applied(self) -> Iterator[Mutant]:
+        """Patch the mutant in for the ``with`` block; restore everything on exit.
+
+        Restoring happens in a ``finally``, so an exception (or a KeyboardInterrupt)
+        inside the block leaves the rule tables, the driver and the helpers as they were.
+        """
+        saved: list[tuple[Any, str, Any]] = []
+        try:
+            for patch in self.patches:
+                original = getattr(patch.target, patch.attribute)
+                replacement = patch.wrap(original)
+                saved.append((patch.target, patch.attribute, original))
+                setattr(patch.target, patch.attribute, replacement)
+            yield self
+        finally:
+            for target, attribute, original in reversed(saved):
+                setattr(target, attribute, original)
+
+    def specs(self) -> list[OpSpec]:
+        """The registry specs this mutant runs on, then its own probes."""
+        registry = TENSOR_SPECS if self.engine == "tensor" else SCALAR_SPECS
+        chosen = [s for s in registry if self.spec_ops is None or s.op in self.spec_ops]
+        return chosen + list(self.probes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The mutant's description as plain data (no patches)."""
+        return {
+            "name": self.name,
+            "operator": self.operator,
+            "engine": self.engine,
+            "kind": self.kind,
+            "kind_meaning": KINDS.get(self.kind, ""),
+            "description": self.description,
+            "expected_misses": sorted(self.expected_misses),
+            "note": self.note,
+            "probes": [p.name for p in self.probes],
+        }
+
+    def __repr__(self) -> str:
+        return f"Mutant({self.name})"
+
+
+def patchable_state() -> dict[str, Any]:
+    """Everything a mutant may patch, by identity: compare two snapshots to prove that
+    a run restored the rule tables, the backward driver and the helpers."""
+    state: dict[str, Any] = {
+        "graph.backward": graph.backward,
+        "sg_tensor.op.unbroadcast": tensor_op_module.unbroadcast,
+        "sg_tensor.shapes.unbroadcast": vars(tensor_shapes)["unbroadcast"],
+    }
+    for name, tensor_op in sg_tensor.OPS.items():
+        state[f"tensor:{name}"] = (tensor_op.vjp, tensor_op.forward, tensor_op.rule)
+    for name, scalar_op in sg_scalar.OPS.items():
+        state[f"scalar:{name}"] = (scalar_op.vjp, scalar_op.forward)
+    return state

@@ -1,0 +1,172 @@
+"""Running the mutants: every check under each mutant, against the unmutated baseline.
+
+A check counts for an oracle only where that oracle passes the unmutated code at the
+same input and cotangent; :class:`_Runner` caches the sample inputs and those baseline
+verdicts, so each is computed once per run.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import warnings
+import zlib
+from collections.abc import Callable, Collection, Sequence
+
+import numpy as np
+
+from sg_verify.mutants.mutant import KINDS, Mutant
+from sg_verify.mutants.report import MutantReport, MutantResult, Verdict
+from sg_verify.mutants.scalar import _scalar_mutants
+from sg_verify.mutants.tensor import _tensor_mutants
+from sg_verify.oracles import OracleResult, fd_check, require_torch, torch_check
+from sg_verify.registry import OpSpec
+
+Check = Callable[[OpSpec, Sequence[np.ndarray], int], OracleResult]
+
+ORACLES: dict[str, Check] = {"fd": fd_check, "torch": torch_check}
+"""The oracles a mutant run can use, by name."""
+
+SCALAR_SAMPLE_FACTOR = 4
+"""Scalar specs get this many times the tensor samples: a 0-d sample checks one point,
+where a tensor sample checks a dozen (a mutant of ``maximum``'s second input is
+invisible at every sample where the first input is larger)."""
+
+
+def all_mutants(engine: str = "all") -> list[Mutant]:
+    """Every mutant of ``engine`` (``"tensor"``, ``"scalar"`` or ``"all"``)."""
+    if engine not in ("tensor", "scalar", "all"):
+        raise ValueError(f"engine must be 'tensor', 'scalar' or 'all', got {engine!r}")
+    mutants: list[Mutant] = []
+    if engine in ("tensor", "all"):
+        mutants += _tensor_mutants()
+    if engine in ("scalar", "all"):
+        mutants += _scalar_mutants()
+    return mutants
+
+
+_NUMPY_INT = re.compile(r"np\.int64\((-?\d+)\)")
+
+
+def _check_seed(seed: int, spec: OpSpec, k: int) -> int:
+    return (seed * 1_000_003 + zlib.crc32(f"{spec.engine}:{spec.name}:{k}".encode())) % 2**32
+
+
+class _Runner:
+    """Runs checks, caching sample inputs and the verdicts on unmutated code."""
+
+    def __init__(self, oracles: tuple[str, ...], seed: int, samples: int) -> None:
+        self.oracles = oracles
+        self.seed = seed
+        self.samples = samples
+        self._arrays: dict[tuple[str, str, int], list[np.ndarray]] = {}
+        self._baseline: dict[tuple[str, str, str, int], bool] = {}
+        self.invalid: dict[str, set[str]] = {o: set() for o in oracles}
+
+    def samples_for(self, spec: OpSpec) -> int:
+        return self.samples * (SCALAR_SAMPLE_FACTOR if spec.engine == "scalar" else 1)
+
+    def arrays(self, spec: OpSpec, k: int) -> list[np.ndarray]:
+        key = (spec.engine, spec.name, k)
+        if key not in self._arrays:
+            rng = np.random.default_rng(_check_seed(self.seed, spec, k))
+            self._arrays[key] = [np.asarray(a, dtype=np.float64) for a in spec.sample(rng)]
+        return [a.copy() for a in self._arrays[key]]
+
+    def check(self, oracle: str, spec: OpSpec, k: int) -> tuple[bool, str]:
+        """Run one oracle check: (passed, what it found). An exception is a failure."""
+        arrays = self.arrays(spec, k)
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore", RuntimeWarning)
+                result = ORACLES[oracle](spec, arrays, _check_seed(self.seed, spec, k))
+        except Exception as error:  # a wrong shape may make the comparison itself raise
+            reason = " ".join(str(error).split())[:160]
+            return False, f"{spec.name}: raised {type(error).__name__}: {reason}"
+        where = _NUMPY_INT.sub(r"\1", result.where)  # "(np.int64(1), ...)" -> "(1, ...)"
+        return result.passed, f"{spec.name}: {where}, error {result.worst:.3g}"
+
+    def baseline(self, oracle: str, spec: OpSpec, k: int) -> bool:
+        """Whether the oracle passes the unmutated code here (call with no mutant active)."""
+        key = (oracle, spec.engine, spec.name, k)
+        if key not in self._baseline:
+            passed, _ = self.check(oracle, spec, k)
+            self._baseline[key] = passed
+            if not passed:
+                self.invalid[oracle].add(spec.name)
+        return self._baseline[key]
+
+    def run(self, mutant: Mutant) -> MutantResult:
+        start = time.perf_counter()
+        specs = mutant.specs()
+        cases = [(spec, k) for spec in specs for k in range(self.samples_for(spec))]
+        valid = {o: [self.baseline(o, spec, k) for spec, k in cases] for o in self.oracles}
+        verdicts = {o: Verdict(o) for o in self.oracles}
+        with mutant.applied():
+            for i, (spec, k) in enumerate(cases):
+                for oracle in self.oracles:
+                    verdict = verdicts[oracle]
+                    if not valid[oracle][i]:
+                        verdict.skipped += 1
+                        continue
+                    if verdict.killed_on and verdict.killed_on[-1] == spec.name:
+                        continue  # this spec already killed it: its other samples add nothing
+                    passed, found = self.check(oracle, spec, k)
+                    verdict.checks += 1
+                    if not passed:
+                        verdict.kills += 1
+                        verdict.witness = verdict.witness or found
+                        if spec.name not in verdict.killed_on:
+                            verdict.killed_on.append(spec.name)
+        return MutantResult(mutant, verdicts, len(specs), time.perf_counter() - start)
+
+
+def run_mutants(
+    engine: str = "all",
+    oracles: Sequence[str] = ("fd", "torch"),
+    seed: int = 0,
+    progress: Callable[[int, int, MutantResult], None] | None = None,
+    *,
+    samples: int = 3,
+    kinds: Collection[str] | None = None,
+    operators: Collection[str] | None = None,
+    mutants: Sequence[Mutant] | None = None,
+) -> MutantReport:
+    """Run every mutant (of ``engine``, optionally only some ``kinds`` or ``operators``,
+    or the given ``mutants``) against the ``oracles`` and return the kill matrix.
+
+    Each mutant runs on the registry specs of its operator (``samples`` random inputs
+    each; scalar specs get :data:`SCALAR_SAMPLE_FACTOR` times more) plus its probes.
+    ``progress(done, total, result)`` is called after each mutant. The rule tables are
+    restored after each mutant, also when a check or ``progress`` raises.
+    """
+    oracles = tuple(oracles)
+    unknown = [o for o in oracles if o not in ORACLES]
+    if unknown or not oracles:
+        raise ValueError(f"oracles must be among {sorted(ORACLES)}, got {list(oracles)}")
+    if "torch" in oracles:
+        require_torch()
+    chosen = list(mutants) if mutants is not None else all_mutants(engine)
+    if kinds is not None:
+        unknown = sorted(set(kinds) - set(KINDS))
+        if unknown:
+            raise ValueError(f"unknown mutant kinds {unknown}; known: {list(KINDS)}")
+        chosen = [m for m in chosen if m.kind in kinds]
+    if operators is not None:
+        chosen = [m for m in chosen if m.operator in operators]
+    start = time.perf_counter()
+    runner = _Runner(oracles, seed, samples)
+    results: list[MutantResult] = []
+    for mutant in chosen:
+        results.append(runner.run(mutant))
+        if progress is not None:
+            progress(len(results), len(chosen), results[-1])
+    return MutantReport(
+        engine=engine,
+        oracles=oracles,
+        seed=seed,
+        samples=samples,
+        results=results,
+        seconds=time.perf_counter() - start,
+        invalid_witnesses={o: sorted(s) for o, s in runner.invalid.items()},
+    )
