@@ -4,11 +4,24 @@ Every package is tested alone: a fresh virtualenv holds the package, its declare
 dependencies (sibling packages from their local folders, everything else from the
 package index) and the test tools, nothing more. So a package that imports a sibling
 it does not declare fails here, as it would for a user.
+
+Releases (RELEASING.md): ``ranges`` checks metadata, sibling ranges and sg imports;
+``build`` makes and checks every wheel and sdist in dist/; ``publish_local`` uploads them
+to a local package index and installs each package from it alone into an empty virtualenv.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import nox
@@ -27,7 +40,7 @@ TEST_TOOLS = ["pytest>=7", "hypothesis>=6"]
 
 nox.options.default_venv_backend = "virtualenv"
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "typecheck", "tests", "gates", "parity"]
+nox.options.sessions = ["lint", "typecheck", "tests", "gates", "parity", "ranges", "publish_local"]
 
 
 def _metadata(package: str) -> dict:  # type: ignore[type-arg]
@@ -126,3 +139,209 @@ def bench(session: nox.Session) -> None:
     session.install("micrograd==0.1.0", TORCH)
     session.run("python", "benchmarks/bench_scalar.py", *session.posargs)
     session.run("python", "benchmarks/bench_tensor.py", *session.posargs)
+
+
+# ---------------------------------------------------------------------------------------
+# Releases: build, check, and a round trip through a local package index (RELEASING.md)
+# ---------------------------------------------------------------------------------------
+DIST = ROOT / "dist"
+BUILD_TOOLS = ["build>=1.2", "twine>=6"]
+# What `pip install <target>` from a package index into an empty virtualenv must pull: the
+# sibling layers and the direct third-party dependencies. What numpy, hypothesis and torch
+# pull for themselves comes on top; anything else (or a missing layer) fails publish_local.
+_LOWER = {"sg-scalar", "sg-tensor", "numpy"}
+LAYERS = {
+    "sg-scalar": {"sg-scalar"},
+    "sg-tensor": _LOWER,
+    "sg-nn": _LOWER | {"sg-nn"},
+    "sg-optim": _LOWER | {"sg-optim"},
+    "sg-verify": _LOWER | {"sg-nn", "sg-optim", "sg-verify", "hypothesis"},
+    "sg-verify[torch]": _LOWER | {"sg-nn", "sg-optim", "sg-verify", "hypothesis", "torch"},
+}
+_built_in_this_run = False
+
+
+@nox.session(python=False)
+def ranges(session: nox.Session) -> None:
+    """Release metadata, sibling ranges holding current versions, every sg import declared."""
+    session.run(sys.executable, "tools/check_ranges.py", external=True)
+
+
+@nox.session(python=ORACLE_PYTHON)
+def build(session: nox.Session) -> None:
+    """A wheel and an sdist of every package into dist/, checked, and twine check --strict."""
+    session.install(*BUILD_TOOLS)
+    _build(session)
+
+
+def _build_requirements() -> list[str]:
+    requirements = set()
+    for package in PACKAGES:
+        with open(PACKAGES_DIR / package / "pyproject.toml", "rb") as f:
+            requirements.update(tomllib.load(f)["build-system"]["requires"])
+    return sorted(requirements)
+
+
+def _build(session: nox.Session) -> None:
+    global _built_in_this_run
+    session.run("python", "tools/check_ranges.py")
+    # Every package's [build-system] requires, installed once here instead of in an isolated
+    # environment per build (fifteen of those cost a minute); the release workflow isolates.
+    session.install(*_build_requirements())
+    shutil.rmtree(DIST, ignore_errors=True)
+    from_tree = Path(session.create_tmp()) / "wheels-from-tree"
+    shutil.rmtree(from_tree, ignore_errors=True)
+    for package in PACKAGES:
+        folder = str(PACKAGES_DIR / package)
+        # The sdist first, then the wheel built from that sdist (build's default) ...
+        session.run("python", "-m", "build", "-n", folder, "--outdir", str(DIST), silent=True)
+        # ... and a wheel straight from the tree, which check_dists.py compares it with.
+        session.run(
+            "python", "-m", "build", "-nw", folder, "--outdir", str(from_tree), silent=True
+        )
+        session.log(f"built {package}")
+    session.run("python", "tools/check_dists.py", str(DIST), str(from_tree))
+    session.run("twine", "check", "--strict", *sorted(str(p) for p in DIST.iterdir()))
+    _built_in_this_run = True
+
+
+@nox.session(python=ORACLE_PYTHON)
+def publish_local(session: nox.Session) -> None:
+    """Upload every distribution to a local index and install each layer from it alone."""
+    if unknown := set(PACKAGES) - set(LAYERS):
+        session.error(f"LAYERS in noxfile.py does not say what {sorted(unknown)} must pull")
+    session.install(*BUILD_TOOLS, "pypiserver>=2.1")
+    if not _built_in_this_run:  # `nox -s build publish_local` builds once
+        _build(session)
+    tmp = Path(session.create_tmp()).resolve()
+    uploads, venvs, wheelhouse = tmp / "index", tmp / "venvs", tmp / "wheelhouse"
+    for folder in (uploads, venvs):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+    # The index has no fallback, so it also serves the third-party wheels the installs need,
+    # downloaded here from pip's usual sources (kept between runs, like a cache).
+    third_party = {
+        requirement
+        for package in PACKAGES
+        for requirement in _metadata(package).get("dependencies", [])
+        if _requirement_name(requirement) not in PACKAGES
+    } | {*TEST_TOOLS, TORCH}
+    session.run(
+        *("python", "-m", "pip", "download", "--only-binary=:all:", "--dest", str(wheelhouse)),
+        *sorted(third_party),
+        silent=True,
+    )
+    pulled: dict[str, list[str]] = {}
+    with _local_index(session, uploads, wheelhouse) as url:
+        index = f"{url}/simple/"
+        session.run(
+            *("twine", "upload", "--non-interactive", "--disable-progress-bar"),
+            *("--repository-url", f"{url}/", "--username", "local", "--password", "local"),
+            *sorted(str(p) for p in DIST.iterdir()),
+            env=_LOOPBACK_ENV,
+        )
+        for target, expected in LAYERS.items():
+            pulled[target] = _install_from_index(session, index, venvs, target, expected)
+            if "[" not in target:
+                _test_installed(session, index, venvs / target, target)
+        added = sorted(set(pulled["sg-verify[torch]"]) - set(pulled["sg-verify"]))
+        session.log(f"the torch extra adds {added}")
+        # the console script, with the PyTorch oracle, from the installed wheels
+        session.run(str(venvs / "sg-verify-torch" / "bin" / "sg-verify"), "ops", external=True)
+    session.log("what `pip install <package>` from the local index pulled, in an empty venv:")
+    for target, freeze in pulled.items():
+        print(f"  {target} ({len(freeze)}): {' '.join(freeze)}")
+
+
+_LOOPBACK_ENV = {"NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
+# pip reads no configuration file and no PIP_* variable: only the local index is used
+_ISOLATED_PIP_ENV = {**_LOOPBACK_ENV, "PIP_CONFIG_FILE": os.devnull}
+
+
+def _free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _local_index(session: nox.Session, uploads: Path, *more: Path) -> Iterator[str]:
+    """A pypiserver on a free loopback port, no fallback, uploads into ``uploads``; stopped
+    on the way out, whatever happened inside."""
+    port, log_path = _free_loopback_port(), uploads.parent / "pypiserver.log"
+    command = [
+        *(str(Path(session.bin) / "pypi-server"), "run", "--host", "127.0.0.1"),
+        *("--port", str(port), "--disable-fallback", "--authenticate", ".", "--passwords", "."),
+        *(str(folder) for folder in (uploads, *more)),
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            deadline = time.monotonic() + 30
+            while True:
+                if server.poll() is not None:
+                    session.error(f"pypiserver exited:\n{log_path.read_text()}")
+                try:
+                    opener.open(f"{url}/simple/", timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        session.error(f"pypiserver did not answer at {url}")
+                    time.sleep(0.2)
+            session.log(f"local index up at {url}/simple/ (pypiserver pid {server.pid})")
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+            session.log(f"local index stopped (pypiserver pid {server.pid})")
+
+
+def _install_from_index(
+    session: nox.Session, index: str, venvs: Path, target: str, expected: set[str]
+) -> list[str]:
+    """``pip install target`` from the index alone into a new, empty virtualenv (no pip,
+    no setuptools: the session's pip installs into it); returns ``pip list --format=freeze``."""
+    venv = venvs / re.sub(r"\W+", "-", target).strip("-")
+    session.run("python", "-m", "venv", "--without-pip", str(venv), silent=True)
+    python = str(venv / "bin" / "python")
+    pip = ("python", "-m", "pip", "--isolated", "--python", python)
+    session.run(
+        *pip,
+        *("install", "--no-cache-dir", "--only-binary=:all:", "--index-url", index, target),
+        env=_ISOLATED_PIP_ENV,
+        silent=True,
+    )
+    freeze = session.run(*pip, "list", "--format=freeze", env=_ISOLATED_PIP_ENV, silent=True)
+    lines = sorted(str(freeze).split(), key=str.lower)
+    session.log(f"pip install {target} pulled {len(lines)}: {' '.join(lines)}")
+    session.run("python", "tools/installed_set.py", python, target, "--expect", *sorted(expected))
+    return lines
+
+
+def _test_installed(session: nox.Session, index: str, venv: Path, package: str) -> None:
+    """The package's own tests, against the wheel installed in ``venv``."""
+    python = str(venv / "bin" / "python")
+    session.run(
+        *("python", "-m", "pip", "--isolated", "--python", python, "install", "--no-cache-dir"),
+        *("--only-binary=:all:", "--index-url", index, *TEST_TOOLS),
+        env=_ISOLATED_PIP_ENV,
+        silent=True,
+    )
+    module = package.replace("-", "_")
+    where = session.run(
+        python, "-c", f"import {module}; print({module}.__file__)", external=True, silent=True
+    )
+    if not str(where).strip().startswith(str(venv)):
+        session.error(f"{module} was imported from {where!r}, not from the installed wheel")
+    session.run(
+        str(venv / "bin" / "pytest"),
+        str(PACKAGES_DIR / package / "tests"),
+        *("-p", "no:cacheprovider", "-q"),
+        external=True,
+    )
