@@ -219,6 +219,18 @@ class NumpyMLP:
         return loss
 
 
+def mlp_mse_loss(params: list[Any], x: Any, y: Any) -> Any:
+    """The MLP's forward and MSE loss, written once for sg and PyTorch (same operators)."""
+    n_layers = len(params) // 2
+    h = x
+    for i in range(n_layers):
+        h = h @ params[2 * i] + params[2 * i + 1]
+        if i < n_layers - 1:
+            h = h.relu()
+    d = h - y
+    return (d * d).mean()
+
+
 class SgMLP:
     """The sg-tensor training step, written as a user of the library would."""
 
@@ -237,14 +249,7 @@ class SgMLP:
 
     def step(self) -> float:
         params = self.params
-        n_layers = len(params) // 2
-        h = self.x
-        for i in range(n_layers):
-            h = h @ params[2 * i] + params[2 * i + 1]
-            if i < n_layers - 1:
-                h = h.relu()
-        d = h - self.y
-        loss = (d * d).mean()
+        loss = mlp_mse_loss(params, self.x, self.y)
         loss.backward()
         with self.no_grad():
             for p in params:
@@ -273,14 +278,7 @@ class TorchMLP:
 
     def step(self) -> float:
         params = self.params
-        n_layers = len(params) // 2
-        h = self.x
-        for i in range(n_layers):
-            h = h @ params[2 * i] + params[2 * i + 1]
-            if i < n_layers - 1:
-                h = h.relu()
-        d = h - self.y
-        loss = (d * d).mean()
+        loss = mlp_mse_loss(params, self.x, self.y)
         loss.backward()
         with self.torch.no_grad():
             for p in params:

@@ -8,6 +8,7 @@ initial rate and an epoch counter; call :meth:`LRScheduler.step` once per epoch,
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import Any
 
 from sg_optim.optimizer import Optimizer
@@ -15,7 +16,7 @@ from sg_optim.optimizer import Optimizer
 __all__ = ["CosineAnnealingLR", "LRScheduler", "LinearLR", "StepLR"]
 
 
-class LRScheduler:
+class LRScheduler(ABC):
     """Base class: subclasses define :meth:`factor`, the multiplier of the initial rate."""
 
     def __init__(self, optimizer: Optimizer) -> None:
@@ -30,9 +31,9 @@ class LRScheduler:
         self.last_epoch = 0
         self._apply()
 
+    @abstractmethod
     def lr_at(self, base_lr: float, epoch: int) -> float:
         """The learning rate of a group whose initial rate is ``base_lr``, at ``epoch``."""
-        raise NotImplementedError
 
     def _apply(self) -> None:
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):

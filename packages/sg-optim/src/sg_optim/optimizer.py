@@ -10,6 +10,7 @@ moment estimates) lives in ``self.state``. Subclasses implement :meth:`step`, up
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,7 +31,7 @@ def check_beta(name: str, value: float, optimizer: str) -> None:
         raise ValueError(f"{optimizer}: invalid {name} {value!r}: must be in [0, 1)")
 
 
-class Optimizer:
+class Optimizer(ABC):
     """Base class of optimizers."""
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
@@ -74,9 +75,9 @@ class Optimizer:
             for p in group["params"]:
                 p.grad = None if set_to_none else np.zeros_like(p.data)
 
+    @abstractmethod
     def step(self) -> None:
         """Update every parameter that has a gradient, once."""
-        raise NotImplementedError
 
     def _params_with_grad(self, group: dict[str, Any]) -> list[Tensor]:
         return [p for p in group["params"] if p.grad is not None]

@@ -20,7 +20,7 @@ import numpy as np
 
 from sg_scalar.graph import Op, Rule
 
-__all__ = ["OPS", "TensorOp", "data", "op", "quiet", "unbroadcast"]
+__all__ = ["OPS", "TensorOp", "data", "fit", "fitted", "op", "quiet", "unbroadcast"]
 
 OPS: dict[str, TensorOp] = {}
 """Every tensor operator that has a gradient rule, by name."""
@@ -39,7 +39,7 @@ class TensorOp(Op):
         broadcasts: bool,
         needs_input_grad: bool,
     ) -> None:
-        vjp = _fitted(rule) if broadcasts else rule
+        vjp = fitted(rule) if broadcasts else rule
         super().__init__(name, forward, vjp, needs_input_grad=needs_input_grad)
         self.rule = rule
         self.broadcasts = broadcasts
@@ -93,7 +93,7 @@ def _method_sum(g: Any, axis: tuple[int, ...], keepdims: bool = False) -> Any:
     return g.sum(axis=axis, keepdims=keepdims)
 
 
-def _fit(g: Any, x: Any) -> Any:
+def fit(g: Any, x: Any) -> Any:
     """``g`` with the shape and dtype of the input ``x`` it is the gradient of."""
     if g is None:
         return None
@@ -104,12 +104,12 @@ def _fit(g: Any, x: Any) -> Any:
     return g
 
 
-def _fitted(rule: Rule) -> Rule:
+def fitted(rule: Rule) -> Rule:
     """Wrap a binary rule so each gradient is fitted to its input (see :func:`unbroadcast`)."""
 
     def vjp(g: Any, out: Any, a: Any, b: Any, **ctx: Any) -> tuple[Any, Any]:
         ga, gb = rule(g, out, a, b, **ctx)
-        return _fit(ga, a), _fit(gb, b)
+        return fit(ga, a), fit(gb, b)
 
     vjp.__doc__ = rule.__doc__
     vjp.__wrapped__ = rule  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable, Collection
 from typing import Any
 
-from sg_tensor import op as tensor_op_module
+from sg_tensor.op import fitted as fitted_rule
 from sg_verify.mutants.mutant import GENERIC_KINDS, Mutant, Patch, Rule
 from sg_verify.mutants.probes import _operator_probes
 
@@ -109,27 +109,6 @@ def _generic_mutants(engine: str, name: str, target: Any, rule: Rule) -> list[Mu
 # ---------------------------------------------------------------------------------------
 # Declaring operator-specific mutants
 # ---------------------------------------------------------------------------------------
-def _fit(g: Any, x: Any) -> Any:
-    """``g`` reduced to ``x``'s shape and dtype, as the broadcasting declaration does."""
-    if g is None:
-        return None
-    if g.shape != x.shape:
-        g = tensor_op_module.unbroadcast(g, x.shape)
-    if g.dtype != x.dtype and x.dtype.kind == "f":
-        g = g.astype(x.dtype)
-    return g
-
-
-def _refit(rule: Rule) -> Rule:
-    """A binary rule wrapped with the unbroadcast fit (the mutation is in the rule only)."""
-
-    def vjp(g: Any, out: Any, a: Any, b: Any, **ctx: Any) -> tuple[Any, Any]:
-        ga, gb = rule(g, out, a, b, **ctx)
-        return _fit(ga, a), _fit(gb, b)
-
-    return vjp
-
-
 def _raw_rule(target: Any) -> Callable[[Any], Any]:
     """A patch builder that replaces the fitted ``vjp`` with the raw, unfitted rule."""
 
@@ -140,7 +119,7 @@ def _raw_rule(target: Any) -> Callable[[Any], Any]:
 
 
 def _rule_patch(target: Any, rule: Rule, fitted: bool = False) -> tuple[Patch, ...]:
-    new = _refit(rule) if fitted else rule
+    new = fitted_rule(rule) if fitted else rule
     return (Patch(target, "vjp", lambda original: new),)
 
 
@@ -149,7 +128,7 @@ def _wrapping_patch(target: Any, make: Callable[[Rule], Rule], fitted: bool) -> 
 
     def wrap(original: Any) -> Any:
         mutated = make(target.rule)
-        return _refit(mutated) if fitted else mutated
+        return fitted_rule(mutated) if fitted else mutated
 
     return (Patch(target, "vjp", wrap),)
 
