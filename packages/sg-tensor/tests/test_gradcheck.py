@@ -19,6 +19,7 @@ from tensor_helpers import distinct, gradcheck, nonzero, normal, positive, separ
 
 import sg_tensor as st
 from sg_tensor import OPS, Tensor
+from sg_tensor.op import call
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,8 @@ case("relu", "2d", lambda a: a.relu(), nz(2, 3))
 case("relu", "functional", lambda a: st.relu(a), nz(4))
 case("leaky_relu", "default", lambda a: a.leaky_relu(), nz(2, 3))
 case("leaky_relu", "slope", lambda a: st.leaky_relu(a, 0.2), nz(2, 3))
+case("erf", "2d", lambda a: a.erf(), n(2, 3))
+case("erf", "functional", lambda a: st.erf(a), n(4) * 2)
 case("gelu", "erf", lambda a: a.gelu(), n(2, 3) * 2)
 case("gelu", "tanh", lambda a: st.gelu(a, approximate="tanh"), n(2, 3) * 2)
 case("softplus", "default", lambda a: a.softplus(), n(2, 3) * 2)
@@ -257,6 +260,14 @@ INDICES: list[tuple[str, Any]] = [
 for label, index in INDICES:
     case("getitem", label, lambda a, index=index: a[index], X34)
 case("getitem", "bool-tensor", lambda a: a[a > 0], nz(3, 4))
+# scatter is getitem's adjoint (its rule runs it, so second derivatives work); not public.
+case("scatter", "basic", lambda a: call("scatter", a, shape=(3, 4), index=(1, slice(None))), n(4))
+case(
+    "scatter",
+    "repeated",
+    lambda a: call("scatter", a, shape=(3, 4), index=(np.array([0, 2, 0]),)),
+    n(3, 4),
+)
 
 case("concatenate", "axis0", lambda a, b: st.concatenate([a, b]), n(2, 3), n(1, 3))
 case(

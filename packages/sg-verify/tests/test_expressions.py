@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, find, given, settings
 from sg_scalar import Value
 from sg_verify import gradcheck
 from sg_verify.expressions import (
+    ADJOINT_OPS,
     LIMIT,
     MARGIN,
     OPS,
@@ -55,8 +56,9 @@ def population(
 # Operators and coverage
 # ---------------------------------------------------------------------------------------
 def test_the_operators_are_the_registrys() -> None:
-    assert set(OPS["tensor"]) == {spec.op for spec in TENSOR_SPECS}
-    assert set(OPS["scalar"]) == {spec.op for spec in SCALAR_SPECS}
+    for engine, specs in (("tensor", TENSOR_SPECS), ("scalar", SCALAR_SPECS)):
+        assert set(OPS[engine]) | set(ADJOINT_OPS[engine]) == {spec.op for spec in specs}
+        assert not set(OPS[engine]) & set(ADJOINT_OPS[engine])
     for engine in ENGINES:
         assert set(REFERENCE_ONLY_OPS[engine]) <= REFERENCE_OPS
         assert set(REFERENCE_ONLY_OPS[engine]) <= set(OPS[engine])

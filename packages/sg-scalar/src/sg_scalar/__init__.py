@@ -10,9 +10,11 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from sg_scalar.dot import to_dot
+from sg_scalar.autograd import grad
+from sg_scalar.dot import GraphvizNotFoundError, render_dot, to_dot
 from sg_scalar.graph import (
     GraphReleasedError,
+    NotTwiceDifferentiableError,
     Op,
     enable_grad,
     is_grad_enabled,
@@ -30,14 +32,18 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 __all__ = [
     "OPS",
     "GraphReleasedError",
+    "GraphvizNotFoundError",
+    "NotTwiceDifferentiableError",
     "Op",
     "Value",
     "__version__",
     "enable_grad",
+    "grad",
     "is_grad_enabled",
     "maximum",
     "minimum",
     "no_grad",
+    "render_dot",
     "set_grad_enabled",
     "to_dot",
 ]

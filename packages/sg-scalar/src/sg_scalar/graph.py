@@ -32,9 +32,11 @@ __all__ = [
     "RELEASED",
     "GraphReleasedError",
     "Node",
+    "NotTwiceDifferentiableError",
     "Op",
     "backward",
     "enable_grad",
+    "grad",
     "is_grad_enabled",
     "no_grad",
     "set_grad_enabled",
@@ -76,9 +78,20 @@ class Op:
     With ``needs_input_grad=True`` the rule also receives ``needs_input_grad``, a tuple
     of booleans saying which inputs require grad, so that an expensive rule (matmul)
     can skip the gradients nobody needs and return ``None`` for them.
+
+    An operator whose rule cannot run on nodes is declared with
+    ``twice_differentiable=False``: a ``create_graph=True`` pass through it raises
+    :class:`NotTwiceDifferentiableError` instead of returning a wrong second derivative.
     """
 
-    __slots__ = ("name", "forward", "vjp", "needs_input_grad", "__weakref__")
+    __slots__ = (
+        "name",
+        "forward",
+        "vjp",
+        "needs_input_grad",
+        "twice_differentiable",
+        "__weakref__",
+    )
 
     def __init__(
         self,
@@ -86,11 +99,13 @@ class Op:
         forward: Callable[..., Any],
         vjp: Rule,
         needs_input_grad: bool = False,
+        twice_differentiable: bool = True,
     ) -> None:
         self.name = name
         self.forward = forward
         self.vjp = vjp
         self.needs_input_grad = needs_input_grad
+        self.twice_differentiable = twice_differentiable
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -101,6 +116,10 @@ _NO_CTX: dict[str, Any] = {}
 
 class GraphReleasedError(RuntimeError):
     """Raised by a backward pass that reaches a graph freed by an earlier backward."""
+
+
+class NotTwiceDifferentiableError(RuntimeError):
+    """Raised by ``create_graph=True`` through an operator whose rule cannot run on nodes."""
 
 
 def _released_vjp(g: Any, out: Any, *inputs: Any, **ctx: Any) -> tuple[Any, ...]:
@@ -182,26 +201,31 @@ class enable_grad(set_grad_enabled):
 # Topological order: iterative depth-first search, so a 100,000-node chain needs no
 # recursion. Parents are visited in argument order, which makes the order deterministic.
 # ---------------------------------------------------------------------------------------
-def topological_order(root: Node) -> list[Node]:
-    """Every node that ``root`` depends on and that requires grad, parents first.
+def topological_order(root: Node, *more_roots: Node) -> list[Node]:
+    """Every node that the roots depend on and that requires grad, parents first.
 
     Nodes that do not require grad are skipped: no gradient flows to them.
     """
     order: list[Node] = []
-    visited = {root}
-    stack = [(root, iter(root._parents))]
+    visited: set[Node] = set()
     # Bound methods in locals: this loop runs once per node of every backward pass.
-    push, pop, visit, emit = stack.append, stack.pop, visited.add, order.append
-    while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            if parent.requires_grad and parent not in visited:
-                visit(parent)
-                push((parent, iter(parent._parents)))
-                break
-        else:  # all parents placed: the node itself can follow them
-            pop()
-            emit(node)
+    visit, emit = visited.add, order.append
+    for start in (root, *more_roots):
+        if start in visited:
+            continue
+        visit(start)
+        stack = [(start, iter(start._parents))]
+        push, pop = stack.append, stack.pop
+        while stack:
+            node, parents = stack[-1]
+            for parent in parents:
+                if parent.requires_grad and parent not in visited:
+                    visit(parent)
+                    push((parent, iter(parent._parents)))
+                    break
+            else:  # all parents placed: the node itself can follow them
+                pop()
+                emit(node)
     return order
 
 
@@ -231,18 +255,35 @@ def backward(
     if retain_graph is None:
         retain_graph = create_graph
     order = topological_order(root)
-    retains = root._retains_grad
+    root._pending = seed
+    _propagate(order, root._retains_grad, retain_graph, create_graph, None)
+
+
+def _propagate(
+    order: list[Node],
+    retains: bool,
+    retain_graph: bool,
+    create_graph: bool,
+    captured: dict[Node, Any] | None,
+) -> None:
+    """Run the rules of ``order`` in reverse, starting from the roots' ``_pending`` seeds.
+
+    With ``captured`` (a dict keyed by the nodes of interest, for :func:`grad`) the total
+    gradient of each of those nodes is stored there and leaves keep their ``.grad``;
+    otherwise leaves accumulate into ``.grad``.
+    """
     # Each node's ``_pending`` slot sums the gradients of its consumers; a slot is much
     # cheaper than a dict keyed by node, and this loop is the hot path of every pass.
-    root._pending = seed
     try:
         with set_grad_enabled(create_graph):
             for node in reversed(order):
                 g = node._pending
                 node._pending = None
+                if captured is not None and node in captured:
+                    captured[node] = g
                 op = node._op
                 if op is None:  # a leaf: the end of every path
-                    if g is not None:
+                    if g is not None and captured is None:
                         node._accumulate_grad(g)
                     continue
                 if op is RELEASED:
@@ -270,7 +311,7 @@ def backward(
                 # arguments are passed only when there are some: generic calls cost more
                 # than most rules.
                 if create_graph:
-                    grads = op.vjp(g, node, *parents, **(ctx or _NO_CTX))
+                    grads = _vjp_on_nodes(op, g, node, parents, ctx or _NO_CTX)
                 elif len(parents) == 2:
                     a, b = parents
                     if ctx:
@@ -303,3 +344,74 @@ def backward(
         for node in order:
             node._pending = None
         raise
+
+
+def _vjp_on_nodes(
+    op: Op, g: Any, node: Node, parents: tuple[Node, ...], ctx: dict[str, Any]
+) -> tuple[Any, ...]:
+    """Run a rule on nodes (``create_graph=True``), refusing to lose the graph silently.
+
+    A vector-Jacobian product is linear in ``g``: when ``g`` is a node that requires grad,
+    every gradient the rule returns for an input that requires grad must be one too.
+    A plain number or array there means the rule stepped outside the graph (say, through
+    raw data), and its second derivative would be silently wrong.
+    """
+
+    def refuse(why: str) -> NotTwiceDifferentiableError:
+        return NotTwiceDifferentiableError(
+            f"{op.name}: cannot differentiate this operator's gradient (create_graph=True): {why}"
+        )
+
+    if not op.twice_differentiable:
+        raise refuse("its gradient rule is not written to run on graph nodes")
+    try:
+        grads = op.vjp(g, node, *parents, **ctx)
+    except TypeError as error:
+        raise refuse(f"its gradient rule failed on graph nodes ({error})") from error
+    if getattr(g, "requires_grad", False):
+        for i, (parent, grad) in enumerate(zip(parents, grads)):
+            lost = not getattr(grad, "requires_grad", False)
+            if grad is not None and parent.requires_grad and lost:
+                raise refuse(
+                    f"its gradient rule returned a constant ({type(grad).__name__}) for "
+                    f"input {i}, so the graph of the gradient would be lost"
+                )
+    return tuple(grads)
+
+
+def grad(
+    outputs: list[Node],
+    inputs: list[Node],
+    seeds: list[Any],
+    *,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> list[Any]:
+    """The gradients of ``sum(seed_i * output_i)`` with respect to each of ``inputs``.
+
+    The engine-neutral part of ``grad()`` (the engines check arguments and make seeds):
+    unlike :func:`backward` it returns the gradients instead of accumulating them into
+    ``.grad``, and runs only the rules on a path from an output to an input. An input
+    that no output depends on gets ``None``. Each seed has its output's engine type
+    (raw data, or a node when ``create_graph`` is true).
+    """
+    if retain_graph is None:
+        retain_graph = create_graph
+    order = topological_order(*outputs)
+    # Only nodes from which some input can be reached need their rule run.
+    wanted = set(inputs)
+    on_path: set[Node] = set()
+    for node in order:
+        if node in wanted or any(p in on_path for p in node._parents):
+            on_path.add(node)
+    captured: dict[Node, Any] = dict.fromkeys(inputs)
+    try:
+        for output, seed in zip(outputs, seeds):
+            if output in on_path:
+                previous = output._pending
+                output._pending = seed if previous is None else previous + seed
+        _propagate([n for n in order if n in on_path], False, retain_graph, create_graph, captured)
+    finally:  # rules also send gradients to parents off the path: drop them
+        for node in order:
+            node._pending = None
+    return [captured[x] for x in inputs]

@@ -12,8 +12,16 @@ array([[0., 0.],
 
 from importlib.metadata import PackageNotFoundError, version
 
-from sg_scalar import GraphReleasedError, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from sg_scalar import (
+    GraphReleasedError,
+    NotTwiceDifferentiableError,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from sg_tensor import activations, elementwise, linalg, reductions, shapes
+from sg_tensor.autograd import grad, hessian, hvp, jacobian
 from sg_tensor.factories import (
     arange,
     eye,
@@ -35,6 +43,7 @@ from sg_tensor.functional import (
     concatenate,
     cos,
     div,
+    erf,
     exp,
     expand,
     flatten,
@@ -85,11 +94,12 @@ except PackageNotFoundError:  # a source tree that is not installed
 del activations, elementwise, linalg, reductions, shapes  # imported to register their operators
 
 __all__ = [
-    "OPS", "GraphReleasedError", "Tensor", "__version__", "abs", "add", "arange", "as_tensor",
-    "broadcast_to", "clip", "concatenate", "cos", "div", "enable_grad", "exp", "expand", "eye",
-    "flatten", "full", "gelu", "is_grad_enabled", "leaky_relu", "log", "log_softmax",
-    "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "neg", "no_grad",
-    "ones", "ones_like", "pad", "permute", "pow", "rand", "randn", "relu", "reshape",
+    "OPS", "GraphReleasedError", "NotTwiceDifferentiableError", "Tensor", "__version__", "abs",
+    "add", "arange", "as_tensor", "broadcast_to", "clip", "concatenate", "cos", "div",
+    "enable_grad", "erf", "exp", "expand", "eye", "flatten", "full", "gelu", "grad", "hessian",
+    "hvp", "is_grad_enabled", "jacobian", "leaky_relu", "log", "log_softmax", "logsumexp",
+    "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "neg", "no_grad", "ones",
+    "ones_like", "pad", "permute", "pow", "rand", "randn", "relu", "reshape",
     "set_grad_enabled", "sigmoid", "sin", "softmax", "softplus", "split", "sqrt", "squeeze",
     "stack", "std", "sub", "sum", "swapaxes", "tanh", "tensor", "transpose", "unbroadcast",
     "unsqueeze", "var", "where", "zeros", "zeros_like",

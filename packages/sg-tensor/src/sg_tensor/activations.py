@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from sg_tensor.op import data, op, quiet
+from sg_tensor.op import call, data, op, quiet
 
 Grads = tuple[Any, ...]
 
@@ -20,11 +20,18 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _GELU_KAPPA = 0.044715
 _erf_object = np.frompyfunc(math.erf, 1, 1)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
-def erf(x: np.ndarray) -> np.ndarray:
+def _erf(x: np.ndarray) -> np.ndarray:
     """The error function, elementwise (numpy has none; ``math.erf`` is exact to 1 ulp)."""
     return np.asarray(_erf_object(x), dtype=x.dtype)
+
+
+@op("erf", _erf)
+def erf(g: Any, out: Any, x: Any) -> Grads:
+    """d erf(x) = 2 / sqrt(pi) * e**(-x**2) dx."""
+    return (g * (_TWO_OVER_SQRT_PI * np.exp(-(x * x))),)
 
 
 # ---------------------------------------------------------------------------------------
@@ -68,7 +75,7 @@ def leaky_relu(g: Any, out: Any, x: Any, *, negative_slope: float) -> Grads:
 def _gelu(x: np.ndarray, *, approximate: str) -> Any:
     if approximate == "tanh":
         return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + _GELU_KAPPA * x * x * x)))
-    return x * 0.5 * (1 + erf(x * math.sqrt(0.5)))
+    return x * 0.5 * (1 + _erf(x * math.sqrt(0.5)))
 
 
 @op("gelu", _gelu)
@@ -82,7 +89,7 @@ def gelu(g: Any, out: Any, x: Any, *, approximate: str) -> Grads:
         t = np.tanh(inner)
         d_inner = _SQRT_2_OVER_PI * (1 + 3 * _GELU_KAPPA * x * x)
         return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner),)
-    cdf = 0.5 * (1 + erf(x * math.sqrt(0.5)))
+    cdf = 0.5 * (1 + call("erf", x * math.sqrt(0.5)))
     pdf = np.exp(-0.5 * x * x) * _INV_SQRT_2PI
     return (g * (cdf + x * pdf),)
 
@@ -96,7 +103,7 @@ def _softplus(x: np.ndarray, *, beta: float, threshold: float) -> Any:
 def softplus(g: Any, out: Any, x: Any, *, beta: float, threshold: float) -> Grads:
     """d(log(1 + e**(b x)) / b) = sigmoid(b x) dx; exactly dx above the threshold (PyTorch)."""
     bx = x * beta
-    z = np.exp(np.minimum(data(bx), threshold))
+    z = np.exp(np.minimum(bx, threshold))
     return (np.where(data(bx) > threshold, g, g * z / (z + 1)),)
 
 

@@ -18,7 +18,7 @@ from sg_tensor.reductions import normalize_axis
 from sg_tensor.tensor import Tensor, _operand
 
 __all__ = [
-    "abs", "add", "broadcast_to", "clip", "concatenate", "cos", "div", "exp", "expand",
+    "abs", "add", "broadcast_to", "clip", "concatenate", "cos", "div", "erf", "exp", "expand",
     "flatten", "gelu", "leaky_relu", "log", "log_softmax", "logsumexp", "matmul", "max",
     "maximum", "mean", "min", "minimum", "mul", "neg", "pad", "permute", "pow", "relu",
     "reshape", "sigmoid", "sin", "softmax", "softplus", "split", "sqrt", "squeeze", "stack",
@@ -159,6 +159,11 @@ def relu(x: Any) -> Tensor:
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
     """``x`` where positive, ``negative_slope * x`` elsewhere."""
     return as_tensor(x).leaky_relu(negative_slope)
+
+
+def erf(x: Any) -> Tensor:
+    """The error function, elementwise."""
+    return as_tensor(x).erf()
 
 
 def gelu(x: Any, approximate: str = "none") -> Tensor:

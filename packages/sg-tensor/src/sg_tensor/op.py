@@ -20,7 +20,7 @@ import numpy as np
 
 from sg_scalar.graph import Op, Rule
 
-__all__ = ["OPS", "TensorOp", "data", "fit", "fitted", "op", "quiet", "unbroadcast"]
+__all__ = ["OPS", "TensorOp", "call", "data", "fit", "fitted", "op", "quiet", "unbroadcast"]
 
 OPS: dict[str, TensorOp] = {}
 """Every tensor operator that has a gradient rule, by name."""
@@ -38,9 +38,16 @@ class TensorOp(Op):
         rule: Rule,
         broadcasts: bool,
         needs_input_grad: bool,
+        twice_differentiable: bool = True,
     ) -> None:
         vjp = fitted(rule) if broadcasts else rule
-        super().__init__(name, forward, vjp, needs_input_grad=needs_input_grad)
+        super().__init__(
+            name,
+            forward,
+            vjp,
+            needs_input_grad=needs_input_grad,
+            twice_differentiable=twice_differentiable,
+        )
         self.rule = rule
         self.broadcasts = broadcasts
 
@@ -51,6 +58,7 @@ def op(
     *,
     broadcasts: bool = False,
     needs_input_grad: bool = False,
+    twice_differentiable: bool = True,
 ) -> Callable[[Rule], TensorOp]:
     """Declare an operator: its forward here, its gradient rule below.
 
@@ -58,15 +66,44 @@ def op(
     against each other; their gradients are reduced back to each input's shape and dtype.
     ``needs_input_grad=True`` passes the rule a tuple saying which inputs need a
     gradient, for rules where skipping one saves real work.
+    ``twice_differentiable=False`` marks a rule that cannot run on Tensors: a second
+    derivative through it raises ``NotTwiceDifferentiableError`` (every rule here can).
     """
 
     def register(rule: Rule) -> TensorOp:
         if name in OPS:
             raise ValueError(f"operator {name!r} is declared twice")
-        OPS[name] = TensorOp(name, forward, rule, broadcasts, needs_input_grad)
+        OPS[name] = TensorOp(
+            name, forward, rule, broadcasts, needs_input_grad, twice_differentiable
+        )
         return OPS[name]
 
     return register
+
+
+def call(name: str, *inputs: Any, **ctx: Any) -> Any:
+    """Run operator ``name`` inside a gradient rule: on arrays, or on nodes as a node.
+
+    Rules mostly use arithmetic and numpy functions, which Tensors intercept. An operator
+    numpy has no function for (``scatter``, ``erf``) is called through here, so that the
+    rule still records a differentiable graph when it runs on Tensors (second order).
+    """
+    operator = OPS[name]
+    if any(hasattr(x, "_op") for x in inputs):
+        if _node_apply is None:  # pragma: no cover - sg_tensor's import registers it
+            raise RuntimeError("import sg_tensor before calling operators on nodes")
+        return _node_apply(operator, inputs, ctx)
+    return operator.forward(*inputs, **ctx)
+
+
+NodeApply = Callable[[Op, Any, dict[str, Any]], Any]
+_node_apply: NodeApply | None = None
+
+
+def register_node_apply(apply: NodeApply) -> None:
+    """Called once by :mod:`sg_tensor.tensor` (which imports this module, not the reverse)."""
+    global _node_apply
+    _node_apply = apply
 
 
 def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:

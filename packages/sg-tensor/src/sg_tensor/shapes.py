@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from sg_tensor.op import op, unbroadcast
+from sg_tensor.op import call, op, unbroadcast
 
 Grads = tuple[Any, ...]
 Index = tuple[Any, ...]
@@ -49,12 +49,27 @@ def is_basic_index(index: Index) -> bool:
 @op("getitem", lambda x, *, index: x[index])
 def getitem(g: Any, out: Any, x: Any, *, index: Index) -> Grads:
     """The gradient goes back to the selected places; repeated indices add up."""
-    grad = np.zeros(x.shape, dtype=g.dtype)
+    return (call("scatter", g, shape=x.shape, index=index),)
+
+
+def _scatter(g: np.ndarray, *, shape: tuple[int, ...], index: Index) -> np.ndarray:
+    grad = np.zeros(shape, dtype=g.dtype)
     if is_basic_index(index):
         grad[index] = g
     else:
         np.add.at(grad, index, g)
-    return (grad,)
+    return grad
+
+
+@op("scatter", _scatter)
+def scatter(g: Any, out: Any, y: Any, *, shape: tuple[int, ...], index: Index) -> Grads:
+    """The adjoint of ``getitem``: zeros of ``shape`` with ``y`` added at ``index``.
+
+    Not a public operator: it is what ``getitem``'s rule computes, made an operator so
+    that the rule can run on nodes (second derivatives). Its own gradient reads the
+    output gradient back at ``index``, which is ``getitem`` again.
+    """
+    return (g[index],)
 
 
 def _concatenate(*xs: np.ndarray, axis: int) -> np.ndarray:

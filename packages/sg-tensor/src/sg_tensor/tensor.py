@@ -17,6 +17,7 @@ import numpy as np
 from sg_scalar import graph
 from sg_scalar.graph import Op
 from sg_tensor import activations, elementwise, linalg, shapes  # noqa: F401 (declares operators)
+from sg_tensor import op as op_module
 from sg_tensor.op import OPS
 from sg_tensor.reductions import normalize_axis
 
@@ -476,6 +477,10 @@ class Tensor:
         """``x`` where positive, ``negative_slope * x`` elsewhere."""
         return self._apply1(OPS["leaky_relu"], {"negative_slope": float(negative_slope)})
 
+    def erf(self) -> Tensor:
+        """The error function ``2 / sqrt(pi) * integral of e**(-t**2) from 0 to x``."""
+        return self._apply1(OPS["erf"])
+
     def gelu(self, approximate: str = "none") -> Tensor:
         """Gaussian error linear unit ``x * Phi(x)``; ``approximate="tanh"`` for the tanh form."""
         if approximate not in ("none", "tanh"):
@@ -669,6 +674,14 @@ class Tensor:
 
 
 _ADD, _SUB, _MUL, _MATMUL, _RELU = OPS["add"], OPS["sub"], OPS["mul"], OPS["matmul"], OPS["relu"]
+
+
+def _apply_on_nodes(op: Op, inputs: Sequence[Any], ctx: dict[str, Any]) -> Tensor:
+    """How :func:`sg_tensor.op.call` runs an operator when some input is a Tensor."""
+    return Tensor._apply_n(op, [x if isinstance(x, Tensor) else Tensor(x) for x in inputs], ctx)
+
+
+op_module.register_node_apply(_apply_on_nodes)
 _stored_this_pass: set[int] = set()
 
 

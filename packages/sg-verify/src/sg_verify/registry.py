@@ -166,6 +166,7 @@ class _Builder:
 # ---------------------------------------------------------------------------------------
 def _tensor_specs() -> list[OpSpec]:  # one table, read top to bottom
     import sg_tensor as st
+    from sg_tensor.op import call
 
     b = _Builder("tensor")
 
@@ -378,6 +379,7 @@ def _tensor_specs() -> list[OpSpec]:  # one table, read top to bottom
             lambda *s: avoiding([0.2], *s),
             ["clip"],
         ),
+        ("erf", lambda x: x.erf(), lambda x: x.erf(), real, ["erf"]),
     ]
     for i, (op, sg_fn, torch_fn, draw, covers) in enumerate(unary):
         for shape in [(3, 4), ()]:
@@ -385,6 +387,7 @@ def _tensor_specs() -> list[OpSpec]:  # one table, read top to bottom
                 f"{op}[{i}:{_shape_tag(shape)}]", op, sg_fn, torch_fn, inputs(draw(*shape)), covers
             )
     functions = ["exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "neg"]
+    functions.append("erf")
     for fn in functions:
         draw = positive if fn in ("log", "sqrt") else away_from_zero
         b.add(
@@ -616,6 +619,26 @@ def _tensor_specs() -> list[OpSpec]:  # one table, read top to bottom
         if op == "astype":  # float32 rounding: a linear map, checked with a wide step
             options = {"fd_eps": 1e-2, "fd_rtol": 1e-5}
         b.add(f"{covers[0]}[{i}]", op, sg_fn, torch_fn, inputs(real(2, 3, 4)), covers, **options)
+
+    # getitem's adjoint, an operator so that getitem's rule runs on nodes (second order)
+    def scatter(shape: tuple[int, ...], index: Any) -> Callable[[Any], Any]:
+        return lambda y: call("scatter", y, shape=shape, index=index)
+
+    def index_add(rows: list[int]) -> Callable[[Any], Any]:
+        def torch_fn(y: Any) -> Any:
+            zeros = T().zeros((3, 4), dtype=T().float64)
+            return zeros.index_add(0, T().tensor(rows), y.reshape(len(rows), 4))
+
+        return torch_fn
+
+    b.add("scatter[row]", "scatter", scatter((3, 4), (1,)), index_add([1]), inputs(real(4)))
+    b.add(
+        "scatter[repeated]",
+        "scatter",
+        scatter((3, 4), (np.array([0, 2, 0]),)),
+        index_add([0, 2, 0]),
+        inputs(real(3, 4)),
+    )
 
     # -- linear algebra --------------------------------------------------------------------
     matmul_shapes = [

@@ -37,6 +37,7 @@ from sg_verify.expressions.backends import VJPResult, sg_values, sg_vjp, torch_v
 from sg_verify.expressions.builder import Chooser
 from sg_verify.expressions.generate import NumpyChooser, build_expression, generate
 from sg_verify.expressions.ir import (
+    ADJOINT_OPS,
     ENGINES,
     LIMIT,
     MARGIN,
@@ -55,6 +56,7 @@ from sg_verify.expressions.parity import Comparison as Comparison
 from sg_verify.expressions.parity import ParityResult, compare, run_parity
 
 __all__ = [
+    "ADJOINT_OPS",
     "ENGINES",
     "LIMIT",
     "MARGIN",

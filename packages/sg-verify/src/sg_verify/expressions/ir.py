@@ -26,13 +26,18 @@ OPS: dict[str, tuple[str, ...]] = {
         "neg", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu",
         "leaky_relu", "gelu", "softplus", "clip", "sum", "mean", "max", "min", "var",
         "logsumexp", "reshape", "transpose", "broadcast_to", "getitem", "concatenate", "pad",
-        "matmul", "softmax", "log_softmax", "astype",
+        "matmul", "softmax", "log_softmax", "astype", "erf",
     ),
     "scalar": (
         "add", "mul", "neg", "pow", "pow_const", "exp", "log", "sqrt", "sin", "cos", "tanh",
         "sigmoid", "relu", "abs", "maximum", "minimum",
     ),
 }  # fmt: skip
+
+# Operators that exist only as the adjoint inside another rule (``scatter`` is what
+# ``getitem``'s rule runs, so that it works on nodes): no public call makes them, so no
+# expression does either; the registry checks them directly.
+ADJOINT_OPS: dict[str, tuple[str, ...]] = {"tensor": ("scatter",), "scalar": ()}
 
 # The operators of the reference system (registry.REFERENCE_OPS, as each engine has them).
 REFERENCE_ONLY_OPS: dict[str, tuple[str, ...]] = {
@@ -51,7 +56,20 @@ _KINKED = frozenset(
     {"relu", "abs", "leaky_relu", "maximum", "minimum", "max", "min", "clip", "softplus"}
 )
 _FUNCTIONS = frozenset(
-    {"exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "maximum", "minimum"}
+    {
+        "exp",
+        "log",
+        "sqrt",
+        "abs",
+        "sin",
+        "cos",
+        "tanh",
+        "sigmoid",
+        "relu",
+        "erf",
+        "maximum",
+        "minimum",
+    }
 )
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
 

@@ -165,7 +165,7 @@ class _OperatorBuilder(_Builder):
                     low, high = _positive_range(kind, x)
                     return max(math.pow(low, p), math.pow(high, p))
                 return math.pow(x, p)
-            if op in ("sin", "cos", "tanh", "sigmoid"):
+            if op in ("sin", "cos", "tanh", "sigmoid", "erf"):
                 return 1.0
             if op == "softplus":
                 return x + math.log(2.0) / float(params["beta"])
