@@ -2,7 +2,9 @@
 
 Two independent oracles check each operator of sg-scalar and sg-tensor: central finite
 differences (:func:`gradcheck`, :func:`~sg_verify.oracles.fd_check`) and PyTorch
-float64 autograd (:func:`~sg_verify.oracles.torch_check`, with the ``torch`` extra).
+float64 autograd (:func:`~sg_verify.oracles.torch_check`, with the ``torch`` extra);
+:func:`gradgradcheck` and :mod:`sg_verify.second_order` do the same for second
+derivatives.
 Importing this package never needs torch.
 """
 
@@ -10,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from sg_verify.oracles import GradcheckError, gradcheck
 from sg_verify.registry import SCALAR_SPECS, TENSOR_SPECS, OpSpec, all_specs
+from sg_verify.second_order import gradgradcheck
 
 try:
     __version__ = version("sg-verify")
@@ -24,4 +27,5 @@ __all__ = [
     "__version__",
     "all_specs",
     "gradcheck",
+    "gradgradcheck",
 ]

@@ -1,6 +1,6 @@
 """The ``sg-verify`` command: run the evidence and read it in tables.
 
-sg-verify ops          every operator through both oracles
+sg-verify ops          every operator through both oracles, first and second order
 sg-verify parity       random expressions, sg against PyTorch
 sg-verify mutants      wrong rules patched in: which oracle catches which
 sg-verify trajectory   training runs, sg against PyTorch, step by step

@@ -1,4 +1,4 @@
-"""Per-operator evidence: every registry spec through both oracles."""
+"""Per-operator evidence: every registry spec through both oracles, first and second order."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 from sg_verify.oracles import OracleResult, fd_check, torch_check
 from sg_verify.progress import progress
 from sg_verify.registry import OpSpec, all_specs
+from sg_verify.second_order import fd_check2, torch_check2
 
 
 @dataclass
@@ -21,7 +22,18 @@ class OperatorRow:
     specs: int = 0
     fd_worst: float = 0.0
     torch_worst: float = float("nan")
+    fd2_worst: float = float("nan")  # second order (the gradient of the gradient)
+    torch2_worst: float = float("nan")
     failures: list[str] = field(default_factory=list)
+
+    def record(self, result: OracleResult) -> None:
+        """Fold one oracle result into the row's worst values."""
+        worst = result.worst
+        if result.oracle == "torch":
+            worst = max(worst, result.forward)
+        attribute = f"{result.oracle}_worst"
+        previous = getattr(self, attribute)
+        setattr(self, attribute, worst if np.isnan(previous) else max(previous, worst))
 
     @property
     def passed(self) -> bool:
@@ -50,7 +62,9 @@ class OpsReport:
                     "op": r.op,
                     "specs": r.specs,
                     "fd_worst": r.fd_worst,
-                    "torch_worst": None if np.isnan(r.torch_worst) else r.torch_worst,
+                    "torch_worst": _optional(r.torch_worst),
+                    "fd2_worst": _optional(r.fd2_worst),
+                    "torch2_worst": _optional(r.torch2_worst),
                     "failures": r.failures,
                 }
                 for r in self.rows
@@ -58,23 +72,40 @@ class OpsReport:
         }
 
     def format_table(self) -> str:
+        """One line per operator: the worst scale-aware difference of each oracle."""
         header = (
-            f"{'engine':<8}{'operator':<14}{'specs':>6}{'FD worst':>12}{'PyTorch worst':>15}  ok"
+            f"{'engine':<8}{'operator':<14}{'specs':>6}{'FD worst':>12}{'PyTorch worst':>15}"
+            f"{'FD 2nd':>12}{'PyTorch 2nd':>14}  ok"
         )
         lines = [header, "-" * len(header)]
         for r in self.rows:
-            torch_text = "-" if np.isnan(r.torch_worst) else f"{r.torch_worst:.2e}"
             lines.append(
-                f"{r.engine:<8}{r.op:<14}{r.specs:>6}{r.fd_worst:>12.2e}{torch_text:>15}  "
-                f"{'yes' if r.passed else 'NO'}"
+                f"{r.engine:<8}{r.op:<14}{r.specs:>6}{r.fd_worst:>12.2e}"
+                f"{_text(r.torch_worst):>15}{_text(r.fd2_worst):>12}{_text(r.torch2_worst):>14}"
+                f"  {'yes' if r.passed else 'NO'}"
             )
         return "\n".join(lines)
 
 
+def _optional(x: float) -> float | None:
+    return None if np.isnan(x) else x
+
+
+def _text(x: float) -> str:
+    return "-" if np.isnan(x) else f"{x:.2e}"
+
+
 def run_ops(
-    with_torch: bool = True, seed: int = 0, specs: list[OpSpec] | None = None
+    with_torch: bool = True,
+    seed: int = 0,
+    specs: list[OpSpec] | None = None,
+    second_order: bool = True,
 ) -> OpsReport:
-    """Run the finite-difference oracle (and PyTorch's) on every registry spec."""
+    """Run the finite-difference oracle (and PyTorch's) on every registry spec.
+
+    With ``second_order`` each spec is also differentiated twice and checked by the
+    second-order oracles (:mod:`sg_verify.second_order`).
+    """
     specs = all_specs() if specs is None else specs
     rows: dict[tuple[str, str], OperatorRow] = {}
     results: list[OracleResult] = []
@@ -85,13 +116,13 @@ def run_ops(
         checks = [fd_check(spec, arrays, seed)]
         if with_torch:
             checks.append(torch_check(spec, arrays, seed))
+        if second_order:
+            checks.append(fd_check2(spec, arrays, seed))
+            if with_torch:
+                checks.append(torch_check2(spec, arrays, seed))
         for result in checks:
             results.append(result)
-            if result.oracle == "fd":
-                row.fd_worst = max(row.fd_worst, result.worst)
-            else:
-                previous = 0.0 if np.isnan(row.torch_worst) else row.torch_worst
-                row.torch_worst = max(previous, result.worst, result.forward)
+            row.record(result)
             if not result.passed:
                 row.failures.append(
                     f"{result.oracle}: {spec.name} ({result.worst:.3g} at {result.where})"

@@ -85,12 +85,14 @@ def build_report(out: Path, parity_count: int = 10_000, quick: bool = False) -> 
     report.tables["operators"] = ops.format_table()
     report.seconds["operators"] = time.perf_counter() - start
 
+    report.tables["second_order"] = _second_order_table(report.sections["operators"])
     if have_torch:
+        _functional_section(report)
         _parity_section(report, parity_count if not quick else 500)
         _mutants_section(report)
         _trajectory_section(report, steps=200 if not quick else 50)
     else:
-        for name in ("parity", "mutants", "trajectory"):
+        for name in ("functional", "parity", "mutants", "trajectory"):
             report.sections[name] = {"skipped": "needs torch: pip install 'sg-verify[torch]'"}
 
     start = time.perf_counter()
@@ -119,6 +121,38 @@ def build_report(out: Path, parity_count: int = 10_000, quick: bool = False) -> 
     (out / "results.json").write_text(json.dumps(_jsonable(report.sections), indent=1))
     (out / "REPORT.md").write_text(render_markdown(report))
     return report
+
+
+def _second_order_table(operators: dict[str, Any]) -> str:
+    """Per operator: the worst second-order difference against each oracle."""
+    header = f"{'engine':<8}{'operator':<14}{'specs':>6}{'vs FD':>12}{'vs PyTorch':>13}"
+    lines = [header, "-" * len(header)]
+    for r in operators["operators"]:
+        fd2, torch2 = r.get("fd2_worst"), r.get("torch2_worst")
+        lines.append(
+            f"{r['engine']:<8}{r['op']:<14}{r['specs']:>6}"
+            f"{'-' if fd2 is None else f'{fd2:.2e}':>12}"
+            f"{'-' if torch2 is None else f'{torch2:.2e}':>13}"
+        )
+    return "\n".join(lines)
+
+
+def _functional_section(report: Report) -> None:
+    from sg_verify.functional import FUNCTIONAL_TOL, run_functional
+
+    start = time.perf_counter()
+    results = run_functional()
+    report.sections["functional"] = {
+        "passed": all(r.passed for r in results),
+        "limit": FUNCTIONAL_TOL,
+        "worst": max(r.worst for r in results),
+        "checks": [{"case": r.case, "helper": r.helper, "worst": r.worst} for r in results],
+    }
+    header = f"{'function':<32}{'helper':<10}{'worst':>10}"
+    lines = [header, "-" * len(header)]
+    lines += [f"{r.case:<32}{r.helper:<10}{r.worst:>10.2e}" for r in results]
+    report.tables["functional"] = "\n".join(lines)
+    report.seconds["functional"] = time.perf_counter() - start
 
 
 def _parity_section(report: Report, count: int) -> None:
@@ -217,6 +251,26 @@ def render_markdown(report: Report) -> str:
             f"| operators checked against PyTorch float64 | worst {max(torch_vals):.2e} | "
             f"<= 1e-12 | {'yes' if max(torch_vals) <= 1e-12 else 'NO'} |"
         )
+    fd2 = [r["fd2_worst"] for r in ops["operators"] if r.get("fd2_worst") is not None]
+    torch2 = [r["torch2_worst"] for r in ops["operators"] if r.get("torch2_worst") is not None]
+    if fd2:
+        lines.append(
+            f"| second order (gradient of the gradient) against finite differences of the "
+            f"first-order gradient | worst {max(fd2):.2e} | < 1e-5 | "
+            f"{'yes' if max(fd2) < 1e-5 else 'NO'} |"
+        )
+    if torch2:
+        lines.append(
+            f"| second order against PyTorch float64 create_graph=True | worst "
+            f"{max(torch2):.2e} | <= 1e-12 | {'yes' if max(torch2) <= 1e-12 else 'NO'} |"
+        )
+    functional = s.get("functional", {})
+    if "checks" in functional:
+        lines.append(
+            f"| hvp, jacobian, hessian against torch.autograd.functional | "
+            f"{len(functional['checks'])} checks, worst {functional['worst']:.2e} | "
+            f"<= {functional['limit']:.0e} | {'yes' if functional['passed'] else 'NO'} |"
+        )
     parity = s.get("parity", {})
     for label, run in parity.get("runs", {}).items():
         lines.append(
@@ -250,10 +304,24 @@ def render_markdown(report: Report) -> str:
         f"| edge cases | {sum(c['passed'] for c in edges['cases'])}/{len(edges['cases'])} pass | "
         f"all | {'yes' if edges['passed'] else 'NO'} |"
     )
-    for name in ("parity", "mutants", "trajectory"):
+    for name in ("functional", "parity", "mutants", "trajectory"):
         if "skipped" in s.get(name, {}):
             lines.append(f"| {name} | skipped: {s[name]['skipped']} | | |")
     lines += ["", "## Per-operator worst errors", "", "```", report.tables["operators"], "```"]
+    lines += [
+        "",
+        "## Second-order gradients",
+        "",
+        "The gradient of each operator's gradient, from the same rules run on graph nodes "
+        "(create_graph=True): the worst scale-aware difference per operator.",
+        "",
+        "```",
+        report.tables["second_order"],
+        "```",
+    ]
+    if "functional" in report.tables:
+        lines += ["", "hvp, jacobian and hessian against torch.autograd.functional:", ""]
+        lines += ["```", report.tables["functional"], "```"]
     if "mutants" in report.tables:
         lines += [
             "",

@@ -1,0 +1,142 @@
+"""sg-tensor's ``hvp``, ``jacobian`` and ``hessian`` against ``torch.autograd.functional``.
+
+Each case is a small function written twice, once with sg's operators and once with
+torch's, evaluated at a fixed random point. The scalar functions are checked by all
+three helpers (the Jacobian of a scalar function is its gradient); the vector ones by
+``jacobian``. The measure is the scale-aware difference of :func:`scale_aware`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import sg_tensor as st
+from sg_verify.oracles import require_torch, scale_aware
+
+__all__ = ["FUNCTIONAL_CASES", "FunctionalCase", "FunctionalResult", "run_functional"]
+
+FUNCTIONAL_TOL = 1e-12
+
+
+@dataclass(frozen=True)
+class FunctionalCase:
+    """One function, in sg and in torch, and the point it is differentiated at."""
+
+    name: str
+    sg: Callable[[Any], Any]
+    torch: Callable[[Any], Any]
+    shape: tuple[int, ...]
+    scalar: bool  # a scalar output: hvp and hessian apply
+
+
+@dataclass
+class FunctionalResult:
+    """The worst difference of one helper on one case."""
+
+    case: str
+    helper: str  # "hvp", "jacobian" or "hessian"
+    worst: float
+
+    @property
+    def passed(self) -> bool:
+        return self.worst <= FUNCTIONAL_TOL
+
+
+_R = np.random.default_rng(7)
+_A = _R.standard_normal((4, 4))
+_W1, _W2 = _R.standard_normal((5, 4)), _R.standard_normal((3, 5))
+_Y = np.eye(4)[[0, 2, 3]]
+
+
+def _t(array: np.ndarray) -> Any:
+    torch = require_torch()
+    return torch.tensor(array, dtype=torch.float64)
+
+
+FUNCTIONAL_CASES = [
+    FunctionalCase(
+        "quadratic form x.A.x", lambda x: x @ _A @ x, lambda x: x @ _t(_A) @ x, (4,), True
+    ),
+    FunctionalCase("logsumexp", lambda x: x.logsumexp(), lambda x: x.logsumexp(dim=0), (5,), True),
+    FunctionalCase(
+        "cross-entropy of logits",
+        lambda x: -(x.log_softmax(axis=1) * _Y).sum(),
+        lambda x: -(x.log_softmax(dim=1) * _t(_Y)).sum(),
+        (3, 4),
+        True,
+    ),
+    FunctionalCase(
+        "two-layer tanh net",
+        lambda x: ((_W2 @ (_W1 @ x).tanh()).sigmoid() ** 2).sum(),
+        lambda x: ((_t(_W2) @ (_t(_W1) @ x).tanh()).sigmoid() ** 2).sum(),
+        (4,),
+        True,
+    ),
+    FunctionalCase(
+        "rosenbrock",
+        lambda x: (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum(),
+        lambda x: (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum(),
+        (5,),
+        True,
+    ),
+    FunctionalCase(
+        "gelu, softplus and variance",
+        lambda x: (x.gelu() * x.softplus()).var(),
+        lambda x: (_torch_f().gelu(x) * _torch_f().softplus(x)).var(unbiased=False),
+        (2, 3),
+        True,
+    ),
+    FunctionalCase(
+        "softmax (vector)", lambda x: x.softmax(axis=-1), lambda x: x.softmax(dim=-1), (5,), False
+    ),
+    FunctionalCase(
+        "tanh of a linear map (vector)",
+        lambda x: (_A @ x).tanh(),
+        lambda x: (_t(_A) @ x).tanh(),
+        (4,),
+        False,
+    ),
+    FunctionalCase(
+        "gathered products (vector)",
+        lambda x: x[np.array([0, 2, 2])] * (0.5 * x.sum(axis=0)).exp(),
+        lambda x: x[[0, 2, 2]] * (0.5 * x.sum(dim=0)).exp(),
+        (3, 4),
+        False,
+    ),
+]
+
+
+def _torch_f() -> Any:
+    return require_torch().nn.functional
+
+
+def run_functional(seed: int = 0) -> list[FunctionalResult]:
+    """Every case through sg's helpers and torch.autograd.functional's (needs torch)."""
+    torch = require_torch()
+    functional = torch.autograd.functional
+    rng = np.random.default_rng(seed)
+    results = []
+    for case in FUNCTIONAL_CASES:
+        x = rng.uniform(-1.0, 1.0, case.shape)
+        jac = st.jacobian(case.sg, x).data
+        jac_ref = functional.jacobian(case.torch, _t(x)).numpy()
+        results.append(FunctionalResult(case.name, "jacobian", _worst(jac, jac_ref)))
+        if case.scalar:
+            v = rng.standard_normal(case.shape)
+            _, hv = st.hvp(case.sg, x, v)
+            _, hv_ref = functional.hvp(case.torch, _t(x), _t(v))
+            results.append(FunctionalResult(case.name, "hvp", _worst(hv.data, hv_ref.numpy())))
+            hess = st.hessian(case.sg, x).data
+            hess_ref = functional.hessian(case.torch, _t(x)).numpy()
+            results.append(FunctionalResult(case.name, "hessian", _worst(hess, hess_ref)))
+    return results
+
+
+def _worst(got: np.ndarray, expected: np.ndarray) -> float:
+    if got.shape != expected.shape:
+        return float("inf")
+    return float(np.max(scale_aware(got, expected), initial=0.0))
