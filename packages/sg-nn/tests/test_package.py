@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import importlib.metadata
+import pkgutil
 import re
 from pathlib import Path
 from types import ModuleType
@@ -15,6 +16,22 @@ import sg_nn
 
 MODULE = importlib.import_module("sg_nn.module")
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
+
+
+def public_modules(package: ModuleType) -> list[ModuleType]:
+    """The package and every module under it, except those named with a leading ``_``."""
+    prefix = package.__name__ + "."
+    names = [info.name for info in pkgutil.walk_packages(package.__path__, prefix)]
+    public = [n for n in names if not any(part.startswith("_") for part in n.split("."))]
+    return [package, *(importlib.import_module(name) for name in public)]
+
+
+def examples(module: ModuleType) -> int:
+    """How many doctest examples the docstrings of ``module`` hold."""
+    return sum(len(test.examples) for test in doctest.DocTestFinder().find(module))
+
+
+MODULES = public_modules(sg_nn)
 
 
 def test_version_matches_installed_metadata_and_pyproject() -> None:
@@ -40,8 +57,14 @@ def test_public_names_are_exported() -> None:
     assert sg_nn.data.make_moons is importlib.import_module("sg_nn.data").make_moons
 
 
-@pytest.mark.parametrize("module", [sg_nn, MODULE], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
 def test_doctests_pass(module: ModuleType) -> None:
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
-    assert result.attempted > 0
+
+
+def test_every_module_is_doctested_and_the_documented_ones_have_examples() -> None:
+    names = {m.__name__ for m in MODULES}
+    assert {"sg_nn.layers", "sg_nn.losses", "sg_nn.data", "sg_nn.checkpoint"} <= names
+    for module in (sg_nn, MODULE):
+        assert examples(module) > 0, module.__name__

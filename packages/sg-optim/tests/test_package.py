@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import importlib.metadata
+import pkgutil
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -18,13 +19,22 @@ import sg_tensor as st
 from sg_optim import SGD, Adam, AdamW, Optimizer, RMSprop
 
 PACKAGE = Path(__file__).resolve().parent.parent
-MODULES = [
-    sg_optim,
-    *(
-        importlib.import_module(f"sg_optim.{name}")
-        for name in ("optimizer", "sgd", "adam", "rmsprop", "lr_scheduler")
-    ),
-]
+
+
+def public_modules(package: ModuleType) -> list[ModuleType]:
+    """The package and every module under it, except those named with a leading ``_``."""
+    prefix = package.__name__ + "."
+    names = [info.name for info in pkgutil.walk_packages(package.__path__, prefix)]
+    public = [n for n in names if not any(part.startswith("_") for part in n.split("."))]
+    return [package, *(importlib.import_module(name) for name in public)]
+
+
+def examples(module: ModuleType) -> int:
+    """How many doctest examples the docstrings of ``module`` hold."""
+    return sum(len(test.examples) for test in doctest.DocTestFinder().find(module))
+
+
+MODULES = public_modules(sg_optim)
 
 
 def test_version_matches_installed_metadata_and_pyproject() -> None:
@@ -52,8 +62,12 @@ def test_doctests_pass(module: ModuleType) -> None:
     assert result.failed == 0
 
 
-def test_the_package_docstring_has_examples() -> None:
-    assert doctest.testmod(sg_optim).attempted > 0
+def test_every_module_is_doctested_and_the_package_docstring_has_examples() -> None:
+    names = {m.__name__ for m in MODULES}
+    assert {
+        f"sg_optim.{n}" for n in ("optimizer", "sgd", "adam", "rmsprop", "lr_scheduler")
+    } <= names
+    assert examples(sg_optim) > 0
 
 
 def test_readme_examples_pass() -> None:
