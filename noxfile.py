@@ -135,10 +135,61 @@ def gates(session: nox.Session) -> None:
 @nox.session(python=ORACLE_PYTHON)
 def bench(session: nox.Session) -> None:
     """Speed against references measured in the same run (not part of the default set)."""
-    install_package(session, "sg-tensor")
-    session.install("micrograd==0.1.0", TORCH)
+    _install_bench(session)
     session.run("python", "benchmarks/bench_scalar.py", *session.posargs)
     session.run("python", "benchmarks/bench_tensor.py", *session.posargs)
+
+
+def _install_bench(session: nox.Session) -> None:
+    install_package(session, "sg-tensor")
+    session.install("micrograd==0.1.0", TORCH)
+
+
+# ---------------------------------------------------------------------------------------
+# Documentation: mkdocs.yml and docs/ (see docs/index.md)
+# ---------------------------------------------------------------------------------------
+DOCS = ROOT / "docs"
+DOCS_REPORT = DOCS / "results"  # the generated report, beside its page results/index.md
+BENCH_SNAPSHOT = DOCS / "performance"
+
+
+@nox.session(python=ORACLE_PYTHON)
+def docs(session: nox.Session) -> None:
+    """The site in site/: the verification report, the executed notebook, the API reference."""
+    session.install(TORCH)  # first, so that the torch extra finds it and adds nothing
+    install_package(session, "sg-verify", "torch", "plots")
+    session.install("-r", str(DOCS / "requirements.txt"), *TEST_TOOLS)
+    # The Results page shows the report of this build, never a pasted copy.
+    for stale in DOCS_REPORT.iterdir():
+        if stale.name != "index.md":
+            stale.unlink()
+    session.run("sg-verify", "report", "--out", str(DOCS_REPORT), silent=True)
+    session.log(f"verification report written to {DOCS_REPORT.relative_to(ROOT)}/")
+    # The examples of the pages run as doctests; the notebook runs during the build.
+    session.run("pytest", "-p", "no:cacheprovider", "-q", "--doctest-glob=*.md", str(DOCS))
+    session.run("mkdocs", "build", "--strict", *session.posargs)
+
+
+@nox.session(python=ORACLE_PYTHON)
+def bench_snapshot(session: nox.Session) -> None:
+    """Rerun both benchmarks and keep what they print as the Performance page's snapshot."""
+    _install_bench(session)
+    commit = session.run("git", "rev-parse", "--short", "HEAD", external=True, silent=True)
+    changed = session.run("git", "status", "--porcelain", external=True, silent=True)
+    stamp = (
+        f"Measured {time.strftime('%Y-%m-%d', time.gmtime())} at commit {str(commit).strip()}"
+        f"{' with uncommitted changes' if str(changed).strip() else ''}"
+        f" on {os.cpu_count()} CPU core(s), by `nox -s bench_snapshot`.\n\n"
+    )
+    for name in ("scalar", "tensor"):
+        with open(BENCH_SNAPSHOT / f"bench_{name}.txt", "w", encoding="utf-8") as out:
+            out.write(stamp)
+            out.flush()
+            session.run(
+                *("python", f"benchmarks/bench_{name}.py", "--no-fail", *session.posargs),
+                stdout=out,
+                stderr=None,  # the progress lines stay on the console
+            )
 
 
 # ---------------------------------------------------------------------------------------
