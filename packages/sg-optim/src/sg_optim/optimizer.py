@@ -22,11 +22,13 @@ __all__ = ["Optimizer"]
 
 
 def check_non_negative(name: str, value: float, optimizer: str) -> None:
+    """Raise ``ValueError`` naming the optimizer unless ``value >= 0`` (``nan`` fails)."""
     if not value >= 0.0:  # also rejects nan
         raise ValueError(f"{optimizer}: invalid {name} {value!r}: must be >= 0")
 
 
 def check_beta(name: str, value: float, optimizer: str) -> None:
+    """Raise ``ValueError`` naming the optimizer unless ``0 <= value < 1``."""
     if not 0.0 <= value < 1.0:
         raise ValueError(f"{optimizer}: invalid {name} {value!r}: must be in [0, 1)")
 

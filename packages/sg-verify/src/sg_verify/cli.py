@@ -80,6 +80,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``sg-verify`` with ``argv`` (the command line by default); the exit code."""
     parser = argparse.ArgumentParser(prog="sg-verify", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     ops = commands.add_parser("ops", help="every operator through both oracles")

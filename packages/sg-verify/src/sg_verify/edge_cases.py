@@ -15,6 +15,8 @@ from sg_scalar import GraphReleasedError, Value, no_grad
 
 @dataclass
 class EdgeCase:
+    """The outcome of one edge case: its name, whether it passed, and what was seen."""
+
     name: str
     passed: bool
     detail: str

@@ -53,6 +53,7 @@ class OpsReport:
         return all(row.passed for row in self.rows)
 
     def to_dict(self) -> dict[str, Any]:
+        """The rows as JSON-ready data (``None`` for an oracle that did not run)."""
         return {
             "with_torch": self.with_torch,
             "passed": self.passed,

@@ -54,10 +54,12 @@ class OpSpec:
 # Samplers: each returns a list of float64 arrays.
 # ---------------------------------------------------------------------------------------
 def real(*shape: int) -> Callable[[np.random.Generator], np.ndarray]:
+    """Standard normal values of ``shape``."""
     return lambda rng: rng.standard_normal(shape)
 
 
 def positive(*shape: int, low: float = 0.5, high: float = 2.0) -> Callable[..., np.ndarray]:
+    """Values of ``shape`` drawn uniformly in ``[low, high)``: inside domains such as log's."""
     return lambda rng: rng.uniform(low, high, shape)
 
 
@@ -95,6 +97,7 @@ def avoiding(points: Sequence[float], *shape: int, gap: float = 0.05) -> Callabl
 
 
 def inputs(*draws: Callable[[np.random.Generator], np.ndarray]) -> Sampler:
+    """A spec's sampler: one float64 array per input, each from its own draw."""
     return lambda rng: [np.asarray(d(rng), dtype=np.float64) for d in draws]
 
 

@@ -20,6 +20,7 @@ from sg_verify import figures
 
 
 def torch_available() -> bool:
+    """Whether torch can be imported (the ``torch`` extra is installed)."""
     try:
         import torch  # noqa: F401
     except ImportError:

@@ -33,6 +33,7 @@ class Verdict:
         return self.kills > 0
 
     def to_dict(self) -> dict[str, Any]:
+        """The verdict as JSON-ready data."""
         return {
             "caught": self.caught,
             "checks": self.checks,
@@ -76,6 +77,7 @@ class MutantResult:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """The mutant and which oracles caught it, as JSON-ready data."""
         return {
             **self.mutant.to_dict(),
             "caught_by": list(self.caught_by),
@@ -107,6 +109,7 @@ class MutantReport:
         return sum(r.verdicts[oracle].caught for r in self.results) / len(self.results)
 
     def kill_rates(self) -> dict[str, float]:
+        """The kill rate of each oracle, and of ``"either"`` of them."""
         return {o: self.kill_rate(o) for o in (*self.oracles, "either")}
 
     def missed_by(self, oracle: str) -> list[MutantResult]:
