@@ -265,12 +265,14 @@ def _propagate(
     retain_graph: bool,
     create_graph: bool,
     captured: dict[Node, Any] | None,
+    ends: set[Node] | frozenset[Node] = frozenset(),
 ) -> None:
     """Run the rules of ``order`` in reverse, starting from the roots' ``_pending`` seeds.
 
     With ``captured`` (a dict keyed by the nodes of interest, for :func:`grad`) the total
     gradient of each of those nodes is stored there and leaves keep their ``.grad``;
-    otherwise leaves accumulate into ``.grad``.
+    otherwise leaves accumulate into ``.grad``. The captured nodes in ``ends`` are where
+    the pass stops: their own rules neither run nor free their inputs.
     """
     # Each node's ``_pending`` slot sums the gradients of its consumers; a slot is much
     # cheaper than a dict keyed by node, and this loop is the hot path of every pass.
@@ -281,6 +283,8 @@ def _propagate(
                 node._pending = None
                 if captured is not None and node in captured:
                     captured[node] = g
+                    if node in ends:
+                        continue
                 op = node._op
                 if op is None:  # a leaf: the end of every path
                     if g is not None and captured is None:
@@ -398,19 +402,31 @@ def grad(
     if retain_graph is None:
         retain_graph = create_graph
     order = topological_order(*outputs)
-    # Only nodes from which some input can be reached need their rule run.
+    # Only nodes from which some input can be reached need their rule run. A node freed
+    # by an earlier pass has forgotten its inputs, so it may lead to one: it counts as on
+    # the path, and reaching it raises GraphReleasedError (rather than a gradient that
+    # silently misses that path, or an input reported as unused).
     wanted = set(inputs)
-    on_path: set[Node] = set()
+    reaches: set[Node] = set()  # nodes known to reach an input
+    on_path: set[Node] = set()  # those, and the nodes that may reach one through a freed node
     for node in order:
-        if node in wanted or any(p in on_path for p in node._parents):
+        parents = node._parents
+        if node in wanted or any(p in reaches for p in parents):
+            reaches.add(node)
             on_path.add(node)
+        elif node._op is RELEASED or any(p in on_path for p in parents):
+            on_path.add(node)
+    # An input with no other input behind it ends the pass: as in PyTorch, the graph that
+    # produced a non-leaf input is neither run nor freed.
+    ends = {x for x in inputs if not any(p in reaches for p in x._parents)}
     captured: dict[Node, Any] = dict.fromkeys(inputs)
     try:
         for output, seed in zip(outputs, seeds):
             if output in on_path:
                 previous = output._pending
                 output._pending = seed if previous is None else previous + seed
-        _propagate([n for n in order if n in on_path], False, retain_graph, create_graph, captured)
+        path = [n for n in order if n in on_path]
+        _propagate(path, False, retain_graph, create_graph, captured, ends)
     finally:  # rules also send gradients to parents off the path: drop them
         for node in order:
             node._pending = None
