@@ -21,10 +21,15 @@ float32, and three implementations of the same arithmetic:
 - **numpy**: a hand-written forward and backward pass, the practical floor for any
   engine built on numpy (it calls the same BLAS with no graph, no bookkeeping and no
   temporary it can avoid);
-- **sg-tensor**: ``Tensor`` parameters with ``requires_grad=True``, ``loss.backward()``
-  and the update ``p.data -= lr * p.grad`` under ``no_grad()``;
-- **torch**: PyTorch eager on the CPU with plain tensors (no ``nn.Linear``), the same
-  expressions, the update under ``torch.no_grad()``.
+- **sg-tensor**: ``Tensor`` parameters with ``requires_grad=True``, each layer
+  ``sg_tensor.linear(h, W, b)`` (``h @ W.T + b`` as one operator, what ``sg_nn.Linear``
+  runs), ``loss.backward()`` and the update ``p.data -= lr * p.grad`` under ``no_grad()``;
+- **torch**: PyTorch eager on the CPU with plain tensors, each layer
+  ``torch.nn.functional.linear`` (what ``nn.Linear`` runs), the same expressions
+  otherwise, the update under ``torch.no_grad()``.
+
+sg and torch keep the weights in their Linear layout ``(out, in)``; numpy's hand-written
+step keeps ``(in, out)``: the same numbers, transposed once before any timing.
 
 Weights and data are drawn once from ``numpy.random.default_rng(SEED)`` (float32 cases
 are the float64 numbers rounded), so the three start from identical numbers. Before any
@@ -219,26 +224,38 @@ class NumpyMLP:
         return loss
 
 
-def mlp_mse_loss(params: list[Any], x: Any, y: Any) -> Any:
-    """The MLP's forward and MSE loss, written once for sg and PyTorch (same operators)."""
+def mlp_mse_loss(params: list[Any], x: Any, y: Any, linear: Any) -> Any:
+    """The MLP's forward and MSE loss, written once for sg and PyTorch (same operators).
+
+    ``linear`` is the engine's ``x @ W.T + b`` (``sg_tensor.linear``,
+    ``torch.nn.functional.linear``), what each engine's Linear layer runs; the weights are
+    in its ``(out, in)`` layout.
+    """
     n_layers = len(params) // 2
     h = x
     for i in range(n_layers):
-        h = h @ params[2 * i] + params[2 * i + 1]
+        h = linear(h, params[2 * i], params[2 * i + 1])
         if i < n_layers - 1:
             h = h.relu()
     d = h - y
     return (d * d).mean()
 
 
+def in_out_layout(params: list[Any]) -> list[Any]:
+    """The weights of ``make_workload`` (``(in, out)``, numpy's ``h @ W``) as ``(out, in)``."""
+    return [p.T.copy() if i % 2 == 0 else p for i, p in enumerate(params)]
+
+
 class SgMLP:
     """The sg-tensor training step, written as a user of the library would."""
 
     def __init__(self, size: Size, dtype: str) -> None:
-        from sg_tensor import Tensor, no_grad
+        from sg_tensor import Tensor, linear, no_grad
 
         self.no_grad = no_grad  # bound here: an import statement inside step() costs time
-        x, y, self.initial = make_workload(size, dtype)
+        self.linear = linear
+        x, y, initial = make_workload(size, dtype)
+        self.initial = in_out_layout(initial)
         self.x, self.y = Tensor(x), Tensor(y)
         self.params = [Tensor(p.copy(), requires_grad=True) for p in self.initial]
 
@@ -249,7 +266,7 @@ class SgMLP:
 
     def step(self) -> float:
         params = self.params
-        loss = mlp_mse_loss(params, self.x, self.y)
+        loss = mlp_mse_loss(params, self.x, self.y, self.linear)
         loss.backward()
         with self.no_grad():
             for p in params:
@@ -265,7 +282,9 @@ class TorchMLP:
         import torch
 
         self.torch = torch
-        x, y, self.initial = make_workload(size, dtype)
+        self.linear = torch.nn.functional.linear
+        x, y, initial = make_workload(size, dtype)
+        self.initial = in_out_layout(initial)
         self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
         self.params = [torch.tensor(p, requires_grad=True) for p in self.initial]
 
@@ -278,7 +297,7 @@ class TorchMLP:
 
     def step(self) -> float:
         params = self.params
-        loss = mlp_mse_loss(params, self.x, self.y)
+        loss = mlp_mse_loss(params, self.x, self.y, self.linear)
         loss.backward()
         with self.torch.no_grad():
             for p in params:

@@ -244,9 +244,22 @@ def test_constant_branches_get_no_gradient() -> None:
     assert c.grad == 0.0
 
 
-def test_empty_inputs_give_an_empty_tuple() -> None:
+def test_empty_outputs_or_inputs_are_a_value_error() -> None:
     x = Value(1.0)
-    assert grad(x * x, []) == ()
+    with pytest.raises(ValueError, match=r"grad\(\): inputs is empty"):
+        grad(x * x, [])
+    with pytest.raises(ValueError, match=r"grad\(\): outputs is empty"):
+        grad([], x)
+
+
+def test_a_number_where_values_belong_is_a_type_error() -> None:
+    x = Value(1.0)
+    with pytest.raises(TypeError, match="outputs must be a Value or a sequence of Values"):
+        grad(1.0, x)
+    with pytest.raises(TypeError, match="inputs must be a Value or a sequence of Values"):
+        grad(x * x, 2.0)
+    with pytest.raises(TypeError, match=r"grad_outputs\[0\] must be a number or a Value"):
+        grad(x * x, x, "ab")
 
 
 # =======================================================================================
@@ -291,7 +304,7 @@ def test_wrong_types_raise_type_error(call: Callable[[Value, Value], Any], match
 
 @pytest.mark.parametrize(
     ("n_outputs", "seeds", "given"),
-    [(1, [1.0, 2.0], 2), (2, [1.0], 1), (1, (), 0), (2, 1.0, 1), (1, "ab", 2)],
+    [(1, [1.0, 2.0], 2), (2, [1.0], 1), (1, (), 0), (2, 1.0, 1)],
 )
 def test_grad_outputs_count_mismatch_is_a_value_error(
     n_outputs: int, seeds: Any, given: int

@@ -315,6 +315,11 @@ for label, sa, sb in MATMUL_SHAPES:
     case("matmul", label, lambda a, b: a @ b, n(*sa), n(*sb))
 case("matmul", "array-left", lambda b: CONST @ b, n(3, 2))
 case("matmul", "array-right", lambda a: a @ CONST, n(4, 2))
+case("linear", "2d", lambda x, w, b: st.linear(x, w, b), n(4, 3), n(5, 3), n(5))
+case("linear", "no-bias", lambda x, w: st.linear(x, w), n(4, 3), n(2, 3))
+case("linear", "1d-input", lambda x, w, b: st.linear(x, w, b), n(3), n(2, 3), n(2))
+case("linear", "batched", lambda x, w, b: st.linear(x, w, b), n(2, 4, 3), n(5, 3), n(5))
+case("linear", "constant-weight", lambda x: st.linear(x, CONST.T, np.ones(3)), n(4, 2))
 case("matmul", "functional", lambda a, b: st.matmul(a, b), n(3), n(2, 3, 2))
 case("matmul", "method", lambda a, b: a.matmul(b), n(2, 2), n(2))
 

@@ -133,9 +133,24 @@ def test_grad_leaves_every_grad_untouched() -> None:
     np.testing.assert_array_equal(w.grad, np.full(3, 7.0))
 
 
-def test_empty_inputs_give_an_empty_tuple() -> None:
+def test_empty_outputs_or_inputs_are_a_value_error() -> None:
     x = leaf(2)
-    assert st.grad(x.sum(), []) == ()
+    with pytest.raises(ValueError, match=r"grad\(\): inputs is empty"):
+        st.grad(x.sum(), [])
+    with pytest.raises(ValueError, match=r"grad\(\): outputs is empty"):
+        st.grad([], x)
+
+
+def test_a_number_where_tensors_belong_is_a_type_error() -> None:
+    x = leaf(2)
+    with pytest.raises(TypeError, match="outputs must be a Tensor or a sequence of Tensors"):
+        st.grad(1.0, x)
+
+
+def test_a_number_seeds_a_one_element_output() -> None:
+    x = st.tensor(2.0, requires_grad=True)
+    (g,) = st.grad(x * x, x, 3.0)
+    assert g.data == 12.0
 
 
 # -- dtypes ----------------------------------------------------------------------------

@@ -64,8 +64,7 @@ class Linear(Module):
                 f"Linear: expected inputs with last dimension {self.in_features}, "
                 f"got shape {t.shape}"
             )
-        out = t @ self.weight.T
-        return out if self.bias is None else out + self.bias
+        return st.linear(t, self.weight, self.bias)  # x @ W.T + b as one graph node
 
     def extra_repr(self) -> str:
         return (

@@ -27,7 +27,15 @@ __all__ = ["grad"]
 
 
 def _as_tuple(what: str, value: Any) -> tuple[Value, ...]:
-    items = (value,) if isinstance(value, Value) else tuple(value)
+    if isinstance(value, Value):
+        return (value,)
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(
+            f"grad(): {what} must be a Value or a sequence of Values, got {type(value).__name__}"
+        )
+    items = tuple(value)
+    if not items:
+        raise ValueError(f"grad(): {what} is empty")
     for i, item in enumerate(items):
         if not isinstance(item, Value):
             raise TypeError(f"grad(): {what}[{i}] must be a Value, got {type(item).__name__}")
@@ -69,10 +77,10 @@ def grad(
     ins = _as_tuple("inputs", inputs)
     if grad_outputs is None:
         given: tuple[Any, ...] = (None,) * len(outs)
-    elif isinstance(grad_outputs, (Value, numbers.Real)):
-        given = (grad_outputs,)
-    else:
+    elif isinstance(grad_outputs, (list, tuple)):
         given = tuple(grad_outputs)
+    else:  # one number or Value, for a single output (_seed rejects anything else)
+        given = (grad_outputs,)
     if len(given) != len(outs):
         raise ValueError(
             f"grad(): got {len(given)} grad_outputs for {len(outs)} outputs; give one each"

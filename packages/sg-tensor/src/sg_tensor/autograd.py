@@ -32,7 +32,16 @@ TensorOrTensors = Tensor | Sequence[Tensor]
 
 
 def _as_tuple(name: str, what: str, value: Any) -> tuple[Tensor, ...]:
-    items = (value,) if isinstance(value, Tensor) else tuple(value)
+    if isinstance(value, Tensor):
+        return (value,)
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(
+            f"{name}(): {what} must be a Tensor or a sequence of Tensors, "
+            f"got {type(value).__name__}"
+        )
+    items = tuple(value)
+    if not items:
+        raise ValueError(f"{name}(): {what} is empty")
     for i, item in enumerate(items):
         if not isinstance(item, Tensor):
             raise TypeError(f"{name}(): {what}[{i}] must be a Tensor, got {type(item).__name__}")
@@ -97,12 +106,12 @@ def grad(
     """
     outs = _as_tuple("grad", "outputs", outputs)
     ins = _as_tuple("grad", "inputs", inputs)
-    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
-        given: tuple[Any, ...] = (
-            (grad_outputs,) * len(outs) if grad_outputs is None else (grad_outputs,)
-        )
-    else:
+    if grad_outputs is None:
+        given: tuple[Any, ...] = (None,) * len(outs)
+    elif isinstance(grad_outputs, (list, tuple)):
         given = tuple(grad_outputs)
+    else:  # one Tensor, array or number: for a single output
+        given = (grad_outputs,)
     if len(given) != len(outs):
         raise ValueError(
             f"grad(): got {len(given)} grad_outputs for {len(outs)} outputs; give one each"

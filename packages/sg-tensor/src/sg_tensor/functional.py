@@ -19,7 +19,7 @@ from sg_tensor.tensor import Tensor, _operand
 
 __all__ = [
     "abs", "add", "broadcast_to", "clip", "concatenate", "cos", "div", "erf", "exp", "expand",
-    "flatten", "gelu", "leaky_relu", "log", "log_softmax", "logsumexp", "matmul", "max",
+    "flatten", "gelu", "leaky_relu", "linear", "log", "log_softmax", "logsumexp", "matmul", "max",
     "maximum", "mean", "min", "minimum", "mul", "neg", "pad", "permute", "pow", "relu",
     "reshape", "sigmoid", "sin", "softmax", "softplus", "split", "sqrt", "squeeze", "stack",
     "std", "sub", "sum", "swapaxes", "tanh", "transpose", "unsqueeze", "var", "where",
@@ -80,6 +80,36 @@ def minimum(a: Any, b: Any) -> Tensor:
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with numpy's semantics (1-D operands, batch broadcasting)."""
     return _binary("matmul", a, b)
+
+
+def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """``x @ weight.T + bias`` as one operator, with PyTorch's layout.
+
+    ``x`` is ``(..., in_features)``, ``weight`` is ``(out_features, in_features)`` and
+    ``bias`` (optional) is ``(out_features,)``. Same numbers as the two operators, one
+    graph node and one array fewer.
+    """
+    tx = x if type(x) is Tensor else as_tensor(x)
+    tw = weight if type(weight) is Tensor else _operand(weight, tx, "linear")
+    w_shape, x_shape = tw.data.shape, tx.data.shape
+    if len(w_shape) != 2 or not x_shape or x_shape[-1] != w_shape[1]:
+        raise ValueError(
+            f"linear: weight must be (out_features, in_features) and x (..., in_features); "
+            f"got x {tx.shape} and weight {tw.shape}"
+        )
+    if bias is None:
+        return tx._apply2(_LINEAR, tw)
+    tb = bias if type(bias) is Tensor else _operand(bias, tx, "linear")
+    if tb.data.shape != w_shape[:1]:
+        raise ValueError(
+            f"linear: bias must have shape ({w_shape[0]},) to match weight {tw.shape}; "
+            f"got {tb.shape}"
+        )
+    return Tensor._apply_n(_LINEAR, (tx, tw, tb), _NO_CTX)
+
+
+_LINEAR = OPS["linear"]
+_NO_CTX: dict[str, Any] = {}
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:

@@ -48,3 +48,32 @@ def matmul(g: Any, out: Any, a: Any, b: Any, *, needs_input_grad: tuple[bool, bo
     if b.ndim == 1 and gb is not None:  # (..., k, 1): drop the column axis
         gb = gb.reshape(gb.shape[:-1])
     return ga, gb  # unbroadcast then sums over the batch axes an operand was broadcast along
+
+
+def _linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> Any:
+    out = x @ w.T
+    if b is None:
+        return out
+    if b.dtype == out.dtype:
+        out += b  # the product is a fresh array: add the bias in place, no second array
+        return out
+    return out + b
+
+
+@op("linear", _linear, needs_input_grad=True)
+def linear(
+    g: Any, out: Any, x: Any, w: Any, b: Any = None, *, needs_input_grad: tuple[bool, ...]
+) -> Grads:
+    """d(x W^T + b): grad_x = G W, grad_W = G^T x, grad_b = G summed over the batch.
+
+    ``x`` is ``(..., in)``, ``W`` is ``(out, in)`` (PyTorch's layout) and ``b`` is
+    ``(out,)``: the batch axes of ``x`` are folded into one for the weight and the bias.
+    """
+    gx = g @ w if needs_input_grad[0] else None
+    if x.ndim != 2:  # fold the batch axes (or add one): the weight sees rows of x
+        g = g.reshape((-1, g.shape[-1]))
+        x = x.reshape((-1, x.shape[-1]))
+    gw = g.T @ x if needs_input_grad[1] else None
+    if b is None:
+        return gx, gw
+    return gx, gw, (g.sum(axis=0) if needs_input_grad[2] else None)

@@ -665,6 +665,23 @@ def _tensor_specs() -> list[OpSpec]:  # one table, read top to bottom
         inputs(real(3, 4), real(4, 2)),
         ["matmul"],
     )
+    for xs in [(3, 4), (4,), (2, 3, 4)]:  # x @ w.T + b, PyTorch's layout
+        b.add(
+            f"linear[{_shape_tag(xs)}]",
+            "linear",
+            st.linear,
+            lambda x, w, bias: F().linear(x, w, bias),
+            inputs(real(*xs), real(5, 4), real(5)),
+            ["linear"],
+        )
+    b.add(
+        "linear[no-bias]",
+        "linear",
+        st.linear,
+        lambda x, w: F().linear(x, w),
+        inputs(real(3, 4), real(2, 4)),
+        ["linear"],
+    )
 
     # -- softmax family ----------------------------------------------------------------------
     for axis in (-1, 0, 1):

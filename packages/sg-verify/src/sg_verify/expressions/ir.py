@@ -26,7 +26,7 @@ OPS: dict[str, tuple[str, ...]] = {
         "neg", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu",
         "leaky_relu", "gelu", "softplus", "clip", "sum", "mean", "max", "min", "var",
         "logsumexp", "reshape", "transpose", "broadcast_to", "getitem", "concatenate", "pad",
-        "matmul", "softmax", "log_softmax", "astype", "erf",
+        "matmul", "softmax", "log_softmax", "astype", "erf", "linear",
     ),
     "scalar": (
         "add", "mul", "neg", "pow", "pow_const", "exp", "log", "sqrt", "sin", "cos", "tanh",
@@ -69,6 +69,7 @@ _FUNCTIONS = frozenset(
         "erf",
         "maximum",
         "minimum",
+        "linear",
     }
 )
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}

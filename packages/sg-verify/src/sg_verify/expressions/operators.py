@@ -79,6 +79,8 @@ class _OperatorBuilder(_Builder):
             getattr(self, op)()
         elif op == "matmul":
             self.matmul()
+        elif op == "linear":
+            self.linear()
         elif op in ("softmax", "log_softmax"):
             self.softmax_family(op)
         else:
@@ -365,6 +367,25 @@ class _OperatorBuilder(_Builder):
         assert shape is not None
         guards, result = self.fit([a, b], ["", ""], lambda x: x[0] * x[1] * k)
         self.emit("matmul", [a, b], guards, shape, result)
+
+    def linear(self) -> None:
+        """``x @ w.T + b`` with PyTorch's layout: ``w`` is ``(m, k)``, the bias optional."""
+        x = self.any_arg(min_ndim=1)
+        sx = self.shape(x)
+        k = sx[-1]
+        w = self.arg(
+            lambda i: len(self.shape(i)) == 2 and self.shape(i)[1] == k,
+            lambda: (self.integer(2, 3), k),
+            first=False,
+        )
+        m = self.shape(w)[0]
+        args = [x, w]
+        if self.one_in(2):
+            args.append(self.arg(lambda i: self.shape(i) == (m,), lambda: (m,), first=False))
+        guards, result = self.fit(
+            args, [""] * len(args), lambda b: b[0] * b[1] * k + (b[2] if len(b) > 2 else 0.0)
+        )
+        self.emit("linear", args, guards, sx[:-1] + (m,), result)
 
     def softmax_family(self, op: str) -> None:
         """``softmax`` or ``log_softmax`` along a random axis."""
