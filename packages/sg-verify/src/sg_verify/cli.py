@@ -1,11 +1,13 @@
 """The ``sg-verify`` command: run the evidence and read it in tables.
 
-sg-verify ops          every operator through both oracles, first and second order
-sg-verify parity       random expressions, sg against PyTorch
-sg-verify mutants      wrong rules patched in: which oracle catches which
-sg-verify trajectory   training runs, sg against PyTorch, step by step
-sg-verify moons        the two-moons accuracy over five seeds
-sg-verify report       all of the above into a folder (results.json, REPORT.md, PNGs)
+Its subcommands::
+
+    sg-verify ops          every operator through both oracles, first and second order
+    sg-verify parity       random expressions, sg against PyTorch
+    sg-verify mutants      wrong rules patched in: which oracle catches which
+    sg-verify trajectory   training runs, sg against PyTorch, step by step
+    sg-verify moons        the two-moons accuracy over five seeds
+    sg-verify report       all of the above into a folder (results.json, REPORT.md, PNGs)
 """
 
 from __future__ import annotations
