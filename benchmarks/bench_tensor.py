@@ -28,8 +28,8 @@ float32, and three implementations of the same arithmetic:
   ``torch.nn.functional.linear`` (what ``nn.Linear`` runs), the same expressions
   otherwise, the update under ``torch.no_grad()``.
 
-sg and torch keep the weights in their Linear layout ``(out, in)``; numpy's hand-written
-step keeps ``(in, out)``: the same numbers, transposed once before any timing.
+All three keep the weights in the Linear layout ``(out, in)`` (transposed once from the
+drawn ``(in, out)`` before any timing), so they hand BLAS the same operands.
 
 Weights and data are drawn once from ``numpy.random.default_rng(SEED)`` (float32 cases
 are the float64 numbers rounded), so the three start from identical numbers. Before any
@@ -170,12 +170,14 @@ def make_workload(size: Size, dtype: str) -> tuple[Any, Any, list[Any]]:
 class NumpyMLP:
     """The hand-written numpy training step: what a careful numpy programmer writes.
 
-    Forward: ``z = h @ W; z += b; relu in place``; every activation is kept for the
-    backward pass. Backward: the output gradient ``2 (out - y) / n`` is made in place
-    from ``out``; each layer's weight gradient is ``h.T @ g`` (numpy hands the
-    transposed view straight to BLAS, no copy), its bias gradient ``g.sum(0)``, and the
-    gradient passed down is ``(g @ W.T) * (h > 0)`` (multiplying by the boolean mask in
-    place, which is much faster than ``np.where`` on a random mask). The input batch's
+    The weights are in the ``(out, in)`` layout that sg and torch use, so that the three
+    call BLAS on the same operands. Forward: ``z = h @ W.T; z += b; relu in place``;
+    every activation is kept for the backward pass. Backward: the output gradient
+    ``2 (out - y) / n`` is made in place from ``out``; each layer's weight gradient is
+    ``g.T @ h`` (numpy hands transposed views straight to BLAS, no copy), its bias
+    gradient ``g.sum(0)``, and the gradient passed down is ``(g @ W) * (h > 0)``
+    (multiplying by the boolean mask in place, which is much faster than ``np.where`` on
+    a random mask). The input batch's
     gradient is never computed. Each layer's parameters are updated in place as soon as
     its gradients are known and ``W`` is no longer needed: the same numbers as updating
     after the full backward pass, without keeping every gradient alive.
@@ -184,7 +186,8 @@ class NumpyMLP:
     def __init__(self, size: Size, dtype: str) -> None:
         import numpy as np
 
-        self.x, self.y, self.initial = make_workload(size, dtype)
+        self.x, self.y, initial = make_workload(size, dtype)
+        self.initial = out_in_layout(initial)
         self.params = [p.copy() for p in self.initial]
         self.maximum, self.vdot = np.maximum, np.vdot  # no import statement inside step()
 
@@ -198,7 +201,7 @@ class NumpyMLP:
         activations = [self.x]  # the input of each layer
         h = self.x
         for i in range(n_layers):
-            z = h @ params[2 * i]
+            z = h @ params[2 * i].T
             z += params[2 * i + 1]
             if i < n_layers - 1:
                 self.maximum(z, 0, out=z)
@@ -212,10 +215,10 @@ class NumpyMLP:
         for i in reversed(range(n_layers)):
             w, b = params[2 * i], params[2 * i + 1]
             a = activations[i]
-            grad_w = a.T @ g
+            grad_w = g.T @ a
             grad_b = g.sum(axis=0)
             if i > 0:  # not for the first layer: the input needs no gradient
-                g = g @ w.T
+                g = g @ w
                 g *= a > 0  # relu backward: a is relu's output, > 0 exactly where z > 0
             grad_w *= LR
             w -= grad_w
@@ -241,8 +244,8 @@ def mlp_mse_loss(params: list[Any], x: Any, y: Any, linear: Any) -> Any:
     return (d * d).mean()
 
 
-def in_out_layout(params: list[Any]) -> list[Any]:
-    """The weights of ``make_workload`` (``(in, out)``, numpy's ``h @ W``) as ``(out, in)``."""
+def out_in_layout(params: list[Any]) -> list[Any]:
+    """The weights of ``make_workload`` (``(in, out)``) as ``(out, in)``, Linear's layout."""
     return [p.T.copy() if i % 2 == 0 else p for i, p in enumerate(params)]
 
 
@@ -255,7 +258,7 @@ class SgMLP:
         self.no_grad = no_grad  # bound here: an import statement inside step() costs time
         self.linear = linear
         x, y, initial = make_workload(size, dtype)
-        self.initial = in_out_layout(initial)
+        self.initial = out_in_layout(initial)
         self.x, self.y = Tensor(x), Tensor(y)
         self.params = [Tensor(p.copy(), requires_grad=True) for p in self.initial]
 
@@ -284,7 +287,7 @@ class TorchMLP:
         self.torch = torch
         self.linear = torch.nn.functional.linear
         x, y, initial = make_workload(size, dtype)
-        self.initial = in_out_layout(initial)
+        self.initial = out_in_layout(initial)
         self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
         self.params = [torch.tensor(p, requires_grad=True) for p in self.initial]
 

@@ -221,8 +221,10 @@ def topological_order(root: Node, *more_roots: Node) -> list[Node]:
             for parent in parents:
                 if parent.requires_grad and parent not in visited:
                     visit(parent)
-                    push((parent, iter(parent._parents)))
-                    break
+                    if parent._parents:
+                        push((parent, iter(parent._parents)))
+                        break
+                    emit(parent)  # a leaf (or a freed node): nothing to place before it
             else:  # all parents placed: the node itself can follow them
                 pop()
                 emit(node)
@@ -274,80 +276,93 @@ def _propagate(
     otherwise leaves accumulate into ``.grad``. The captured nodes in ``ends`` are where
     the pass stops: their own rules neither run nor free their inputs.
     """
-    # Each node's ``_pending`` slot sums the gradients of its consumers; a slot is much
-    # cheaper than a dict keyed by node, and this loop is the hot path of every pass.
     try:
-        with set_grad_enabled(create_graph):
-            for node in reversed(order):
-                g = node._pending
-                node._pending = None
-                if captured is not None and node in captured:
-                    captured[node] = g
-                    if node in ends:
-                        continue
-                op = node._op
-                if op is None:  # a leaf: the end of every path
-                    if g is not None and captured is None:
-                        node._accumulate_grad(g)
-                    continue
-                if op is RELEASED:
-                    _released_vjp(g, node)
-                parents = node._parents
-                ctx = node._ctx
-                if not retain_graph:  # the node's rule runs once: forget its inputs now
-                    node._op = RELEASED
-                    node._parents = ()
-                    if ctx is not None:
-                        node._ctx = None
-                if g is None:  # no path from root to here carries a gradient
-                    continue
-                if retains:  # the node type keeps every node's gradient (Value does)
-                    node.grad = node.grad + g
-                if op.needs_input_grad:
-                    if len(parents) == 2:
-                        needs = (parents[0].requires_grad, parents[1].requires_grad)
-                    else:
-                        needs = tuple([p.requires_grad for p in parents])
-                    ctx = (
-                        {**ctx, "needs_input_grad": needs} if ctx else {"needs_input_grad": needs}
-                    )
-                # The usual one- and two-input cases are spelled out, and keyword
-                # arguments are passed only when there are some: generic calls cost more
-                # than most rules.
-                if create_graph:
-                    grads = _vjp_on_nodes(op, g, node, parents, ctx or _NO_CTX)
-                elif len(parents) == 2:
-                    a, b = parents
-                    if ctx:
-                        grads = op.vjp(g, node.data, a.data, b.data, **ctx)
-                    else:
-                        grads = op.vjp(g, node.data, a.data, b.data)
-                elif len(parents) == 1:
-                    if ctx:
-                        grads = op.vjp(g, node.data, parents[0].data, **ctx)
-                    else:
-                        grads = op.vjp(g, node.data, parents[0].data)
-                else:
-                    data = [p.data for p in parents]
-                    grads = op.vjp(g, node.data, *data, **(ctx or _NO_CTX))
-                if len(parents) == 2:
-                    a, b = parents
-                    ga, gb = grads
-                    if ga is not None and a.requires_grad:
-                        previous = a._pending
-                        a._pending = ga if previous is None else previous + ga
-                    if gb is not None and b.requires_grad:
-                        previous = b._pending
-                        b._pending = gb if previous is None else previous + gb
-                    continue
-                for parent, grad in zip(parents, grads):
-                    if grad is not None and parent.requires_grad:
-                        previous = parent._pending
-                        parent._pending = grad if previous is None else previous + grad
+        if create_graph:  # the rules run on nodes, recording the gradients' graph
+            with set_grad_enabled(True):
+                _walk(order, retains, retain_graph, True, captured, ends)
+        else:  # the rules run on raw data: no graph is recorded whatever the grad mode
+            _walk(order, retains, retain_graph, False, captured, ends)
     except BaseException:  # leave no half-summed gradient behind for the next pass
         for node in order:
             node._pending = None
         raise
+
+
+def _walk(
+    order: list[Node],
+    retains: bool,
+    retain_graph: bool,
+    create_graph: bool,
+    captured: dict[Node, Any] | None,
+    ends: set[Node] | frozenset[Node],
+) -> None:
+    """The loop of :func:`_propagate` (see there)."""
+    # Each node's ``_pending`` slot sums the gradients of its consumers; a slot is much
+    # cheaper than a dict keyed by node, and this loop is the hot path of every pass.
+    for node in reversed(order):
+        g = node._pending
+        node._pending = None
+        if captured is not None and node in captured:
+            captured[node] = g
+            if node in ends:
+                continue
+        op = node._op
+        if op is None:  # a leaf: the end of every path
+            if g is not None and captured is None:
+                node._accumulate_grad(g)
+            continue
+        if op is RELEASED:
+            _released_vjp(g, node)
+        parents = node._parents
+        ctx = node._ctx
+        if not retain_graph:  # the node's rule runs once: forget its inputs now
+            node._op = RELEASED
+            node._parents = ()
+            if ctx is not None:
+                node._ctx = None
+        if g is None:  # no path from root to here carries a gradient
+            continue
+        if retains:  # the node type keeps every node's gradient (Value does)
+            node.grad = node.grad + g
+        n_parents = len(parents)
+        if op.needs_input_grad:
+            if n_parents == 2:
+                needs = (parents[0].requires_grad, parents[1].requires_grad)
+            else:
+                needs = tuple([p.requires_grad for p in parents])
+            ctx = {**ctx, "needs_input_grad": needs} if ctx else {"needs_input_grad": needs}
+        # The usual one- and two-input cases are spelled out, and keyword arguments are
+        # passed only when there are some: generic calls cost more than most rules.
+        if create_graph:
+            grads = _vjp_on_nodes(op, g, node, parents, ctx or _NO_CTX)
+        elif n_parents == 2:
+            a, b = parents
+            if ctx:
+                grads = op.vjp(g, node.data, a.data, b.data, **ctx)
+            else:
+                grads = op.vjp(g, node.data, a.data, b.data)
+        elif n_parents == 1:
+            if ctx:
+                grads = op.vjp(g, node.data, parents[0].data, **ctx)
+            else:
+                grads = op.vjp(g, node.data, parents[0].data)
+        else:
+            data = [p.data for p in parents]
+            grads = op.vjp(g, node.data, *data, **(ctx or _NO_CTX))
+        if n_parents == 2:
+            a, b = parents
+            ga, gb = grads
+            if ga is not None and a.requires_grad:
+                previous = a._pending
+                a._pending = ga if previous is None else previous + ga
+            if gb is not None and b.requires_grad:
+                previous = b._pending
+                b._pending = gb if previous is None else previous + gb
+            continue
+        for parent, grad in zip(parents, grads):
+            if grad is not None and parent.requires_grad:
+                previous = parent._pending
+                parent._pending = grad if previous is None else previous + grad
 
 
 def _vjp_on_nodes(

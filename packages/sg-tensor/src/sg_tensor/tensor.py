@@ -210,7 +210,9 @@ class Tensor:
                     f"backward(): grad can be omitted only for a tensor with one element; "
                     f"this one has shape {self.shape}: pass grad= with that shape"
                 )
-            seed = np.ones(self.shape, dtype=self.dtype)
+            seed = _ONE.get(self.data.dtype) if not self.data.shape else None
+            if seed is None:
+                seed = np.ones(self.shape, dtype=self.dtype)
         else:
             seed = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
             if seed.shape != self.shape:
@@ -309,12 +311,15 @@ class Tensor:
             data = op.forward(*[t.data for t in inputs], **ctx)
         except (ValueError, TypeError, IndexError) as error:
             raise _forward_error(op, tuple(inputs), error) from error
-        out = _leaf(np.asarray(data))
-        if _grad_mode.enabled and any(t.requires_grad for t in inputs):
-            out.requires_grad = True
-            out._op = op
-            out._parents = tuple(inputs)
-            out._ctx = ctx
+        out = _leaf(data if type(data) is _ndarray else np.asarray(data))
+        if _grad_mode.enabled:
+            for t in inputs:
+                if t.requires_grad:
+                    out.requires_grad = True
+                    out._op = op
+                    out._parents = tuple(inputs)
+                    out._ctx = ctx
+                    break
         return out
 
     def _binary(self, op: Op, other: Any, reflected: bool = False) -> Tensor:
@@ -683,6 +688,11 @@ def _apply_on_nodes(op: Op, inputs: Sequence[Any], ctx: dict[str, Any]) -> Tenso
 
 op_module.register_node_apply(_apply_on_nodes)
 _stored_this_pass: set[int] = set()
+# The seed of a 0-d loss, read-only: rules never write into a gradient, and a leaf
+# that receives it stores a copy (see _accumulate_grad).
+_ONE = {np.dtype(t): np.ones((), dtype=t) for t in (np.float16, np.float32, np.float64)}
+for _one in _ONE.values():
+    _one.flags.writeable = False
 
 
 def _owned_copy_needed(g: np.ndarray) -> bool:
