@@ -170,4 +170,6 @@ def quiet(forward: Callable[..., Any]) -> Callable[..., Any]:
 
 def data(x: Any) -> Any:
     """The array behind a node, or the array itself: for masks, which carry no gradient."""
+    if type(x) is np.ndarray:  # the common case first: hasattr on an array is slow
+        return x
     return x.data if hasattr(x, "_op") else x

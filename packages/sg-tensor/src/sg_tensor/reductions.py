@@ -42,15 +42,22 @@ def normalize_axis(axis: Any, ndim: int, opname: str, shape: tuple[int, ...]) ->
 def expand(g: Any, shape: tuple[int, ...], axis: Axes, keepdims: bool) -> Any:
     """Put a reduced gradient back along the reduced axes: broadcast ``g`` to ``shape``."""
     if not keepdims:
-        g = g.reshape(tuple(1 if i in axis else n for i, n in enumerate(shape)))
-    if type(g) is np.ndarray:  # raw arrays: a filled array is far cheaper to make than
-        out = np.empty(shape, dtype=g.dtype)  # np.broadcast_to's view, on small tensors
-        np.copyto(out, g)
-        return out
-    return np.broadcast_to(g, shape)
+        if len(axis) == len(shape):  # a full reduction: g has one element
+            g = g.reshape((1,) * len(shape))
+        else:
+            g = g.reshape(tuple(1 if i in axis else n for i, n in enumerate(shape)))
+    if hasattr(g, "_op"):  # a node (second order): a differentiable broadcast
+        return np.broadcast_to(g, shape)
+    # Raw data (an array, or a numpy scalar from a 0-d gradient): a filled array is far
+    # cheaper to make than np.broadcast_to's view, on small tensors.
+    out = np.empty(shape, dtype=g.dtype)
+    np.copyto(out, g)
+    return out
 
 
 def _count(shape: tuple[int, ...], axis: Axes) -> int:
+    if len(axis) == len(shape):  # every axis (axis tuples are normalised: no repeats)
+        return math.prod(shape)
     return math.prod(shape[a] for a in axis)
 
 
