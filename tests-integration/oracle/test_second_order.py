@@ -29,6 +29,7 @@ def test_second_order_agrees_with_both_oracles(spec) -> None:
 def test_hvp_jacobian_hessian_match_torch_autograd_functional(seed: int) -> None:
     results = run_functional(seed)
     scalar_cases = sum(case.scalar for case in FUNCTIONAL_CASES)
+    assert any(len(case.shapes) > 1 for case in FUNCTIONAL_CASES)  # tuples of inputs too
     assert len(results) == len(FUNCTIONAL_CASES) + 2 * scalar_cases
     assert {r.helper for r in results} == {"hvp", "jacobian", "hessian"}
     bad = [f"{r.case} {r.helper}: {r.worst:.3g}" for r in results if not r.passed]

@@ -622,12 +622,18 @@ def test_jacobian_of_a_function_that_does_not_depend_on_x_is_zero() -> None:
 
 
 def test_hvp_and_hessian_need_one_element_outputs() -> None:
-    with pytest.raises(ValueError, match=r"hvp\(\): f must return one element, got shape \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"hvp\(\): f must return one Tensor with one element, got \(3,\)"
+    ):
         st.hvp(lambda t: t * t, np.ones(3), np.ones(3))
-    with pytest.raises(ValueError, match=r"hessian\(\).*got shape \(2, 3\)"):
+    with pytest.raises(ValueError, match=r"hessian\(\).*got \(2, 3\)"):
         st.hessian(lambda t: t * t, np.ones((2, 3)))
-    with pytest.raises(ValueError, match=r"v has shape \(2,\) but x has shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"v has shape \(2,\) but the input has shape \(3,\)"):
         st.hvp(lambda t: t.sum(), np.ones(3), np.ones(2))
+    with pytest.raises(ValueError, match=r"v can be omitted only for one input with one element"):
+        st.hvp(lambda t: t.sum(), np.ones(3))
+    with pytest.raises(ValueError, match=r"got 1 vectors v for 2 inputs"):
+        st.hvp(lambda a, b: (a * b).sum(), (np.ones(3), np.ones(3)), (np.ones(3),))
     for fn in (st.hvp, st.hessian, st.jacobian):
         args = (np.ones(3),) if fn is not st.hvp else (np.ones(3), np.ones(3))
         with pytest.raises(TypeError, match="f must return a Tensor, got float"):
@@ -959,3 +965,38 @@ def test_second_order_graphs_are_freed_by_reference_counting() -> None:
     del out, g
     assert [r() for r in refs] == [None, None]
     assert h.shape == (3, 3)
+
+
+# -- several inputs and outputs, as torch.autograd.functional takes them ------------------
+def test_tuple_inputs_give_blocks_of_the_full_derivatives() -> None:
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal(3), rng.standard_normal(2)
+
+    def f(a: Tensor, b: Tensor) -> Tensor:
+        return (a[:2] * b).sin().sum() + (a * a).sum() * b.sum()
+
+    def f_joint(z: Tensor) -> Tensor:  # the same function of the concatenated inputs
+        return f(z[:3], z[3:])
+
+    joint = np.concatenate([x, y])
+    full_h = st.hessian(f_joint, joint).data
+    blocks = st.hessian(f, (x, y))
+    np.testing.assert_allclose(blocks[0][0].data, full_h[:3, :3], rtol=1e-14)
+    np.testing.assert_allclose(blocks[0][1].data, full_h[:3, 3:], rtol=1e-14)
+    np.testing.assert_allclose(blocks[1][0].data, full_h[3:, :3], rtol=1e-14)
+    np.testing.assert_allclose(blocks[1][1].data, full_h[3:, 3:], rtol=1e-14)
+    v = rng.standard_normal(5)
+    value, (hv_x, hv_y) = st.hvp(f, (x, y), (v[:3], v[3:]))
+    np.testing.assert_allclose(np.concatenate([hv_x.data, hv_y.data]), full_h @ v, rtol=1e-13)
+    assert value.data == pytest.approx(f_joint(Tensor(joint)).data, rel=1e-15)
+    jac = st.jacobian(lambda a, b: (a[:2] * b, a.exp()), (x, y))
+    np.testing.assert_allclose(jac[0][0].data, np.eye(3)[:2] * y[:, None], rtol=1e-15)
+    np.testing.assert_allclose(jac[0][1].data, np.diag(x[:2]), rtol=1e-15)
+    np.testing.assert_allclose(jac[1][0].data, np.diag(np.exp(x)), rtol=1e-15)
+    assert not jac[1][1].data.any()
+    assert jac[1][1].shape == (3, 2)
+
+
+def test_hvp_of_a_one_element_input_needs_no_v() -> None:
+    _, hv = st.hvp(lambda a: a**3, 2.0)
+    assert hv.data == 12.0

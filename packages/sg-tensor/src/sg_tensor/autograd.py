@@ -147,98 +147,152 @@ def grad(
     return tuple(results)
 
 
-def _single(name: str, f: Callable[[Tensor], Tensor], x: Any) -> tuple[Tensor, Tensor]:
-    """Evaluate ``f`` at a fresh leaf copy of ``x`` that requires grad."""
-    array = np.array(x.data if isinstance(x, Tensor) else x)  # a copy: f may not write x
-    if array.dtype.kind != "f":
-        array = array.astype(np.float64)
-    leaf = Tensor(array, requires_grad=True)
-    out = f(leaf)
-    if not isinstance(out, Tensor):
-        raise TypeError(f"{name}(): f must return a Tensor, got {type(out).__name__}")
-    return leaf, out
+Inputs = Any  # one array-like, or a tuple of them (then f takes several arguments)
 
 
-def _scalar_output(name: str, out: Tensor) -> None:
-    if out.size != 1:
-        raise ValueError(f"{name}(): f must return one element, got shape {out.shape}")
+def _leaves(name: str, inputs: Inputs) -> tuple[tuple[Tensor, ...], bool]:
+    """Fresh float leaves (copies) of ``inputs``, and whether they came as a tuple."""
+    is_tuple = isinstance(inputs, tuple)
+    leaves = []
+    for x in inputs if is_tuple else (inputs,):
+        array = np.array(x.data if isinstance(x, Tensor) else x)  # a copy: f may not write x
+        if array.dtype.kind != "f":
+            array = array.astype(np.float64)
+        leaves.append(Tensor(array, requires_grad=True))
+    if not leaves:
+        raise ValueError(f"{name}(): inputs is an empty tuple")
+    return tuple(leaves), is_tuple
 
 
-def _zeros_if_unused(g: Tensor | None, x: Tensor) -> np.ndarray:
+def _call(name: str, f: Callable[..., Any], leaves: tuple[Tensor, ...]) -> Any:
+    out = f(*leaves)
+    for o in out if isinstance(out, tuple) else (out,):
+        if not isinstance(o, Tensor):
+            raise TypeError(f"{name}(): f must return a Tensor, got {type(o).__name__}")
+    return out
+
+
+def _scalar_output(name: str, out: Any) -> Tensor:
+    if not isinstance(out, Tensor) or out.size != 1:
+        shape = out.shape if isinstance(out, Tensor) else f"a tuple of {len(out)} Tensors"
+        raise ValueError(f"{name}(): f must return one Tensor with one element, got {shape}")
+    return out
+
+
+def _grads(out: Tensor, leaves: tuple[Tensor, ...], **kwargs: Any) -> list[Tensor | None]:
+    """grad() of ``out`` for every leaf, ``None`` for the leaves it does not depend on."""
+    if not out.requires_grad:
+        return [None] * len(leaves)
+    return list(grad(out, leaves, allow_unused=True, **kwargs))
+
+
+def _value(g: Tensor | None, x: Tensor) -> np.ndarray:
     return np.zeros(x.shape, dtype=x.dtype) if g is None else g.data
 
 
-def hvp(f: Callable[[Tensor], Tensor], x: Any, v: Any) -> tuple[Tensor, Tensor]:
-    """``(f(x), H v)``: the Hessian of scalar ``f`` at ``x`` times the vector ``v``.
+def hvp(f: Callable[..., Tensor], inputs: Inputs, v: Any = None) -> tuple[Tensor, Any]:
+    """``(f(x), H v)``: the Hessian of scalar ``f`` at ``inputs`` times the vector ``v``.
 
     Two reverse passes (the gradient with ``create_graph=True``, then the gradient of
     ``<grad f, v>``) instead of building the Hessian, as ``torch.autograd.functional.hvp``.
-    ``x`` and ``v`` have the same shape; the results are plain (non-differentiable) Tensors.
+    ``v`` has the inputs' shape (a tuple of them for a tuple of inputs; it may be omitted
+    for one input with one element). The results are plain (non-differentiable) Tensors.
 
     >>> import sg_tensor as st
     >>> value, hv = st.hvp(lambda x: (x**3).sum(), st.tensor([1.0, 2.0]), st.tensor([1.0, 1.0]))
     >>> hv.data
     array([ 6., 12.])
     """
-    leaf, out = _single("hvp", f, x)
-    _scalar_output("hvp", out)
-    vector = np.asarray(v.data if isinstance(v, Tensor) else v, dtype=leaf.dtype)
-    if vector.shape != leaf.shape:
-        raise ValueError(f"hvp(): v has shape {vector.shape} but x has shape {leaf.shape}")
-    if not out.requires_grad:  # f does not depend on x at all
-        zeros = np.zeros(leaf.shape, dtype=leaf.dtype)
-        return Tensor(out.data.copy()), Tensor(zeros)
-    (g,) = grad(out, leaf, create_graph=True, allow_unused=True)
-    if g is None or not g.requires_grad:  # f is at most linear in x: H = 0
-        return Tensor(out.data.copy()), Tensor(np.zeros(leaf.shape, dtype=leaf.dtype))
-    (hv,) = grad((g * vector).sum(), leaf, allow_unused=True)
-    return Tensor(out.data.copy()), Tensor(_zeros_if_unused(hv, leaf))
+    leaves, is_tuple = _leaves("hvp", inputs)
+    if v is None:
+        if is_tuple or leaves[0].size != 1:
+            raise ValueError("hvp(): v can be omitted only for one input with one element")
+        v = np.ones(leaves[0].shape)
+    vs = tuple(v) if is_tuple else (v,)
+    if len(vs) != len(leaves):
+        raise ValueError(f"hvp(): got {len(vs)} vectors v for {len(leaves)} inputs")
+    vectors = []
+    for i, (vi, x) in enumerate(zip(vs, leaves)):
+        vector = np.asarray(vi.data if isinstance(vi, Tensor) else vi, dtype=x.dtype)
+        if vector.shape != x.shape:
+            raise ValueError(
+                f"hvp(): v{f'[{i}]' if is_tuple else ''} has shape {vector.shape} but the "
+                f"input has shape {x.shape}"
+            )
+        vectors.append(vector)
+    out = _scalar_output("hvp", _call("hvp", f, leaves))
+    firsts = _grads(out, leaves, create_graph=True)
+    # <grad f, v>, from the gradients that still depend on x (the others are constant)
+    terms = [
+        (g * vec).sum() for g, vec in zip(firsts, vectors) if g is not None and g.requires_grad
+    ]
+    seconds: list[Tensor | None] = [None] * len(leaves)
+    if terms:
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
+        seconds = _grads(total, leaves)
+    results = tuple(Tensor(_value(h, x)) for h, x in zip(seconds, leaves))
+    return Tensor(out.data.copy()), results if is_tuple else results[0]
 
 
-def jacobian(f: Callable[[Tensor], Tensor], x: Any) -> Tensor:
-    """The Jacobian of ``f`` at ``x``, shape ``f(x).shape + x.shape`` (for small inputs).
+def jacobian(f: Callable[..., Any], inputs: Inputs) -> Any:
+    """The Jacobian of ``f`` at ``inputs``, shape ``f(x).shape + x.shape`` (small inputs).
 
     One reverse pass per output element (each with a one-hot output gradient), as
-    ``torch.autograd.functional.jacobian`` does by default.
+    ``torch.autograd.functional.jacobian`` does by default. As there, a tuple of inputs
+    (or of outputs) gives a tuple of Jacobians, one per input (per output, then input).
 
     >>> import sg_tensor as st
     >>> st.jacobian(lambda x: x * x, st.tensor([1.0, 3.0])).data
     array([[2., 0.],
            [0., 6.]])
     """
-    leaf, out = _single("jacobian", f, x)
-    rows = np.zeros((out.size, leaf.size), dtype=np.result_type(out.dtype, leaf.dtype))
-    if out.requires_grad:
-        for k in range(out.size):
-            seed = np.zeros(out.size, dtype=out.dtype)
+    leaves, inputs_tuple = _leaves("jacobian", inputs)
+    out = _call("jacobian", f, leaves)
+    outputs_tuple = isinstance(out, tuple)
+    blocks = []
+    for o in out if outputs_tuple else (out,):
+        rows = [np.zeros((o.size, x.size), dtype=np.result_type(o.dtype, x.dtype)) for x in leaves]
+        for k in range(o.size if o.requires_grad else 0):
+            seed = np.zeros(o.size, dtype=o.dtype)
             seed[k] = 1
-            (g,) = grad(out, leaf, seed.reshape(out.shape), retain_graph=True, allow_unused=True)
-            rows[k] = _zeros_if_unused(g, leaf).reshape(-1)
-    return Tensor(rows.reshape(out.shape + leaf.shape))
+            grads = _grads(o, leaves, grad_outputs=seed.reshape(o.shape), retain_graph=True)
+            for row, g, x in zip(rows, grads, leaves):
+                row[k] = _value(g, x).reshape(-1)
+        per_input = tuple(Tensor(r.reshape(o.shape + x.shape)) for r, x in zip(rows, leaves))
+        blocks.append(per_input if inputs_tuple else per_input[0])
+    return tuple(blocks) if outputs_tuple else blocks[0]
 
 
-def hessian(f: Callable[[Tensor], Tensor], x: Any) -> Tensor:
-    """The Hessian of scalar ``f`` at ``x``, shape ``x.shape + x.shape`` (for small inputs).
+def hessian(f: Callable[..., Tensor], inputs: Inputs) -> Any:
+    """The Hessian of scalar ``f`` at ``inputs``, shape ``x.shape + x.shape`` (small inputs).
 
     The Jacobian of the gradient: one differentiable gradient, then one reverse pass per
-    element of ``x`` through it.
+    element of ``x`` through it. For a tuple of inputs, a tuple of tuples: entry ``[i][j]``
+    is ``d2 f / dx_i dx_j``, shape ``x_i.shape + x_j.shape``, as in
+    ``torch.autograd.functional.hessian``.
 
     >>> import sg_tensor as st
     >>> st.hessian(lambda x: (x[0] * x[1] ** 2), st.tensor([1.0, 3.0])).data
     array([[0., 6.],
            [6., 2.]])
     """
-    leaf, out = _single("hessian", f, x)
-    _scalar_output("hessian", out)
-    rows = np.zeros((leaf.size, leaf.size), dtype=leaf.dtype)
-    if out.requires_grad:
-        (g,) = grad(out, leaf, create_graph=True, allow_unused=True)
-        if g is not None and g.requires_grad:
-            for k in range(leaf.size):
-                seed = np.zeros(leaf.size, dtype=leaf.dtype)
+    leaves, is_tuple = _leaves("hessian", inputs)
+    out = _scalar_output("hessian", _call("hessian", f, leaves))
+    firsts = _grads(out, leaves, create_graph=True)
+    blocks = []
+    for g_i, x_i in zip(firsts, leaves):
+        rows = [np.zeros((x_i.size, x_j.size), dtype=x_i.dtype) for x_j in leaves]
+        if g_i is not None and g_i.requires_grad:
+            for k in range(x_i.size):
+                seed = np.zeros(x_i.size, dtype=x_i.dtype)
                 seed[k] = 1
-                (row,) = grad(
-                    g, leaf, seed.reshape(leaf.shape), retain_graph=True, allow_unused=True
-                )
-                rows[k] = _zeros_if_unused(row, leaf).reshape(-1)
-    return Tensor(rows.reshape(leaf.shape + leaf.shape))
+                seed_k = seed.reshape(x_i.shape)
+                seconds = _grads(g_i, leaves, grad_outputs=seed_k, retain_graph=True)
+                for row, h, x_j in zip(rows, seconds, leaves):
+                    row[k] = _value(h, x_j).reshape(-1)
+        blocks.append(
+            tuple(Tensor(r.reshape(x_i.shape + x_j.shape)) for r, x_j in zip(rows, leaves))
+        )
+    return tuple(blocks) if is_tuple else blocks[0][0]
