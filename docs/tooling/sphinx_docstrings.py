@@ -75,7 +75,7 @@ def list_exports(pkg: griffe.Module) -> None:
         for name, path in sorted(exports.items())
     )
     text = pkg.docstring.value if pkg.docstring else ""
-    text += f"\n\n**Exported here** (documented in their modules below): {links}."
+    text += f"\n\n**Exported here** (each documented where it is defined): {links}."
     pkg.docstring = griffe.Docstring(text, parent=pkg)
 
 
