@@ -4,7 +4,7 @@ A Tensor is a node of sg's graph core (:mod:`sg_scalar.graph`): the same topolog
 order and backward driver that run the scalar engine run this one. This module holds
 the node type and how operators are applied; the operators themselves (forward and
 gradient rule) live in the family modules ``elementwise``, ``activations``,
-``reductions``, ``shape`` and ``linalg``.
+``reductions``, ``shapes`` and ``linalg``.
 """
 
 from __future__ import annotations

@@ -821,7 +821,9 @@ def _scalar_specs() -> list[OpSpec]:
 
 
 TENSOR_SPECS: list[OpSpec] = _tensor_specs()
+"""Every way of calling a public operator of sg-tensor that the oracles check."""
 SCALAR_SPECS: list[OpSpec] = _scalar_specs()
+"""Every way of calling a public operator of sg-scalar that the oracles check."""
 
 
 def all_specs() -> list[OpSpec]:
