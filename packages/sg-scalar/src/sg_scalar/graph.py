@@ -328,6 +328,9 @@ def _walk(
         if op.needs_input_grad:
             if n_parents == 2:
                 needs = (parents[0].requires_grad, parents[1].requires_grad)
+            elif n_parents == 3:
+                a, b, c = parents
+                needs = (a.requires_grad, b.requires_grad, c.requires_grad)
             else:
                 needs = tuple([p.requires_grad for p in parents])
             ctx = {**ctx, "needs_input_grad": needs} if ctx else {"needs_input_grad": needs}
@@ -346,6 +349,9 @@ def _walk(
                 grads = op.vjp(g, node.data, parents[0].data, **ctx)
             else:
                 grads = op.vjp(g, node.data, parents[0].data)
+        elif n_parents == 3:  # x @ W.T + b (linear)
+            a, b, c = parents
+            grads = op.vjp(g, node.data, a.data, b.data, c.data, **(ctx or _NO_CTX))
         else:
             data = [p.data for p in parents]
             grads = op.vjp(g, node.data, *data, **(ctx or _NO_CTX))
