@@ -11,7 +11,9 @@ as a quote. This extension rewrites each docstring once it is loaded:
 - a paragraph's closing ``::`` becomes ``:`` (the indented block after it is code in
   Markdown too);
 - a reST definition list (a term line, its definition indented under it) becomes a
-  Markdown one (``def_list``).
+  Markdown one (``def_list``);
+- a power in plain-text math (``e**x``, ``x**(p - 1)``) keeps its ``**``, which
+  Markdown would otherwise read as bold.
 
 A method that overrides a documented one without a docstring of its own (``forward``
 of a layer) shows the docstring it inherits, as ``help()`` does.
@@ -32,6 +34,8 @@ import griffe
 ROLE = re.compile(r":(?:py:)?(?:func|class|meth|mod|data|attr|exc|obj):`(~?)\.?([\w.]+)`")
 PROMPT = re.compile(r"^( *)>>> ")
 TERM = re.compile(r"^[^\s>*`-]|^``")  # a reST term: at the margin, not a list or a fence
+POWER = re.compile(r"(?<=[\w)\]])\*\*(?=[\w(.-])")  # x**2, e**(-x): not bold markup
+CODE_SPAN = re.compile(r"(``.+?``|`[^`]+`)")
 PACKAGES = ("sg_scalar", "sg_tensor", "sg_nn", "sg_optim", "sg_verify")
 
 
@@ -84,6 +88,7 @@ def to_markdown(text: str, obj: griffe.Object) -> str:
     text = fence_examples(text)
     text = re.sub(r"(\S)::$", r"\1:", text, flags=re.MULTILINE)
     text = definition_lists(text)
+    text = escape_powers(text)
     return ROLE.sub(lambda match: reference(match, obj), text)
 
 
@@ -138,3 +143,17 @@ def definition_lists(text: str) -> str:
         out.append(line)
         lines[i + 1] = ":   " + after[4:]
     return "\n".join(out)
+
+
+def escape_powers(text: str) -> str:
+    """Escape the ``**`` of powers outside code (spans, fences, indented blocks)."""
+    lines, fenced = text.splitlines(), False
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        if fenced or line.startswith("    "):
+            continue
+        parts = CODE_SPAN.split(line)  # odd indices are code spans
+        parts[::2] = [POWER.sub(r"\*\*", part) for part in parts[::2]]
+        lines[i] = "".join(parts)
+    return "\n".join(lines)
