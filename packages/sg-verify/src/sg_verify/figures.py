@@ -25,24 +25,39 @@ def available() -> bool:
 
 
 def operator_errors(rows: list[dict[str, Any]], path: Path) -> None:
-    """Per-operator worst error of both oracles, on a log scale."""
+    """Per-operator worst error of each oracle, first and second order, on a log scale.
+
+    Operators run down the page (one row each), so the figure stays readable at the
+    width of a page however many operators there are.
+    """
     plt = _pyplot()
-    labels = [f"{r['engine'][0]}:{r['op']}" for r in rows]
-    fd = np.array([max(r["fd_worst"], 1e-18) for r in rows])
-    torch = np.array([max(r["torch_worst"] or 0.0, 1e-18) for r in rows])
-    fig, ax = plt.subplots(figsize=(max(8, len(rows) * 0.28), 4.5))
-    x = np.arange(len(rows))
-    ax.bar(x - 0.2, fd, 0.4, label="finite differences (scale-aware)")
-    ax.bar(x + 0.2, torch, 0.4, label="PyTorch float64 (scale-aware)")
-    ax.set_yscale("log")
-    ax.axhline(1e-6, color="C0", linestyle="--", linewidth=0.8)
-    ax.axhline(1e-12, color="C1", linestyle="--", linewidth=0.8)
-    ax.set_xticks(x, labels, rotation=90, fontsize=7)
-    ax.set_ylabel("worst gradient error")
-    ax.set_title("Per-operator worst error (dashed: the oracles' thresholds)")
-    ax.legend(fontsize=8)
+    labels = [f"{r['engine']}: {r['op']}" for r in rows]
+    y = np.arange(len(rows))
+
+    def column(key: str) -> np.ndarray:
+        return np.array([max(r.get(key) or 0.0, 1e-18) for r in rows])
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 1.2 + 0.17 * len(rows)), sharey=True)
+    panels = [
+        (axes[0], "first order", ("fd_worst", "torch_worst"), (1e-6, 1e-12)),
+        (axes[1], "second order", ("fd2_worst", "torch2_worst"), (1e-5, 1e-12)),
+    ]
+    for ax, title, (fd_key, torch_key), (fd_limit, torch_limit) in panels:
+        ax.barh(y - 0.2, column(fd_key), 0.4, label="finite differences")
+        ax.barh(y + 0.2, column(torch_key), 0.4, label="PyTorch float64")
+        ax.set_xscale("log")
+        ax.set_xlim(1e-18, 1e-3)
+        ax.axvline(fd_limit, color="C0", linestyle="--", linewidth=0.8)
+        ax.axvline(torch_limit, color="C1", linestyle="--", linewidth=0.8)
+        ax.set_title(f"{title} (dashed: thresholds; no bar: exact)", fontsize=9)
+        ax.set_xlabel("worst scale-aware difference", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, labels)
+    axes[0].invert_yaxis()
+    axes[0].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 

@@ -180,15 +180,21 @@ def gradcheck(
             index = np.unravel_index(int(np.argmax(bad)), bad.shape) if bad.ndim else ()
             what = "element" if directions_used is None else "random direction"
             message = (
-                f"gradcheck: input {i} (shape {arrays[i].shape}), {what} {index}: sg gives "
-                f"{got[index]!r}, central differences give {reference[index]!r} "
-                f"(difference {abs(got[index] - reference[index]):.3g}; tolerance "
-                f"{atol} + {rtol} * |reference|)"
+                f"gradcheck: input {i} (shape {arrays[i].shape}), {what} {_plain(index)}: sg "
+                f"gives {float(got[index])!r}, central differences give "
+                f"{float(reference[index])!r} (difference "
+                f"{abs(got[index] - reference[index]):.3g}; tolerance {atol} + {rtol} * "
+                "|reference|)"
             )
             if raise_exception:
                 raise GradcheckError(message)
             return False
     return True
+
+
+def _plain(index: tuple[Any, ...]) -> tuple[int, ...]:
+    """A numpy index tuple as plain ints, for messages (numpy 2 prints np.int64(3))."""
+    return tuple(int(i) for i in index)
 
 
 def fd_check(spec: OpSpec, arrays: Sequence[np.ndarray], seed: int = 0) -> OracleResult:
@@ -211,7 +217,7 @@ def fd_check(spec: OpSpec, arrays: Sequence[np.ndarray], seed: int = 0) -> Oracl
         if err.size and float(err.max()) > worst:
             worst = float(err.max())
             index = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
-            where = f"input {i} {'element' if us is None else 'direction'} {index}"
+            where = f"input {i} {'element' if us is None else 'direction'} {_plain(index)}"
     return OracleResult("fd", spec.name, worst, where, worst < spec.fd_rtol)
 
 
@@ -261,6 +267,6 @@ def torch_check(spec: OpSpec, arrays: Sequence[np.ndarray], seed: int = 0) -> Or
         if err.size and float(err.max()) > worst:
             worst = float(err.max())
             index = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
-            where = f"input {i} element {index}"
+            where = f"input {i} element {_plain(index)}"
     ok = worst <= spec.torch_tol and forward <= spec.torch_tol
     return OracleResult("torch", spec.name, worst, where, ok, forward)

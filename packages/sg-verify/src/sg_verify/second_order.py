@@ -28,6 +28,7 @@ from sg_scalar import Value
 from sg_verify.oracles import (
     GradcheckError,
     OracleResult,
+    _plain,
     _to_sg,
     central_differences,
     require_torch,
@@ -162,7 +163,7 @@ def fd_check2(spec: OpSpec, arrays: Sequence[np.ndarray], seed: int = 0) -> Orac
             worst = float(err.max())
             index = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
             kind = "element" if us is None else "direction"
-            where = f"{_label(i, len(arrays))} {kind} {index}"
+            where = f"{_label(i, len(arrays))} {kind} {_plain(index)}"
     return OracleResult("fd2", spec.name, worst, where, worst < FD2_RTOL)
 
 
@@ -177,7 +178,7 @@ def torch_check2(spec: OpSpec, arrays: Sequence[np.ndarray], seed: int = 0) -> O
         if err.size and float(err.max()) > worst:
             worst = float(err.max())
             index = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
-            where = f"{_label(i, len(arrays))} element {index}"
+            where = f"{_label(i, len(arrays))} element {_plain(index)}"
     return OracleResult("torch2", spec.name, worst, where, worst <= TORCH2_TOL)
 
 
@@ -218,8 +219,8 @@ def gradgradcheck(
             message = (
                 f"gradgradcheck: second derivative with respect to {_label(i, len(arrays))} "
                 f"(shape {reference.shape if us is None else arrays[i].shape}), {what} "
-                f"{index}: sg gives {value[index]!r}, central differences of the first-order "
-                f"gradient give {reference[index]!r} (difference "
+                f"{_plain(index)}: sg gives {float(value[index])!r}, central differences of "
+                f"the first-order gradient give {float(reference[index])!r} (difference "
                 f"{abs(value[index] - reference[index]):.3g}; tolerance {atol} + {rtol} * "
                 "|reference|)"
             )
