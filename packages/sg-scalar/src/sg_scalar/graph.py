@@ -326,6 +326,7 @@ def _walk(
             node.grad = node.grad + g
         n_parents = len(parents)
         if op.needs_input_grad:
+            needs: tuple[bool, ...]
             if n_parents == 2:
                 needs = (parents[0].requires_grad, parents[1].requires_grad)
             elif n_parents == 3:
