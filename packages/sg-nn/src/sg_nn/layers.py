@@ -58,6 +58,8 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound, rng=rng)
 
     def forward(self, x: Any) -> Tensor:
+        """``x @ weight.T + bias`` (no ``+ bias`` without a bias), ``(..., in_features)`` to
+        ``(..., out_features)``, as one graph node (:func:`sg_tensor.linear`)."""
         t = st.as_tensor(x)
         if t.shape[-1:] != (self.in_features,):
             raise ValueError(
@@ -67,6 +69,7 @@ class Linear(Module):
         return st.linear(t, self.weight, self.bias)  # x @ W.T + b as one graph node
 
     def extra_repr(self) -> str:
+        """The sizes and whether there is a bias: ``in_features=2, out_features=8, bias=True``."""
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.bias is not None}"
@@ -84,6 +87,7 @@ class Sequential(Module):
             setattr(self, str(i), module)
 
     def forward(self, x: Any) -> Any:
+        """Each module in turn on the previous one's output; ``x`` unchanged if there are none."""
         for module in self._modules.values():
             x = module(x)
         return x
@@ -102,6 +106,7 @@ class Identity(Module):
     """Returns its input."""
 
     def forward(self, x: Any) -> Any:
+        """``x`` itself, unchanged (not converted to a Tensor)."""
         return x
 
 
@@ -109,6 +114,7 @@ class ReLU(Module):
     """``max(x, 0)``."""
 
     def forward(self, x: Any) -> Tensor:
+        """``max(x, 0)`` elementwise (derivative 0 at 0)."""
         return st.as_tensor(x).relu()
 
 
@@ -116,6 +122,7 @@ class Tanh(Module):
     """Hyperbolic tangent."""
 
     def forward(self, x: Any) -> Tensor:
+        """``tanh(x)`` elementwise."""
         return st.as_tensor(x).tanh()
 
 
@@ -123,6 +130,7 @@ class Sigmoid(Module):
     """Logistic sigmoid."""
 
     def forward(self, x: Any) -> Tensor:
+        """``1 / (1 + e**-x)`` elementwise."""
         return st.as_tensor(x).sigmoid()
 
 
@@ -134,9 +142,12 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, x: Any) -> Tensor:
+        """``x * Phi(x)`` elementwise, ``Phi`` the standard normal cdf; with ``approximate="tanh"``
+        ``0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3)))``."""
         return st.as_tensor(x).gelu(self.approximate)
 
     def extra_repr(self) -> str:
+        """The form used: ``approximate='none'`` or ``approximate='tanh'``."""
         return f"approximate={self.approximate!r}"
 
 
@@ -194,6 +205,8 @@ class Dropout(Module):
         self.rng = rng
 
     def forward(self, x: Any) -> Tensor:
+        """Training mode: ``x`` times a fresh random mask that keeps each element with probability
+        ``1 - p``, scaled by ``1 / (1 - p)``. Evaluation mode (or ``p == 0``): ``x`` unchanged."""
         t = st.as_tensor(x)
         if not self.training or self.p == 0:
             return t
@@ -202,6 +215,7 @@ class Dropout(Module):
         return t * (keep / (1 - self.p)).astype(t.dtype)
 
     def extra_repr(self) -> str:
+        """The drop probability: ``p=0.5``."""
         return f"p={self.p}"
 
 
@@ -228,6 +242,8 @@ class LayerNorm(Module):
             self.bias = Parameter(np.zeros(shape, dtype=dtype))
 
     def forward(self, x: Any) -> Tensor:
+        """``(x - mean) / sqrt(var + eps)`` over the trailing ``normalized_shape`` dimensions
+        (biased variance), then ``* weight + bias`` if affine; ``x`` must end in that shape."""
         t = st.as_tensor(x)
         n = len(self.normalized_shape)
         if t.shape[-n:] != self.normalized_shape:
@@ -244,6 +260,7 @@ class LayerNorm(Module):
         return out
 
     def extra_repr(self) -> str:
+        """The normalized shape and ``eps``: ``(8,), eps=1e-05``."""
         return f"{self.normalized_shape}, eps={self.eps}"
 
 
@@ -269,6 +286,8 @@ class Embedding(Module):
         init.normal_(self.weight, rng=rng)
 
     def forward(self, indices: Any) -> Tensor:
+        """The rows ``weight[indices]``, of shape ``indices.shape + (embedding_dim,)``, for integer
+        indices in ``[0, num_embeddings)``; repeated indices add up their gradients."""
         idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
         if idx.dtype.kind not in "iu":
             raise TypeError(f"Embedding: indices must be integers, got dtype {idx.dtype}")
@@ -280,4 +299,5 @@ class Embedding(Module):
         return self.weight[idx]
 
     def extra_repr(self) -> str:
+        """The table's size: ``num_embeddings, embedding_dim`` (``10, 3``)."""
         return f"{self.num_embeddings}, {self.embedding_dim}"

@@ -131,6 +131,8 @@ class _Loss(Module):
         self.reduction = reduction
 
     def extra_repr(self) -> str:
+        """The reduction, e.g. ``reduction='mean'``; other settings (``label_smoothing``,
+        ``margin``) are not listed."""
         return f"reduction={self.reduction!r}"
 
 
@@ -138,6 +140,7 @@ class MSELoss(_Loss):
     """Module form of :func:`mse_loss`."""
 
     def forward(self, input: Any, target: Any) -> Tensor:
+        """:func:`mse_loss`: ``(input - target)**2`` (same shapes), reduced by ``reduction``."""
         return mse_loss(input, target, self.reduction)
 
 
@@ -145,6 +148,8 @@ class BCEWithLogitsLoss(_Loss):
     """Module form of :func:`binary_cross_entropy_with_logits`."""
 
     def forward(self, input: Any, target: Any) -> Tensor:
+        """:func:`binary_cross_entropy_with_logits` of logits ``input`` and targets
+        ``target`` (same shapes), reduced by ``reduction``."""
         return binary_cross_entropy_with_logits(input, target, self.reduction)
 
 
@@ -152,6 +157,8 @@ class NLLLoss(_Loss):
     """Module form of :func:`nll_loss`."""
 
     def forward(self, input: Any, target: Any) -> Tensor:
+        """:func:`nll_loss`: ``-input[i, target[i]]`` for log-probabilities ``(N, C)`` and integer
+        targets ``(N,)``, reduced by ``reduction``."""
         return nll_loss(input, target, self.reduction)
 
 
@@ -163,6 +170,8 @@ class CrossEntropyLoss(_Loss):
         self.label_smoothing = label_smoothing
 
     def forward(self, input: Any, target: Any) -> Tensor:
+        """:func:`cross_entropy` of logits ``(N, C)`` and integer targets ``(N,)``, with this
+        module's ``label_smoothing``, reduced by ``reduction``."""
         return cross_entropy(input, target, self.reduction, self.label_smoothing)
 
 
@@ -174,4 +183,6 @@ class HingeLoss(_Loss):
         self.margin = margin
 
     def forward(self, input: Any, target: Any) -> Tensor:
+        """:func:`hinge_loss`: ``max(0, margin - target * input)`` for labels in {-1, +1} (same
+        shapes), reduced by ``reduction``."""
         return hinge_loss(input, target, self.margin, self.reduction)

@@ -73,6 +73,7 @@ class StepLR(LRScheduler):
         super().__init__(optimizer)
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
+        """``base_lr * gamma ** (epoch // step_size)``."""
         return base_lr * self.gamma ** (epoch // self.step_size)
 
 
@@ -87,6 +88,8 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer)
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
+        """``eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``; past ``T_max`` it
+        rises again (the epoch is not clamped)."""
         return (
             self.eta_min
             + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
@@ -119,5 +122,7 @@ class LinearLR(LRScheduler):
         super().__init__(optimizer)
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
+        """``base_lr * (start_factor + (end_factor - start_factor) * progress)``, with
+        ``progress = min(epoch, total_iters) / total_iters``."""
         progress = min(epoch, self.total_iters) / self.total_iters
         return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * progress)
