@@ -247,3 +247,22 @@ def test_without_zero_grad_gradients_accumulate() -> None:
     (w * w).sum().backward()
     (w * w).sum().backward()
     np.testing.assert_array_equal(w.grad, [4.0])
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: SGD(p, lr=0.1, weight_decay=0.01),
+    lambda p: SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+    lambda p: Adam(p, lr=0.1),
+    lambda p: AdamW(p, lr=0.1),
+    lambda p: RMSprop(p, lr=0.1),
+])  # fmt: skip
+def test_a_step_after_backward_with_create_graph_uses_the_gradients_values(make: Any) -> None:
+    # backward(create_graph=True) leaves Tensors in .grad; a step reads their values
+    x = st.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    twin = st.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    (x**3).sum().backward(create_graph=True)
+    (twin**3).sum().backward()
+    assert isinstance(x.grad, st.Tensor)
+    make([x]).step()
+    make([twin]).step()
+    np.testing.assert_array_equal(x.data, twin.data)

@@ -880,3 +880,22 @@ def test_the_second_order_check_catches_a_rule_that_is_only_right_to_first_order
 def test_scalar_grad_is_exported() -> None:
     assert sg_scalar.grad is grad
     assert "grad" in sg_scalar.__all__
+
+
+# =======================================================================================
+# PyTorch's semantics at the kinks' neighbours: piecewise-linear gradients stay on the graph
+# =======================================================================================
+@pytest.mark.parametrize("fn", [lambda v: v.relu(), lambda v: abs(v)], ids=["relu", "abs"])
+@pytest.mark.parametrize("x0", [-0.5, 1.5])
+def test_relu_and_abs_gradients_differentiate_to_zero(fn: Any, x0: float) -> None:
+    x = Value(x0)
+    (g,) = grad(fn(x), x, create_graph=True)
+    assert g.requires_grad  # the mask depends on x, with derivative 0 (as in torch)
+    (h,) = grad(g, x)
+    assert h.data == 0.0
+
+
+def test_backward_takes_pytorchs_gradient_keyword() -> None:
+    x = Value(3.0)
+    (x * x).backward(gradient=2.0)
+    assert x.grad == 12.0

@@ -162,7 +162,8 @@ def test_float32_leaf_with_float64_operand_keeps_a_float32_gradient(
     assert a.grad.shape == shape_a
     assert b.grad.shape == shape_b
     expected_a = sum_to_shape(np.broadcast_to(b.data + 1.0, out.shape).copy(), shape_a)
-    np.testing.assert_allclose(a.grad, expected_a, rtol=1e-5)
+    # float32 sums: relative 1e-5, and absolute where b is near -1 (the sum is near 0)
+    np.testing.assert_allclose(a.grad, expected_a, rtol=1e-5, atol=1e-5)
 
 
 @SETTINGS

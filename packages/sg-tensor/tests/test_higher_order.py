@@ -28,6 +28,7 @@ from sg_tensor import (
     OPS,
     GraphReleasedError,
     NotTwiceDifferentiableError,
+    ShapeMismatchError,
     Tensor,
     is_grad_enabled,
     no_grad,
@@ -1000,3 +1001,97 @@ def test_tuple_inputs_give_blocks_of_the_full_derivatives() -> None:
 def test_hvp_of_a_one_element_input_needs_no_v() -> None:
     _, hv = st.hvp(lambda a: a**3, 2.0)
     assert hv.data == 12.0
+
+
+# -- PyTorch's semantics at the edges (found by a differential review against torch) -----
+def test_a_seed_that_requires_grad_stays_on_the_graph_in_backward() -> None:
+    x = st.tensor([1.0, 2.0], requires_grad=True)
+    v = st.tensor([3.0, 4.0], requires_grad=True)
+    (x * x).backward(v, create_graph=True)  # x.grad = 2 x v
+    x.grad.sum().backward()  # d/dv sum(2 x v) = 2 x
+    np.testing.assert_array_equal(v.grad, [2.0, 4.0])
+
+
+def test_backward_takes_pytorchs_gradient_keyword_and_positional_flags() -> None:
+    x = st.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).backward(gradient=np.ones(2))
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])
+    y = (x * x).sum()
+    y.backward(None, True)  # retain_graph positionally, as in torch
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [6.0, 12.0])
+    with pytest.raises(TypeError, match="grad or gradient, not both"):
+        (x * x).backward(np.ones(2), gradient=np.ones(2))
+
+
+@pytest.mark.parametrize(
+    "fn", [lambda t: t.relu(), lambda t: t.abs(), lambda t: t.leaky_relu(0.1)], ids=str
+)
+def test_piecewise_linear_gradients_stay_differentiable_and_give_zero(fn: Any) -> None:
+    # PyTorch's relu/abs/leaky_relu gradients require grad (their masks depend on x
+    # with derivative 0): differentiating again gives zeros, not an error.
+    x = st.tensor([-1.0, 2.0, 0.5], requires_grad=True)
+    (g,) = st.grad(fn(x).sum(), x, create_graph=True)
+    assert g.requires_grad
+    (h,) = st.grad(g.sum(), x)
+    np.testing.assert_array_equal(h.data, np.zeros(3))
+    w = st.tensor(np.ones((2, 3)), requires_grad=True)
+    (gw,) = st.grad(fn(st.linear(st.tensor(np.eye(3)), w)).sum(), w, create_graph=True)
+    (gw**2).sum().backward()  # a gradient penalty through one piecewise-linear layer
+    np.testing.assert_array_equal(w.grad, np.zeros((2, 3)))
+
+
+def test_helpers_work_inside_no_grad() -> None:
+    with st.no_grad():
+        h = st.hessian(lambda x: (x**3).sum(), st.tensor([1.0, 2.0]))
+        _, hv = st.hvp(lambda x: (x**3).sum(), [1.0, 2.0], [1.0, 0.0])
+        j = st.jacobian(lambda x: x * x, [1.0, 2.0])
+    np.testing.assert_array_equal(h.data, np.diag([6.0, 12.0]))
+    np.testing.assert_array_equal(hv.data, [6.0, 0.0])
+    np.testing.assert_array_equal(j.data, np.diag([2.0, 4.0]))
+
+
+@pytest.mark.parametrize("reduce", [lambda t: t.max(), lambda t: t.min(axis=0)], ids=str)
+def test_float32_extremum_gradients_stay_float32_under_create_graph(reduce: Any) -> None:
+    x = st.tensor(np.array([[1.0, 3.0], [2.0, 0.5]], np.float32), requires_grad=True)
+    (g,) = st.grad(reduce(x).sum(), x, create_graph=True)
+    assert g.dtype == np.float32
+    reduce(x).sum().backward(create_graph=True)
+    assert x.grad.dtype == np.float32
+
+
+def test_softplus_second_derivative_at_the_threshold_is_zero() -> None:
+    # exactly at beta x == threshold the function is linear from the right (PyTorch's mask)
+    x = st.tensor([1.0, 0.5], requires_grad=True)
+    (g,) = st.grad(x.softplus(1.0, 1.0).sum(), x, create_graph=True)
+    (h,) = st.grad(g.sum(), x)
+    s = 1 / (1 + np.exp(-0.5))
+    np.testing.assert_allclose(h.data, [0.0, s * (1 - s)], rtol=1e-15)
+
+
+def test_no_two_inputs_share_one_gradient_node() -> None:
+    a, b = st.tensor([1.0], requires_grad=True), st.tensor([2.0], requires_grad=True)
+    ga, gb = st.grad((a + b).sum(), [a, b], create_graph=True)
+    assert ga is not gb
+    (a + b).sum().backward(create_graph=True)
+    assert a.grad is not b.grad
+    np.testing.assert_array_equal(a.grad.data, b.grad.data)
+
+
+def test_hvp_of_a_one_tuple_of_one_element_needs_no_v() -> None:
+    _, (hv,) = st.hvp(lambda a: (a**3).sum(), (st.tensor([2.0]),))
+    np.testing.assert_array_equal(hv.data, [12.0])
+
+
+def test_shape_mismatches_are_value_and_runtime_errors() -> None:
+    x = st.tensor([1.0, 2.0], requires_grad=True)
+    for call in (
+        lambda: st.grad(x * x, x, np.ones(3)),
+        lambda: (x * x).backward(np.ones(3)),
+        lambda: st.hvp(lambda t: t * t, x, x),
+        lambda: st.hvp(lambda t: t.sum(), x, np.ones(3)),
+    ):
+        with pytest.raises(ShapeMismatchError) as info:
+            call()
+        assert isinstance(info.value, ValueError)
+        assert isinstance(info.value, RuntimeError)

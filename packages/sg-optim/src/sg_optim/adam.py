@@ -85,7 +85,7 @@ class Adam(Optimizer):
             lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
             beta1, beta2 = group["betas"]
             for p in self._params_with_grad(group):
-                g = p.grad
+                g = self._grad(p)
                 state = self.state.setdefault(p, {})
                 if not state:
                     state["step"] = 0

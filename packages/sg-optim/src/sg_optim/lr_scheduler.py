@@ -17,7 +17,7 @@ __all__ = ["CosineAnnealingLR", "LRScheduler", "LinearLR", "StepLR"]
 
 
 class LRScheduler(ABC):
-    """Base class: subclasses define :meth:`factor`, the multiplier of the initial rate."""
+    """Base class: subclasses define :meth:`lr_at`, the rate of a group at an epoch."""
 
     def __init__(self, optimizer: Optimizer) -> None:
         if not isinstance(optimizer, Optimizer):

@@ -84,6 +84,13 @@ class Optimizer(ABC):
     def _params_with_grad(self, group: dict[str, Any]) -> list[Tensor]:
         return [p for p in group["params"] if p.grad is not None]
 
+    @staticmethod
+    def _grad(p: Tensor) -> np.ndarray:
+        """``p.grad`` as an array; after ``backward(create_graph=True)`` it is a Tensor,
+        whose graph a step does not extend (updates are never differentiated)."""
+        g = p.grad
+        return g.data if isinstance(g, Tensor) else g
+
     # -- checkpoints: parameters are referred to by their position across groups -------
     def state_dict(self) -> dict[str, Any]:
         """The hyperparameters and the per-parameter state, with parameters numbered."""

@@ -56,7 +56,7 @@ class RMSprop(Optimizer):
             lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
             weight_decay, momentum = group["weight_decay"], group["momentum"]
             for p in self._params_with_grad(group):
-                g = p.grad
+                g = self._grad(p)
                 state = self.state.setdefault(p, {})
                 if not state:
                     state["step"] = 0

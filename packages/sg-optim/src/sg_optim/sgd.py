@@ -61,7 +61,7 @@ class SGD(Optimizer):
             lr, momentum = group["lr"], group["momentum"]
             dampening, weight_decay = group["dampening"], group["weight_decay"]
             for p in self._params_with_grad(group):
-                g = p.grad
+                g = self._grad(p)
                 if weight_decay:
                     g = g + weight_decay * p.data
                 if momentum:

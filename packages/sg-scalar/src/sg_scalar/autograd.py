@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sg_scalar import graph
+from sg_scalar.graph import ShapeMismatchError
 from sg_scalar.value import Value
 
 __all__ = ["grad"]
@@ -35,7 +36,7 @@ def _as_tuple(what: str, value: Any) -> tuple[Value, ...]:
         )
     items = tuple(value)
     if not items:
-        raise ValueError(f"grad(): {what} is empty")
+        raise ShapeMismatchError(f"grad(): {what} is empty")
     for i, item in enumerate(items):
         if not isinstance(item, Value):
             raise TypeError(f"grad(): {what}[{i}] must be a Value, got {type(item).__name__}")
@@ -82,7 +83,7 @@ def grad(
     else:  # one number or Value, for a single output (_seed rejects anything else)
         given = (grad_outputs,)
     if len(given) != len(outs):
-        raise ValueError(
+        raise ShapeMismatchError(
             f"grad(): got {len(given)} grad_outputs for {len(outs)} outputs; give one each"
         )
     for i, out in enumerate(outs):

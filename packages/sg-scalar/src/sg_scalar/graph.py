@@ -34,6 +34,7 @@ __all__ = [
     "Node",
     "NotTwiceDifferentiableError",
     "Op",
+    "ShapeMismatchError",
     "backward",
     "enable_grad",
     "grad",
@@ -116,6 +117,14 @@ _NO_CTX: dict[str, Any] = {}
 
 class GraphReleasedError(RuntimeError):
     """Raised by a backward pass that reaches a graph freed by an earlier backward."""
+
+
+class ShapeMismatchError(ValueError, RuntimeError):
+    """A gradient given to ``backward()`` or ``grad()`` does not fit what it is for.
+
+    Both a ValueError (a wrong argument) and a RuntimeError, which PyTorch raises for the
+    same mistakes, so code written for either catches it.
+    """
 
 
 class NotTwiceDifferentiableError(RuntimeError):

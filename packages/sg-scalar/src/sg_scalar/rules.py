@@ -133,13 +133,16 @@ def sigmoid_(g: Any, out: Any, x: Any) -> tuple[Any]:
 @op("relu", lambda x: 0.0 if x <= 0 else x)
 def relu(g: Any, out: Any, x: Any) -> tuple[Any]:
     """d(relu x)/dx = 1 where the output is > 0, else 0 (so 0 at the kink x == 0)."""
-    return (g * (1.0 if data(out) > 0 else 0.0),)
+    mask = 1.0 if data(out) > 0 else 0.0
+    # On nodes (second order) the mask is a node of derivative zero (Value._indicator).
+    return (g * (mask if type(out) is float else out._indicator(mask)),)
 
 
 @op("abs", abs)
 def abs_(g: Any, out: Any, x: Any) -> tuple[Any]:
     """d|x|/dx = sign(x), which is 0 at the kink x == 0."""
-    return (g * sign(data(x)),)
+    s = sign(data(x))
+    return (g * (s if type(x) is float else x._indicator(s)),)
 
 
 def _maximum(a: float, b: float) -> float:

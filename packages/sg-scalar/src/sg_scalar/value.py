@@ -18,6 +18,7 @@ _ADD, _MUL, _NEG, _POW_CONST, _POW = (
     OPS["pow_const"],
     OPS["pow"],
 )
+_INDICATOR = Op("indicator", lambda x, *, value: value, lambda g, out, x, **ctx: (g * 0.0,))
 _grad_mode = graph._grad_mode
 _new = object.__new__
 
@@ -163,15 +164,23 @@ class Value:
 
     # -- gradients ---------------------------------------------------------------------
     def backward(
-        self, grad: Any = 1.0, *, retain_graph: bool | None = None, create_graph: bool = False
+        self,
+        grad: Any = 1.0,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        *,
+        gradient: Any = None,
     ) -> None:
         """Compute the gradient of this value with respect to every node it depends on.
 
+        ``grad`` (or ``gradient=``, PyTorch's name) seeds the pass, 1 by default.
         Gradients accumulate into ``.grad`` (call :meth:`zero_grad` between steps).
         The graph is freed afterwards unless ``retain_graph=True``; with
         ``create_graph=True`` the gradients are Values that can be differentiated again
         (and the graph is kept unless ``retain_graph=False``).
         """
+        if gradient is not None:
+            grad = gradient
         if not self.requires_grad:
             raise RuntimeError(
                 "backward(): this Value does not require grad, so there is no graph to "
@@ -193,6 +202,14 @@ class Value:
         """Reset to 0 the gradient of this value and of every node of its graph."""
         for node in graph.topological_order(self):
             node.grad = 0.0
+
+    def _indicator(self, value: float) -> Value:
+        """``value`` (a mask or sign of this node's data) as a node of derivative zero.
+
+        Rules run on nodes use it for piecewise-constant factors, so that their gradient
+        stays on the graph and differentiates to zero, as in PyTorch.
+        """
+        return _apply1(_INDICATOR, self, {"value": value})
 
     def detach(self) -> Value:
         """A new leaf with the same data that does not require grad."""

@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from sg_scalar import (
     GraphReleasedError,
     NotTwiceDifferentiableError,
+    ShapeMismatchError,
     enable_grad,
     is_grad_enabled,
     no_grad,
@@ -95,13 +96,13 @@ except PackageNotFoundError:  # a source tree that is not installed
 del activations, elementwise, linalg, reductions, shapes  # imported to register their operators
 
 __all__ = [
-    "OPS", "GraphReleasedError", "NotTwiceDifferentiableError", "Tensor", "__version__", "abs",
-    "add", "arange", "as_tensor", "broadcast_to", "clip", "concatenate", "cos", "div",
-    "enable_grad", "erf", "exp", "expand", "eye", "flatten", "full", "gelu", "grad", "hessian",
-    "hvp", "is_grad_enabled", "jacobian", "leaky_relu", "linear", "log", "log_softmax",
-    "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "neg", "no_grad",
-    "ones", "ones_like", "pad", "permute", "pow", "rand", "randn", "relu", "reshape",
-    "set_grad_enabled", "sigmoid", "sin", "softmax", "softplus", "split", "sqrt", "squeeze",
-    "stack", "std", "sub", "sum", "swapaxes", "tanh", "tensor", "transpose", "unbroadcast",
-    "unsqueeze", "var", "where", "zeros", "zeros_like",
+    "OPS", "GraphReleasedError", "NotTwiceDifferentiableError", "ShapeMismatchError", "Tensor",
+    "__version__", "abs", "add", "arange", "as_tensor", "broadcast_to", "clip", "concatenate",
+    "cos", "div", "enable_grad", "erf", "exp", "expand", "eye", "flatten", "full", "gelu",
+    "grad", "hessian", "hvp", "is_grad_enabled", "jacobian", "leaky_relu", "linear", "log",
+    "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum", "mul",
+    "neg", "no_grad", "ones", "ones_like", "pad", "permute", "pow", "rand", "randn", "relu",
+    "reshape", "set_grad_enabled", "sigmoid", "sin", "softmax", "softplus", "split", "sqrt",
+    "squeeze", "stack", "std", "sub", "sum", "swapaxes", "tanh", "tensor", "transpose",
+    "unbroadcast", "unsqueeze", "var", "where", "zeros", "zeros_like",
 ]  # fmt: skip

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from sg_tensor.op import call, data, op, quiet
+from sg_tensor.op import call, data, indicator, op, quiet
 
 Grads = tuple[Any, ...]
 
@@ -63,13 +63,14 @@ def relu(g: Any, out: Any, x: Any) -> Grads:
     A multiplication by the mask, several times faster than ``np.where`` on large
     arrays; it differs from PyTorch only if ``g`` holds inf or nan at a dead unit.
     """
-    return (g * (data(out) > 0),)
+    return (g * indicator(out, data(out) > 0),)
 
 
 @op("leaky_relu", lambda x, *, negative_slope: np.where(x > 0, x, x * negative_slope))
 def leaky_relu(g: Any, out: Any, x: Any, *, negative_slope: float) -> Grads:
     """d(leaky_relu x) = dx where x > 0, else ``negative_slope`` dx (slope at 0)."""
-    return (np.where(data(x) > 0, g, g * negative_slope),)
+    slope = np.where(data(x) > 0, 1.0, negative_slope).astype(data(x).dtype, copy=False)
+    return (g * indicator(x, slope),)
 
 
 def _gelu(x: np.ndarray, *, approximate: str) -> Any:
@@ -103,7 +104,9 @@ def _softplus(x: np.ndarray, *, beta: float, threshold: float) -> Any:
 def softplus(g: Any, out: Any, x: Any, *, beta: float, threshold: float) -> Grads:
     """d(log(1 + e**(b x)) / b) = sigmoid(b x) dx; exactly dx above the threshold (PyTorch)."""
     bx = x * beta
-    z = np.exp(np.minimum(bx, threshold))
+    # Capped at the threshold by a where, not a minimum: at bx == threshold exactly the
+    # cap is the constant (PyTorch's mask), so a second derivative there is 0, not half.
+    z = np.exp(np.where(data(bx) < threshold, bx, threshold))
     return (np.where(data(bx) > threshold, g, g * z / (z + 1)),)
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from sg_scalar import graph
+from sg_scalar.graph import ShapeMismatchError
 from sg_tensor.tensor import Tensor
 
 __all__ = ["grad", "hessian", "hvp", "jacobian"]
@@ -41,7 +42,7 @@ def _as_tuple(name: str, what: str, value: Any) -> tuple[Tensor, ...]:
         )
     items = tuple(value)
     if not items:
-        raise ValueError(f"{name}(): {what} is empty")
+        raise ShapeMismatchError(f"{name}(): {what} is empty")
     for i, item in enumerate(items):
         if not isinstance(item, Tensor):
             raise TypeError(f"{name}(): {what}[{i}] must be a Tensor, got {type(item).__name__}")
@@ -60,7 +61,7 @@ def _seed(output: Tensor, given: Any, index: int, create_graph: bool) -> Any:
         return Tensor(seed) if create_graph else seed
     if isinstance(given, Tensor):
         if given.shape != output.shape:
-            raise ValueError(
+            raise ShapeMismatchError(
                 f"grad(): grad_outputs[{index}] has shape {given.shape} but outputs[{index}] "
                 f"has shape {output.shape}; they must match"
             )
@@ -71,7 +72,7 @@ def _seed(output: Tensor, given: Any, index: int, create_graph: bool) -> Any:
         return given.astype(output.dtype) if given.dtype != output.dtype else given
     seed = np.array(given, dtype=output.dtype)
     if seed.shape != output.shape:
-        raise ValueError(
+        raise ShapeMismatchError(
             f"grad(): grad_outputs[{index}] has shape {seed.shape} but outputs[{index}] has "
             f"shape {output.shape}; they must match"
         )
@@ -81,7 +82,7 @@ def _seed(output: Tensor, given: Any, index: int, create_graph: bool) -> Any:
 def _result(g: Any, x: Tensor) -> Tensor:
     """A gradient as a Tensor with the input's shape and dtype, owning its data."""
     if isinstance(g, Tensor):
-        return g if g.dtype == x.dtype else g * np.ones((), dtype=x.dtype)
+        return g if g.dtype == x.dtype else g.astype(x.dtype)
     array = np.array(g, dtype=x.dtype)  # a copy: never alias a seed or another gradient
     return Tensor(np.broadcast_to(array, x.shape).copy() if array.shape != x.shape else array)
 
@@ -113,7 +114,7 @@ def grad(
     else:  # one Tensor, array or number: for a single output
         given = (grad_outputs,)
     if len(given) != len(outs):
-        raise ValueError(
+        raise ShapeMismatchError(
             f"grad(): got {len(given)} grad_outputs for {len(outs)} outputs; give one each"
         )
     for i, out in enumerate(outs):
@@ -143,7 +144,10 @@ def grad(
                 )
             results.append(None)
         else:
-            results.append(_result(g, x))
+            result = _result(g, x)
+            if any(result is r for r in results):  # one node for two inputs: no aliases
+                result = result * 1.0
+            results.append(result)
     return tuple(results)
 
 
@@ -160,7 +164,7 @@ def _leaves(name: str, inputs: Inputs) -> tuple[tuple[Tensor, ...], bool]:
             array = array.astype(np.float64)
         leaves.append(Tensor(array, requires_grad=True))
     if not leaves:
-        raise ValueError(f"{name}(): inputs is an empty tuple")
+        raise ShapeMismatchError(f"{name}(): inputs is an empty tuple")
     return tuple(leaves), is_tuple
 
 
@@ -175,7 +179,9 @@ def _call(name: str, f: Callable[..., Any], leaves: tuple[Tensor, ...]) -> Any:
 def _scalar_output(name: str, out: Any) -> Tensor:
     if not isinstance(out, Tensor) or out.size != 1:
         shape = out.shape if isinstance(out, Tensor) else f"a tuple of {len(out)} Tensors"
-        raise ValueError(f"{name}(): f must return one Tensor with one element, got {shape}")
+        raise ShapeMismatchError(
+            f"{name}(): f must return one Tensor with one element, got {shape}"
+        )
     return out
 
 
@@ -203,37 +209,40 @@ def hvp(f: Callable[..., Tensor], inputs: Inputs, v: Any = None) -> tuple[Tensor
     >>> hv.data
     array([ 6., 12.])
     """
-    leaves, is_tuple = _leaves("hvp", inputs)
-    if v is None:
-        if is_tuple or leaves[0].size != 1:
-            raise ValueError("hvp(): v can be omitted only for one input with one element")
-        v = np.ones(leaves[0].shape)
-    vs = tuple(v) if is_tuple else (v,)
-    if len(vs) != len(leaves):
-        raise ValueError(f"hvp(): got {len(vs)} vectors v for {len(leaves)} inputs")
-    vectors = []
-    for i, (vi, x) in enumerate(zip(vs, leaves)):
-        vector = np.asarray(vi.data if isinstance(vi, Tensor) else vi, dtype=x.dtype)
-        if vector.shape != x.shape:
-            raise ValueError(
-                f"hvp(): v{f'[{i}]' if is_tuple else ''} has shape {vector.shape} but the "
-                f"input has shape {x.shape}"
-            )
-        vectors.append(vector)
-    out = _scalar_output("hvp", _call("hvp", f, leaves))
-    firsts = _grads(out, leaves, create_graph=True)
-    # <grad f, v>, from the gradients that still depend on x (the others are constant)
-    terms = [
-        (g * vec).sum() for g, vec in zip(firsts, vectors) if g is not None and g.requires_grad
-    ]
-    seconds: list[Tensor | None] = [None] * len(leaves)
-    if terms:
-        total = terms[0]
-        for term in terms[1:]:
-            total = total + term
-        seconds = _grads(total, leaves)
-    results = tuple(Tensor(_value(h, x)) for h, x in zip(seconds, leaves))
-    return Tensor(out.data.copy()), results if is_tuple else results[0]
+    with graph.enable_grad():  # as torch.autograd.functional: works inside no_grad()
+        leaves, is_tuple = _leaves("hvp", inputs)
+        if v is None:
+            if len(leaves) != 1 or leaves[0].size != 1:
+                raise ShapeMismatchError(
+                    "hvp(): v can be omitted only for one input with one element"
+                )
+            v = (np.ones(leaves[0].shape),) if is_tuple else np.ones(leaves[0].shape)
+        vs = tuple(v) if is_tuple else (v,)
+        if len(vs) != len(leaves):
+            raise ShapeMismatchError(f"hvp(): got {len(vs)} vectors v for {len(leaves)} inputs")
+        vectors = []
+        for i, (vi, x) in enumerate(zip(vs, leaves)):
+            vector = np.asarray(vi.data if isinstance(vi, Tensor) else vi, dtype=x.dtype)
+            if vector.shape != x.shape:
+                raise ShapeMismatchError(
+                    f"hvp(): v{f'[{i}]' if is_tuple else ''} has shape {vector.shape} but the "
+                    f"input has shape {x.shape}"
+                )
+            vectors.append(vector)
+        out = _scalar_output("hvp", _call("hvp", f, leaves))
+        firsts = _grads(out, leaves, create_graph=True)
+        # <grad f, v>, from the gradients that still depend on x (the others are constant)
+        terms = [
+            (g * vec).sum() for g, vec in zip(firsts, vectors) if g is not None and g.requires_grad
+        ]
+        seconds: list[Tensor | None] = [None] * len(leaves)
+        if terms:
+            total = terms[0]
+            for term in terms[1:]:
+                total = total + term
+            seconds = _grads(total, leaves)
+        results = tuple(Tensor(_value(h, x)) for h, x in zip(seconds, leaves))
+        return Tensor(out.data.copy()), results if is_tuple else results[0]
 
 
 def jacobian(f: Callable[..., Any], inputs: Inputs) -> Any:
@@ -248,21 +257,24 @@ def jacobian(f: Callable[..., Any], inputs: Inputs) -> Any:
     array([[2., 0.],
            [0., 6.]])
     """
-    leaves, inputs_tuple = _leaves("jacobian", inputs)
-    out = _call("jacobian", f, leaves)
-    outputs_tuple = isinstance(out, tuple)
-    blocks = []
-    for o in out if outputs_tuple else (out,):
-        rows = [np.zeros((o.size, x.size), dtype=np.result_type(o.dtype, x.dtype)) for x in leaves]
-        for k in range(o.size if o.requires_grad else 0):
-            seed = np.zeros(o.size, dtype=o.dtype)
-            seed[k] = 1
-            grads = _grads(o, leaves, grad_outputs=seed.reshape(o.shape), retain_graph=True)
-            for row, g, x in zip(rows, grads, leaves):
-                row[k] = _value(g, x).reshape(-1)
-        per_input = tuple(Tensor(r.reshape(o.shape + x.shape)) for r, x in zip(rows, leaves))
-        blocks.append(per_input if inputs_tuple else per_input[0])
-    return tuple(blocks) if outputs_tuple else blocks[0]
+    with graph.enable_grad():  # as torch.autograd.functional: works inside no_grad()
+        leaves, inputs_tuple = _leaves("jacobian", inputs)
+        out = _call("jacobian", f, leaves)
+        outputs_tuple = isinstance(out, tuple)
+        blocks = []
+        for o in out if outputs_tuple else (out,):
+            rows = [
+                np.zeros((o.size, x.size), dtype=np.result_type(o.dtype, x.dtype)) for x in leaves
+            ]
+            for k in range(o.size if o.requires_grad else 0):
+                seed = np.zeros(o.size, dtype=o.dtype)
+                seed[k] = 1
+                grads = _grads(o, leaves, grad_outputs=seed.reshape(o.shape), retain_graph=True)
+                for row, g, x in zip(rows, grads, leaves):
+                    row[k] = _value(g, x).reshape(-1)
+            per_input = tuple(Tensor(r.reshape(o.shape + x.shape)) for r, x in zip(rows, leaves))
+            blocks.append(per_input if inputs_tuple else per_input[0])
+        return tuple(blocks) if outputs_tuple else blocks[0]
 
 
 def hessian(f: Callable[..., Tensor], inputs: Inputs) -> Any:
@@ -278,21 +290,22 @@ def hessian(f: Callable[..., Tensor], inputs: Inputs) -> Any:
     array([[0., 6.],
            [6., 2.]])
     """
-    leaves, is_tuple = _leaves("hessian", inputs)
-    out = _scalar_output("hessian", _call("hessian", f, leaves))
-    firsts = _grads(out, leaves, create_graph=True)
-    blocks = []
-    for g_i, x_i in zip(firsts, leaves):
-        rows = [np.zeros((x_i.size, x_j.size), dtype=x_i.dtype) for x_j in leaves]
-        if g_i is not None and g_i.requires_grad:
-            for k in range(x_i.size):
-                seed = np.zeros(x_i.size, dtype=x_i.dtype)
-                seed[k] = 1
-                seed_k = seed.reshape(x_i.shape)
-                seconds = _grads(g_i, leaves, grad_outputs=seed_k, retain_graph=True)
-                for row, h, x_j in zip(rows, seconds, leaves):
-                    row[k] = _value(h, x_j).reshape(-1)
-        blocks.append(
-            tuple(Tensor(r.reshape(x_i.shape + x_j.shape)) for r, x_j in zip(rows, leaves))
-        )
-    return tuple(blocks) if is_tuple else blocks[0][0]
+    with graph.enable_grad():  # as torch.autograd.functional: works inside no_grad()
+        leaves, is_tuple = _leaves("hessian", inputs)
+        out = _scalar_output("hessian", _call("hessian", f, leaves))
+        firsts = _grads(out, leaves, create_graph=True)
+        blocks = []
+        for g_i, x_i in zip(firsts, leaves):
+            rows = [np.zeros((x_i.size, x_j.size), dtype=x_i.dtype) for x_j in leaves]
+            if g_i is not None and g_i.requires_grad:
+                for k in range(x_i.size):
+                    seed = np.zeros(x_i.size, dtype=x_i.dtype)
+                    seed[k] = 1
+                    seed_k = seed.reshape(x_i.shape)
+                    seconds = _grads(g_i, leaves, grad_outputs=seed_k, retain_graph=True)
+                    for row, h, x_j in zip(rows, seconds, leaves):
+                        row[k] = _value(h, x_j).reshape(-1)
+            blocks.append(
+                tuple(Tensor(r.reshape(x_i.shape + x_j.shape)) for r, x_j in zip(rows, leaves))
+            )
+        return tuple(blocks) if is_tuple else blocks[0][0]

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from sg_tensor.op import data, op, quiet
+from sg_tensor.op import data, indicator, op, quiet
 
 Grads = tuple[Any, ...]
 
@@ -130,7 +130,7 @@ def sqrt(g: Any, out: Any, x: Any) -> Grads:
 @op("abs", np.abs)
 def abs_(g: Any, out: Any, x: Any) -> Grads:
     """d|x| = sign(x) dx, which is 0 at the kink x == 0 (PyTorch)."""
-    return (g * np.sign(data(x)),)
+    return (g * indicator(x, np.sign(data(x))),)
 
 
 @op("sin", np.sin)

@@ -20,7 +20,18 @@ import numpy as np
 
 from sg_scalar.graph import Op, Rule
 
-__all__ = ["OPS", "TensorOp", "call", "data", "fit", "fitted", "op", "quiet", "unbroadcast"]
+__all__ = [
+    "OPS",
+    "TensorOp",
+    "call",
+    "data",
+    "fit",
+    "fitted",
+    "indicator",
+    "op",
+    "quiet",
+    "unbroadcast",
+]
 
 OPS: dict[str, TensorOp] = {}
 """Every tensor operator that has a gradient rule, by name."""
@@ -166,6 +177,19 @@ def quiet(forward: Callable[..., Any]) -> Callable[..., Any]:
 
     quiet_forward.__name__ = getattr(forward, "__name__", "forward")
     return quiet_forward
+
+
+def indicator(like: Any, values: Any) -> Any:
+    """``values`` computed from ``like``'s data (a mask, a sign), for a rule to multiply by.
+
+    On raw data this is ``values`` itself. On nodes (second order) it is a node that
+    depends on ``like`` with derivative zero, the derivative of a piecewise-constant
+    function: the rule's gradient then stays on the graph, as PyTorch's does, and
+    differentiates to zero instead of refusing to be differentiated again.
+    """
+    if type(like) is np.ndarray or not hasattr(like, "_op"):
+        return values
+    return like._indicator(values)
 
 
 def data(x: Any) -> Any:

@@ -90,7 +90,8 @@ def _extremum_rule(g: Any, out: Any, x: Any, axis: Axes, keepdims: bool) -> Any:
     x_data = data(x)
     hits = x_data == expand(data(out), x_data.shape, axis, keepdims)
     count = hits.sum(axis=axis, keepdims=True)
-    return expand(g, x.shape, axis, keepdims) * (hits / count)
+    share = hits / count  # float64 from the counts: back to x's dtype (float32 stays so)
+    return expand(g, x.shape, axis, keepdims) * share.astype(x_data.dtype, copy=False)
 
 
 @op("max", lambda x, *, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims))

@@ -18,7 +18,7 @@ from sg_scalar import graph
 from sg_scalar.graph import Op
 from sg_tensor import activations, elementwise, linalg, shapes  # noqa: F401 (declares operators)
 from sg_tensor import op as op_module
-from sg_tensor.op import OPS
+from sg_tensor.op import OPS, TensorOp
 from sg_tensor.reductions import normalize_axis
 
 __all__ = ["Tensor"]
@@ -190,14 +190,25 @@ class Tensor:
         return self
 
     def backward(
-        self, grad: Any = None, *, retain_graph: bool | None = None, create_graph: bool = False
+        self,
+        grad: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        *,
+        gradient: Any = None,
     ) -> None:
         """Compute the gradient of this tensor with respect to every leaf it depends on.
 
-        ``grad`` is the gradient of some scalar with respect to this tensor; it may be
-        omitted only when the tensor has one element. Leaves accumulate into ``.grad``.
-        The graph is freed afterwards unless ``retain_graph=True``.
+        ``grad`` (or ``gradient=``, PyTorch's name) is the gradient of some scalar with
+        respect to this tensor; it may be omitted only when the tensor has one element.
+        Leaves accumulate into ``.grad``. The graph is freed afterwards unless
+        ``retain_graph=True``. With ``create_graph=True`` the gradients are differentiable
+        Tensors (a ``grad`` Tensor that requires grad is differentiated through as well).
         """
+        if gradient is not None:
+            if grad is not None:
+                raise TypeError("backward(): pass grad or gradient, not both")
+            grad = gradient
         if not self.requires_grad:
             raise RuntimeError(
                 "backward(): this tensor does not require grad, so there is no graph to "
@@ -216,11 +227,16 @@ class Tensor:
         else:
             seed = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
             if seed.shape != self.shape:
-                raise ValueError(
+                raise graph.ShapeMismatchError(
                     f"backward(): grad has shape {seed.shape} but the tensor has shape "
                     f"{self.shape}; they must match"
                 )
-        root_seed: Any = Tensor(seed) if create_graph else seed
+        root_seed: Any = seed
+        if create_graph:  # the seed is a node: a Tensor that requires grad stays one
+            if isinstance(grad, Tensor) and grad.requires_grad:
+                root_seed = grad if grad.dtype == self.dtype else grad.astype(self.dtype)
+            else:
+                root_seed = Tensor(seed)
         try:
             with np.errstate(all="ignore"):  # IEEE results (inf, nan) at domain edges
                 graph.backward(
@@ -232,7 +248,12 @@ class Tensor:
     def _accumulate_grad(self, g: Any) -> None:
         """Add ``g`` into ``.grad``; the stored array is always owned and writable."""
         if isinstance(g, Tensor):  # create_graph: the gradient is a differentiable node
-            self.grad = g if self.grad is None else self.grad + g
+            if g.dtype != self.data.dtype:
+                g = g.astype(self.data.dtype)
+            if self.grad is None:  # another leaf may hold the same node: never alias it
+                self.grad = g * 1.0 if _owned_copy_needed(g) else g
+            else:
+                self.grad = self.grad + g
             return
         if type(g) is not _ndarray:  # rules on 0-d arrays give numpy scalars
             g = np.asarray(g)
@@ -254,6 +275,10 @@ class Tensor:
         for node in graph.topological_order(self):
             if node.grad is not None:
                 node.grad = None if set_to_none else np.zeros_like(node.data)
+
+    def _indicator(self, values: Any) -> Tensor:
+        """``values`` as a node depending on this one with derivative zero (see op.indicator)."""
+        return self._apply1(_INDICATOR, {"values": np.asarray(values, dtype=self.dtype)})
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut off from the graph."""
@@ -679,6 +704,15 @@ class Tensor:
 
 
 _ADD, _SUB, _MUL, _MATMUL, _RELU = OPS["add"], OPS["sub"], OPS["mul"], OPS["matmul"], OPS["relu"]
+
+
+def _zero_derivative(g: Any, out: Any, x: Any, **ctx: Any) -> tuple[Any]:
+    return (g * 0.0,)
+
+
+# A mask or sign taken from a node's data inside a rule run on nodes: piecewise constant,
+# so its derivative is zero (not an operator of the table: nothing computes it forward).
+_INDICATOR = TensorOp("indicator", lambda x, *, values: values, _zero_derivative, False, False)
 
 
 def _apply_on_nodes(op: Op, inputs: Sequence[Any], ctx: dict[str, Any]) -> Tensor:
