@@ -198,6 +198,7 @@ for axis in AXES:
         case("logsumexp", tag, lambda a, kw=kw: a.logsumexp(**kw), n(2, 3, 4))
 case("var", "ddof1", lambda a: a.var(axis=1, ddof=1), n(3, 4))
 case("std", "ddof1", lambda a: st.std(a, axis=0, ddof=1), n(3, 4))
+case("std", "constant-row", lambda a: (a * CONST[:1]).std(axis=1), n(1, 3))
 case("sum", "0d", lambda a: a.sum(), n())
 case("sum", "functional", lambda a: st.sum(a, axis=1), n(3, 4))
 case("mean", "functional", lambda a: st.mean(a, axis=-1, keepdims=True), n(3, 4))
@@ -354,7 +355,6 @@ COMPOSITES = [
     "split",
     "squeeze",
     "stack",
-    "std",
     "swapaxes",
     "unsqueeze",
 ]

@@ -159,7 +159,7 @@ def test_logsumexp_gradient_is_the_softmax() -> None:
 # ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["sum", "mean", "max", "min", "var", "std", "logsumexp"])
 def test_axis_out_of_range_names_operator_axis_and_shape(name: str) -> None:
-    expected = "var" if name == "std" else name  # std is sqrt(var): var reports the axis
+    expected = name
     with pytest.raises(ValueError, match=rf"^{expected}: axis 3 is out of range .*\(2, 3\)"):
         getattr(Tensor(np.zeros((2, 3))), name)(axis=3)
     with pytest.raises(ValueError, match=r"axis -3 is out of range"):
@@ -173,3 +173,17 @@ def test_repeated_or_non_integer_axes_are_rejected() -> None:
         Tensor(np.zeros((2, 3))).mean(axis=1.0)
     with pytest.raises(TypeError, match="axis must be an int"):
         Tensor(np.zeros((2, 3))).sum(axis=True)
+
+
+def test_std_of_a_constant_slice_has_a_zero_gradient_not_nan() -> None:
+    # PyTorch's convention: where std is 0 its gradient is 0 (as sqrt(var) it is 0/0)
+    x = st.tensor([[1.0, 1.0, 1.0], [1.0, 2.0, 4.0]], requires_grad=True)
+    x.std(axis=1).sum().backward()
+    assert not np.isnan(x.grad).any()
+    np.testing.assert_array_equal(x.grad[0], [0.0, 0.0, 0.0])
+    row = np.array([1.0, 2.0, 4.0])
+    expected = (row - row.mean()) / (3 * row.std())
+    np.testing.assert_allclose(x.grad[1], expected, rtol=1e-14)
+    (g,) = st.grad(x.std(axis=1, ddof=1).sum(), x, create_graph=True)
+    (h,) = st.grad(g.sum(), x)
+    assert np.isfinite(h.data).all()

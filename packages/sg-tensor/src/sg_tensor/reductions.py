@@ -1,4 +1,4 @@
-"""Reductions over axes: ``sum mean max min var logsumexp``.
+"""Reductions over axes: ``sum mean max min var std logsumexp``.
 
 The public functions normalise ``axis`` (None, an int, a negative int or a tuple) to a
 sorted tuple of non-negative axes before the forward runs, so every rule receives
@@ -115,6 +115,26 @@ def var(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool, ddof: int) -> G
     """d var(x) = 2 (x - mean(x)) / (n - ddof) for each element."""
     centered = x - x.mean(axis=axis, keepdims=True)
     return (expand(g, x.shape, axis, keepdims) * (2 * centered / (_count(x.shape, axis) - ddof)),)
+
+
+def _std(x: np.ndarray, *, axis: Axes, keepdims: bool, ddof: int) -> Any:
+    return np.std(x, axis=axis, keepdims=keepdims, ddof=ddof)
+
+
+@op("std", quiet(_std))
+def std(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool, ddof: int) -> Grads:
+    """d sqrt(var(x)) = d var / (2 std) = (x - mean(x)) / ((n - ddof) std) per element.
+
+    Where the standard deviation is 0 (a constant slice) the gradient is 0, as in
+    PyTorch, rather than 0 / 0. (Its own rule for that reason: as sqrt(var) it would be
+    inf * 0 = nan there.)
+    """
+    zero = data(out) == 0
+    # The double where keeps 1 / 0 out of every branch, so second derivatives stay finite.
+    safe = np.where(zero, 1.0, out) if zero.any() else out
+    scale = np.where(zero, 0.0, g / safe) if zero.any() else g / safe
+    centered = x - x.mean(axis=axis, keepdims=True)
+    return (expand(scale, x.shape, axis, keepdims) * centered / (_count(x.shape, axis) - ddof),)
 
 
 def _logsumexp(x: np.ndarray, *, axis: Axes, keepdims: bool) -> Any:

@@ -569,8 +569,8 @@ class Tensor:
         return self._reduce("var", axis, keepdims, ddof=int(ddof))
 
     def std(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-        """Standard deviation: ``sqrt(var)``."""
-        return self.var(axis, keepdims, ddof).sqrt()
+        """Standard deviation ``sqrt(var)`` over ``axis``; its gradient is 0 where it is 0."""
+        return self._reduce("std", axis, keepdims, ddof=int(ddof))
 
     def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         """``log(sum(e**x))`` over ``axis``, computed without overflow."""

@@ -469,7 +469,7 @@ def _tensor_specs() -> list[OpSpec]:  # one table, read top to bottom
             )
             b.add(
                 f"std[{tag},ddof={ddof}]",
-                "var",
+                "std",
                 lambda x, a=axis, k=keep, c=ddof: x.std(a, k, c),
                 lambda x, d=dims, k=keep, c=ddof: T().std(x, dim=d, keepdim=k, correction=c),
                 inputs(real(2, 3, 4)),
@@ -491,7 +491,7 @@ def _tensor_specs() -> list[OpSpec]:  # one table, read top to bottom
         extra = {"correction": 0} if fn in ("var", "std") else {}  # numpy's ddof=0 default
         b.add(
             f"{fn}[fn]",
-            "var" if fn == "std" else fn,
+            fn,
             lambda x, f=fn: getattr(st, f)(x, 1),
             lambda x, f=torch_name, e=extra: getattr(T(), f)(x, 1, **e),
             inputs(draw(3, 4)),

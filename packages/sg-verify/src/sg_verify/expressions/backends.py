@@ -131,6 +131,7 @@ def _sg_table(engine: str) -> tuple[dict[str, Impl], Callable[[Any], Any]]:
                 "max": lambda a, p: a[0].max(p["axis"], p["keepdims"]),
                 "min": lambda a, p: a[0].min(p["axis"], p["keepdims"]),
                 "var": lambda a, p: a[0].var(p["axis"], p["keepdims"], p["ddof"]),
+                "std": lambda a, p: a[0].std(p["axis"], p["keepdims"], p["ddof"]),
                 "logsumexp": lambda a, p: a[0].logsumexp(p["axis"], p["keepdims"]),
                 "reshape": lambda a, p: a[0].reshape(p["shape"]),
                 "transpose": lambda a, p: a[0].transpose(*p["axes"]),
@@ -191,6 +192,10 @@ def _torch_table(engine: str) -> tuple[dict[str, Impl], Callable[[Any], Any]]:
                 lambda x, d, k: torch.var(x, dim=d, correction=p["ddof"], keepdim=k),
                 lambda x: torch.var(x, correction=p["ddof"]),
             )(a, p),
+            "std": lambda a, p: reduce(
+                lambda x, d, k: torch.std(x, dim=d, correction=p["ddof"], keepdim=k),
+                lambda x: torch.std(x, correction=p["ddof"]),
+            )(a, p),
             "logsumexp": reduce(
                 lambda x, d, k: torch.logsumexp(x, dim=d, keepdim=k),
                 lambda x: torch.logsumexp(x, dim=()),
@@ -234,6 +239,10 @@ def _margin(node: Node, args: list[Any], out: Any) -> float:
         if math.prod(x.shape[i] for i in axes) == 1:
             return math.inf
         return float(np.min(np.where(gap == 0, np.inf, gap)))
+    if op == "std":  # not differentiable where a slice is constant (std 0), unless it is
+        if math.prod(x.shape[i] for i in _axes(p["axis"], x.ndim)) == 1:  # one element
+            return math.inf  # always 0: gradient 0 in every engine
+        return float(np.min(np.asarray(out.data)))
     return math.inf
 
 

@@ -24,7 +24,7 @@ OPS: dict[str, tuple[str, ...]] = {
     "tensor": (
         "add", "sub", "mul", "div", "pow", "pow_scalar", "maximum", "minimum", "where",
         "neg", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu",
-        "leaky_relu", "gelu", "softplus", "clip", "sum", "mean", "max", "min", "var",
+        "leaky_relu", "gelu", "softplus", "clip", "sum", "mean", "max", "min", "var", "std",
         "logsumexp", "reshape", "transpose", "broadcast_to", "getitem", "concatenate", "pad",
         "matmul", "softmax", "log_softmax", "astype", "erf", "linear",
     ),
@@ -51,9 +51,9 @@ MARGIN = 1e-6  # the parity run redraws expressions closer than this to a kink o
 MAX_SIZE = 96  # broadcast_to makes no node larger than this
 
 _BINARY = frozenset({"add", "sub", "mul", "div", "pow", "maximum", "minimum", "where"})
-_REDUCTIONS = frozenset({"sum", "mean", "max", "min", "var", "logsumexp"})
+_REDUCTIONS = frozenset({"sum", "mean", "max", "min", "var", "std", "logsumexp"})
 _KINKED = frozenset(
-    {"relu", "abs", "leaky_relu", "maximum", "minimum", "max", "min", "clip", "softplus"}
+    {"relu", "abs", "leaky_relu", "maximum", "minimum", "max", "min", "clip", "softplus", "std"}
 )
 _FUNCTIONS = frozenset(
     {

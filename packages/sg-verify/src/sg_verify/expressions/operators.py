@@ -197,7 +197,7 @@ class _OperatorBuilder(_Builder):
         axes = _axes(axis, nd)
         count = math.prod(shape[i] for i in axes)
         params: dict[str, Any] = {"axis": axis, "keepdims": keepdims}
-        if op == "var":
+        if op in ("var", "std"):
             params["ddof"] = self.integer(0, 1) if count >= 2 else 0
         if keepdims:
             out = tuple(1 if i in axes else n for i, n in enumerate(shape))
@@ -209,6 +209,8 @@ class _OperatorBuilder(_Builder):
                 return b[0] * count
             if op == "var":
                 return 2 * b[0] * b[0]
+            if op == "std":  # at most b, or b * sqrt(n / (n - 1)) <= b * sqrt(2) with ddof=1
+                return math.sqrt(2.0) * b[0]
             if op == "logsumexp":
                 return b[0] + math.log(count)
             return b[0]
