@@ -13,7 +13,7 @@ from sg_scalar import OPS as SCALAR_OPS
 from sg_scalar import Value
 from sg_tensor import OPS
 from sg_tensor.op import data
-from sg_verify import GradcheckError, gradgradcheck
+from sg_verify import GradcheckError, gradcheck, gradgradcheck
 from sg_verify.registry import all_specs
 from sg_verify.second_order import (
     FD2_RTOL,
@@ -101,3 +101,12 @@ def test_gradgradcheck_catches_a_wrong_scalar_second_derivative(
 
 def test_gradgradcheck_accepts_tensors() -> None:
     assert gradgradcheck(lambda x: st.softmax(x, axis=0), st.tensor([0.1, 0.5, -0.3]))
+
+
+def test_checks_take_torch_style_tuples_of_inputs() -> None:
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal(3), rng.standard_normal((2, 3))
+    assert gradgradcheck(lambda x, w: (w @ x).tanh(), (x, w))
+    assert gradcheck(lambda x, w: (w @ x).tanh(), (st.tensor(x), st.tensor(w)))
+    assert gradcheck(lambda a, b: a * b, [Value(0.5), Value(2.0)])
+    assert gradcheck(lambda t: t.sin(), (0.5, 1.0))  # plain numbers: one input, an array

@@ -27,6 +27,7 @@ __all__ = [
     "require_torch",
     "scale_aware",
     "torch_check",
+    "unpack_inputs",
 ]
 
 FULL_JACOBIAN_LIMIT = 64  # inputs up to this size get every element checked
@@ -161,6 +162,7 @@ def gradcheck(
     >>> gradcheck(lambda x, y: (x * y).sum(axis=0), np.ones((2, 3)), np.arange(3.0))
     True
     """
+    inputs = unpack_inputs(inputs)
     engine = "scalar" if any(isinstance(x, Value) for x in inputs) else "tensor"
     arrays = [np.array(x.data if hasattr(x, "data") else x, dtype=np.float64) for x in inputs]
     rng = np.random.default_rng(seed)
@@ -190,6 +192,19 @@ def gradcheck(
                 raise GradcheckError(message)
             return False
     return True
+
+
+def unpack_inputs(inputs: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``f(x, y)``'s inputs given either as ``check(f, x, y)`` or torch-style ``check(f, (x, y))``.
+
+    One tuple or list whose items are all arrays, Tensors or Values is taken as the
+    inputs themselves (a tuple of plain numbers stays one input: an array).
+    """
+    if len(inputs) == 1 and isinstance(inputs[0], (tuple, list)) and inputs[0]:
+        items = inputs[0]
+        if all(isinstance(x, (np.ndarray, Value)) or hasattr(x, "_op") for x in items):
+            return tuple(items)
+    return inputs
 
 
 def _plain(index: tuple[Any, ...]) -> tuple[int, ...]:

@@ -34,6 +34,7 @@ from sg_verify.oracles import (
     require_torch,
     scale_aware,
     sg_vjp,
+    unpack_inputs,
 )
 from sg_verify.registry import OpSpec
 
@@ -206,6 +207,7 @@ def gradgradcheck(
     >>> gradgradcheck(lambda x, y: (x * y).sin().sum(axis=0), np.ones((2, 3)), np.arange(3.0))
     True
     """
+    inputs = unpack_inputs(inputs)
     engine = "scalar" if any(isinstance(x, Value) for x in inputs) else "tensor"
     arrays = [np.array(x.data if hasattr(x, "data") else x, dtype=np.float64) for x in inputs]
     problem = SecondOrderProblem(engine, fn, arrays, seed)
