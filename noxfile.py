@@ -133,8 +133,7 @@ def parity(session: nox.Session) -> None:
 @nox.session(python=ORACLE_PYTHON)
 def gates(session: nox.Session) -> None:
     """Training gates: two moons (5 seeds) and digits with sg's own Adam; resume exactness."""
-    install_package(session, "sg-nn")
-    install_package(session, "sg-optim")
+    install_package(session, "sg-verify")  # its train_moons; it brings sg-nn and sg-optim
     session.install(*TEST_TOOLS, "scikit-learn")
     session.run(
         "pytest", "tests-integration/gates", "-p", "no:cacheprovider", "-s", *session.posargs

@@ -25,7 +25,7 @@ def test_import_does_not_import_torch() -> None:
 
 def test_missing_torch_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` fail
-    with pytest.raises(ImportError, match=r'pip install "sg-verify\[torch\]"'):
+    with pytest.raises(ImportError, match=r"pip install 'sg-verify\[torch\]'"):
         tj.run_trajectory("adam", steps=2)
 
 

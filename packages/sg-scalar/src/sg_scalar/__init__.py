@@ -22,7 +22,7 @@ from sg_scalar.graph import (
     no_grad,
     set_grad_enabled,
 )
-from sg_scalar.rules import OPS
+from sg_scalar.rules import DECLARATIONS, OPS
 from sg_scalar.value import Value, maximum, minimum
 
 try:
@@ -31,6 +31,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "DECLARATIONS",
     "OPS",
     "GraphReleasedError",
     "GraphvizNotFoundError",

@@ -18,7 +18,15 @@ A node has
 - ``_accumulate_grad(g)``: add ``g`` into the node's ``.grad``;
 - ``_retains_grad``: whether the driver also records gradients on non-leaf nodes
   (``Value`` does, so a drawn graph shows every gradient; ``Tensor`` does not, to save
-  memory, as in PyTorch).
+  memory, as in PyTorch);
+- ``_fit_gradient``: ``None``, or ``fit(g, input, op, index)`` returning the gradient a
+  rule gave for an input in that input's shape and dtype (``Tensor`` sums broadcast
+  axes away here, for every operator) or raising an error naming the operator.
+
+The driver's steps are module-level functions it looks up on every pass: the order
+(:func:`topological_order`), the seed (:func:`seed`) and how two contributions to one
+node's gradient combine (:func:`accumulate`). They are seams: sg-verify's driver
+mutants replace one of them to break the real driver, not a copy of it.
 """
 
 from __future__ import annotations
@@ -56,6 +64,9 @@ class Node(Protocol):
     _ctx: dict[str, Any] | None
     _pending: Any
     _retains_grad: bool
+
+    @property
+    def _fit_gradient(self) -> Callable[[Any, Any, Op, int], Any] | None: ...
 
     def _accumulate_grad(self, g: Any) -> None: ...
 
@@ -241,16 +252,26 @@ def topological_order(root: Node, *more_roots: Node) -> list[Node]:
 
 
 # ---------------------------------------------------------------------------------------
-# The backward driver.
+# The backward driver: its seams first, then the pass itself.
 # ---------------------------------------------------------------------------------------
+def seed(root: Node, gradient: Any) -> Any:
+    """The gradient a pass starts from at ``root``: the one it was given."""
+    return gradient
+
+
+def accumulate(previous: Any, gradient: Any) -> Any:
+    """Two contributions to one node's gradient (a node used twice, a diamond) add up."""
+    return previous + gradient
+
+
 def backward(
     root: Node,
-    seed: Any,
+    gradient: Any,
     *,
     retain_graph: bool | None = None,
     create_graph: bool = False,
 ) -> None:
-    """Propagate ``seed`` (the gradient of ``root``) to every node ``root`` depends on.
+    """Propagate ``gradient`` (the gradient of ``root``) to every node ``root`` depends on.
 
     Walks the topological order in reverse: each node's total gradient is complete once
     all its consumers have run, so its rule runs once and its inputs' gradients are
@@ -266,13 +287,17 @@ def backward(
     if retain_graph is None:
         retain_graph = create_graph
     order = topological_order(root)
-    root._pending = seed
-    _propagate(order, root._retains_grad, retain_graph, create_graph, None)
+    root._pending = seed(root, gradient)
+    _propagate(order, root._retains_grad, root._fit_gradient, retain_graph, create_graph, None)
+
+
+Fit = Callable[[Any, Any, Op, int], Any] | None
 
 
 def _propagate(
     order: list[Node],
     retains: bool,
+    fit: Fit,
     retain_graph: bool,
     create_graph: bool,
     captured: dict[Node, Any] | None,
@@ -280,17 +305,19 @@ def _propagate(
 ) -> None:
     """Run the rules of ``order`` in reverse, starting from the roots' ``_pending`` seeds.
 
-    With ``captured`` (a dict keyed by the nodes of interest, for :func:`grad`) the total
-    gradient of each of those nodes is stored there and leaves keep their ``.grad``;
-    otherwise leaves accumulate into ``.grad``. The captured nodes in ``ends`` are where
-    the pass stops: their own rules neither run nor free their inputs.
+    ``retains``: non-leaf nodes keep their gradient too; ``fit``: the node type's
+    ``_fit_gradient`` (or None). With ``captured`` (a dict
+    keyed by the nodes of interest, for :func:`grad`) the total gradient of each of those
+    nodes is stored there and leaves keep their ``.grad``; otherwise leaves accumulate
+    into ``.grad``. The captured nodes in ``ends`` are where the pass stops: their own
+    rules neither run nor free their inputs.
     """
     try:
         if create_graph:  # the rules run on nodes, recording the gradients' graph
             with set_grad_enabled(True):
-                _walk(order, retains, retain_graph, True, captured, ends)
+                _walk(order, retains, fit, retain_graph, True, captured, ends)
         else:  # the rules run on raw data: no graph is recorded whatever the grad mode
-            _walk(order, retains, retain_graph, False, captured, ends)
+            _walk(order, retains, fit, retain_graph, False, captured, ends)
     except BaseException:  # leave no half-summed gradient behind for the next pass
         for node in order:
             node._pending = None
@@ -300,6 +327,7 @@ def _propagate(
 def _walk(
     order: list[Node],
     retains: bool,
+    fit: Fit,
     retain_graph: bool,
     create_graph: bool,
     captured: dict[Node, Any] | None,
@@ -338,9 +366,6 @@ def _walk(
             needs: tuple[bool, ...]
             if n_parents == 2:
                 needs = (parents[0].requires_grad, parents[1].requires_grad)
-            elif n_parents == 3:
-                a, b, c = parents
-                needs = (a.requires_grad, b.requires_grad, c.requires_grad)
             else:
                 needs = tuple([p.requires_grad for p in parents])
             ctx = {**ctx, "needs_input_grad": needs} if ctx else {"needs_input_grad": needs}
@@ -359,26 +384,38 @@ def _walk(
                 grads = op.vjp(g, node.data, parents[0].data, **ctx)
             else:
                 grads = op.vjp(g, node.data, parents[0].data)
-        elif n_parents == 3:  # x @ W.T + b (linear)
-            a, b, c = parents
-            grads = op.vjp(g, node.data, a.data, b.data, c.data, **(ctx or _NO_CTX))
         else:
-            data = [p.data for p in parents]
-            grads = op.vjp(g, node.data, *data, **(ctx or _NO_CTX))
-        if n_parents == 2:
+            grads = op.vjp(g, node.data, *[p.data for p in parents], **(ctx or _NO_CTX))
+        if len(grads) != n_parents:
+            raise _wrong_count(op, len(grads), n_parents)
+        if n_parents == 2:  # spelled out: most operators take two inputs
             a, b = parents
             ga, gb = grads
             if ga is not None and a.requires_grad:
+                if fit is not None:  # the gradient in the input's shape and dtype
+                    ga = fit(ga, a, op, 0)
                 previous = a._pending
-                a._pending = ga if previous is None else previous + ga
+                a._pending = ga if previous is None else accumulate(previous, ga)
             if gb is not None and b.requires_grad:
+                if fit is not None:
+                    gb = fit(gb, b, op, 1)
                 previous = b._pending
-                b._pending = gb if previous is None else previous + gb
+                b._pending = gb if previous is None else accumulate(previous, gb)
             continue
-        for parent, grad in zip(parents, grads):
+        for i, (parent, grad) in enumerate(zip(parents, grads)):
             if grad is not None and parent.requires_grad:
+                if fit is not None:
+                    grad = fit(grad, parent, op, i)
                 previous = parent._pending
-                parent._pending = grad if previous is None else previous + grad
+                parent._pending = grad if previous is None else accumulate(previous, grad)
+
+
+def _wrong_count(op: Op, got: int, expected: int) -> TypeError:
+    return TypeError(
+        f"{op.name}: the gradient rule returned {got} gradient{'s' * (got != 1)} for "
+        f"{expected} input{'s' * (expected != 1)}; it must return one per input (None for "
+        "an input that gets no gradient)"
+    )
 
 
 def _vjp_on_nodes(
@@ -433,6 +470,7 @@ def grad(
     if retain_graph is None:
         retain_graph = create_graph
     order = topological_order(*outputs)
+    seeds = [seed(output, s) for output, s in zip(outputs, seeds)]
     # Only nodes from which some input can be reached need their rule run. A node freed
     # by an earlier pass has forgotten its inputs, so it may lead to one: it counts as on
     # the path, and reaching it raises GraphReleasedError (rather than a gradient that
@@ -452,12 +490,13 @@ def grad(
     ends = {x for x in inputs if not any(p in reaches for p in x._parents)}
     captured: dict[Node, Any] = dict.fromkeys(inputs)
     try:
-        for output, seed in zip(outputs, seeds):
+        for output, gradient in zip(outputs, seeds):
             if output in on_path:
                 previous = output._pending
-                output._pending = seed if previous is None else previous + seed
+                output._pending = gradient if previous is None else accumulate(previous, gradient)
         path = [n for n in order if n in on_path]
-        _propagate(path, False, retain_graph, create_graph, captured, ends)
+        fit = outputs[0]._fit_gradient
+        _propagate(path, False, fit, retain_graph, create_graph, captured, ends)
     finally:  # rules also send gradients to parents off the path: drop them
         for node in order:
             node._pending = None

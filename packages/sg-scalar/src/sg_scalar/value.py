@@ -50,6 +50,7 @@ class Value:
         "__weakref__",
     )
     _retains_grad = True  # intermediate nodes keep their gradient too, for inspection
+    _fit_gradient = None  # rules give floats: nothing to fit
 
     data: float
     grad: Any

@@ -8,8 +8,13 @@
 >>> w.grad
 array([[0., 0.],
        [1., 2.]])
+
+The operators are declared in the family modules (``elementwise``, ``activations``,
+``reductions``, ``shapes``, ``linalg``); importing the package installs their methods
+on ``Tensor`` and their functions here (see :mod:`sg_tensor.api`).
 """
 
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 
 from sg_scalar import (
@@ -21,7 +26,15 @@ from sg_scalar import (
     no_grad,
     set_grad_enabled,
 )
-from sg_tensor import activations, elementwise, linalg, reductions, shapes
+from sg_tensor import (  # declare operators
+    activations,
+    api,
+    elementwise,
+    functional,
+    linalg,
+    reductions,
+    shapes,
+)
 from sg_tensor.autograd import grad, hessian, hvp, jacobian
 from sg_tensor.factories import (
     arange,
@@ -35,74 +48,28 @@ from sg_tensor.factories import (
     zeros,
     zeros_like,
 )
-from sg_tensor.functional import (
-    abs,
-    add,
-    as_tensor,
-    broadcast_to,
-    clip,
-    concatenate,
-    cos,
-    div,
-    erf,
-    exp,
-    expand,
-    flatten,
-    gelu,
-    leaky_relu,
-    linear,
-    log,
-    log_softmax,
-    logsumexp,
-    matmul,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    mul,
-    neg,
-    pad,
-    permute,
-    pow,
-    relu,
-    reshape,
-    sigmoid,
-    sin,
-    softmax,
-    softplus,
-    split,
-    sqrt,
-    squeeze,
-    stack,
-    std,
-    sub,
-    sum,
-    swapaxes,
-    tanh,
-    transpose,
-    unsqueeze,
-    var,
-    where,
-)
-from sg_tensor.op import OPS, unbroadcast
+from sg_tensor.op import DECLARATIONS, OPS, unbroadcast
 from sg_tensor.tensor import Tensor
+
+api.install()
+globals().update({name: getattr(functional, name) for name in functional.__all__})
 
 try:
     __version__ = version("sg-tensor")
 except PackageNotFoundError:  # a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-del activations, elementwise, linalg, reductions, shapes  # imported to register their operators
+del activations, elementwise, linalg, reductions, shapes  # imported to declare their operators
 
 __all__ = [
-    "OPS", "GraphReleasedError", "NotTwiceDifferentiableError", "ShapeMismatchError", "Tensor",
-    "__version__", "abs", "add", "arange", "as_tensor", "broadcast_to", "clip", "concatenate",
-    "cos", "div", "enable_grad", "erf", "exp", "expand", "eye", "flatten", "full", "gelu",
-    "grad", "hessian", "hvp", "is_grad_enabled", "jacobian", "leaky_relu", "linear", "log",
-    "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum", "mul",
-    "neg", "no_grad", "ones", "ones_like", "pad", "permute", "pow", "rand", "randn", "relu",
-    "reshape", "set_grad_enabled", "sigmoid", "sin", "softmax", "softplus", "split", "sqrt",
-    "squeeze", "stack", "std", "sub", "sum", "swapaxes", "tanh", "tensor", "transpose",
-    "unbroadcast", "unsqueeze", "var", "where", "zeros", "zeros_like",
+    "DECLARATIONS", "OPS", "GraphReleasedError", "NotTwiceDifferentiableError",
+    "ShapeMismatchError", "Tensor", "__version__", "arange", "enable_grad", "eye",
+    "full", "grad", "hessian", "hvp", "is_grad_enabled", "jacobian", "no_grad", "ones",
+    "ones_like", "rand", "randn", "set_grad_enabled", "tensor", "unbroadcast", "zeros",
+    "zeros_like", *functional.__all__,
 ]  # fmt: skip
+
+
+def __getattr__(name: str) -> Callable[..., Tensor]:
+    """No such name (type checkers read this signature for the installed functions)."""
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

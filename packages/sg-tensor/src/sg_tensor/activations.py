@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from sg_tensor.op import call, data, indicator, op, quiet
+from sg_scalar.declare import Bounds, Case, Domain, Kink, Param, Torch, unit
+from sg_tensor.op import call, choice, data, indicator, number, op, quiet, real
 
 Grads = tuple[Any, ...]
 
@@ -28,7 +29,7 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return np.asarray(_erf_object(x), dtype=x.dtype)
 
 
-@op("erf", _erf)
+@op("erf", _erf, bound=unit)
 def erf(g: Any, out: Any, x: Any) -> Grads:
     """d erf(x) = 2 / sqrt(pi) * e**(-x**2) dx."""
     return (g * (_TWO_OVER_SQRT_PI * np.exp(-(x * x))),)
@@ -37,13 +38,13 @@ def erf(g: Any, out: Any, x: Any) -> Grads:
 # ---------------------------------------------------------------------------------------
 # Squashing functions
 # ---------------------------------------------------------------------------------------
-@op("tanh", np.tanh)
+@op("tanh", np.tanh, numpy=np.tanh, bound=unit)
 def tanh(g: Any, out: Any, x: Any) -> Grads:
     """d(tanh x) = (1 - tanh(x)**2) dx, from the output."""
     return (g * (1 - out * out),)
 
 
-@op("sigmoid", quiet(lambda x: 1 / (1 + np.exp(-x))))
+@op("sigmoid", quiet(lambda x: 1 / (1 + np.exp(-x))), bound=unit)
 def sigmoid(g: Any, out: Any, x: Any) -> Grads:
     """d(s(x)) = s (1 - s) dx with s = 1 / (1 + e**-x), from the output.
 
@@ -56,7 +57,10 @@ def sigmoid(g: Any, out: Any, x: Any) -> Grads:
 # ---------------------------------------------------------------------------------------
 # Rectifiers: the derivative at the kink is PyTorch's choice
 # ---------------------------------------------------------------------------------------
-@op("relu", lambda x: np.maximum(x, 0))
+SLOPES = [Case({"negative_slope": s}) for s in (0.1, 0.01, -0.2)]
+
+
+@op("relu", lambda x: np.maximum(x, 0), edges=[Kink(0.0, "left")])
 def relu(g: Any, out: Any, x: Any) -> Grads:
     """d(relu x) = dx where the output is > 0, else 0 (so 0 at the kink x == 0).
 
@@ -66,7 +70,9 @@ def relu(g: Any, out: Any, x: Any) -> Grads:
     return (g * indicator(out, data(out) > 0),)
 
 
-@op("leaky_relu", lambda x, *, negative_slope: np.where(x > 0, x, x * negative_slope))
+@op("leaky_relu", lambda x, *, negative_slope: np.where(x > 0, x, x * negative_slope),
+    params={"negative_slope": real(0.01)}, cases=SLOPES, torch="F.leaky_relu",
+    edges=[Kink(0.0, "left")])  # fmt: skip
 def leaky_relu(g: Any, out: Any, x: Any, *, negative_slope: float) -> Grads:
     """d(leaky_relu x) = dx where x > 0, else ``negative_slope`` dx (slope at 0)."""
     slope = np.where(data(x) > 0, 1.0, negative_slope).astype(data(x).dtype, copy=False)
@@ -79,7 +85,8 @@ def _gelu(x: np.ndarray, *, approximate: str) -> Any:
     return x * 0.5 * (1 + _erf(x * math.sqrt(0.5)))
 
 
-@op("gelu", _gelu)
+@op("gelu", _gelu, params={"approximate": choice("none", "none", "tanh")}, torch="F.gelu",
+    cases=[Case({"approximate": "none"}), Case({"approximate": "tanh"})])  # fmt: skip
 def gelu(g: Any, out: Any, x: Any, *, approximate: str) -> Grads:
     """d(x Phi(x)) = (Phi(x) + x phi(x)) dx, Phi and phi the normal cdf and pdf.
 
@@ -95,12 +102,29 @@ def gelu(g: Any, out: Any, x: Any, *, approximate: str) -> Grads:
     return (g * (cdf + x * pdf),)
 
 
+def _positive(value: Any, where: str) -> float:
+    beta = number(value, where)
+    if not beta > 0:
+        raise ValueError(f"{where} must be positive, got {value!r}")
+    return beta
+
+
+def _threshold(params: Any) -> float:
+    """Where softplus turns linear: ``beta x == threshold``."""
+    return float(params["threshold"]) / float(params["beta"])
+
+
+SOFTPLUS = [Case({"beta": b, "threshold": t}) for b, t in ((1.0, 20.0), (2.0, 3.0), (0.5, 1.0))]
+
+
 def _softplus(x: np.ndarray, *, beta: float, threshold: float) -> Any:
     bx = x * beta
     return np.where(bx > threshold, x, np.log1p(np.exp(np.minimum(bx, threshold))) / beta)
 
 
-@op("softplus", _softplus)
+@op("softplus", _softplus, params={"beta": Param(1.0, _positive), "threshold": real(20.0)},
+    cases=SOFTPLUS, torch="F.softplus", edges=[Kink(_threshold, "left")],
+    bound=lambda b: b.m() + math.log(2.0) / b.params["beta"])  # fmt: skip
 def softplus(g: Any, out: Any, x: Any, *, beta: float, threshold: float) -> Grads:
     """d(log(1 + e**(b x)) / b) = sigmoid(b x) dx; exactly dx above the threshold (PyTorch)."""
     bx = x * beta
@@ -113,6 +137,16 @@ def softplus(g: Any, out: Any, x: Any, *, beta: float, threshold: float) -> Grad
 # ---------------------------------------------------------------------------------------
 # The softmax family: stable for large logits (the row maximum is subtracted first)
 # ---------------------------------------------------------------------------------------
+LARGE = Domain("large", -500.0, 500.0)  # logits that overflow e**x unless shifted
+AXES = [Case({"axis": a}) for a in (-1, 0, 1)] + [Case({"axis": -1}, ((3, 4),), label="large",
+                                                      domains=(LARGE,))]  # fmt: skip
+
+
+def _log_softmax_bound(b: Bounds) -> float:
+    """``|x - logsumexp(x)| <= 2 max|x| + log n``."""
+    return 2 * b.m() + math.log(b.shapes[0][b.params["axis"]])
+
+
 def _log_softmax(x: np.ndarray, *, axis: int) -> Any:
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
@@ -123,13 +157,15 @@ def _softmax(x: np.ndarray, *, axis: int) -> Any:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-@op("softmax", quiet(_softmax))
+@op("softmax", quiet(_softmax), "axis", torch=Torch("Tensor.softmax", dim="axis"),
+    cases=AXES, bound=unit)  # fmt: skip
 def softmax(g: Any, out: Any, x: Any, *, axis: int) -> Grads:
     """d softmax: s * (g - sum(g * s)) along ``axis``, with s the output."""
     return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
 
 
-@op("log_softmax", quiet(_log_softmax))
+@op("log_softmax", quiet(_log_softmax), "axis", cases=AXES, bound=_log_softmax_bound,
+    torch=Torch("Tensor.log_softmax", dim="axis"))  # fmt: skip
 def log_softmax(g: Any, out: Any, x: Any, *, axis: int) -> Grads:
     """d log_softmax: g - softmax(x) * sum(g) along ``axis``; softmax = exp(output)."""
     return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)

@@ -1,19 +1,39 @@
 """Elementwise operators: arithmetic with broadcasting, and the elementary functions.
 
-Each entry is the forward (a numpy ufunc or a short expression) and below it the
-vector-Jacobian product. Binary entries are declared ``broadcasts=True``: their
-gradients come back with the output's shape and are reduced to each input's shape by
-the shared ``unbroadcast`` (see :mod:`sg_tensor.op`). Where PyTorch has a convention
-at a kink or a domain edge, the rule follows it and says so.
+Each entry is the forward (a numpy ufunc or a short expression) with the operator's
+facts, and below it the vector-Jacobian product. Binary rules return gradients with the
+output's shape; the driver sums them back to each input's shape (``unbroadcast``).
+Where PyTorch has a convention at a kink or a domain edge, the rule follows it and the
+entry declares it (a :class:`~sg_scalar.declare.Kink` or a ``Tie``).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from sg_tensor.op import data, indicator, op, quiet
+from sg_scalar.declare import (
+    NONZERO,
+    POSITIVE,
+    REAL,
+    Bounds,
+    Case,
+    Kink,
+    Tie,
+    Torch,
+    constant_power_bound,
+    log_bound,
+    power_bound,
+    power_domain,
+    product,
+    quotient,
+    total,
+    unit,
+)
+from sg_tensor.op import OPS, data, indicator, number, op, quiet
+from sg_tensor.tensor import Tensor, binary, operand
 
 Grads = tuple[Any, ...]
 
@@ -21,33 +41,45 @@ Grads = tuple[Any, ...]
 # ---------------------------------------------------------------------------------------
 # Binary arithmetic (broadcasting)
 # ---------------------------------------------------------------------------------------
-@op("add", np.add, broadcasts=True)
+@op("add", np.add, "binary", operator="+", numpy=np.add, torch="+", bound=total)
 def add(g: Any, out: Any, a: Any, b: Any) -> Grads:
     """d(a + b) = da + db."""
     return g, g
 
 
-@op("sub", np.subtract, broadcasts=True)
+@op("sub", np.subtract, "binary", operator="-", numpy=np.subtract, torch="-", bound=total)
 def sub(g: Any, out: Any, a: Any, b: Any) -> Grads:
     """d(a - b) = da - db. (Its own rule rather than a + (-b): one pass less over memory.)"""
     return g, -g
 
 
-@op("mul", np.multiply, broadcasts=True, needs_input_grad=True)
+@op("mul", np.multiply, "binary", operator="*", numpy=np.multiply, torch="*", bound=product,
+    needs_input_grad=True)  # fmt: skip
 def mul(g: Any, out: Any, a: Any, b: Any, *, needs_input_grad: tuple[bool, bool]) -> Grads:
     """d(a * b) = b da + a db."""
     need_a, need_b = needs_input_grad
     return (g * b if need_a else None), (g * a if need_b else None)
 
 
-@op("div", quiet(np.divide), broadcasts=True, needs_input_grad=True)
+@op("div", quiet(np.divide), "binary", operator="/", numpy=np.true_divide, torch="/",
+    inputs=(REAL, NONZERO), bound=quotient, needs_input_grad=True)  # fmt: skip
 def div(g: Any, out: Any, a: Any, b: Any, *, needs_input_grad: tuple[bool, bool]) -> Grads:
     """d(a / b) = da / b - a db / b**2."""
     need_a, need_b = needs_input_grad
     return (g / b if need_a else None), (-g * a / (b * b) if need_b else None)
 
 
-@op("pow", quiet(np.power), broadcasts=True, needs_input_grad=True)
+def power(base: Any, exponent: Any) -> Tensor:
+    """``base ** exponent``, with broadcasting; a number exponent is ``pow_scalar``."""
+    is_number = isinstance(exponent, (int, float, np.number)) and not isinstance(exponent, bool)
+    if is_number and isinstance(base, Tensor):
+        p = exponent if isinstance(exponent, int) else float(exponent)
+        return base._apply1(OPS["pow_scalar"], {"p": p})
+    return binary(OPS["pow"], base, exponent)
+
+
+@op("pow", quiet(np.power), "binary", power, operator="**", numpy=np.power, torch="**",
+    inputs=(POSITIVE, REAL), bound=power_bound, needs_input_grad=True)  # fmt: skip
 def pow_(g: Any, out: Any, x: Any, y: Any, *, needs_input_grad: tuple[bool, bool]) -> Grads:
     """d(x**y) = y x**(y-1) dx + x**y log(x) dy, with PyTorch's zeros.
 
@@ -64,7 +96,7 @@ def pow_(g: Any, out: Any, x: Any, y: Any, *, needs_input_grad: tuple[bool, bool
     return gx, gy
 
 
-@op("maximum", np.maximum, broadcasts=True)
+@op("maximum", np.maximum, "binary", numpy=np.maximum, torch="torch.maximum", edges=[Tie()])
 def maximum(g: Any, out: Any, a: Any, b: Any) -> Grads:
     """The gradient goes to the larger input; a tie splits it in half (PyTorch)."""
     a_data, b_data = data(a), data(b)
@@ -75,7 +107,7 @@ def maximum(g: Any, out: Any, a: Any, b: Any) -> Grads:
     )
 
 
-@op("minimum", np.minimum, broadcasts=True)
+@op("minimum", np.minimum, "binary", numpy=np.minimum, torch="torch.minimum", edges=[Tie()])
 def minimum(g: Any, out: Any, a: Any, b: Any) -> Grads:
     """The gradient goes to the smaller input; a tie splits it in half (PyTorch)."""
     a_data, b_data = data(a), data(b)
@@ -86,7 +118,41 @@ def minimum(g: Any, out: Any, a: Any, b: Any) -> Grads:
     )
 
 
-@op("where", lambda a, b, *, condition: np.where(condition, a, b), broadcasts=True)
+def _where(condition: Any, a: Any, b: Any) -> Tensor:
+    """``a`` where ``condition`` holds, else ``b``, broadcast together.
+
+    The condition is a boolean mask: it gets no gradient.
+    """
+    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition)
+    if cond.dtype != bool:
+        cond = cond.astype(bool)
+    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else Tensor(a)
+    ta, tb = operand(a, like, "where"), operand(b, like, "where")
+    try:
+        out_shape = np.broadcast_shapes(cond.shape, ta.shape, tb.shape)
+    except ValueError:
+        raise ValueError(
+            f"where: condition, a and b cannot be broadcast together: shapes {cond.shape}, "
+            f"{ta.shape} and {tb.shape}"
+        ) from None
+    if cond.shape != out_shape:  # the rule needs the condition at the output's shape
+        cond = np.broadcast_to(cond, out_shape)
+    return ta._apply2(OPS["where"], tb, {"condition": cond})
+
+
+_MASK = np.array([[True, False, True], [False, False, True]])
+WHERE_CASES = [
+    Case({"condition": _MASK}, ((2, 3), (2, 3))),
+    Case({"condition": _MASK[0]}, ((2, 3), (2, 1))),
+    Case({"condition": _MASK[:, :1]}, ((3,), ())),
+    Case({"condition": _MASK[None]}, ((4, 1, 3), (2, 1))),
+]
+
+
+@op("where", lambda a, b, *, condition: np.where(condition, a, b), "where", _where,
+    method=None, numpy=np.where, cases=WHERE_CASES, leading=("condition",),
+    torch=Torch(call=lambda torch, a, b, *, condition: torch.where(
+        torch.from_numpy(np.asarray(condition)), a, b)))  # fmt: skip
 def where(g: Any, out: Any, a: Any, b: Any, *, condition: np.ndarray) -> Grads:
     """where(c, a, b): the gradient goes to ``a`` where ``c`` holds, else to ``b``."""
     return np.where(condition, g, 0.0), np.where(condition, 0.0, g)
@@ -95,13 +161,18 @@ def where(g: Any, out: Any, a: Any, b: Any, *, condition: np.ndarray) -> Grads:
 # ---------------------------------------------------------------------------------------
 # Unary functions
 # ---------------------------------------------------------------------------------------
-@op("neg", np.negative)
+@op("neg", np.negative, operator="-x", numpy=np.negative, torch="-x")
 def neg(g: Any, out: Any, x: Any) -> Grads:
     """d(-x) = -dx."""
     return (-g,)
 
 
-@op("pow_scalar", quiet(lambda x, *, p: np.power(x, p)))
+POWERS = [Case({"p": p}) for p in (2, 3, 0.5, -1.5, 0, 1, -1, 2.5)]
+
+
+@op("pow_scalar", quiet(lambda x, *, p: np.power(x, p)), operator="**", method="pow",
+    function="pow", installs=False, torch=Torch("torch.pow", exponent="p"),
+    inputs=(power_domain,), cases=POWERS, bound=constant_power_bound)  # fmt: skip
 def pow_scalar(g: Any, out: Any, x: Any, *, p: float) -> Grads:
     """d(x**p) = p x**(p-1) dx for a number ``p``; 0 everywhere when ``p == 0`` (PyTorch)."""
     if p == 0:
@@ -109,43 +180,44 @@ def pow_scalar(g: Any, out: Any, x: Any, *, p: float) -> Grads:
     return (g * (p * x ** (p - 1)),)
 
 
-@op("exp", quiet(np.exp))
+@op("exp", quiet(np.exp), numpy=np.exp, bound=lambda b: math.exp(b.high()))
 def exp(g: Any, out: Any, x: Any) -> Grads:
     """d(e**x) = e**x dx, the output itself."""
     return (g * out,)
 
 
-@op("log", quiet(np.log))
+@op("log", quiet(np.log), numpy=np.log, inputs=(POSITIVE,), bound=log_bound)
 def log(g: Any, out: Any, x: Any) -> Grads:
     """d(log x) = dx / x: ``inf`` at 0; ``log`` of a negative number is ``nan``."""
     return (g / x,)
 
 
-@op("sqrt", quiet(np.sqrt))
+@op("sqrt", quiet(np.sqrt), numpy=np.sqrt, inputs=(POSITIVE,),
+    bound=lambda b: math.sqrt(b.high()))  # fmt: skip
 def sqrt(g: Any, out: Any, x: Any) -> Grads:
     """d(sqrt x) = dx / (2 sqrt x): ``inf`` at 0."""
     return (g / (2 * out),)
 
 
-@op("abs", np.abs)
+@op("abs", np.abs, operator="abs", numpy=np.absolute, edges=[Kink(0.0, "mean")])
 def abs_(g: Any, out: Any, x: Any) -> Grads:
     """d|x| = sign(x) dx, which is 0 at the kink x == 0 (PyTorch)."""
     return (g * indicator(x, np.sign(data(x))),)
 
 
-@op("sin", np.sin)
+@op("sin", np.sin, numpy=np.sin, bound=unit)
 def sin(g: Any, out: Any, x: Any) -> Grads:
     """d(sin x) = cos(x) dx."""
     return (g * np.cos(x),)
 
 
-@op("cos", np.cos)
+@op("cos", np.cos, numpy=np.cos, bound=unit)
 def cos(g: Any, out: Any, x: Any) -> Grads:
     """d(cos x) = -sin(x) dx."""
     return (g * -np.sin(x),)
 
 
-def _clip(x: np.ndarray, *, min: float | None, max: float | None) -> np.ndarray:
+def _clamp(x: np.ndarray, *, min: float | None, max: float | None) -> np.ndarray:
     if min is not None:
         x = np.maximum(x, min)
     if max is not None:
@@ -153,7 +225,31 @@ def _clip(x: np.ndarray, *, min: float | None, max: float | None) -> np.ndarray:
     return x
 
 
-@op("clip", _clip)
+def _clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
+    """Limit the values to ``[min, max]`` (either bound may be None)."""
+    if min is None and max is None:
+        raise ValueError("clip: give at least one of min and max")
+    low = None if min is None else number(min, "clip: min")
+    high = None if max is None else number(max, "clip: max")
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"clip: min ({min}) is larger than max ({max})")
+    return x._apply1(OPS["clip"], {"min": low, "max": high})
+
+
+def _clip_bound(b: Bounds) -> float:
+    low, high = b.params["min"], b.params["max"]
+    if low is not None and high is not None:
+        return float(max(abs(low), abs(high)))
+    return max(b.m(), abs(float(high if low is None else low)))
+
+
+CLIPS = [Case({"min": lo, "max": hi}) for lo, hi in ((-0.5, 0.5), (0.2, None), (None, 1.0))]
+
+
+@op("clip", _clamp, "unary", _clip, numpy=(np.clip, {"min": "a_min", "max": "a_max"}),
+    torch="Tensor.clamp", cases=CLIPS,
+    edges=[Kink(lambda p: p["min"], "right"), Kink(lambda p: p["max"], "left")],
+    bound=_clip_bound)  # fmt: skip
 def clip(g: Any, out: Any, x: Any, *, min: float | None, max: float | None) -> Grads:
     """The gradient passes where ``min <= x <= max`` (bounds included, as PyTorch's clamp)."""
     x_data = data(x)
@@ -165,7 +261,21 @@ def clip(g: Any, out: Any, x: Any, *, min: float | None, max: float | None) -> G
     return (np.where(inside, g, 0.0),)
 
 
-@op("astype", lambda x, *, dtype: x.astype(dtype))
+def _astype(x: Tensor, dtype: Any) -> Tensor:
+    """The tensor converted to ``dtype``; the gradient is converted back."""
+    if np.dtype(dtype) == x.dtype:
+        return x
+    return x._apply1(OPS["astype"], {"dtype": np.dtype(dtype)})
+
+
+def _torch_dtype(torch: Any, x: Any, dtype: Any) -> Any:
+    """``x.to(dtype)`` with the torch dtype of the same name."""
+    return x.to(getattr(torch, np.dtype(dtype).name))
+
+
+@op("astype", lambda x, *, dtype: x.astype(dtype), "astype", _astype, function=None,
+    torch=Torch(call=_torch_dtype), cases=[Case({"dtype": np.float32}, ((2, 3, 4),))],
+    rounding=2.0**-24)  # fmt: skip
 def astype(g: Any, out: Any, x: Any, *, dtype: np.dtype[Any]) -> Grads:
     """A change of precision: the gradient is converted back to the input's dtype."""
     return (g.astype(x.dtype),)

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from sg_tensor.tensor import Tensor, _shape_arg
+from sg_tensor.arguments import shape_arg as _shape_arg
+from sg_tensor.tensor import Tensor
 
 __all__ = [
     "arange", "eye", "full", "ones", "ones_like", "rand", "randn", "tensor", "zeros",

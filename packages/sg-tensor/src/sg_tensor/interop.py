@@ -2,10 +2,10 @@
 
 numpy hands any call that involves a Tensor to ``Tensor.__array_ufunc__`` (ufuncs such
 as ``np.add``) or ``Tensor.__array_function__`` (functions such as ``np.sum``). Those
-with an sg operator run it, so the result is a differentiable Tensor; this is also
-what lets a gradient rule written with numpy functions run on tensors. Any other
-numpy function runs on the plain arrays, which is only allowed when no gradient could
-be lost silently.
+that an operator declares as its numpy counterpart (``numpy=np.sum`` in its entry) run
+that operator, so the result is a differentiable Tensor; this is also what lets a
+gradient rule written with numpy functions run on tensors. Any other numpy function
+runs on the plain arrays, which is only allowed when no gradient could be lost silently.
 """
 
 from __future__ import annotations
@@ -15,9 +15,29 @@ from typing import Any
 
 import numpy as np
 
+from sg_scalar.declare import Form
 from sg_scalar.graph import is_grad_enabled
-from sg_tensor import functional as F
 from sg_tensor.tensor import Tensor
+
+UFUNCS: dict[Any, Callable[..., Any]] = {}
+"""numpy ufunc -> the sg call it runs (filled from the declarations)."""
+FUNCTIONS: dict[Any, Callable[..., Any]] = {}
+"""numpy function -> the sg call it runs (filled from the declarations)."""
+
+
+def register(form: Form, call: Callable[..., Any]) -> None:
+    """Make numpy's ``form.target`` run ``call`` on tensors (numpy keywords renamed)."""
+    target, to_sg = form.target, {numpy: sg for sg, numpy in form.rename.items()}
+    if to_sg:
+        renamed = call
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return renamed(*args, **{to_sg.get(k, k): v for k, v in kwargs.items()})
+
+    (UFUNCS if isinstance(target, np.ufunc) else FUNCTIONS)[target] = call
+    for alias in ("amax", "amin"):  # names some numpy versions keep as separate functions
+        if getattr(np, alias, None) is not None and target is getattr(np, alias[1:], None):
+            FUNCTIONS[getattr(np, alias)] = call
 
 
 def _compare(name: str) -> Callable[[Any, Any], Tensor]:
@@ -28,63 +48,10 @@ def _compare(name: str) -> Callable[[Any, Any], Tensor]:
     return compare
 
 
-UFUNCS: dict[Any, Callable[..., Tensor]] = {
-    np.add: F.add,
-    np.subtract: F.sub,
-    np.multiply: F.mul,
-    np.true_divide: F.div,
-    np.power: F.pow,
-    np.maximum: F.maximum,
-    np.minimum: F.minimum,
-    np.matmul: F.matmul,
-    np.negative: F.neg,
-    np.exp: F.exp,
-    np.log: F.log,
-    np.sqrt: F.sqrt,
-    np.absolute: F.abs,
-    np.sin: F.sin,
-    np.cos: F.cos,
-    np.tanh: F.tanh,
-    np.greater: _compare("greater"),
-    np.greater_equal: _compare("greater_equal"),
-    np.less: _compare("less"),
-    np.less_equal: _compare("less_equal"),
-    np.equal: _compare("equal"),
-    np.not_equal: _compare("not_equal"),
-}
-
-
-def _reduction(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
-    def reduce(a: Any, axis: Any = None, *, keepdims: bool = False, **kwargs: Any) -> Tensor:
-        return fn(a, axis=axis, keepdims=keepdims, **kwargs)
-
-    return reduce
-
-
-FUNCTIONS: dict[Any, Callable[..., Any]] = {
-    np.sum: _reduction(F.sum),
-    np.mean: _reduction(F.mean),
-    np.max: _reduction(F.max),
-    np.min: _reduction(F.min),
-    np.var: _reduction(F.var),
-    np.std: _reduction(F.std),
-    np.reshape: lambda a, shape: F.reshape(a, shape),
-    np.transpose: lambda a, axes=None: F.transpose(a, axes),
-    np.swapaxes: F.swapaxes,
-    np.broadcast_to: lambda array, shape: F.broadcast_to(array, shape),
-    np.squeeze: lambda a, axis=None: F.squeeze(a, axis),
-    np.expand_dims: lambda a, axis: F.unsqueeze(a, axis),
-    np.where: F.where,
-    np.concatenate: lambda arrays, axis=0: F.concatenate(arrays, axis),
-    np.stack: lambda arrays, axis=0: F.stack(arrays, axis),
-    np.split: lambda ary, indices_or_sections, axis=0: F.split(ary, indices_or_sections, axis),
-    np.clip: lambda a, a_min=None, a_max=None: F.clip(a, a_min, a_max),
-    np.ndim: lambda a: a.ndim if isinstance(a, Tensor) else np.ndim(a),
-    np.shape: lambda a: a.shape if isinstance(a, Tensor) else np.shape(a),
-}
-for _name in ("amax", "amin"):  # aliases that some numpy versions keep as separate functions
-    if hasattr(np, _name) and getattr(np, _name) not in FUNCTIONS:
-        FUNCTIONS[getattr(np, _name)] = FUNCTIONS[np.max if _name == "amax" else np.min]
+for _name in ("greater", "greater_equal", "less", "less_equal", "equal", "not_equal"):
+    UFUNCS[getattr(np, _name)] = _compare(_name)  # not differentiable: boolean results
+FUNCTIONS[np.ndim] = lambda a: a.ndim if isinstance(a, Tensor) else np.ndim(a)
+FUNCTIONS[np.shape] = lambda a: a.shape if isinstance(a, Tensor) else np.shape(a)
 
 
 def _tensors_in(value: Any) -> list[Tensor]:
@@ -142,3 +109,19 @@ def array_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
             if "argument" not in str(error):
                 raise
     return _on_plain_arrays(func.__name__, func, args, kwargs)
+
+
+def _array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    """``np.exp(t)``, ``array + t``: numpy ufuncs on tensors run sg's operators."""
+    return array_ufunc(ufunc, method, inputs, kwargs)
+
+
+def _array_function(self: Tensor, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+    """``np.sum(t)``, ``np.where(c, t, 0)``: numpy functions on tensors run sg's operators."""
+    return array_function(func, args, kwargs)
+
+
+def install(tensor: type[Tensor]) -> None:
+    """Give ``Tensor`` numpy's two protocols."""
+    tensor.__array_ufunc__ = _array_ufunc  # type: ignore[attr-defined]
+    tensor.__array_function__ = _array_function  # type: ignore[attr-defined]

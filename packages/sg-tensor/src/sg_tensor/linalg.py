@@ -1,10 +1,10 @@
-"""Linear algebra: ``matmul`` with numpy's semantics.
+"""Linear algebra: ``matmul`` with numpy's semantics, and ``linear`` (``x @ W.T + b``).
 
 numpy's ``matmul`` treats a 1-D left operand as a row ``(1, k)`` and a 1-D right
 operand as a column ``(k, 1)``, removing the added axis afterwards, and broadcasts the
 leading (batch) axes. The rule undoes exactly that: it puts the removed axes back into
-the gradient, applies the 2-D rule on the last two axes, and lets the shared
-``unbroadcast`` sum over the batch axes an operand was broadcast along.
+the gradient, applies the 2-D rule on the last two axes, and lets the driver sum over
+the batch axes an operand was broadcast along.
 """
 
 from __future__ import annotations
@@ -13,16 +13,30 @@ from typing import Any
 
 import numpy as np
 
-from sg_tensor.op import op
+from sg_scalar.declare import REAL, Bounds, Case
+from sg_tensor.op import OPS, op
+from sg_tensor.tensor import Tensor, as_tensor, operand
 
 Grads = tuple[Any, ...]
+MATMUL_SHAPES = [
+    ((3, 4), (4, 5)), ((4,), (4,)), ((4,), (4, 5)), ((3, 4), (4,)), ((2, 3, 4), (4, 5)),
+    ((4,), (2, 4, 5)), ((2, 3, 4), (4,)), ((2, 1, 3, 4), (5, 4, 2)), ((3, 3), (3, 3)),
+    ((2, 3, 3), (3, 3)),
+]  # fmt: skip
+"""Vectors, matrices and batches; square ones show a transposed operand in a gradient."""
+
+
+def _matmul_bound(b: Bounds) -> float:
+    return b.m(0) * b.m(1) * b.shapes[0][-1]
 
 
 def _swap_last(x: Any) -> Any:
     return x.swapaxes(-1, -2)
 
 
-@op("matmul", np.matmul, broadcasts=True, needs_input_grad=True)
+@op("matmul", np.matmul, "matmul", operator="@", numpy=np.matmul, torch="@",
+    cases=[Case({}, shapes) for shapes in MATMUL_SHAPES], bound=_matmul_bound,
+    needs_input_grad=True)  # fmt: skip
 def matmul(g: Any, out: Any, a: Any, b: Any, *, needs_input_grad: tuple[bool, bool]) -> Grads:
     """d(A @ B) = dA @ B + A @ dB, so grad_A = G @ B^T and grad_B = A^T @ G.
 
@@ -47,7 +61,7 @@ def matmul(g: Any, out: Any, a: Any, b: Any, *, needs_input_grad: tuple[bool, bo
         ga = ga.reshape(ga.shape[:-2] + ga.shape[-1:])
     if b.ndim == 1 and gb is not None:  # (..., k, 1): drop the column axis
         gb = gb.reshape(gb.shape[:-1])
-    return ga, gb  # unbroadcast then sums over the batch axes an operand was broadcast along
+    return ga, gb  # the driver sums over the batch axes an operand was broadcast along
 
 
 def _linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> Any:
@@ -60,7 +74,45 @@ def _linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> Any:
     return out + b
 
 
-@op("linear", _linear, needs_input_grad=True)
+def _linear_entry(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """``x @ weight.T + bias`` as one operator, with PyTorch's layout.
+
+    ``x`` is ``(..., in_features)``, ``weight`` is ``(out_features, in_features)`` and
+    ``bias`` (optional) is ``(out_features,)``. Same numbers as the two operators, one
+    graph node and one array fewer.
+    """
+    tx = x if type(x) is Tensor else as_tensor(x)
+    tw = weight if type(weight) is Tensor else operand(weight, tx, "linear")
+    w_shape, x_shape = tw.data.shape, tx.data.shape
+    if len(w_shape) != 2 or not x_shape or x_shape[-1] != w_shape[1]:
+        raise ValueError(
+            f"linear: weight must be (out_features, in_features) and x (..., in_features); "
+            f"got x {tx.shape} and weight {tw.shape}"
+        )
+    if bias is None:
+        return tx._apply2(OPS["linear"], tw)
+    tb = bias if type(bias) is Tensor else operand(bias, tx, "linear")
+    if tb.data.shape != w_shape[:1]:
+        raise ValueError(
+            f"linear: bias must have shape ({w_shape[0]},) to match weight {tw.shape}; "
+            f"got {tb.shape}"
+        )
+    return Tensor._apply_n(OPS["linear"], (tx, tw, tb), _NO_CTX)
+
+
+_NO_CTX: dict[str, Any] = {}
+LINEAR_SHAPES = [
+    ((3, 4), (5, 4), (5,)), ((4,), (5, 4), (5,)), ((2, 3, 4), (5, 4), (5,)), ((3, 4), (2, 4)),
+]  # fmt: skip
+
+
+def _linear_bound(b: Bounds) -> float:
+    return b.m(0) * b.m(1) * b.shapes[0][-1] + (b.m(2) if len(b.shapes) > 2 else 0.0)
+
+
+@op("linear", _linear, "linear", _linear_entry, method=None, torch="F.linear",
+    inputs=(REAL, REAL, REAL), cases=[Case({}, shapes) for shapes in LINEAR_SHAPES],
+    bound=_linear_bound, needs_input_grad=True)  # fmt: skip
 def linear(
     g: Any, out: Any, x: Any, w: Any, b: Any = None, *, needs_input_grad: tuple[bool, ...]
 ) -> Grads:

@@ -1,4 +1,4 @@
-"""How a tensor operator is declared: ``@op(name, forward)`` above its gradient rule.
+"""How a tensor operator is declared: ``@op(name, forward, signature, ...)`` above its rule.
 
 The rules are plain functions of numpy arrays. They receive the output gradient ``g``,
 the forward result ``out`` and the inputs under their forward names (plus keyword
@@ -6,92 +6,247 @@ arguments such as ``axis``), and return one gradient per input. They are written
 arithmetic, numpy functions and array methods only, so that the same rule also runs on
 ``Tensor`` nodes when a gradient must itself be differentiable.
 
-Broadcasting is undone in exactly one place, :func:`unbroadcast`, which the declaration
-applies to every input gradient of a broadcasting operator: no rule sums over
-broadcast axes by itself.
+A rule returns each gradient in the shape of the output's broadcast, if it likes: the
+backward driver reduces it to its input's shape with :func:`unbroadcast` (and converts
+it to the input's floating dtype), for every operator, so no rule sums over broadcast
+axes by itself, and a gradient that cannot be reduced is an error naming the operator.
+
+The rest of the entry is the operator's facts (see :mod:`sg_scalar.declare`): its
+*signature* (how it is called and which shapes it is checked at), the public forms
+(methods, functions, an operator symbol, the numpy function it answers), its
+parameters, its inputs' domains, kinks and ties, its PyTorch counterpart and a value
+bound. :mod:`sg_tensor.api` makes the public methods and functions from them;
+sg-verify makes every check. An operator without a rule of its own (``squeeze`` is a
+``reshape``) is declared with :func:`composite`.
+
+Signatures and their generated public calls:
+
+``unary``      ``x.name(*params)``, elementwise; checked at shapes ``(3, 4)`` and ``()``
+``binary``     ``a + b``, ``x.name(y)``, ``name(a, b)``, broadcasting; over shape pairs
+``reduction``  ``x.name(axis=None, keepdims=False, *params)`` over any axes; ``(2, 3, 4)``
+``axis``       ``x.name(axis=-1, *params)`` along one axis (softmax, cumsum); ``(3, 4, 2)``
+
+Any other signature (``reshape``, ``getitem``, ``linear``...) names an operator whose
+public call is its own ``entry`` function and whose cases give their shapes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from sg_scalar.declare import (
+    REAL,
+    Bound,
+    Case,
+    Declaration,
+    Domain,
+    Edge,
+    Form,
+    Param,
+    Params,
+    Torch,
+    same,
+)
 from sg_scalar.graph import Op, Rule
 
 __all__ = [
+    "DECLARATIONS",
     "OPS",
-    "TensorOp",
+    "Shapes",
     "call",
+    "composite",
     "data",
+    "default_shapes",
     "fit",
-    "fitted",
     "indicator",
     "op",
     "quiet",
     "unbroadcast",
 ]
 
-OPS: dict[str, TensorOp] = {}
-"""Every tensor operator that has a gradient rule, by name."""
+OPS: dict[str, Op] = {}
+"""Every tensor operator that has a gradient rule, by name: the table the driver runs."""
+DECLARATIONS: dict[str, Declaration] = {}
+"""Every tensor operator and composite with its facts: what the API and checks come from."""
+
+Shapes = tuple[tuple[int, ...], ...]
+BROADCAST_PAIRS: list[Shapes] = [
+    ((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((), (3,)), ((5,), ()),
+    ((2, 3, 1), (1, 1, 4)),
+]  # fmt: skip
+"""Shape pairs a binary operator is checked at: equal, rank mismatch, size 1, 0-d."""
+_DEFAULT_SHAPES: dict[str, list[Shapes]] = {
+    "unary": [((3, 4),), ((),)],
+    "binary": BROADCAST_PAIRS,
+    "reduction": [((2, 3, 4),)],
+    "axis": [((3, 4, 2),)],
+}
 
 
-class TensorOp(Op):
-    """An :class:`~sg_scalar.graph.Op` that also keeps the undecorated rule."""
-
-    __slots__ = ("broadcasts", "rule")
-
-    def __init__(
-        self,
-        name: str,
-        forward: Callable[..., Any],
-        rule: Rule,
-        broadcasts: bool,
-        needs_input_grad: bool,
-        twice_differentiable: bool = True,
-    ) -> None:
-        vjp = fitted(rule) if broadcasts else rule
-        super().__init__(
-            name,
-            forward,
-            vjp,
-            needs_input_grad=needs_input_grad,
-            twice_differentiable=twice_differentiable,
-        )
-        self.rule = rule
-        self.broadcasts = broadcasts
+def default_shapes(declaration: Declaration) -> list[Shapes]:
+    """The shapes a case without shapes of its own is checked at (by signature)."""
+    if declaration.signature not in _DEFAULT_SHAPES:
+        raise ValueError(f"{declaration.name}: a {declaration.signature!r} case must give shapes")
+    return _DEFAULT_SHAPES[declaration.signature]
 
 
 def op(
     name: str,
     forward: Callable[..., Any],
+    signature: str = "unary",
+    entry: Callable[..., Any] | None = None,
     *,
-    broadcasts: bool = False,
     needs_input_grad: bool = False,
-    twice_differentiable: bool = True,
-) -> Callable[[Rule], TensorOp]:
-    """Declare an operator: its forward here, its gradient rule below.
+    **facts: Any,
+) -> Callable[[Rule], Op]:
+    """Declare an operator: its forward and facts here, its gradient rule below.
 
-    ``broadcasts=True`` marks binary operators whose two inputs may have been broadcast
-    against each other; their gradients are reduced back to each input's shape and dtype.
     ``needs_input_grad=True`` passes the rule a tuple saying which inputs need a
-    gradient, for rules where skipping one saves real work.
-    ``twice_differentiable=False`` marks a rule that cannot run on Tensors: a second
-    derivative through it raises ``NotTwiceDifferentiableError`` (every rule here can).
+    gradient, for rules where skipping one saves real work. ``entry`` and the facts are
+    the arguments of :func:`composite`.
     """
 
-    def register(rule: Rule) -> TensorOp:
+    def register(rule: Rule) -> Op:
         if name in OPS:
             raise ValueError(f"operator {name!r} is declared twice")
-        OPS[name] = TensorOp(
-            name, forward, rule, broadcasts, needs_input_grad, twice_differentiable
-        )
+        OPS[name] = Op(name, forward, rule, needs_input_grad=needs_input_grad)
+        composite(name, signature, entry, _op=OPS[name], **facts)
         return OPS[name]
 
     return register
 
 
+def composite(
+    name: str,
+    signature: str = "unary",
+    entry: Callable[..., Any] | None = None,
+    *,
+    method: str | Sequence[str] | None = "",
+    function: str | Sequence[str] | None = "",
+    operator: str | None = None,
+    numpy: Any = None,
+    prop: str | None = None,
+    torch: str | Torch | None = None,
+    inputs: Sequence[Domain | Callable[[Params], Domain]] | None = None,
+    params: Mapping[str, Param] | None = None,
+    cases: Sequence[Case] = (Case(),),
+    edges: Sequence[Edge] = (),
+    bound: Bound = same,
+    call: Callable[..., Any] | None = None,
+    variadic: bool = False,
+    leading: Sequence[str] = (),
+    output: int | None = None,
+    rounding: float = 0.0,
+    uses: Sequence[str] = (),
+    public: bool = True,
+    installs: bool = True,
+    _op: Op | None = None,
+) -> Declaration:
+    """Declare operator ``name``'s facts; without ``_op`` (from :func:`op`) it is a
+    *composite*: ``entry`` computes it with other operators and it has no rule.
+
+    ``method`` and ``function`` are the public names (default: ``name``; ``None``: none),
+    ``operator`` a symbol (``"+"``, ``"-x"``, ``"abs"``, ``"**"``, ``"@"``, ``"[]"``),
+    ``numpy`` the numpy function or ufunc it answers (or a pair of it and a dict renaming
+    parameters to numpy's keywords), ``prop`` a property name. The first
+    form listed is the canonical call. ``entry(x, *args, **kwargs)`` is the public call
+    for signatures that have no generated one. ``installs=False``: another operator's
+    entry answers these forms (``x ** 2`` is ``pow``'s entry calling ``pow_scalar``).
+    ``inputs`` defaults to one real input per input of the signature. ``variadic``: the
+    inputs come as one list; ``leading``: parameters passed before the inputs;
+    ``output``: which output of a call returning several to check; ``rounding``: the
+    relative rounding of the forward itself (float32's ``2**-24`` for ``astype``);
+    ``uses``: the operators a composite is made of. ``torch`` defaults to ``torch.<name>``.
+    """
+    if name in DECLARATIONS:
+        raise ValueError(f"operator {name!r} is declared twice")
+    forms: list[Form] = []
+    if operator is not None:
+        forms.append(Form("operator", operator))
+    for kind, names in (("method", method), ("function", function)):
+        if names is None:
+            continue
+        for spelled in (names or name,) if isinstance(names, str) else names:
+            forms.append(Form(kind, spelled))
+    if prop is not None:
+        forms.append(Form("property", prop))
+    if operator in _REFLECTED and signature in ("binary", "matmul"):
+        if operator != "@":  # a number has no matrix product
+            forms.append(Form("reflected", operator, 2.5))
+        forms.append(Form("reflected", operator, "array"))
+    if numpy is not None:  # the numpy callable, or (it, {sg parameter: numpy keyword})
+        target, rename = numpy if isinstance(numpy, tuple) else (numpy, {})
+        forms.append(Form("numpy", target.__name__, target, rename))
+    if not public:
+        forms = []
+    if inputs is None:
+        inputs = (REAL, REAL) if signature in ("binary", "matmul", "where") else (REAL,)
+    doc = (_op.vjp.__doc__ if _op is not None else getattr(entry, "__doc__", None)) or ""
+    declaration = Declaration(
+        name=name,
+        engine="tensor",
+        module="sg_tensor",
+        op=_op,
+        signature=signature,
+        inputs=tuple(inputs),
+        forms=tuple(forms),
+        torch=Torch(torch or f"torch.{name}") if not isinstance(torch, Torch) else torch,
+        cases=tuple(cases),
+        edges=tuple(edges),
+        bound=bound,
+        params=dict(params or {}),
+        call=call,
+        variadic=variadic,
+        leading=tuple(leading),
+        output=output,
+        rounding=rounding,
+        uses=tuple(uses),
+        public=public,
+        doc=doc.strip().split("\n\n")[0].replace("\n", " "),
+    )
+    ENTRIES[name] = (entry, installs)
+    DECLARATIONS[name] = declaration
+    return declaration
+
+
+ENTRIES: dict[str, tuple[Callable[..., Any] | None, bool]] = {}
+"""Each declaration's own public call (None: generated from its signature) and whether
+:mod:`sg_tensor.api` installs its forms."""
+_REFLECTED = frozenset({"+", "-", "*", "/", "**", "@"})
+
+
+# ---------------------------------------------------------------------------------------
+# Parameters: checked and converted at the public call, with the operator's name
+# ---------------------------------------------------------------------------------------
+def number(value: Any, where: str) -> float:
+    """``value`` as a float, or a TypeError starting with ``where`` (operator: parameter)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{where} must be a real number, got {value!r}")
+    return float(value)
+
+
+def real(default: float) -> Param:
+    """A real-number parameter."""
+    return Param(default, number)
+
+
+def choice(default: str, *options: str) -> Param:
+    """A parameter taking one of ``options``."""
+
+    def convert(value: Any, where: str) -> str:
+        if value not in options:
+            raise ValueError(f"{where} must be {' or '.join(map(repr, options))}, got {value!r}")
+        return str(value)
+
+    return Param(default, convert)
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers the rules and the driver share
+# ---------------------------------------------------------------------------------------
 def call(name: str, *inputs: Any, **ctx: Any) -> Any:
     """Run operator ``name`` inside a gradient rule: on arrays, or on nodes as a node.
 
@@ -138,11 +293,11 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
 
 
 def _method_sum(g: Any, axis: tuple[int, ...], keepdims: bool = False) -> Any:
-    return g.sum(axis=axis, keepdims=keepdims)
+    return g.sum(axis, keepdims)
 
 
 def fit(g: Any, x: Any) -> Any:
-    """``g`` with the shape and dtype of the input ``x`` it is the gradient of."""
+    """``g`` with the shape and floating dtype of the input ``x`` it is the gradient of."""
     if g is None:
         return None
     if g.shape != x.shape:
@@ -150,18 +305,6 @@ def fit(g: Any, x: Any) -> Any:
     if g.dtype != x.dtype and x.dtype.kind == "f":
         g = g.astype(x.dtype)
     return g
-
-
-def fitted(rule: Rule) -> Rule:
-    """Wrap a binary rule so each gradient is fitted to its input (see :func:`unbroadcast`)."""
-
-    def vjp(g: Any, out: Any, a: Any, b: Any, **ctx: Any) -> tuple[Any, Any]:
-        ga, gb = rule(g, out, a, b, **ctx)
-        return fit(ga, a), fit(gb, b)
-
-    vjp.__doc__ = rule.__doc__
-    vjp.__wrapped__ = rule  # type: ignore[attr-defined]
-    return vjp
 
 
 def quiet(forward: Callable[..., Any]) -> Callable[..., Any]:

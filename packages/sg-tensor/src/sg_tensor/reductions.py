@@ -1,9 +1,10 @@
 """Reductions over axes: ``sum mean max min var std logsumexp``.
 
-The public functions normalise ``axis`` (None, an int, a negative int or a tuple) to a
-sorted tuple of non-negative axes before the forward runs, so every rule receives
-``axis`` as that tuple and ``keepdims`` as given. A reduction's gradient is the output
-gradient put back along the reduced axes (:func:`expand`), times the local derivative.
+Their public call is ``x.name(axis=None, keepdims=False, ...)``: ``axis`` (None, an
+int, a negative int or a tuple) is normalised to a sorted tuple of non-negative axes
+before the forward runs, so every rule receives ``axis`` as that tuple and ``keepdims``
+as given. A reduction's gradient is the output gradient put back along the reduced axes
+(:func:`expand`), times the local derivative.
 """
 
 from __future__ import annotations
@@ -13,30 +14,26 @@ from typing import Any
 
 import numpy as np
 
+from sg_scalar.declare import Bounds, Case, Domain, Param, Tie, Torch, ZeroSpread
+from sg_tensor.arguments import Axes
 from sg_tensor.op import data, op, quiet
 
 Grads = tuple[Any, ...]
-Axes = tuple[int, ...]
+AXES = [Case({"axis": a, "keepdims": k}) for a, k in
+        ((None, False), (0, False), (-1, True), ((0, 2), False), ((1,), True), ((-1, 0), True),
+         ((0, 1, 2), False), (None, True))]  # fmt: skip
+"""The axis cases every reduction is checked in (on shape (2, 3, 4))."""
+DDOF = [Case({**c.params, "ddof": d}) for c in AXES for d in (0, 1)]
 
 
-def normalize_axis(axis: Any, ndim: int, opname: str, shape: tuple[int, ...]) -> Axes:
-    """``axis`` as a sorted tuple of non-negative ints, or a clear error naming ``opname``."""
-    if axis is None:
-        return tuple(range(ndim))
-    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
-    result = []
-    for a in axes:
-        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
-            raise TypeError(f"{opname}: axis must be an int or a tuple of ints, got {axis!r}")
-        if not -ndim <= a < ndim:
-            raise ValueError(
-                f"{opname}: axis {a} is out of range for a tensor of shape {shape} "
-                f"({ndim} dimensions: valid axes are {-ndim} to {ndim - 1})"
-            )
-        result.append(int(a) % ndim)
-    if len(set(result)) != len(result):
-        raise ValueError(f"{opname}: repeated axis in {axis!r}")
-    return tuple(sorted(result))
+def _ddof(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{where} must be an int, got {value!r}")
+    return int(value)
+
+
+def _summed(b: Bounds) -> float:
+    return b.m() * b.reduced()
 
 
 def expand(g: Any, shape: tuple[int, ...], axis: Axes, keepdims: bool) -> Any:
@@ -61,7 +58,9 @@ def _count(shape: tuple[int, ...], axis: Axes) -> int:
     return math.prod(shape[a] for a in axis)
 
 
-@op("sum", lambda x, *, axis, keepdims: np.add.reduce(x, axis=axis, keepdims=keepdims))
+@op("sum", lambda x, *, axis, keepdims: np.add.reduce(x, axis=axis, keepdims=keepdims),
+    "reduction", numpy=np.sum, cases=AXES, bound=_summed,
+    torch=Torch("torch.sum", dim="axis", keepdim="keepdims"))  # fmt: skip
 def sum_(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
     """d sum(x) = 1 for every element summed: the gradient is copied back."""
     return (expand(g, x.shape, axis, keepdims),)
@@ -76,7 +75,8 @@ def _mean(x: np.ndarray, *, axis: Axes, keepdims: bool) -> Any:
     return np.add.reduce(x, axis=axis, keepdims=keepdims) / n  # type: ignore[call-overload]
 
 
-@op("mean", _mean)
+@op("mean", _mean, "reduction", numpy=np.mean, cases=AXES,
+    torch=Torch("torch.mean", dim="axis", keepdim="keepdims"))  # fmt: skip
 def mean(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
     """d mean(x) = 1/n for each of the n elements averaged."""
     return (expand(g / _count(x.shape, axis), x.shape, axis, keepdims),)
@@ -94,13 +94,28 @@ def _extremum_rule(g: Any, out: Any, x: Any, axis: Axes, keepdims: bool) -> Any:
     return expand(g, x.shape, axis, keepdims) * share.astype(x_data.dtype, copy=False)
 
 
-@op("max", lambda x, *, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims))
+def _extreme(reduce: Any) -> Any:
+    """The forward of max or min: numpy's, with a clear error for an empty slice."""
+
+    def forward(x: np.ndarray, *, axis: Axes, keepdims: bool) -> Any:
+        if _count(x.shape, axis) == 0:
+            raise ValueError(f"the tensor is empty (shape {x.shape}): no {reduce.__name__}imum")
+        return reduce(x, axis=axis, keepdims=keepdims)
+
+    return forward
+
+
+@op("max", _extreme(np.max), "reduction",
+    numpy=np.max, cases=AXES, edges=[Tie(within=True)],
+    torch=Torch("torch.amax", dim="axis", keepdim="keepdims"))  # fmt: skip
 def max_(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
     """d max(x): 1 at the maximum; ties share the gradient evenly (PyTorch ``amax``)."""
     return (_extremum_rule(g, out, x, axis, keepdims),)
 
 
-@op("min", lambda x, *, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims))
+@op("min", _extreme(np.min), "reduction",
+    numpy=np.min, cases=AXES, edges=[Tie(within=True)],
+    torch=Torch("torch.amin", dim="axis", keepdim="keepdims"))  # fmt: skip
 def min_(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
     """d min(x): 1 at the minimum; ties share the gradient evenly (PyTorch ``amin``)."""
     return (_extremum_rule(g, out, x, axis, keepdims),)
@@ -110,7 +125,9 @@ def _var(x: np.ndarray, *, axis: Axes, keepdims: bool, ddof: int) -> Any:
     return np.var(x, axis=axis, keepdims=keepdims, ddof=ddof)
 
 
-@op("var", quiet(_var))
+@op("var", quiet(_var), "reduction", numpy=np.var, params={"ddof": Param(0, _ddof)},
+    cases=DDOF, bound=lambda b: 2 * b.m() ** 2,
+    torch=Torch("torch.var", dim="axis", keepdim="keepdims", correction="ddof"))  # fmt: skip
 def var(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool, ddof: int) -> Grads:
     """d var(x) = 2 (x - mean(x)) / (n - ddof) for each element."""
     centered = x - x.mean(axis=axis, keepdims=True)
@@ -121,7 +138,9 @@ def _std(x: np.ndarray, *, axis: Axes, keepdims: bool, ddof: int) -> Any:
     return np.std(x, axis=axis, keepdims=keepdims, ddof=ddof)
 
 
-@op("std", quiet(_std))
+@op("std", quiet(_std), "reduction", numpy=np.std, params={"ddof": Param(0, _ddof)},
+    cases=DDOF, edges=[ZeroSpread()], bound=lambda b: math.sqrt(2.0) * b.m(),
+    torch=Torch("torch.std", dim="axis", keepdim="keepdims", correction="ddof"))  # fmt: skip
 def std(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool, ddof: int) -> Grads:
     """d sqrt(var(x)) = d var / (2 std) = (x - mean(x)) / ((n - ddof) std) per element.
 
@@ -137,6 +156,10 @@ def std(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool, ddof: int) -> G
     return (expand(scale, x.shape, axis, keepdims) * centered / (_count(x.shape, axis) - ddof),)
 
 
+LOGSUMEXP = AXES + [Case({"axis": 1, "keepdims": False}, ((3, 4),), label="large",
+                         domains=(Domain("large", -300.0, 300.0),))]  # fmt: skip
+
+
 def _logsumexp(x: np.ndarray, *, axis: Axes, keepdims: bool) -> Any:
     peak = np.max(x, axis=axis, keepdims=True)
     peak = np.where(np.isfinite(peak), peak, 0)  # rows of -inf (or inf) stay exact
@@ -144,7 +167,9 @@ def _logsumexp(x: np.ndarray, *, axis: Axes, keepdims: bool) -> Any:
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
-@op("logsumexp", quiet(_logsumexp))
+@op("logsumexp", quiet(_logsumexp), "reduction", cases=LOGSUMEXP,
+    bound=lambda b: b.m() + math.log(b.reduced()),
+    torch=Torch("torch.logsumexp", dim="axis", keepdim="keepdims"))  # fmt: skip
 def logsumexp(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
     """d log(sum(e**x)) = softmax(x) = e**(x - out) along the reduced axes.
 

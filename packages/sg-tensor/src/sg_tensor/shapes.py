@@ -3,40 +3,115 @@
 These move elements without changing them, so each gradient moves the output gradient
 back: reshape it, transpose it the other way, sum it over broadcast copies, scatter it
 into the indexed places (adding where an index repeats), or cut it into pieces.
-``squeeze``, ``unsqueeze``, ``flatten``, ``permute``, ``swapaxes``, ``.T``, ``expand``,
-``stack`` and ``split`` are compositions of these and have no rule of their own.
+``view``, ``permute``, ``swapaxes``, ``.T``, ``expand``, ``squeeze``, ``unsqueeze``,
+``flatten``, ``stack`` and ``split`` are compositions of these, declared at the end with
+no rule of their own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from sg_tensor.op import call, op, unbroadcast
+from sg_scalar.declare import Case, Torch
+from sg_tensor.arguments import normalize_axis, normalize_index, one_axis, shape_arg
+from sg_tensor.op import OPS, call, composite, op, unbroadcast
+from sg_tensor.tensor import Tensor, as_tensor
 
 Grads = tuple[Any, ...]
 Index = tuple[Any, ...]
+X234 = ((2, 3, 4),)  # the input shape of most cases below
 
 
-@op("reshape", lambda x, *, shape: np.reshape(x, shape))
+# ---------------------------------------------------------------------------------------
+# Reshaping and permuting
+# ---------------------------------------------------------------------------------------
+def _reshape(x: Tensor, *sizes: Any, shape: Any = None) -> Tensor:
+    """The same elements in a new shape (one dimension may be -1): ``x.reshape(2, 3)``,
+    ``x.reshape((2, 3))`` or ``reshape(x, shape=(2, 3))``."""
+    new_shape = shape_arg(sizes if shape is None else (shape,))
+    try:
+        target = np.empty(x.shape, dtype=bool).reshape(new_shape).shape
+    except ValueError:
+        raise ValueError(
+            f"reshape: cannot reshape a tensor of shape {x.shape} "
+            f"({x.size} elements) into shape {new_shape}"
+        ) from None
+    return x._apply1(OPS["reshape"], {"shape": target})
+
+
+RESHAPES = [Case({"shape": s}, X234) for s in ((4, 6), (-1,), (6, 1, 4))]
+
+
+@op("reshape", lambda x, *, shape: np.reshape(x, shape), "reshape", _reshape,
+    method=("reshape", "view"), numpy=np.reshape, cases=RESHAPES,
+    torch=Torch(call=lambda torch, x, shape: x.reshape(shape)))  # fmt: skip
 def reshape(g: Any, out: Any, x: Any, *, shape: tuple[int, ...]) -> Grads:
     """Reshaping moves no element: the gradient takes the input's shape back."""
     return (g.reshape(x.shape),)
 
 
-@op("transpose", lambda x, *, axes: np.transpose(x, axes))
+def _transpose(x: Tensor, *order: Any, axes: Any = None) -> Tensor:
+    """Permute the axes (``x.transpose(2, 0, 1)``, ``transpose(x, axes=(2, 0, 1))``); with
+    none (or None), reverse them: numpy's ``transpose``."""
+    axes = order if axes is None else (axes,)
+    if not axes or axes == (None,):
+        perm = tuple(reversed(range(x.ndim)))
+    else:
+        perm = shape_arg(axes)
+        if sorted(a % x.ndim if -x.ndim <= a < x.ndim else a for a in perm) != list(range(x.ndim)):
+            raise ValueError(
+                f"transpose: axes {perm} are not a permutation of the {x.ndim} axes "
+                f"of a tensor of shape {x.shape}"
+            )
+        perm = tuple(a % x.ndim for a in perm)
+    return x._apply1(OPS["transpose"], {"axes": perm})
+
+
+def _torch_permute(torch: Any, x: Any, axes: Any = None) -> Any:
+    """``x.permute(axes)``, all axes reversed for None."""
+    return x.permute(*(reversed(range(x.ndim)) if axes is None else axes))
+
+
+@op("transpose", lambda x, *, axes: np.transpose(x, axes), "transpose", _transpose,
+    numpy=np.transpose, cases=[Case({"axes": (2, 0, 1)}, X234), Case({"axes": None}, X234)],
+    torch=Torch(call=_torch_permute))  # fmt: skip
 def transpose(g: Any, out: Any, x: Any, *, axes: tuple[int, ...]) -> Grads:
     """Permuting axes: the gradient is permuted by the inverse permutation."""
     return (g.transpose(tuple(np.argsort(axes).tolist())),)
 
 
-@op("broadcast_to", lambda x, *, shape: np.broadcast_to(x, shape))
+def _broadcast_to(x: Tensor, *sizes: Any, shape: Any = None) -> Tensor:
+    """A view repeated along new or size-1 axes, with numpy's broadcasting rules."""
+    target = shape_arg(sizes if shape is None else (shape,))
+    try:
+        compatible = np.broadcast_shapes(x.shape, target) == target
+    except ValueError:
+        compatible = False
+    if not compatible:
+        raise ValueError(f"broadcast_to: cannot broadcast a tensor of shape {x.shape} to {target}")
+    return x._apply1(OPS["broadcast_to"], {"shape": target})
+
+
+BROADCASTS = [
+    Case({"shape": (5, 2, 3, 4)}, ((2, 1, 4),)),
+    Case({"shape": (3, 3, 4)}, ((1, 3, 4),)),
+]
+
+
+@op("broadcast_to", lambda x, *, shape: np.broadcast_to(x, shape), "broadcast_to",
+    _broadcast_to, numpy=np.broadcast_to, cases=BROADCASTS,
+    torch=Torch(call=lambda torch, x, shape: x.broadcast_to(shape)))  # fmt: skip
 def broadcast_to(g: Any, out: Any, x: Any, *, shape: tuple[int, ...]) -> Grads:
     """Each input element was copied: the copies' gradients are summed (unbroadcast)."""
     return (unbroadcast(g, x.shape),)
 
 
+# ---------------------------------------------------------------------------------------
+# Indexing, and its adjoint
+# ---------------------------------------------------------------------------------------
 def is_basic_index(index: Index) -> bool:
     """Whether an index holds only ints, slices, None and Ellipsis (no arrays).
 
@@ -46,7 +121,31 @@ def is_basic_index(index: Index) -> bool:
     return not any(isinstance(i, np.ndarray) for i in index)
 
 
-@op("getitem", lambda x, *, index: x[index])
+def _getitem(x: Tensor, index: Any) -> Tensor:
+    return x._apply1(OPS["getitem"], {"index": normalize_index(index, x.shape)})
+
+
+def _torch_getitem(torch: Any, x: Any, index: Any) -> Any:
+    """``x[index]`` with numpy's meaning (torch has no negative steps): the positions numpy
+    selects, gathered from the flattened tensor."""
+    positions = np.arange(x.numel()).reshape(tuple(x.shape))[normalize_index(index, x.shape)]
+    return x.reshape(-1)[torch.as_tensor(np.array(positions))]
+
+
+INDICES = [  # every kind of index, on a (3, 4) tensor: ints, slices, None, ..., arrays
+    1, -1, (2, -3), slice(1, 3), slice(None, None, -1), (slice(None, None, -2), slice(3, 0, -1)),
+    (None, 0), (Ellipsis, 1), (Ellipsis, None, slice(None, None, -1)), np.array([0, 2, 0, 0]),
+    np.array([[0, 1], [1, 1]]), [2, 2, 1], (np.array([0, 1, 0]), np.array([3, 3, 3])),
+    (slice(1, None), np.array([0, 0, 2])),
+    np.array([[True, False, True, True], [False, False, False, True], [True] * 4]),
+    np.array([True, False, True]), (slice(None), np.array([False, True, True, False])),
+    Tensor(np.array([1, 1, 0])), (1, slice(None, None, 2), None, Ellipsis),
+]  # fmt: skip
+
+
+@op("getitem", lambda x, *, index: x[index], "getitem", _getitem, method=None, function=None,
+    operator="[]", cases=[Case({"index": i}, ((3, 4),)) for i in INDICES],
+    torch=Torch(call=_torch_getitem))  # fmt: skip
 def getitem(g: Any, out: Any, x: Any, *, index: Index) -> Grads:
     """The gradient goes back to the selected places; repeated indices add up."""
     return (call("scatter", g, shape=x.shape, index=index),)
@@ -61,7 +160,16 @@ def _scatter(g: np.ndarray, *, shape: tuple[int, ...], index: Index) -> np.ndarr
     return grad
 
 
-@op("scatter", _scatter)
+def _torch_scatter(torch: Any, y: Any, *, shape: tuple[int, ...], index: Index) -> Any:
+    """``zeros(shape)`` with ``y`` added at ``index`` (repeats add up)."""
+    positions = tuple(torch.as_tensor(i) for i in index)
+    return torch.zeros(shape, dtype=y.dtype).index_put(positions, y, accumulate=True)
+
+
+@op("scatter", _scatter, "scatter", public=False, torch=Torch(call=_torch_scatter),
+    call=lambda y, *, shape, index: call("scatter", y, shape=shape, index=index),
+    cases=[Case({"shape": (3, 4), "index": (1,)}, ((4,),)),
+           Case({"shape": (3, 4), "index": (np.array([0, 2, 0]),)}, ((3, 4),))])  # fmt: skip
 def scatter(g: Any, out: Any, y: Any, *, shape: tuple[int, ...], index: Index) -> Grads:
     """The adjoint of ``getitem``: zeros of ``shape`` with ``y`` added at ``index``.
 
@@ -72,11 +180,41 @@ def scatter(g: Any, out: Any, y: Any, *, shape: tuple[int, ...], index: Index) -
     return (g[index],)
 
 
-def _concatenate(*xs: np.ndarray, axis: int) -> np.ndarray:
+# ---------------------------------------------------------------------------------------
+# Joining and padding
+# ---------------------------------------------------------------------------------------
+def _as_tensors(opname: str, tensors: Sequence[Any]) -> list[Tensor]:
+    if isinstance(tensors, (Tensor, np.ndarray)) or not len(tensors):
+        raise ValueError(f"{opname}: expected a non-empty sequence of tensors")
+    return [as_tensor(t) for t in tensors]
+
+
+def _concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    ts = _as_tensors("concatenate", tensors)
+    first = ts[0]
+    if first.ndim == 0:
+        raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated")
+    a = one_axis(axis, first.ndim, "concatenate", first.shape)
+    for t in ts[1:]:
+        if t.ndim != first.ndim or any(
+            n != m for i, (n, m) in enumerate(zip(t.shape, first.shape)) if i != a
+        ):
+            shapes = ", ".join(str(u.shape) for u in ts)
+            raise ValueError(
+                f"concatenate: all shapes must match except along axis {a}; got {shapes}"
+            )
+    return Tensor._apply_n(OPS["concatenate"], ts, {"axis": a})
+
+
+def _join(*xs: np.ndarray, axis: int) -> np.ndarray:
     return np.concatenate(xs, axis=axis)
 
 
-@op("concatenate", _concatenate)
+@op("concatenate", _join, "concatenate", _concatenate, method=None, numpy=np.concatenate,
+    variadic=True, torch=Torch("torch.cat", dim="axis"),
+    cases=[Case({"axis": 1}, ((2, 3, 4), (2, 1, 4))),
+           Case({"axis": -1}, ((2, 3), (2, 2), (2, 1)))])  # fmt: skip
 def concatenate(g: Any, out: Any, *xs: Any, axis: int) -> Grads:
     """Each input gets its own slice of the gradient along ``axis``."""
     grads, start = [], 0
@@ -87,13 +225,157 @@ def concatenate(g: Any, out: Any, *xs: Any, axis: int) -> Grads:
     return tuple(grads)
 
 
-def _pad(x: np.ndarray, *, pad_width: tuple[tuple[int, int], ...], value: float) -> np.ndarray:
+def _pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
+    """Pad with a constant: ``pad_width`` as in ``np.pad`` (int, pair, or a pair per axis)."""
+    try:
+        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
+    except ValueError:
+        raise ValueError(
+            f"pad: pad_width {pad_width!r} does not fit a tensor of shape {x.shape} "
+            "(give an int, a (before, after) pair, or one pair per axis)"
+        ) from None
+    if (widths < 0).any():
+        raise ValueError(f"pad: pad_width must not be negative, got {pad_width!r}")
+    pairs = tuple((int(b), int(e)) for b, e in widths)
+    return x._apply1(OPS["pad"], {"pad_width": pairs, "value": float(value)})
+
+
+def _torch_pad(torch: Any, x: Any, pad_width: Any, value: float = 0.0) -> Any:
+    """``F.pad`` takes the widths flat, last axis first."""
+    widths = np.broadcast_to(np.asarray(pad_width), (x.ndim, 2))
+    flat = tuple(int(w) for pair in reversed(widths) for w in pair)
+    return torch.nn.functional.pad(x, flat, value=value)
+
+
+def _constant_pad(x: np.ndarray, *, pad_width: Any, value: float) -> np.ndarray:
     return np.pad(x, pad_width, mode="constant", constant_values=value)
 
 
-@op("pad", _pad)
+@op("pad", _constant_pad, "pad", _pad, method=None, torch=Torch(call=_torch_pad),
+    bound=lambda b: max(b.m(), abs(b.params["value"])),
+    cases=[Case({"pad_width": ((1, 0), (0, 2), (1, 1)), "value": 0.0}, X234),
+           Case({"pad_width": 1, "value": 0.5}, X234)])  # fmt: skip
 def pad(
     g: Any, out: Any, x: Any, *, pad_width: tuple[tuple[int, int], ...], value: float
 ) -> Grads:
     """The padding is constant: the gradient is the middle part, where the input sits."""
     return (g[tuple(slice(before, before + n) for (before, _), n in zip(pad_width, x.shape))],)
+
+
+# ---------------------------------------------------------------------------------------
+# Composites: no rule of their own
+# ---------------------------------------------------------------------------------------
+def _permute(x: Tensor, *order: Any, axes: Any = None) -> Tensor:
+    """Permute the axes (PyTorch's name for ``transpose`` with axes)."""
+    return _transpose(x, *shape_arg(order if axes is None else (axes,)))
+
+
+def _swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
+    """Exchange two axes."""
+    a, b = (one_axis(a, x.ndim, "swapaxes", x.shape) for a in (axis1, axis2))
+    perm = list(range(x.ndim))
+    perm[a], perm[b] = perm[b], perm[a]
+    return _transpose(x, *perm)
+
+
+def _expand(x: Tensor, *sizes: Any, shape: Any = None) -> Tensor:
+    """PyTorch's name for ``broadcast_to`` (-1 keeps a dimension)."""
+    target = list(shape_arg(sizes if shape is None else (shape,)))
+    offset = len(target) - x.ndim
+    for i in range(x.ndim):
+        if target[offset + i] == -1:
+            target[offset + i] = x.shape[i]
+    return _broadcast_to(x, tuple(target))
+
+
+def _squeeze(x: Tensor, axis: Any = None) -> Tensor:
+    """Remove size-1 axes (all of them, or those in ``axis``)."""
+    if axis is None:
+        axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
+    else:
+        axes = normalize_axis(axis, x.ndim, "squeeze", x.shape)
+        for a in axes:
+            if x.shape[a] != 1:
+                raise ValueError(
+                    f"squeeze: axis {a} has size {x.shape[a]}, not 1 (shape {x.shape})"
+                )
+    return _reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def _unsqueeze(x: Tensor, axis: int) -> Tensor:
+    """Insert a size-1 axis at position ``axis`` of the result."""
+    a = one_axis(axis, x.ndim + 1, "unsqueeze", x.shape)
+    return _reshape(x, x.shape[:a] + (1,) + x.shape[a:])
+
+
+def _flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+    """Merge the axes ``start_axis..end_axis`` into one (by default: all, giving 1-D)."""
+    if x.ndim == 0:
+        return _reshape(x, 1)
+    start, end = (one_axis(a, x.ndim, "flatten", x.shape) for a in (start_axis, end_axis))
+    if start > end:
+        raise ValueError(f"flatten: start_axis {start_axis} comes after end_axis {end_axis}")
+    return _reshape(x, x.shape[:start] + (-1,) + x.shape[end + 1 :])
+
+
+def _stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along a new axis (all shapes must be equal)."""
+    ts = _as_tensors("stack", tensors)
+    if any(t.shape != ts[0].shape for t in ts):
+        shapes = ", ".join(str(t.shape) for t in ts)
+        raise ValueError(f"stack: all tensors must have the same shape; got {shapes}")
+    a = one_axis(axis, ts[0].ndim + 1, "stack", ts[0].shape)
+    return _concatenate([_unsqueeze(t, a) for t in ts], axis=a)
+
+
+def _split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
+    """Cut ``x`` along ``axis``: into equal sections (an int) or at the given indices."""
+    t = as_tensor(x)
+    a = one_axis(axis, t.ndim, "split", t.shape)
+    n = t.shape[a]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        sections = int(indices_or_sections)
+        if sections <= 0 or n % sections:
+            raise ValueError(
+                f"split: axis {a} of size {n} cannot be split into {sections} equal sections"
+            )
+        step = n // sections
+        bounds = [i * step for i in range(sections + 1)]
+    else:
+        bounds = [0, *(int(i) for i in indices_or_sections), n]
+    lead = (slice(None),) * a
+    return [_getitem(t, lead + (slice(lo, hi),)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+composite("permute", "permute", _permute, uses=("transpose",), torch=Torch(call=_torch_permute),
+          cases=[Case({"axes": (1, 2, 0)}, X234)])  # fmt: skip
+composite("swapaxes", "swapaxes", _swapaxes, numpy=np.swapaxes, uses=("transpose",),
+          torch=Torch(call=lambda torch, x, axis1, axis2: x.swapaxes(axis1, axis2)),
+          cases=[Case({"axis1": 0, "axis2": -1}, X234)])  # fmt: skip
+composite("T", "T", lambda x: _transpose(x), method=None, function=None, prop="T",
+          uses=("transpose",),
+          torch=Torch(call=_torch_permute), cases=[Case({}, X234)])  # fmt: skip
+composite("expand", "expand", _expand, uses=("broadcast_to",),
+          cases=[Case({"shape": (2, 3, -1)}, ((2, 1, 4),))],
+          torch=Torch(call=lambda torch, x, shape: x.expand(*shape)))  # fmt: skip
+composite("squeeze", "squeeze", _squeeze, numpy=np.squeeze, uses=("reshape",),
+          torch=Torch(call=lambda torch, x, axis=None: x.squeeze() if axis is None else
+                      x.squeeze(axis)),
+          cases=[Case({"axis": None}, ((2, 1, 4),)), Case({"axis": 1}, ((2, 1, 4),))])  # fmt: skip
+composite("unsqueeze", "unsqueeze", _unsqueeze, numpy=np.expand_dims, uses=("reshape",),
+          torch=Torch("Tensor.unsqueeze", dim="axis"),
+          cases=[Case({"axis": 1}, X234), Case({"axis": -1}, X234)])  # fmt: skip
+composite("flatten", "flatten", _flatten, uses=("reshape",),
+          torch=Torch("Tensor.flatten", start_dim="start_axis", end_dim="end_axis"),
+          cases=[Case({"start_axis": 0, "end_axis": -1}, X234),
+                 Case({"start_axis": 1, "end_axis": -1}, X234)])  # fmt: skip
+composite("stack", "stack", _stack, method=None, numpy=np.stack, variadic=True,
+          uses=("concatenate", "reshape"),
+          torch=Torch("torch.stack", dim="axis"),
+          cases=[Case({"axis": 1}, ((2, 3), (2, 3))),
+                 Case({"axis": 0}, ((3,), (3,), (3,)))])  # fmt: skip
+composite("split", "split", _split, method=None, numpy=np.split, output=1, uses=("getitem",),
+          torch=Torch(call=lambda torch, x, indices_or_sections, axis=0: torch.tensor_split(
+              x, indices_or_sections, dim=axis)),
+          cases=[Case({"indices_or_sections": [1, 3], "axis": 2}, X234),
+                 Case({"indices_or_sections": 2, "axis": 2}, X234)])  # fmt: skip

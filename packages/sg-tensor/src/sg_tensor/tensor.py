@@ -2,39 +2,28 @@
 
 A Tensor is a node of sg's graph core (:mod:`sg_scalar.graph`): the same topological
 order and backward driver that run the scalar engine run this one. This module holds
-the node type and how operators are applied; the operators themselves (forward and
-gradient rule) live in the family modules ``elementwise``, ``activations``,
-``reductions``, ``shapes`` and ``linalg``.
+the node type and how operators are applied to it. The operators themselves (forward,
+gradient rule and public spellings) are declared in the family modules ``elementwise``,
+``activations``, ``reductions``, ``shapes`` and ``linalg``, and :mod:`sg_tensor.api`
+installs their methods (``x.exp()``, ``x + y``, ``x.sum(axis)``...) on ``Tensor``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sg_scalar import graph
-from sg_scalar.graph import Op
-from sg_tensor import activations, elementwise, linalg, shapes  # noqa: F401 (declares operators)
+from sg_scalar.graph import Op, ShapeMismatchError
 from sg_tensor import op as op_module
-from sg_tensor.op import OPS, TensorOp
-from sg_tensor.reductions import normalize_axis
 
-__all__ = ["Tensor"]
+__all__ = ["Tensor", "as_tensor", "binary", "operand"]
 
 _grad_mode = graph._grad_mode
 _new = object.__new__
 _ndarray = np.ndarray
-
-ShapeLike = int | Sequence[int]
-
-
-def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
-    """Accept ``f(2, 3)`` as well as ``f((2, 3))``."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return tuple(int(n) for n in shape)
 
 
 class Tensor:
@@ -266,6 +255,41 @@ class Tensor:
         else:
             self.grad = self.grad + g
 
+    @staticmethod
+    def _fit_gradient(g: Any, x: Tensor, op: Op, index: int) -> Any:
+        """The gradient ``g`` an operator's rule gave for input ``x`` (its ``index``-th), in
+        ``x``'s shape and floating dtype: broadcast axes are summed away here, for every
+        operator. A gradient that cannot be summed to ``x``'s shape, or is not made of
+        floats, is an error naming the operator (PyTorch: "returned an invalid gradient").
+        """
+        data = x.data
+        if type(g) is _ndarray:  # the common case first: this runs once per edge
+            if g.shape == data.shape and g.dtype == data.dtype:
+                return g
+        elif isinstance(g, Tensor):  # create_graph: the gradient is a node
+            if g.data.shape == data.shape and g.data.dtype == data.dtype:
+                return g
+        else:  # a number, or a numpy scalar from a 0-d array
+            g = np.asarray(g)
+        dtype = g.dtype
+        if dtype.kind != "f":
+            raise TypeError(
+                f"{op.name}: the gradient rule returned a gradient of dtype {dtype} for input "
+                f"{index} (shape {x.shape}, dtype {data.dtype}): gradients must be floating point"
+            )
+        shape = g.shape
+        if shape != data.shape:
+            if not _reduces_to(shape, data.shape):
+                raise ShapeMismatchError(
+                    f"{op.name}: the gradient rule returned a gradient of shape {shape} for "
+                    f"input {index} of shape {x.shape}; it cannot be summed to that shape (an "
+                    "invalid gradient)"
+                )
+            g = op_module.unbroadcast(g, data.shape)
+        if g.dtype != data.dtype:
+            g = g.astype(data.dtype)
+        return g
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradient of this tensor and of every leaf of its graph.
 
@@ -348,101 +372,8 @@ class Tensor:
         return out
 
     def _binary(self, op: Op, other: Any, reflected: bool = False) -> Tensor:
-        other = _operand(other, self, op.name)
+        other = operand(other, self, op.name)
         return other._apply2(op, self) if reflected else self._apply2(op, other)
-
-    # -- arithmetic ----------------------------------------------------------------------
-    def __add__(self, other: Any) -> Tensor:
-        if type(other) is not Tensor:  # the common case skips a call: this is hot
-            other = _operand(other, self, "add")
-        return self._apply2(_ADD, other)
-
-    def __radd__(self, other: Any) -> Tensor:
-        return self._binary(_ADD, other, reflected=True)
-
-    def __sub__(self, other: Any) -> Tensor:
-        if type(other) is not Tensor:  # the common case skips a call: this is hot
-            other = _operand(other, self, "sub")
-        return self._apply2(_SUB, other)
-
-    def __rsub__(self, other: Any) -> Tensor:
-        return self._binary(_SUB, other, reflected=True)
-
-    def __mul__(self, other: Any) -> Tensor:
-        if type(other) is not Tensor:  # the common case skips a call: this is hot
-            other = _operand(other, self, "mul")
-        return self._apply2(_MUL, other)
-
-    def __rmul__(self, other: Any) -> Tensor:
-        return self._binary(_MUL, other, reflected=True)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return self._binary(OPS["div"], other)
-
-    def __rtruediv__(self, other: Any) -> Tensor:
-        return self._binary(OPS["div"], other, reflected=True)
-
-    def __pow__(self, exponent: Any) -> Tensor:
-        if isinstance(exponent, (int, float, np.number)) and not isinstance(exponent, bool):
-            p = exponent if isinstance(exponent, int) else float(exponent)
-            return self._apply1(OPS["pow_scalar"], {"p": p})
-        return self._binary(OPS["pow"], exponent)
-
-    def __rpow__(self, base: Any) -> Tensor:
-        return self._binary(OPS["pow"], base, reflected=True)
-
-    def __matmul__(self, other: Any) -> Tensor:
-        if type(other) is not Tensor:  # the common case skips a call: this is hot
-            other = _operand(other, self, "matmul")
-        return self._apply2(_MATMUL, other)
-
-    def __rmatmul__(self, other: Any) -> Tensor:
-        return self._binary(_MATMUL, other, reflected=True)
-
-    def __neg__(self) -> Tensor:
-        return self._apply1(OPS["neg"])
-
-    def __pos__(self) -> Tensor:
-        return self
-
-    def __abs__(self) -> Tensor:
-        return self.abs()
-
-    def add(self, other: Any) -> Tensor:
-        """``self + other`` with broadcasting."""
-        return self._binary(_ADD, other)
-
-    def sub(self, other: Any) -> Tensor:
-        """``self - other`` with broadcasting."""
-        return self._binary(_SUB, other)
-
-    def mul(self, other: Any) -> Tensor:
-        """``self * other`` with broadcasting."""
-        return self._binary(_MUL, other)
-
-    def div(self, other: Any) -> Tensor:
-        """``self / other`` with broadcasting."""
-        return self._binary(OPS["div"], other)
-
-    def pow(self, exponent: Any) -> Tensor:
-        """``self ** exponent`` (a number or a tensor, with broadcasting)."""
-        return self.__pow__(exponent)
-
-    def neg(self) -> Tensor:
-        """``-self``."""
-        return -self
-
-    def matmul(self, other: Any) -> Tensor:
-        """``self @ other`` with numpy's semantics (1-D operands, batch broadcasting)."""
-        return self._binary(_MATMUL, other)
-
-    def maximum(self, other: Any) -> Tensor:
-        """Elementwise maximum; a tie splits the gradient in half."""
-        return self._binary(OPS["maximum"], other)
-
-    def minimum(self, other: Any) -> Tensor:
-        """Elementwise minimum; a tie splits the gradient in half."""
-        return self._binary(OPS["minimum"], other)
 
     # -- comparisons: not differentiable, they return boolean tensors ------------------
     def _compare(self, other: Any, ufunc: np.ufunc) -> Tensor:
@@ -466,244 +397,32 @@ class Tensor:
     def __ge__(self, other: Any) -> Tensor:
         return self._compare(other, np.greater_equal)
 
-    # -- elementwise functions ---------------------------------------------------------
-    def exp(self) -> Tensor:
-        """``e ** self``."""
-        return self._apply1(OPS["exp"])
+    def __pos__(self) -> Tensor:
+        return self
 
-    def log(self) -> Tensor:
-        """Natural logarithm (``-inf`` at 0, ``nan`` below)."""
-        return self._apply1(OPS["log"])
+    if TYPE_CHECKING:  # installed from the operator declarations by sg_tensor.api
 
-    def sqrt(self) -> Tensor:
-        """Square root (``nan`` below 0)."""
-        return self._apply1(OPS["sqrt"])
+        def __getattr__(self, name: str) -> Callable[..., Tensor]: ...
+        def __add__(self, other: Any) -> Tensor: ...
+        def __radd__(self, other: Any) -> Tensor: ...
+        def __sub__(self, other: Any) -> Tensor: ...
+        def __rsub__(self, other: Any) -> Tensor: ...
+        def __mul__(self, other: Any) -> Tensor: ...
+        def __rmul__(self, other: Any) -> Tensor: ...
+        def __truediv__(self, other: Any) -> Tensor: ...
+        def __rtruediv__(self, other: Any) -> Tensor: ...
+        def __pow__(self, other: Any) -> Tensor: ...
+        def __rpow__(self, other: Any) -> Tensor: ...
+        def __matmul__(self, other: Any) -> Tensor: ...
+        def __rmatmul__(self, other: Any) -> Tensor: ...
+        def __neg__(self) -> Tensor: ...
+        def __abs__(self) -> Tensor: ...
+        def __getitem__(self, index: Any) -> Tensor: ...
+        @property
+        def T(self) -> Tensor: ...
 
-    def abs(self) -> Tensor:
-        """Absolute value; its derivative at 0 is 0."""
-        return self._apply1(OPS["abs"])
-
-    def sin(self) -> Tensor:
-        """Sine."""
-        return self._apply1(OPS["sin"])
-
-    def cos(self) -> Tensor:
-        """Cosine."""
-        return self._apply1(OPS["cos"])
-
-    def tanh(self) -> Tensor:
-        """Hyperbolic tangent."""
-        return self._apply1(OPS["tanh"])
-
-    def sigmoid(self) -> Tensor:
-        """Logistic sigmoid ``1 / (1 + e**-x)``, exact 0 and 1 far out."""
-        return self._apply1(OPS["sigmoid"])
-
-    def relu(self) -> Tensor:
-        """``max(x, 0)``; its derivative at 0 is 0."""
-        return self._apply1(_RELU)
-
-    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
-        """``x`` where positive, ``negative_slope * x`` elsewhere."""
-        return self._apply1(OPS["leaky_relu"], {"negative_slope": float(negative_slope)})
-
-    def erf(self) -> Tensor:
-        """The error function ``2 / sqrt(pi) * integral of e**(-t**2) from 0 to x``."""
-        return self._apply1(OPS["erf"])
-
-    def gelu(self, approximate: str = "none") -> Tensor:
-        """Gaussian error linear unit ``x * Phi(x)``; ``approximate="tanh"`` for the tanh form."""
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-        return self._apply1(OPS["gelu"], {"approximate": approximate})
-
-    def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-        """``log(1 + e**(beta x)) / beta``, linear where ``beta x > threshold``."""
-        if beta <= 0:
-            raise ValueError(f"softplus: beta must be positive, got {beta}")
-        return self._apply1(OPS["softplus"], {"beta": float(beta), "threshold": float(threshold)})
-
-    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
-        """Limit the values to ``[min, max]`` (either bound may be None)."""
-        if min is None and max is None:
-            raise ValueError("clip: give at least one of min and max")
-        if min is not None and max is not None and min > max:
-            raise ValueError(f"clip: min ({min}) is larger than max ({max})")
-        return self._apply1(OPS["clip"], {"min": min, "max": max})
-
-    def softmax(self, axis: int = -1) -> Tensor:
-        """``e**x / sum(e**x)`` along ``axis``, stable for large values."""
-        (a,) = normalize_axis(axis, self.ndim, "softmax", self.shape)
-        return self._apply1(OPS["softmax"], {"axis": a})
-
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        """``x - logsumexp(x)`` along ``axis``, stable for large values."""
-        (a,) = normalize_axis(axis, self.ndim, "log_softmax", self.shape)
-        return self._apply1(OPS["log_softmax"], {"axis": a})
-
-    # -- reductions --------------------------------------------------------------------
-    def _reduce(self, name: str, axis: Any, keepdims: bool, **extra: Any) -> Tensor:
-        axes = normalize_axis(axis, self.ndim, name, self.shape)
-        return self._apply1(OPS[name], {"axis": axes, "keepdims": bool(keepdims), **extra})
-
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Sum over ``axis`` (None for all, an int, or a tuple of ints)."""
-        return self._reduce("sum", axis, keepdims)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Mean over ``axis``."""
-        return self._reduce("mean", axis, keepdims)
-
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Maximum over ``axis``; tied maxima share the gradient evenly."""
-        self._check_not_empty("max")
-        return self._reduce("max", axis, keepdims)
-
-    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Minimum over ``axis``; tied minima share the gradient evenly."""
-        self._check_not_empty("min")
-        return self._reduce("min", axis, keepdims)
-
-    def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-        """Variance over ``axis``, dividing by ``n - ddof`` (numpy's default ``ddof=0``)."""
-        return self._reduce("var", axis, keepdims, ddof=int(ddof))
-
-    def std(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-        """Standard deviation ``sqrt(var)`` over ``axis``; its gradient is 0 where it is 0."""
-        return self._reduce("std", axis, keepdims, ddof=int(ddof))
-
-    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """``log(sum(e**x))`` over ``axis``, computed without overflow."""
-        return self._reduce("logsumexp", axis, keepdims)
-
-    def _check_not_empty(self, name: str) -> None:
-        if self.data.size == 0:
-            raise ValueError(f"{name}: the tensor is empty (shape {self.shape})")
-
-    # -- shape -------------------------------------------------------------------------
-    def reshape(self, *shape: Any) -> Tensor:
-        """The same elements in a new shape (one dimension may be -1)."""
-        new_shape = _shape_arg(shape)
-        try:
-            target = np.empty(self.shape, dtype=bool).reshape(new_shape).shape
-        except ValueError:
-            raise ValueError(
-                f"reshape: cannot reshape a tensor of shape {self.shape} "
-                f"({self.size} elements) into shape {new_shape}"
-            ) from None
-        return self._apply1(OPS["reshape"], {"shape": target})
-
-    def view(self, *shape: Any) -> Tensor:
-        """Alias of :meth:`reshape`."""
-        return self.reshape(*shape)
-
-    def transpose(self, *axes: Any) -> Tensor:
-        """Permute the axes; with no argument, reverse them (numpy's ``transpose``)."""
-        if not axes:
-            perm = tuple(reversed(range(self.ndim)))
-        else:
-            perm = _shape_arg(axes)
-            if sorted(a % self.ndim if -self.ndim <= a < self.ndim else a for a in perm) != list(
-                range(self.ndim)
-            ):
-                raise ValueError(
-                    f"transpose: axes {perm} are not a permutation of the {self.ndim} axes "
-                    f"of a tensor of shape {self.shape}"
-                )
-            perm = tuple(a % self.ndim for a in perm)
-        return self._apply1(OPS["transpose"], {"axes": perm})
-
-    def permute(self, *axes: Any) -> Tensor:
-        """Permute the axes (PyTorch's name for :meth:`transpose` with axes)."""
-        return self.transpose(*_shape_arg(axes))
-
-    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
-        """Exchange two axes."""
-        a, b = (normalize_axis(a, self.ndim, "swapaxes", self.shape)[0] for a in (axis1, axis2))
-        perm = list(range(self.ndim))
-        perm[a], perm[b] = perm[b], perm[a]
-        return self.transpose(*perm)
-
-    @property
-    def T(self) -> Tensor:
-        """The tensor with its axes reversed."""
-        return self.transpose()
-
-    def broadcast_to(self, *shape: Any) -> Tensor:
-        """A view repeated along new or size-1 axes, with numpy's broadcasting rules."""
-        target = _shape_arg(shape)
-        try:
-            compatible = np.broadcast_shapes(self.shape, target) == target
-        except ValueError:
-            compatible = False
-        if not compatible:
-            raise ValueError(
-                f"broadcast_to: cannot broadcast a tensor of shape {self.shape} to {target}"
-            )
-        return self._apply1(OPS["broadcast_to"], {"shape": target})
-
-    def expand(self, *shape: Any) -> Tensor:
-        """PyTorch's name for :meth:`broadcast_to` (-1 keeps a dimension)."""
-        target = list(_shape_arg(shape))
-        offset = len(target) - self.ndim
-        for i in range(self.ndim):
-            if target[offset + i] == -1:
-                target[offset + i] = self.shape[i]
-        return self.broadcast_to(tuple(target))
-
-    def squeeze(self, axis: Any = None) -> Tensor:
-        """Remove size-1 axes (all of them, or those in ``axis``)."""
-        if axis is None:
-            axes = tuple(i for i, n in enumerate(self.shape) if n == 1)
-        else:
-            axes = normalize_axis(axis, self.ndim, "squeeze", self.shape)
-            for a in axes:
-                if self.shape[a] != 1:
-                    raise ValueError(
-                        f"squeeze: axis {a} has size {self.shape[a]}, not 1 (shape {self.shape})"
-                    )
-        return self.reshape(tuple(n for i, n in enumerate(self.shape) if i not in axes))
-
-    def unsqueeze(self, axis: int) -> Tensor:
-        """Insert a size-1 axis at position ``axis`` of the result."""
-        (a,) = normalize_axis(axis, self.ndim + 1, "unsqueeze", self.shape)
-        return self.reshape(self.shape[:a] + (1,) + self.shape[a:])
-
-    def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
-        """Merge the axes ``start_axis..end_axis`` into one (by default: all, giving 1-D)."""
-        if self.ndim == 0:
-            return self.reshape(1)
-        start, end = (
-            normalize_axis(a, self.ndim, "flatten", self.shape)[0] for a in (start_axis, end_axis)
-        )
-        if start > end:
-            raise ValueError(f"flatten: start_axis {start_axis} comes after end_axis {end_axis}")
-        return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1 :])
-
-    def __getitem__(self, index: Any) -> Tensor:
-        return self._apply1(OPS["getitem"], {"index": _normalize_index(index, self)})
-
-    def astype(self, dtype: Any) -> Tensor:
-        """The tensor converted to ``dtype``; the gradient is converted back."""
-        if np.dtype(dtype) == self.dtype:
-            return self
-        return self._apply1(OPS["astype"], {"dtype": np.dtype(dtype)})
-
-    # -- numpy interoperability ----------------------------------------------------------
-    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        """``np.exp(t)``, ``array + t``: numpy ufuncs on tensors run sg's operators."""
-        from sg_tensor.interop import array_ufunc
-
-        return array_ufunc(ufunc, method, inputs, kwargs)
-
-    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        """``np.sum(t)``, ``np.where(c, t, 0)``: numpy functions on tensors run sg's operators."""
-        from sg_tensor.interop import array_function
-
-        return array_function(func, args, kwargs)
-
-
-_ADD, _SUB, _MUL, _MATMUL, _RELU = OPS["add"], OPS["sub"], OPS["mul"], OPS["matmul"], OPS["relu"]
+    # numpy's protocols (``np.exp(t)``, ``array + t``, ``np.sum(t)``) are installed by
+    # sg_tensor.api from sg_tensor.interop, with the operators.
 
 
 def _zero_derivative(g: Any, out: Any, x: Any, **ctx: Any) -> tuple[Any]:
@@ -712,12 +431,12 @@ def _zero_derivative(g: Any, out: Any, x: Any, **ctx: Any) -> tuple[Any]:
 
 # A mask or sign taken from a node's data inside a rule run on nodes: piecewise constant,
 # so its derivative is zero (not an operator of the table: nothing computes it forward).
-_INDICATOR = TensorOp("indicator", lambda x, *, values: values, _zero_derivative, False, False)
+_INDICATOR = Op("indicator", lambda x, *, values: values, _zero_derivative)
 
 
 def _apply_on_nodes(op: Op, inputs: Sequence[Any], ctx: dict[str, Any]) -> Tensor:
     """How :func:`sg_tensor.op.call` runs an operator when some input is a Tensor."""
-    return Tensor._apply_n(op, [x if isinstance(x, Tensor) else Tensor(x) for x in inputs], ctx)
+    return Tensor._apply_n(op, [as_tensor(x) for x in inputs], ctx)
 
 
 op_module.register_node_apply(_apply_on_nodes)
@@ -740,6 +459,14 @@ def _owned_copy_needed(g: np.ndarray) -> bool:
         return True
     _stored_this_pass.add(id(g))
     return False
+
+
+def _reduces_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether broadcasting ``target`` can give ``shape``: then a sum gives it back."""
+    if len(shape) < len(target):
+        return False
+    tail = shape[len(shape) - len(target) :]
+    return all(n == m or m == 1 for n, m in zip(tail, target))
 
 
 def _is_python_float_data(data: Any) -> bool:
@@ -774,7 +501,25 @@ def _raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
 
 
-def _operand(x: Any, like: Tensor, opname: str) -> Tensor:
+def as_tensor(x: Any) -> Tensor:
+    """``x`` as a Tensor (no copy for a Tensor or an array)."""
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def binary(op: Op, a: Any, b: Any) -> Tensor:
+    """Apply a binary operator to two operands, at least one of them a Tensor or not.
+
+    A number or an array beside a Tensor takes the Tensor's floating dtype (see
+    :func:`operand`), on either side.
+    """
+    if isinstance(a, Tensor):
+        return a._binary(op, b)
+    if isinstance(b, Tensor):
+        return b._binary(op, a, reflected=True)
+    return as_tensor(a)._binary(op, b)
+
+
+def operand(x: Any, like: Tensor, opname: str) -> Tensor:
     """``x`` as a Tensor for a binary operator with ``like``.
 
     Python numbers take ``like``'s floating dtype, so ``float32_tensor * 2.0`` stays
@@ -811,36 +556,3 @@ def _forward_error(op: Op, inputs: tuple[Tensor, ...], error: Exception) -> Exce
         if not len(a) or not len(b):
             return ValueError(f"matmul: operands must have at least 1 dimension, got {a} @ {b}")
     return type(error)(f"{op.name}: {error} (input shapes: {input_shapes})")
-
-
-def _normalize_index(index: Any, tensor: Tensor) -> tuple[Any, ...]:
-    """An index as a tuple numpy understands, with boolean masks turned into positions.
-
-    Tensors and lists become arrays; a boolean mask becomes the integer positions of its
-    true elements (numpy's own definition), so one gradient rule covers both.
-    """
-    items = index if isinstance(index, tuple) else (index,)
-    result: list[Any] = []
-    for item in items:
-        if isinstance(item, Tensor):
-            item = item.data
-        elif isinstance(item, list):
-            item = np.asarray(item) if item else np.asarray(item, dtype=np.intp)
-        if isinstance(item, np.ndarray):
-            if item.dtype == bool:
-                result.extend(np.nonzero(item))
-                continue
-            if item.dtype.kind not in "iu":
-                raise IndexError(
-                    f"getitem: arrays used as indices must be integer or boolean, got "
-                    f"{item.dtype} (tensor shape {tensor.shape})"
-                )
-        elif isinstance(item, bool) or not (
-            item is None or item is Ellipsis or isinstance(item, (int, np.integer, slice))
-        ):
-            raise IndexError(
-                f"getitem: unsupported index {item!r} of type {type(item).__name__} "
-                f"(tensor shape {tensor.shape}); use ints, slices, None, ..., or int/bool arrays"
-            )
-        result.append(item)
-    return tuple(result)

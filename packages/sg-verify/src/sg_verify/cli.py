@@ -20,7 +20,7 @@ from pathlib import Path
 
 def _ops(args: argparse.Namespace) -> int:
     from sg_verify.ops import run_ops
-    from sg_verify.report import torch_available
+    from sg_verify.pytorch import torch_available
 
     report = run_ops(with_torch=torch_available() and not args.no_torch)
     print(report.format_table())
@@ -29,12 +29,13 @@ def _ops(args: argparse.Namespace) -> int:
 
 def _parity(args: argparse.Namespace) -> int:
     from sg_verify.expressions import run_parity
+    from sg_verify.tolerances import PARITY, PARITY_REFERENCE
 
     ok = True
     for engine in ("tensor", "scalar"):
         result = run_parity(engine, args.count, seed=args.seed, reference_only=args.reference_only)
         data = result.to_dict()
-        limit = 1e-14 if args.reference_only else 1e-12
+        limit = PARITY_REFERENCE if args.reference_only else PARITY
         ok &= data["worst"] <= limit
         print(
             f"{engine}: {data['count']} expressions, worst {data['worst']:.2e}, "
@@ -52,10 +53,15 @@ def _mutants(args: argparse.Namespace) -> int:
 
 
 def _trajectory(args: argparse.Namespace) -> int:
+    import json
+
     from sg_verify.trajectory import format_table, run_all
 
-    results = run_all(steps=args.steps)
+    results = run_all(args.optimizers, steps=args.steps, seed=args.seed, loss=args.loss)
     print(format_table(results))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({k: r.to_dict() for k, r in results.items()}, f, indent=1)
     return 0 if all(r.passed for r in results.values()) else 1
 
 
@@ -83,6 +89,8 @@ def _report(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``sg-verify`` with ``argv`` (the command line by default); the exit code."""
+    from sg_verify.trajectory import ACCEPTANCE_OPTIMIZERS, LOSSES
+
     parser = argparse.ArgumentParser(prog="sg-verify", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     ops = commands.add_parser("ops", help="every operator through both oracles")
@@ -97,7 +105,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     mutants.add_argument("--verbose", action="store_true", help="one row per mutant")
     mutants.set_defaults(run=_mutants)
     trajectory = commands.add_parser("trajectory", help="training runs against PyTorch")
+    trajectory.add_argument("optimizers", nargs="*", default=list(ACCEPTANCE_OPTIMIZERS))
     trajectory.add_argument("--steps", type=int, default=200)
+    trajectory.add_argument("--seed", type=int, default=0)
+    trajectory.add_argument("--loss", choices=LOSSES, default="cross_entropy")
+    trajectory.add_argument("--json", help="write the full per-step report to this file")
     trajectory.set_defaults(run=_trajectory)
     commands.add_parser("moons", help="two-moons accuracy over five seeds").set_defaults(
         run=_moons

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from sg_verify.tolerances import FD2_RTOL, FD_RTOL, TORCH2_TOL, TORCH_TOL
+
 
 def _pyplot() -> Any:
     try:
@@ -39,8 +41,8 @@ def operator_errors(rows: list[dict[str, Any]], path: Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 1.2 + 0.17 * len(rows)), sharey=True)
     panels = [
-        (axes[0], "first order", ("fd_worst", "torch_worst"), (1e-6, 1e-12)),
-        (axes[1], "second order", ("fd2_worst", "torch2_worst"), (1e-5, 1e-12)),
+        (axes[0], "first order", ("fd_worst", "torch_worst"), (FD_RTOL, TORCH_TOL)),
+        (axes[1], "second order", ("fd2_worst", "torch2_worst"), (FD2_RTOL, TORCH2_TOL)),
     ]
     for ax, title, (fd_key, torch_key), (fd_limit, torch_limit) in panels:
         ax.barh(y - 0.2, column(fd_key), 0.4, label="finite differences")

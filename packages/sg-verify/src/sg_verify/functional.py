@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 import sg_tensor as st
-from sg_verify.oracles import require_torch, scale_aware
+from sg_verify.oracles import scale_aware
+from sg_verify.pytorch import require_torch
+from sg_verify.tolerances import FUNCTIONAL_TOL
 
 __all__ = ["FUNCTIONAL_CASES", "FunctionalCase", "FunctionalResult", "run_functional"]
-
-FUNCTIONAL_TOL = 1e-12
 
 
 @dataclass(frozen=True)

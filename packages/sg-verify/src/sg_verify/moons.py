@@ -1,4 +1,8 @@
-"""The two-moons gate as evidence: an MLP 2-16-16-1 trained with sg's own Adam."""
+"""The two-moons gate as evidence: an MLP 2-16-16-1 trained with sg's own Adam.
+
+The one training run the report (``sg-verify moons``, ``sg-verify report``) and the
+accuracy gate (``nox -s gates``) both use.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import numpy as np
 import sg_nn as nn
 import sg_tensor as st
 from sg_optim import Adam
-from sg_verify.progress import progress
+from sg_verify.output import progress
 
 
 @dataclass
@@ -24,6 +28,7 @@ class MoonsRun:
     model: nn.Module
     X_test: np.ndarray
     y_test: np.ndarray
+    final_loss: float  # the last minibatch's loss
 
 
 def train_moons(seed: int, epochs: int = 100, samples: int = 1000) -> MoonsRun:
@@ -34,6 +39,7 @@ def train_moons(seed: int, epochs: int = 100, samples: int = 1000) -> MoonsRun:
     model = nn.MLP([2, 16, 16, 1], rng=np.random.default_rng(seed))
     optimizer = Adam(model.parameters(), lr=0.01)
     batches = np.random.default_rng(seed)
+    loss = st.tensor(np.nan)
     for _ in range(epochs):
         for xb, yb in nn.data.iterate_minibatches(X_train, y_train, batch_size=64, rng=batches):
             optimizer.zero_grad()
@@ -42,7 +48,8 @@ def train_moons(seed: int, epochs: int = 100, samples: int = 1000) -> MoonsRun:
             optimizer.step()
     with st.no_grad():
         accuracy = float(np.mean((model(X_test).data.reshape(-1) > 0) == y_test))
-    return MoonsRun(seed, accuracy, time.perf_counter() - start, model, X_test, y_test)
+    seconds = time.perf_counter() - start
+    return MoonsRun(seed, accuracy, seconds, model, X_test, y_test, float(loss.item()))
 
 
 def run_moons(seeds: tuple[int, ...] = (0, 1, 2, 3, 4)) -> list[MoonsRun]:

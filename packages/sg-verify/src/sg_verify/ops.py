@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from sg_verify.oracles import OracleResult, fd_check, torch_check
-from sg_verify.progress import progress
+from sg_verify.output import progress
 from sg_verify.registry import OpSpec, all_specs
 from sg_verify.second_order import fd_check2, torch_check2
 
@@ -24,6 +24,7 @@ class OperatorRow:
     torch_worst: float = float("nan")
     fd2_worst: float = float("nan")  # second order (the gradient of the gradient)
     torch2_worst: float = float("nan")
+    fd_limit: float = 0.0  # the finite-difference tolerance of its specs
     failures: list[str] = field(default_factory=list)
 
     def record(self, result: OracleResult) -> None:
@@ -66,6 +67,7 @@ class OpsReport:
                     "torch_worst": _optional(r.torch_worst),
                     "fd2_worst": _optional(r.fd2_worst),
                     "torch2_worst": _optional(r.torch2_worst),
+                    "fd_limit": r.fd_limit,
                     "failures": r.failures,
                 }
                 for r in self.rows
@@ -114,6 +116,7 @@ def run_ops(
         arrays = spec.sample(np.random.default_rng(seed))
         row = rows.setdefault((spec.engine, spec.op), OperatorRow(spec.engine, spec.op))
         row.specs += 1
+        row.fd_limit = max(row.fd_limit, spec.fd_rtol)
         checks = [fd_check(spec, arrays, seed)]
         if with_torch:
             checks.append(torch_check(spec, arrays, seed))

@@ -9,7 +9,7 @@ but could share a wrong convention with us. Agreement with both is strong eviden
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ import numpy as np
 
 import sg_tensor as st
 from sg_scalar import Value, no_grad
+from sg_verify.pytorch import require_torch
 from sg_verify.registry import OpSpec
 
 __all__ = [
@@ -24,10 +25,12 @@ __all__ = [
     "OracleResult",
     "fd_check",
     "gradcheck",
+    "mismatch",
     "require_torch",
     "scale_aware",
     "torch_check",
     "unpack_inputs",
+    "worst_difference",
 ]
 
 FULL_JACOBIAN_LIMIT = 64  # inputs up to this size get every element checked
@@ -57,6 +60,57 @@ def scale_aware(a: Any, ref: Any) -> np.ndarray:
     both_nan = np.isnan(a) & np.isnan(ref)
     same_inf = np.isinf(a) & (a == ref)
     return np.where(both_nan | same_inf, 0.0, np.where(np.isnan(diff), np.inf, diff))
+
+
+def worst_difference(pairs: Iterable[tuple[str, Any, Any]]) -> tuple[float, str]:
+    """The largest scale-aware difference over ``(label, got, reference)`` pairs, and where
+    (the label and the index), or ``(0.0, "-")`` when they all agree exactly.
+
+    A pair of different shapes is an infinite difference.
+    """
+    worst, where = 0.0, "-"
+    for label, got, reference in pairs:
+        if np.shape(got) != np.shape(reference):
+            return np.inf, f"{label}: shape {np.shape(got)} instead of {np.shape(reference)}"
+        err = scale_aware(got, reference)
+        if err.size and float(err.max()) > worst:
+            worst = float(err.max())
+            index = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
+            where = f"{label} {_plain(index)}"
+    return worst, where
+
+
+def project(grad: np.ndarray, directions: np.ndarray | None) -> np.ndarray:
+    """A gradient as a central difference measured it: whole, or along each direction."""
+    if directions is None:
+        return grad
+    return np.array([np.sum(u * grad) for u in directions])
+
+
+def mismatch(
+    check: str,
+    what: str,
+    got: np.ndarray,
+    reference: np.ndarray,
+    directions: np.ndarray | None,
+    atol: float,
+    rtol: float,
+) -> str | None:
+    """The message of a failed ``gradcheck``-style comparison, or None if it passes.
+
+    Every element must satisfy ``|got - reference| <= atol + rtol * |reference|``.
+    """
+    bad = ~(np.abs(got - reference) <= atol + rtol * np.abs(reference))
+    if not np.any(bad):
+        return None
+    index = np.unravel_index(int(np.argmax(bad)), bad.shape) if bad.ndim else ()
+    kind = "element" if directions is None else "random direction"
+    source = "central differences" + (" of the first-order gradient" * (check != "gradcheck"))
+    return (
+        f"{check}: {what}, {kind} {_plain(index)}: sg gives {float(got[index])!r}, {source} "
+        f"give {float(reference[index])!r} (difference {abs(got[index] - reference[index]):.3g}; "
+        f"tolerance {atol} + {rtol} * |reference|)"
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -172,22 +226,10 @@ def gradcheck(
     _, grads = sg_vjp(engine, fn, arrays, cotangent)
     phi = _objective(engine, fn, cotangent)
     for i in range(len(arrays)):
-        reference, directions_used = central_differences(phi, arrays, i, eps, directions, rng)
-        if directions_used is None:
-            got = grads[i]
-        else:
-            got = np.array([np.sum(u * grads[i]) for u in directions_used])
-        bad = ~(np.abs(got - reference) <= atol + rtol * np.abs(reference))
-        if np.any(bad):
-            index = np.unravel_index(int(np.argmax(bad)), bad.shape) if bad.ndim else ()
-            what = "element" if directions_used is None else "random direction"
-            message = (
-                f"gradcheck: input {i} (shape {arrays[i].shape}), {what} {_plain(index)}: sg "
-                f"gives {float(got[index])!r}, central differences give "
-                f"{float(reference[index])!r} (difference "
-                f"{abs(got[index] - reference[index]):.3g}; tolerance {atol} + {rtol} * "
-                "|reference|)"
-            )
+        reference, used = central_differences(phi, arrays, i, eps, directions, rng)
+        what = f"input {i} (shape {arrays[i].shape})"
+        message = mismatch("gradcheck", what, project(grads[i], used), reference, used, atol, rtol)
+        if message is not None:
             if raise_exception:
                 raise GradcheckError(message)
             return False
@@ -224,32 +266,18 @@ def fd_check(spec: OpSpec, arrays: Sequence[np.ndarray], seed: int = 0) -> Oracl
     cotangent = rng.standard_normal(np.shape(out.data))
     _, grads = sg_vjp(spec.engine, spec.sg, arrays, cotangent)
     phi = _objective(spec.engine, spec.sg, cotangent)
-    worst, where = 0.0, "-"
+    pairs = []
     for i in range(len(arrays)):
         reference, us = central_differences(phi, arrays, i, spec.fd_eps, 8, rng)
-        got = grads[i] if us is None else np.array([np.sum(u * grads[i]) for u in us])
-        err = scale_aware(got, reference)
-        if err.size and float(err.max()) > worst:
-            worst = float(err.max())
-            index = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
-            where = f"input {i} {'element' if us is None else 'direction'} {_plain(index)}"
+        kind = "element" if us is None else "direction"
+        pairs.append((f"input {i} {kind}", project(grads[i], us), reference))
+    worst, where = worst_difference(pairs)
     return OracleResult("fd", spec.name, worst, where, worst < spec.fd_rtol)
 
 
 # ---------------------------------------------------------------------------------------
 # The PyTorch oracle
 # ---------------------------------------------------------------------------------------
-def require_torch() -> Any:
-    """Import torch, or explain how to install the extra that provides it."""
-    try:
-        import torch
-    except ImportError as error:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "the PyTorch oracle needs torch: install it with  pip install 'sg-verify[torch]'"
-        ) from error
-    return torch
-
-
 def torch_vjp(
     fn: Callable[..., Any], arrays: Sequence[np.ndarray], cotangent: np.ndarray
 ) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -273,15 +301,8 @@ def torch_check(spec: OpSpec, arrays: Sequence[np.ndarray], seed: int = 0) -> Or
     cotangent = rng.standard_normal(np.shape(out.data))
     sg_out, sg_grads = sg_vjp(spec.engine, spec.sg, arrays, cotangent)
     t_out, t_grads = torch_vjp(spec.torch, arrays, cotangent)
-    forward = float(np.max(scale_aware(sg_out, t_out), initial=0.0))
-    worst, where = 0.0, "-"
-    if np.shape(sg_out) != np.shape(t_out):
-        return OracleResult("torch", spec.name, np.inf, "output shape", False, np.inf)
-    for i, (g, t) in enumerate(zip(sg_grads, t_grads)):
-        err = scale_aware(g, t)
-        if err.size and float(err.max()) > worst:
-            worst = float(err.max())
-            index = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
-            where = f"input {i} element {_plain(index)}"
+    forward, _ = worst_difference([("output", sg_out, t_out)])
+    pairs = [(f"input {i} element", g, t) for i, (g, t) in enumerate(zip(sg_grads, t_grads))]
+    worst, where = worst_difference(pairs)
     ok = worst <= spec.torch_tol and forward <= spec.torch_tol
     return OracleResult("torch", spec.name, worst, where, ok, forward)

@@ -16,16 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from sg_verify import figures
-
-
-def torch_available() -> bool:
-    """Whether torch can be imported (the ``torch`` extra is installed)."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
+from sg_verify import figures, tolerances
+from sg_verify.output import jsonable
+from sg_verify.pytorch import INSTALL, torch_available
 
 
 @dataclass
@@ -94,7 +87,7 @@ def build_report(out: Path, parity_count: int = 10_000, quick: bool = False) -> 
         _trajectory_section(report, steps=200 if not quick else 50)
     else:
         for name in ("functional", "parity", "mutants", "trajectory"):
-            report.sections[name] = {"skipped": "needs torch: pip install 'sg-verify[torch]'"}
+            report.sections[name] = {"skipped": f"needs torch: {INSTALL}"}
 
     start = time.perf_counter()
     runs = run_moons((0,) if quick else (0, 1, 2, 3, 4))
@@ -119,7 +112,7 @@ def build_report(out: Path, parity_count: int = 10_000, quick: bool = False) -> 
         figures.decision_boundary(runs[0].model, runs[0].X_test, runs[0].y_test, out / "moons.png")
         report.figures.append("moons.png")
 
-    (out / "results.json").write_text(json.dumps(_jsonable(report.sections), indent=1))
+    (out / "results.json").write_text(json.dumps(jsonable(report.sections), indent=1))
     (out / "REPORT.md").write_text(render_markdown(report))
     return report
 
@@ -139,13 +132,13 @@ def _second_order_table(operators: dict[str, Any]) -> str:
 
 
 def _functional_section(report: Report) -> None:
-    from sg_verify.functional import FUNCTIONAL_TOL, run_functional
+    from sg_verify.functional import run_functional
 
     start = time.perf_counter()
     results = run_functional()
     report.sections["functional"] = {
         "passed": all(r.passed for r in results),
-        "limit": FUNCTIONAL_TOL,
+        "limit": tolerances.FUNCTIONAL_TOL,
         "worst": max(r.worst for r in results),
         "checks": [{"case": r.case, "helper": r.helper, "worst": r.worst} for r in results],
     }
@@ -168,7 +161,7 @@ def _parity_section(report: Report, count: int) -> None:
             n = count if not reference_only else max(count // 5, 100)
             result = run_parity(engine, n, seed=0, reference_only=reference_only)
             data = result.to_dict()
-            limit = 1e-14 if reference_only else 1e-12
+            limit = tolerances.PARITY_REFERENCE if reference_only else tolerances.PARITY
             data["limit"] = limit
             data["passed"] = bool(data["worst"] <= limit)
             passed &= data["passed"]
@@ -215,99 +208,80 @@ def _trajectory_section(report: Report, steps: int) -> None:
     report.seconds["trajectory"] = time.perf_counter() - start
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.floating, np.integer, np.bool_)):
-        return value.item()
-    return value
-
-
 def _fmt(x: Any) -> str:
     return f"{x:.2e}" if isinstance(x, float) else str(x)
 
 
+def _row(measurement: str, result: str, target: str, ok: bool | None) -> str:
+    """One row of the results table (``ok`` None: no verdict, e.g. a skipped section)."""
+    verdict = "" if ok is None else "yes" if ok else "NO"
+    return f"| {measurement} | {result} | {target} | {verdict} |"
+
+
+def _worst(rows: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in rows if r.get(key) is not None]
+    return max(values) if values else None
+
+
 def render_markdown(report: Report) -> str:
     """The human-readable results table and sections."""
+    t = tolerances
     s = report.sections
     lines = ["# sg verification report", ""]
     env = s["environment"]
     lines.append("Environment: " + ", ".join(f"{k} {v}" for k, v in env.items()))
     lines += ["", "## Results", "", "| measurement | result | target | ok |", "|---|---|---|---|"]
-    ops = s["operators"]
-    usual = [r for r in ops["operators"] if r["op"] != "astype"]  # float32 rounding: 1e-5
-    fd_worst = max(r["fd_worst"] for r in usual)
-    torch_vals = [r["torch_worst"] for r in ops["operators"] if r["torch_worst"] is not None]
-    lines.append(
-        f"| operators checked by finite differences | {len(ops['operators'])} operators, "
-        f"worst {fd_worst:.2e} (astype, which rounds to float32, is held to 1e-5) | < 1e-6 | "
-        f"{'yes' if ops['passed'] and fd_worst < 1e-6 else 'NO'} |"
+    ops = s["operators"]["operators"]
+    usual = [r for r in ops if r["fd_limit"] == t.FD_RTOL]
+    held = sorted({r["op"] for r in ops if r["fd_limit"] != t.FD_RTOL})
+    fd = _worst(usual, "fd_worst") or 0.0
+    note = f" ({', '.join(held)}, whose forward rounds, held to {t.ROUNDING_FD_RTOL:.0e})" * bool(
+        held
     )
-    if torch_vals:
-        lines.append(
-            f"| operators checked against PyTorch float64 | worst {max(torch_vals):.2e} | "
-            f"<= 1e-12 | {'yes' if max(torch_vals) <= 1e-12 else 'NO'} |"
-        )
-    fd2 = [r["fd2_worst"] for r in ops["operators"] if r.get("fd2_worst") is not None]
-    torch2 = [r["torch2_worst"] for r in ops["operators"] if r.get("torch2_worst") is not None]
-    if fd2:
-        lines.append(
-            f"| second order (gradient of the gradient) against finite differences of the "
-            f"first-order gradient | worst {max(fd2):.2e} | < 1e-5 | "
-            f"{'yes' if max(fd2) < 1e-5 else 'NO'} |"
-        )
-    if torch2:
-        lines.append(
-            f"| second order against PyTorch float64 create_graph=True | worst "
-            f"{max(torch2):.2e} | <= 1e-12 | {'yes' if max(torch2) <= 1e-12 else 'NO'} |"
-        )
+    lines.append(_row("operators checked by finite differences",
+                      f"{len(ops)} operators, worst {fd:.2e}{note}", f"< {t.FD_RTOL:.0e}",
+                      s["operators"]["passed"] and fd < t.FD_RTOL))  # fmt: skip
+    for key, what, limit in (
+        ("torch_worst", "operators checked against PyTorch float64", t.TORCH_TOL),
+        ("fd2_worst", "second order (gradient of the gradient) against finite differences of "
+         "the first-order gradient", t.FD2_RTOL),
+        ("torch2_worst", "second order against PyTorch float64 create_graph=True", t.TORCH2_TOL),
+    ):  # fmt: skip
+        worst = _worst(ops, key)
+        if worst is not None:
+            lines.append(_row(what, f"worst {worst:.2e}", f"<= {limit:.0e}", worst <= limit))
     functional = s.get("functional", {})
     if "checks" in functional:
-        lines.append(
-            f"| hvp, jacobian, hessian against torch.autograd.functional | "
-            f"{len(functional['checks'])} checks, worst {functional['worst']:.2e} | "
-            f"<= {functional['limit']:.0e} | {'yes' if functional['passed'] else 'NO'} |"
-        )
-    parity = s.get("parity", {})
-    for label, run in parity.get("runs", {}).items():
-        lines.append(
-            f"| parity, {label} | {run.get('count')} expressions, worst {_fmt(run.get('worst'))}, "
-            f"median {_fmt(run.get('median'))} | <= {run['limit']:.0e} | "
-            f"{'yes' if run['passed'] else 'NO'} |"
-        )
+        lines.append(_row("hvp, jacobian, hessian against torch.autograd.functional",
+                          f"{len(functional['checks'])} checks, worst {functional['worst']:.2e}",
+                          f"<= {functional['limit']:.0e}", functional["passed"]))  # fmt: skip
+    for label, run in s.get("parity", {}).get("runs", {}).items():
+        lines.append(_row(f"parity, {label}", f"{run.get('count')} expressions, worst "
+                          f"{_fmt(run.get('worst'))}, median {_fmt(run.get('median'))}",
+                          f"<= {run['limit']:.0e}", run["passed"]))  # fmt: skip
     mutants = s.get("mutants", {})
     if "kill_rates" in mutants:
         rates = ", ".join(f"{k} {v:.1%}" for k, v in mutants["kill_rates"].items())
-        lines.append(
-            f"| mutants (wrong rules patched in) | {mutants['mutants']} mutants; caught by "
-            f"{rates} | every mutant caught by an oracle | "
-            f"{'yes' if mutants['passed'] else 'NO'} |"
-        )
+        lines.append(_row("mutants (wrong rules patched in)",
+                          f"{mutants['mutants']} mutants; caught by {rates}",
+                          "every mutant caught by an oracle", mutants["passed"]))  # fmt: skip
     traj = s.get("trajectory", {})
-    for name, t in traj.get("optimizers", {}).items():
-        ok = "yes" if t["max_loss_diff"] <= 1e-10 else "NO"
-        lines.append(
-            f"| trajectory parity, {name}, {traj['steps']} steps | max loss difference "
-            f"{t['max_loss_diff']:.2e} | <= 1e-10 | {ok} |"
-        )
+    for name, run in traj.get("optimizers", {}).items():
+        diff = run["max_loss_diff"]
+        lines.append(_row(f"trajectory parity, {name}, {traj['steps']} steps",
+                          f"max loss difference {diff:.2e}", f"<= {t.TRAJECTORY:.0e}",
+                          diff <= t.TRAJECTORY))  # fmt: skip
     moons = s["moons"]
     accs = ", ".join(f"{a:.3f}" for a in moons["accuracy_by_seed"].values())
-    lines.append(
-        f"| two moons test accuracy | {accs} (mean {moons['mean_accuracy']:.4f}) | "
-        f"> 0.95 each, mean >= 0.98 | {'yes' if moons['passed'] else 'NO'} |"
-    )
+    lines.append(_row("two moons test accuracy", f"{accs} (mean {moons['mean_accuracy']:.4f})",
+                      "> 0.95 each, mean >= 0.98", moons["passed"]))  # fmt: skip
     edges = s["edge_cases"]
-    lines.append(
-        f"| edge cases | {sum(c['passed'] for c in edges['cases'])}/{len(edges['cases'])} pass | "
-        f"all | {'yes' if edges['passed'] else 'NO'} |"
-    )
+    passed = sum(c["passed"] for c in edges["cases"])
+    lines.append(_row("edge cases", f"{passed}/{len(edges['cases'])} pass", "all",
+                      edges["passed"]))  # fmt: skip
     for name in ("functional", "parity", "mutants", "trajectory"):
         if "skipped" in s.get(name, {}):
-            lines.append(f"| {name} | skipped: {s[name]['skipped']} | | |")
+            lines.append(_row(name, f"skipped: {s[name]['skipped']}", "", None))
     lines += ["", "## Per-operator worst errors", "", "```", report.tables["operators"], "```"]
     lines += [
         "",

@@ -28,15 +28,17 @@ from sg_scalar import Value
 from sg_verify.oracles import (
     GradcheckError,
     OracleResult,
-    _plain,
     _to_sg,
     central_differences,
-    require_torch,
-    scale_aware,
+    mismatch,
+    project,
     sg_vjp,
     unpack_inputs,
+    worst_difference,
 )
+from sg_verify.pytorch import require_torch
 from sg_verify.registry import OpSpec
+from sg_verify.tolerances import FD2_RTOL, TORCH2_TOL
 
 __all__ = [
     "SecondOrderProblem",
@@ -46,9 +48,6 @@ __all__ = [
     "torch_check2",
     "torch_second_order",
 ]
-
-FD2_RTOL = 1e-5  # finite differences of the first-order gradient, scale-aware
-TORCH2_TOL = 1e-12  # PyTorch create_graph=True, scale-aware
 
 
 class SecondOrderProblem:
@@ -156,15 +155,11 @@ def fd_check2(spec: OpSpec, arrays: Sequence[np.ndarray], seed: int = 0) -> Orac
     """The second-order finite-difference oracle on one registry spec (``fd2``)."""
     problem = SecondOrderProblem(spec.engine, spec.sg, arrays, seed)
     got = sg_second_order(problem)
-    worst, where = 0.0, "-"
+    pairs = []
     for i, (reference, us) in enumerate(fd_second_order(problem, spec.fd_eps)):
-        value = got[i] if us is None else np.array([np.sum(u * got[i]) for u in us])
-        err = scale_aware(value, reference)
-        if err.size and float(err.max()) > worst:
-            worst = float(err.max())
-            index = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
-            kind = "element" if us is None else "direction"
-            where = f"{_label(i, len(arrays))} {kind} {_plain(index)}"
+        kind = "element" if us is None else "direction"
+        pairs.append((f"{_label(i, len(arrays))} {kind}", project(got[i], us), reference))
+    worst, where = worst_difference(pairs)
     return OracleResult("fd2", spec.name, worst, where, worst < FD2_RTOL)
 
 
@@ -173,13 +168,8 @@ def torch_check2(spec: OpSpec, arrays: Sequence[np.ndarray], seed: int = 0) -> O
     problem = SecondOrderProblem(spec.engine, spec.sg, arrays, seed)
     got = sg_second_order(problem)
     expected = torch_second_order(spec.torch, problem)
-    worst, where = 0.0, "-"
-    for i, (g, t) in enumerate(zip(got, expected)):
-        err = scale_aware(g, t)
-        if err.size and float(err.max()) > worst:
-            worst = float(err.max())
-            index = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
-            where = f"{_label(i, len(arrays))} element {_plain(index)}"
+    labels = [f"{_label(i, len(arrays))} element" for i in range(len(got))]
+    worst, where = worst_difference(zip(labels, got, expected))
     return OracleResult("torch2", spec.name, worst, where, worst <= TORCH2_TOL)
 
 
@@ -213,19 +203,10 @@ def gradgradcheck(
     problem = SecondOrderProblem(engine, fn, arrays, seed)
     got = sg_second_order(problem)
     for i, (reference, us) in enumerate(fd_second_order(problem, eps, directions)):
-        value = got[i] if us is None else np.array([np.sum(u * got[i]) for u in us])
-        bad = ~(np.abs(value - reference) <= atol + rtol * np.abs(reference))
-        if np.any(bad):
-            index = np.unravel_index(int(np.argmax(bad)), bad.shape) if bad.ndim else ()
-            what = "element" if us is None else "random direction"
-            message = (
-                f"gradgradcheck: second derivative with respect to {_label(i, len(arrays))} "
-                f"(shape {reference.shape if us is None else arrays[i].shape}), {what} "
-                f"{_plain(index)}: sg gives {float(value[index])!r}, central differences of "
-                f"the first-order gradient give {float(reference[index])!r} (difference "
-                f"{abs(value[index] - reference[index]):.3g}; tolerance {atol} + {rtol} * "
-                "|reference|)"
-            )
+        shape = [*problem.arrays, problem.cotangent][i].shape
+        what = f"second derivative with respect to {_label(i, len(arrays))} (shape {shape})"
+        message = mismatch("gradgradcheck", what, project(got[i], us), reference, us, atol, rtol)
+        if message is not None:
             if raise_exception:
                 raise GradcheckError(message)
             return False

@@ -36,7 +36,6 @@ PyTorch is imported only when a comparison runs: ``pip install "sg-verify[torch]
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -47,8 +46,12 @@ import numpy as np
 import sg_nn as nn
 import sg_optim
 import sg_tensor as st
+from sg_verify.output import jsonable
+from sg_verify.pytorch import require_torch
+from sg_verify.tolerances import TRAJECTORY
 
 __all__ = [
+    "ACCEPTANCE_OPTIMIZERS",
     "LOSSES",
     "LOSS_TOLERANCE",
     "OPTIMIZERS",
@@ -62,7 +65,7 @@ __all__ = [
 ]
 
 #: The acceptance bound on the largest loss difference over a trajectory.
-LOSS_TOLERANCE = 1e-10
+LOSS_TOLERANCE = TRAJECTORY
 
 #: Optimizer name -> (class name, in both ``sg_optim`` and ``torch.optim``; hyperparameters).
 OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -80,16 +83,6 @@ OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
 LOSSES = ("cross_entropy", "bce", "mse")
 
 _ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}
-
-
-def _import_torch() -> Any:
-    try:
-        return importlib.import_module("torch")
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "sg_verify.trajectory compares sg with PyTorch, which is not installed: "
-            'pip install "sg-verify[torch]"'
-        ) from exc
 
 
 # -- the problem: data, targets and the minibatch sequence ------------------------------
@@ -327,7 +320,7 @@ class TrajectoryResult:
         return {
             "optimizer": self.optimizer,
             "optimizer_class": self.optimizer_class,
-            "hyperparameters": _jsonable(self.hyperparameters),
+            "hyperparameters": jsonable(self.hyperparameters),
             "loss": self.loss,
             "sizes": list(self.sizes),
             "activation": self.activation,
@@ -351,7 +344,7 @@ class TrajectoryResult:
             "torch_version": self.torch_version,
             "seconds_sg": self.seconds_sg,
             "seconds_torch": self.seconds_torch,
-            **_jsonable(self.extra),
+            **jsonable(self.extra),
         }
 
     def to_dict(self, per_step: bool = True) -> dict[str, Any]:
@@ -370,16 +363,6 @@ class TrajectoryResult:
                 )
             }
         return out
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _max_abs(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -421,7 +404,7 @@ def run_trajectory(
     afterwards; ``None`` leaves it alone): for matrices this small one thread is many
     times faster than a thread pool, and the reduction order is then fixed.
     """
-    torch = _import_torch()
+    torch = require_torch()
     threads = torch.get_num_threads()
     if torch_threads is not None:
         torch.set_num_threads(torch_threads)
@@ -547,9 +530,12 @@ def _run_trajectory(
     )
 
 
+ACCEPTANCE_OPTIMIZERS = ("sgd", "sgd_nesterov", "adam", "adamw")
+"""The optimizers whose trajectories the report and ``sg-verify trajectory`` check."""
+
+
 def run_all(
-    optimizers: Iterable[str] = ("sgd", "sgd_nesterov", "adam", "adamw"),
-    **kwargs: Any,
+    optimizers: Iterable[str] = ACCEPTANCE_OPTIMIZERS, **kwargs: Any
 ) -> dict[str, TrajectoryResult]:
     """:func:`run_trajectory` for each optimizer (the acceptance set by default)."""
     return {name: run_trajectory(name, **kwargs) for name in optimizers}
@@ -570,26 +556,3 @@ def format_table(results: dict[str, TrajectoryResult]) -> str:
             f"{'yes' if r.passed else 'NO':>4}"
         )
     return "\n".join(rows)
-
-
-def _main(argv: Sequence[str] | None = None) -> int:
-    import argparse
-    import json
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("optimizers", nargs="*", default=["sgd", "sgd_nesterov", "adam", "adamw"])
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--loss", choices=LOSSES, default="cross_entropy")
-    parser.add_argument("--json", help="write the full per-step report to this file")
-    args = parser.parse_args(argv)
-    results = run_all(args.optimizers, steps=args.steps, seed=args.seed, loss=args.loss)
-    print(format_table(results))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({k: r.to_dict() for k, r in results.items()}, f, indent=1)
-    return 0 if all(r.passed for r in results.values()) else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main())

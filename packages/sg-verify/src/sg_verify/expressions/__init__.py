@@ -33,7 +33,7 @@ every input gradient with the scale-aware difference ``|g_sg - g_torch| / max(1,
 """
 
 from sg_verify.expressions.backends import Impl as Impl
-from sg_verify.expressions.backends import VJPResult, sg_values, sg_vjp, torch_vjp
+from sg_verify.expressions.backends import VJPResult, sg_function, sg_values, sg_vjp, torch_vjp
 from sg_verify.expressions.builder import Chooser
 from sg_verify.expressions.generate import NumpyChooser, build_expression, generate
 from sg_verify.expressions.ir import (
@@ -75,6 +75,7 @@ __all__ = [
     "compare",
     "generate",
     "run_parity",
+    "sg_function",
     "sg_values",
     "sg_vjp",
     "torch_vjp",

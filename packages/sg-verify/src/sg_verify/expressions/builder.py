@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from sg_verify.expressions.ir import _POSITIVE, INPUT_BOUND, LIMIT, Guard, Node
+from sg_verify.expressions.ir import _POSITIVE, INPUT_BOUND, LIMIT, Guard, Node, positive_range
 
 T = TypeVar("T")
 
@@ -41,6 +41,7 @@ class _Builder:
         self.bounds: list[float] = []
         self.used: list[bool] = []
         self.base: tuple[int, ...] = ()
+        self.hidden: set[int] = set()  # nodes no later node may take as an argument
         self.positive = _POSITIVE[engine]
 
     # -- decisions ---------------------------------------------------------------------
@@ -86,7 +87,7 @@ class _Builder:
         latest for an operator's first argument, the earliest for the others (which
         joins separate chains).
         """
-        candidates = [i for i in range(len(self.nodes)) if ok(i)]
+        candidates = [i for i in range(len(self.nodes)) if ok(i) and i not in self.hidden]
         if not candidates:
             return self.input(fresh())
         k = self.integer(0, 3 * len(candidates) - 1)
@@ -103,22 +104,26 @@ class _Builder:
         )
 
     def fit(
-        self, args: Sequence[int], kinds: Sequence[str], bound: Callable[[list[float]], float]
+        self,
+        args: Sequence[int],
+        kinds: Sequence[str],
+        bound: Callable[[list[tuple[float, float]]], float],
     ) -> tuple[tuple[Guard, ...], float]:
         """Guards keeping the result's bound at most :data:`LIMIT`.
 
-        ``bound(b)`` is the result's bound for argument bounds ``b`` (before the guard
-        transforms ``kinds``, which ``bound`` accounts for). Arguments are scaled by
-        powers of two, exactly, until the bound fits.
+        ``bound(intervals)`` is the result's bound given an interval holding each
+        argument's values: ``(-b, b)`` for an argument bounded by ``b``, or the range of
+        its guard transform ``kinds[i]``. Arguments are scaled by powers of two, exactly,
+        until the bound fits.
         """
         raw = [self.bounds[i] for i in args]
         scales = [0] * len(raw)
-        result = bound(raw)
+        result = _bound(bound, raw, kinds)
         for target in (4.0, 1.0, 0.25, 0.0625):
             if result <= LIMIT:
                 break
             scales = [0 if b <= target else math.ceil(math.log2(b / target)) for b in raw]
-            result = bound([b * 2.0**-s for b, s in zip(raw, scales)])
+            result = _bound(bound, [b * 2.0**-s for b, s in zip(raw, scales)], kinds)
         return tuple(Guard(s, k) for s, k in zip(scales, kinds)), result
 
     def emit(
@@ -135,3 +140,14 @@ class _Builder:
         self.used.append(False)
         for a in args:
             self.used[a] = True
+
+
+def _bound(
+    bound: Callable[[list[tuple[float, float]]], float], raw: list[float], kinds: Sequence[str]
+) -> float:
+    """``bound`` on the intervals of arguments bounded by ``raw`` under guards ``kinds``."""
+    intervals = [(-b, b) if not k else positive_range(k, b) for b, k in zip(raw, kinds)]
+    try:
+        return float(bound(intervals))
+    except OverflowError:
+        return math.inf

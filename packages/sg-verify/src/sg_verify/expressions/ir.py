@@ -10,69 +10,56 @@ values and output cotangent from its seed (:meth:`Expression.draw`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from sg_scalar.declare import Declaration
+from sg_verify.registry import REFERENCE_OPS, declarations
+
 ENGINES = ("tensor", "scalar")
 
-# The operators of each engine, named as the registry's ``spec.op`` (the rule-table entry
-# each exercises), simplest first: a shrinking hypothesis search prefers early entries.
-OPS: dict[str, tuple[str, ...]] = {
-    "tensor": (
-        "add", "sub", "mul", "div", "pow", "pow_scalar", "maximum", "minimum", "where",
-        "neg", "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu",
-        "leaky_relu", "gelu", "softplus", "clip", "sum", "mean", "max", "min", "var", "std",
-        "logsumexp", "reshape", "transpose", "broadcast_to", "getitem", "concatenate", "pad",
-        "matmul", "softmax", "log_softmax", "astype", "erf", "linear",
-    ),
-    "scalar": (
-        "add", "mul", "neg", "pow", "pow_const", "exp", "log", "sqrt", "sin", "cos", "tanh",
-        "sigmoid", "relu", "abs", "maximum", "minimum",
-    ),
-}  # fmt: skip
+# How the builder grows a node of each signature; an operator whose signature is not here
+# is left out of random expressions (and the test of the tables says so).
+SIGNATURES = (
+    "binary", "where", "unary", "reduction", "axis", "reshape", "transpose", "broadcast_to",
+    "getitem", "concatenate", "pad", "matmul", "linear", "astype",
+)  # fmt: skip
 
-# Operators that exist only as the adjoint inside another rule (``scatter`` is what
-# ``getitem``'s rule runs, so that it works on nodes): no public call makes them, so no
-# expression does either; the registry checks them directly.
-ADJOINT_OPS: dict[str, tuple[str, ...]] = {"tensor": ("scatter",), "scalar": ()}
 
-# The operators of the reference system (registry.REFERENCE_OPS, as each engine has them).
-REFERENCE_ONLY_OPS: dict[str, tuple[str, ...]] = {
-    "tensor": ("add", "mul", "matmul", "relu", "sum"),
-    "scalar": ("add", "mul", "relu"),
+def _operators(engine: str) -> dict[str, Declaration]:
+    """The operators random expressions use: every public one with a rule, simplest
+    signature first (a shrinking hypothesis search prefers early entries)."""
+    found = [
+        d
+        for d in declarations(engine)
+        if d.op is not None and d.public and d.signature in SIGNATURES
+    ]
+    found.sort(key=lambda d: SIGNATURES.index(d.signature))
+    return {d.name: d for d in found}
+
+
+DECLARED: dict[str, dict[str, Declaration]] = {e: _operators(e) for e in ENGINES}
+"""Each engine's expression operators, by name, with their declarations."""
+OPS: dict[str, tuple[str, ...]] = {e: tuple(DECLARED[e]) for e in ENGINES}
+"""The operator names of each engine, simplest first."""
+ADJOINT_OPS: dict[str, tuple[str, ...]] = {
+    e: tuple(d.name for d in declarations(e) if d.op is not None and not d.public) for e in ENGINES
 }
+"""Operators only rules call (``scatter`` is what ``getitem``'s rule runs, so that it works
+on nodes): no public call makes them, so no expression does either; the registry checks
+them directly."""
+REFERENCE_ONLY_OPS: dict[str, tuple[str, ...]] = {
+    e: tuple(op for op in OPS[e] if op in REFERENCE_OPS) for e in ENGINES
+}
+"""The operators of the reference system, as each engine has them."""
 
 INPUT_BOUND = 2.0  # inputs are drawn uniformly from [-2, 2]
 LIMIT = 16.0  # every node's |value| stays below this bound (by construction)
 MARGIN = 1e-6  # the parity run redraws expressions closer than this to a kink or a tie
 MAX_SIZE = 96  # broadcast_to makes no node larger than this
-
-_BINARY = frozenset({"add", "sub", "mul", "div", "pow", "maximum", "minimum", "where"})
-_REDUCTIONS = frozenset({"sum", "mean", "max", "min", "var", "std", "logsumexp"})
-_KINKED = frozenset(
-    {"relu", "abs", "leaky_relu", "maximum", "minimum", "max", "min", "clip", "softplus", "std"}
-)
-_FUNCTIONS = frozenset(
-    {
-        "exp",
-        "log",
-        "sqrt",
-        "abs",
-        "sin",
-        "cos",
-        "tanh",
-        "sigmoid",
-        "relu",
-        "erf",
-        "maximum",
-        "minimum",
-        "linear",
-    }
-)
-_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
 
 # Positive transforms: a guard kind and the range of its values for an argument bounded
 # by b. ``softplus`` is a tensor operator only.
@@ -80,7 +67,7 @@ _POSITIVE = {"tensor": ("softplus", "square", "exp_tanh", "sigmoid"),
              "scalar": ("square", "exp_tanh", "sigmoid")}  # fmt: skip
 
 
-def _positive_range(kind: str, b: float) -> tuple[float, float]:
+def positive_range(kind: str, b: float) -> tuple[float, float]:
     """The interval of the positive transform ``kind`` of a value with ``|x| <= b``."""
     if kind == "softplus":
         return 0.5, b + 1.2  # softplus(x) <= max(x, 0) + log 2
@@ -174,52 +161,40 @@ class Node:
     guards: tuple[Guard, ...] = ()
     shape: tuple[int, ...] = ()
 
-    def statement(self, names: Sequence[str]) -> str:
+    def statement(self, names: Sequence[str], engine: str = "tensor") -> str:
         """The right-hand side as code, given the printed names of the arguments."""
         if self.op == "input":
             return f"input({', '.join(map(str, self.shape))})"
         a = [g.text(n) for g, n in zip(self.guards, names)]
         p = self.params
-        op = self.op
-        if op in _INFIX:
-            return f"{_paren(a[0])} {_INFIX[op]} {_paren(a[1])}"
-        if op == "neg":
-            return f"-{_paren(a[0])}"
-        if op in ("pow_scalar", "pow_const"):
-            return f"{_paren(a[0])} ** {p['p']!r}"
-        if op in _FUNCTIONS:
-            return f"{op}({', '.join(a)})"
-        if op == "where":
-            return f"where({p['mask']!r}, {a[0]}, {a[1]})"
-        if op == "leaky_relu":
-            return f"leaky_relu({a[0]}, {p['slope']!r})"
-        if op == "gelu":
-            extra = "" if p["approximate"] == "none" else f", approximate={p['approximate']!r}"
-            return f"gelu({a[0]}{extra})"
-        if op == "softplus":
-            return f"softplus({a[0]}, beta={p['beta']!r}, threshold={p['threshold']!r})"
-        if op == "clip":
-            return f"clip({a[0]}, {p['min']!r}, {p['max']!r})"
-        if op in _REDUCTIONS:
-            extra = "" if p["axis"] is None else f", axis={p['axis']!r}"
-            extra += ", keepdims=True" if p["keepdims"] else ""
-            extra += f", ddof={p['ddof']}" if p.get("ddof") else ""
-            return f"{op}({a[0]}{extra})"
-        if op in ("reshape", "broadcast_to"):
-            return f"{op}({a[0]}, {p['shape']!r})"
-        if op == "transpose":
-            return f"transpose({a[0]}, {p['axes']!r})"
-        if op == "getitem":
+        form = DECLARED[engine][self.op].forms[0]
+        if form.kind == "operator" and form.name == "[]":
             return f"{_paren(a[0])}[{', '.join(_index_text(i) for i in p['index'])}]"
-        if op == "concatenate":
-            return f"concatenate([{', '.join(a)}], axis={p['axis']})"
-        if op == "pad":
-            return f"pad({a[0]}, {p['widths']!r}, value={p['value']!r})"
-        if op in ("softmax", "log_softmax"):
-            return f"{op}({a[0]}, axis={p['axis']})"
-        if op == "astype":
-            return f"{_paren(a[0])}.astype(float32).astype(float64)"
-        raise ValueError(f"unknown operator {op!r}")
+        if form.kind == "operator" and form.name == "-x":
+            return f"-{_paren(a[0])}"
+        if form.kind == "operator" and len(a) == 2:
+            return f"{_paren(a[0])} {form.name} {_paren(a[1])}"
+        if form.kind == "operator" and form.name == "**":
+            return f"{_paren(a[0])} ** {p['p']!r}"
+        if self.op == "astype":
+            return f"{_paren(a[0])}.astype({np.dtype(p['dtype']).name})"
+        decl = DECLARED[engine][self.op]
+        lead = [repr(p[k]) for k in decl.leading]
+        args = [f"[{', '.join(a)}]"] if decl.variadic else a
+        extra = [f"{k}={v!r}" for k, v in p.items() if k not in decl.leading]
+        return f"{self.op}({', '.join(lead + args + extra)})"
+
+    def call_params(self) -> dict[str, Any]:
+        """The parameters as the public call takes them (masks and index arrays as arrays)."""
+        return {k: _array(v) for k, v in self.params.items()}
+
+
+def _array(value: Any) -> Any:
+    if isinstance(value, Mask):
+        return value.array()
+    if isinstance(value, tuple) and any(isinstance(i, IndexArray) for i in value):
+        return _numpy_index(value)
+    return value
 
 
 def _paren(s: str) -> str:
@@ -305,7 +280,7 @@ class Expression:
         lines: list[tuple[str, str]] = []
         used: set[int] = set()
         for i, node in enumerate(self.nodes):
-            statement = f"t{i} = {node.statement([f't{a}' for a in node.args])}"
+            statement = f"t{i} = {node.statement([f't{a}' for a in node.args], self.engine)}"
             notes = [] if self.engine == "scalar" or node.op == "input" else [str(node.shape)]
             reused = []
             for a in node.args:
@@ -331,17 +306,6 @@ class Expression:
             if i:
                 printer.break_()
             printer.text(line)
-
-    def sg_function(self) -> Callable[..., Any]:
-        """The expression as a function of sg inputs (Tensors or Values), for oracles."""
-        from sg_verify.expressions.backends import _interpret, _sg_table
-
-        table = _sg_table(self.engine)
-
-        def fn(*leaves: Any) -> Any:
-            return _interpret(self, leaves, table)[-1]
-
-        return fn
 
 
 def _axes(axis: Any, ndim: int) -> tuple[int, ...]:

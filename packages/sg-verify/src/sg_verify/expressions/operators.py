@@ -1,32 +1,26 @@
-"""The builder's operators: for each operator family, its arguments, parameters and bound.
+"""The builder's operators: for each signature, how a node's arguments and parameters grow.
 
-Each method of :class:`_OperatorBuilder` appends one node: it picks arguments (creating
-the inputs it needs), draws the operator's parameters (an axis, a shape, an exponent...),
-computes the result's shape, and fits guards so that the result's static bound stays
-below :data:`~sg_verify.expressions.LIMIT`. Binary operators broadcast; ``log``,
-``sqrt``, a ``pow`` base and a divisor see a positive guard.
+:meth:`_OperatorBuilder.add` looks up the operator's declaration and calls the method
+of its signature, which picks arguments (creating the inputs it needs), draws the
+parameters (an axis, a shape; for the rest, one of the declared cases), computes the
+result's shape and fits guards so that the declared bound on the result stays below
+:data:`~sg_verify.expressions.LIMIT`. An argument whose declared domain needs it (log's,
+a divisor) sees a positive guard; operators with a declared tie never take the same node
+twice.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from sg_scalar.declare import Bounds, Case, Declaration
 from sg_verify.expressions.builder import _Builder
-from sg_verify.expressions.ir import (
-    _BINARY,
-    _REDUCTIONS,
-    MAX_SIZE,
-    NO_GUARD,
-    IndexArray,
-    Mask,
-    _axes,
-    _numpy_index,
-    _positive_range,
-)
+from sg_verify.expressions.ir import DECLARED, MAX_SIZE, IndexArray, Mask, _axes
+from sg_verify.expressions.ir import _numpy_index as numpy_index
 
 
 def _broadcast(s1: tuple[int, ...], s2: tuple[int, ...]) -> tuple[int, ...] | None:
@@ -61,37 +55,46 @@ def _matmul_shape(sa: tuple[int, ...], sb: tuple[int, ...]) -> tuple[int, ...] |
     return None if batch is None else batch + (sa[-2], sb[-1])
 
 
-def _times(n: int) -> Callable[[list[float]], float]:
-    """The bound of a sum of ``n`` elements."""
-    return lambda b: b[0] * n
-
-
 class _OperatorBuilder(_Builder):
-    """A :class:`_Builder` with one method per operator family; :meth:`add` dispatches."""
+    """A :class:`_Builder` with one method per signature; :meth:`add` dispatches."""
 
     def add(self, op: str) -> None:
         """Append one node applying ``op`` (creating inputs it needs)."""
-        if op in _BINARY:
-            self.binary(op)
-        elif op in _REDUCTIONS:
-            self.reduction(op)
-        elif op in ("reshape", "transpose", "broadcast_to", "getitem", "concatenate", "pad"):
-            getattr(self, op)()
-        elif op == "matmul":
-            self.matmul()
-        elif op == "linear":
-            self.linear()
-        elif op in ("softmax", "log_softmax"):
-            self.softmax_family(op)
-        else:
-            self.unary(op)
+        decl = DECLARED[self.engine][op]
+        getattr(self, decl.signature)(decl)
 
-    def binary(self, op: str, join: tuple[int, int] | None = None) -> None:
+    # -- shared steps --------------------------------------------------------------------
+    def case(self, decl: Declaration, *drawn: str) -> dict[str, Any]:
+        """The parameters of one declared case, without those this builder draws itself."""
+        params = self.pick(decl.cases).params
+        return {k: v for k, v in params.items() if k not in drawn}
+
+    def guards(self, decl: Declaration, params: dict[str, Any], n: int) -> list[str]:
+        """A positive guard for each argument whose domain needs one."""
+        case = Case(params)
+        return [self.pick(self.positive) if decl.domain(i, case).guard else "" for i in range(n)]
+
+    def apply(
+        self,
+        decl: Declaration,
+        args: Sequence[int],
+        shape: tuple[int, ...],
+        params: dict[str, Any],
+        kinds: Sequence[str] | None = None,
+    ) -> None:
+        """Fit the guards to the declared bound and append the node."""
+        shapes = [self.shape(i) for i in args]
+        kinds = list(kinds) if kinds is not None else [""] * len(args)
+        guards, result = self.fit(args, kinds, lambda iv: decl.bound(Bounds(iv, params, shapes)))
+        self.emit(decl.name, args, guards, shape, result, **params)
+
+    # -- elementwise ---------------------------------------------------------------------
+    def binary(self, decl: Declaration, join: tuple[int, int] | None = None) -> None:
         """A broadcasting binary operator, on two chosen nodes or on the ``join`` pair."""
         if join is None:
             a = self.any_arg()
             sa = self.shape(a)
-            distinct = op in ("maximum", "minimum")  # max(x, x) is a tie everywhere
+            distinct = decl.ties is not None  # max(x, x) is a tie everywhere
 
             def ok(i: int) -> bool:
                 return not (distinct and i == a) and _broadcast(self.shape(i), sa) is not None
@@ -99,89 +102,31 @@ class _OperatorBuilder(_Builder):
             b = self.arg(ok, lambda: self.sub_shape(sa), first=False)
         else:
             a, b = join
-            sa = self.shape(a)
+        shape = _broadcast(self.shape(a), self.shape(b))
+        assert shape is not None
+        params = self.case(decl)
+        self.apply(decl, [a, b], shape, params, self.guards(decl, params, 2))
+
+    def where(self, decl: Declaration) -> None:
+        """``where(mask, a, b)``: a binary operator with a random mask that broadcasts."""
+        a = self.any_arg()
+        sa = self.shape(a)
+        b = self.arg(lambda i: _broadcast(self.shape(i), sa) is not None,
+                     lambda: self.sub_shape(sa), first=False)  # fmt: skip
         shape = _broadcast(sa, self.shape(b))
         assert shape is not None
-        kinds = ["", ""]
-        if op == "div":
-            kinds[1] = self.pick(self.positive)
-        elif op == "pow":
-            kinds[0] = self.pick(self.positive)
-        params: dict[str, Any] = {}
-        if op == "where":
-            mask_shape = self.sub_shape(shape)
-            bits = tuple(self.one_in(2) for _ in range(math.prod(mask_shape)))
-            params["mask"] = Mask(mask_shape, bits)
+        mask_shape = self.sub_shape(shape)
+        bits = tuple(self.one_in(2) for _ in range(math.prod(mask_shape)))
+        self.apply(decl, [a, b], shape, {"condition": Mask(mask_shape, bits)})
 
-        def bound(b: list[float]) -> float:
-            if op in ("add", "sub"):
-                return b[0] + b[1]
-            if op == "mul":
-                return b[0] * b[1]
-            if op == "div":
-                return b[0] / _positive_range(kinds[1], b[1])[0]
-            if op == "pow":
-                low, high = _positive_range(kinds[0], b[0])
-                return float(max(high, 1 / low) ** b[1])
-            return max(b)
-
-        guards, result = self.fit([a, b], kinds, bound)
-        self.emit(op, [a, b], guards, shape, result, **params)
-
-    def unary(self, op: str) -> None:
-        """An elementwise function; log, sqrt and fractional powers get a positive guard."""
+    def unary(self, decl: Declaration) -> None:
+        """An elementwise function with one of its declared cases' parameters."""
         a = self.any_arg()
-        kind = ""
-        params: dict[str, Any] = {}
-        if op in ("log", "sqrt"):
-            kind = self.pick(self.positive)
-        elif op in ("pow_scalar", "pow_const"):
-            p = self.pick((2, 3, 0.5, -1, 1.5, -1.5, 0))
-            params["p"] = p
-            if not isinstance(p, int) or p < 0:
-                kind = self.pick(self.positive)
-        elif op == "leaky_relu":
-            params["slope"] = self.pick((0.01, 0.1, 0.2))
-        elif op == "gelu":
-            params["approximate"] = self.pick(("none", "tanh"))
-        elif op == "softplus":
-            params["beta"] = self.pick((1.0, 2.0, 0.5))
-            params["threshold"] = self.pick((20.0, 1.0, 2.5))
-        elif op == "clip":
-            params["min"], params["max"] = self.pick(
-                ((-0.5, 0.5), (0.2, None), (None, 1.0), (-1.0, 0.25))
-            )
+        params = self.case(decl)
+        self.apply(decl, [a], self.shape(a), params, self.guards(decl, params, 1))
 
-        def bound(b: list[float]) -> float:
-            x = b[0]
-            if op == "exp":
-                return math.exp(x)
-            if op == "log":
-                low, high = _positive_range(kind, x)
-                return max(-math.log(low), math.log(high))
-            if op == "sqrt":
-                return math.sqrt(_positive_range(kind, x)[1])
-            if op in ("pow_scalar", "pow_const"):
-                p = float(params["p"])
-                if kind:
-                    low, high = _positive_range(kind, x)
-                    return max(math.pow(low, p), math.pow(high, p))
-                return math.pow(x, p)
-            if op in ("sin", "cos", "tanh", "sigmoid", "erf"):
-                return 1.0
-            if op == "softplus":
-                return x + math.log(2.0) / float(params["beta"])
-            if op == "clip":  # inside [min, max]; one-sided, as far out as x on the other
-                low, high = params["min"], params["max"]
-                if low is not None and high is not None:
-                    return max(abs(float(low)), abs(float(high)))
-                return max(x, abs(float(high if low is None else low)))
-            return x  # neg abs relu leaky_relu gelu astype: |f(x)| <= |x|
-
-        guards, result = self.fit([a], [kind], bound)
-        self.emit(op, [a], guards, self.shape(a), result, **params)
-
-    def reduction(self, op: str) -> None:
+    # -- along axes ----------------------------------------------------------------------
+    def reduction(self, decl: Declaration) -> None:
         """A reduction over all axes, one (maybe negative) or two, with or without keepdims."""
         a = self.any_arg()
         shape = self.shape(a)
@@ -197,26 +142,21 @@ class _OperatorBuilder(_Builder):
         axes = _axes(axis, nd)
         count = math.prod(shape[i] for i in axes)
         params: dict[str, Any] = {"axis": axis, "keepdims": keepdims}
-        if op in ("var", "std"):
-            params["ddof"] = self.integer(0, 1) if count >= 2 else 0
+        params.update(self.case(decl, "axis", "keepdims"))
+        if params.get("ddof", 0) >= count:  # n - ddof must stay positive
+            params["ddof"] = 0
         if keepdims:
             out = tuple(1 if i in axes else n for i, n in enumerate(shape))
         else:
             out = tuple(n for i, n in enumerate(shape) if i not in axes)
+        self.apply(decl, [a], out, params)
 
-        def bound(b: list[float]) -> float:
-            if op == "sum":
-                return b[0] * count
-            if op == "var":
-                return 2 * b[0] * b[0]
-            if op == "std":  # at most b, or b * sqrt(n / (n - 1)) <= b * sqrt(2) with ddof=1
-                return math.sqrt(2.0) * b[0]
-            if op == "logsumexp":
-                return b[0] + math.log(count)
-            return b[0]
-
-        guards, result = self.fit([a], [""], bound)
-        self.emit(op, [a], guards, out, result, **params)
+    def axis(self, decl: Declaration) -> None:
+        """An operator along one random axis (softmax, cumsum...), the shape unchanged."""
+        a = self.any_arg(min_ndim=1)
+        shape = self.shape(a)
+        params = {"axis": self.integer(-len(shape), len(shape) - 1), **self.case(decl, "axis")}
+        self.apply(decl, [a], shape, params)
 
     def join(self, ops: Sequence[str]) -> None:
         """Combine the dead ends (results nothing uses) with binary operators from ``ops``.
@@ -225,7 +165,8 @@ class _OperatorBuilder(_Builder):
         keeps every generated operator in the graph. Two shapes that do not broadcast
         are joined after summing one of them to a scalar (when ``sum`` is allowed).
         """
-        binary = [op for op in ops if op in _BINARY]
+        declared = DECLARED[self.engine]
+        binary = [op for op in ops if declared[op].signature == "binary"]
         if not binary:
             return
         while True:
@@ -236,12 +177,13 @@ class _OperatorBuilder(_Builder):
             if _broadcast(self.shape(a), self.shape(b)) is None:
                 if "sum" not in ops:
                     return
-                guards, bound = self.fit([b], [""], _times(math.prod(self.shape(b))))
-                self.emit("sum", [b], guards, (), bound, axis=None, keepdims=False)
+                params = {"axis": None, "keepdims": False}
+                self.apply(declared["sum"], [b], (), params)
                 b = len(self.nodes) - 1
-            self.binary(self.pick(binary), (a, b))
+            self.binary(declared[self.pick(binary)], (a, b))
 
-    def reshape(self) -> None:
+    # -- moving elements -------------------------------------------------------------------
+    def reshape(self, decl: Declaration) -> None:
         """A random factorisation of the size (maybe with a 1, maybe spelled with -1)."""
         a = self.any_arg()
         rest = math.prod(self.shape(a))
@@ -259,9 +201,9 @@ class _OperatorBuilder(_Builder):
         if target and self.one_in(4):
             j = self.integer(0, len(target) - 1)
             given = target[:j] + (-1,) + target[j + 1 :]
-        self.emit("reshape", [a], (NO_GUARD,), target, self.bounds[a], shape=given)
+        self.apply(decl, [a], target, {"shape": given})
 
-    def transpose(self) -> None:
+    def transpose(self, decl: Declaration) -> None:
         """A random permutation of the axes, never the identity."""
         a = self.any_arg(min_ndim=2)
         axes = list(range(len(self.shape(a))))
@@ -271,9 +213,9 @@ class _OperatorBuilder(_Builder):
         if axes == sorted(axes):  # not the identity
             axes = axes[1:] + axes[:1]
         shape = tuple(self.shape(a)[i] for i in axes)
-        self.emit("transpose", [a], (NO_GUARD,), shape, self.bounds[a], axes=tuple(axes))
+        self.apply(decl, [a], shape, {"axes": tuple(axes)})
 
-    def broadcast_to(self) -> None:
+    def broadcast_to(self, decl: Declaration) -> None:
         """Size-1 axes stretched and/or a leading axis added."""
         a = self.any_arg()
         shape = self.shape(a)
@@ -282,9 +224,9 @@ class _OperatorBuilder(_Builder):
             target = (self.integer(2, 3),) + target
         if math.prod(target) > MAX_SIZE:
             target = (1,) + shape
-        self.emit("broadcast_to", [a], (NO_GUARD,), target, self.bounds[a], shape=target)
+        self.apply(decl, [a], target, {"shape": target})
 
-    def getitem(self) -> None:
+    def getitem(self, decl: Declaration) -> None:
         """Basic indexing (ints, slices with steps, None, ...) or one integer array."""
         a = self.any_arg(min_ndim=1)
         shape = self.shape(a)
@@ -311,10 +253,10 @@ class _OperatorBuilder(_Builder):
                 index.insert(self.integer(0, len(index)), None)
             if len(index) < len(shape) and self.one_in(4):
                 index.append(Ellipsis)
-        out = np.empty(shape)[_numpy_index(tuple(index))].shape
-        self.emit("getitem", [a], (NO_GUARD,), out, self.bounds[a], index=tuple(index))
+        out = np.empty(shape)[numpy_index(tuple(index))].shape
+        self.apply(decl, [a], out, {"index": tuple(index)})
 
-    def concatenate(self) -> None:
+    def concatenate(self, decl: Declaration) -> None:
         """Two or three nodes (possibly the same one) joined along an axis."""
         a = self.any_arg(min_ndim=1)
         shape = self.shape(a)
@@ -333,24 +275,30 @@ class _OperatorBuilder(_Builder):
         args = [a] + [self.arg(ok, fresh, first=False) for _ in range(self.integer(1, 2))]
         total = sum(self.shape(i)[axis] for i in args)
         out = shape[:axis] + (total,) + shape[axis + 1 :]
-        printed_axis = axis - nd if self.one_in(3) else axis
-        bound = max(self.bounds[i] for i in args)
-        guards = (NO_GUARD,) * len(args)
-        self.emit("concatenate", args, guards, out, bound, axis=printed_axis)
+        self.apply(decl, args, out, {"axis": axis - nd if self.one_in(3) else axis})
 
-    def pad(self) -> None:
+    def pad(self, decl: Declaration) -> None:
         """Constant padding of 0-2 before and 0-1 after each axis."""
         a = self.any_arg(min_ndim=1)
         shape = self.shape(a)
         widths = [(self.integer(0, 2), self.integer(0, 1)) for _ in shape]
         if not any(b or e for b, e in widths):
             widths[0] = (1, 0)
-        value = self.pick((0.0, 0.5, -1.0))
         out = tuple(n + b + e for n, (b, e) in zip(shape, widths))
-        bound = max(self.bounds[a], abs(value))
-        self.emit("pad", [a], (NO_GUARD,), out, bound, widths=tuple(widths), value=value)
+        params = {"pad_width": tuple(widths), "value": self.pick((0.0, 0.5, -1.0))}
+        self.apply(decl, [a], out, params)
 
-    def matmul(self) -> None:
+    def astype(self, decl: Declaration) -> None:
+        """A round trip through float32: the float32 node is used by the conversion back
+        only (engines mix float32 and float64 0-d values differently)."""
+        a = self.any_arg()
+        self.apply(decl, [a], self.shape(a), {"dtype": np.dtype(np.float32)})
+        rounded = len(self.nodes) - 1
+        self.hidden.add(rounded)
+        self.apply(decl, [rounded], self.shape(a), {"dtype": np.dtype(np.float64)})
+
+    # -- products --------------------------------------------------------------------------
+    def matmul(self, decl: Declaration) -> None:
         """numpy semantics: 1-D operands and broadcast batch axes included."""
         a = self.any_arg(min_ndim=1)
         sa = self.shape(a)
@@ -367,10 +315,9 @@ class _OperatorBuilder(_Builder):
         b = self.arg(ok, fresh, first=False)
         shape = _matmul_shape(sa, self.shape(b))
         assert shape is not None
-        guards, result = self.fit([a, b], ["", ""], lambda x: x[0] * x[1] * k)
-        self.emit("matmul", [a, b], guards, shape, result)
+        self.apply(decl, [a, b], shape, {})
 
-    def linear(self) -> None:
+    def linear(self, decl: Declaration) -> None:
         """``x @ w.T + b`` with PyTorch's layout: ``w`` is ``(m, k)``, the bias optional."""
         x = self.any_arg(min_ndim=1)
         sx = self.shape(x)
@@ -384,19 +331,4 @@ class _OperatorBuilder(_Builder):
         args = [x, w]
         if self.one_in(2):
             args.append(self.arg(lambda i: self.shape(i) == (m,), lambda: (m,), first=False))
-        guards, result = self.fit(
-            args, [""] * len(args), lambda b: b[0] * b[1] * k + (b[2] if len(b) > 2 else 0.0)
-        )
-        self.emit("linear", args, guards, sx[:-1] + (m,), result)
-
-    def softmax_family(self, op: str) -> None:
-        """``softmax`` or ``log_softmax`` along a random axis."""
-        a = self.any_arg(min_ndim=1)
-        shape = self.shape(a)
-        axis = self.integer(-len(shape), len(shape) - 1)
-        n = shape[axis]
-        if op == "softmax":
-            self.emit(op, [a], (NO_GUARD,), shape, 1.0, axis=axis)
-            return
-        guards, result = self.fit([a], [""], lambda b: 2 * b[0] + math.log(n))
-        self.emit(op, [a], guards, shape, result, axis=axis)
+        self.apply(decl, args, sx[:-1] + (m,), {})

@@ -14,7 +14,8 @@ import numpy as np
 from sg_verify.expressions.backends import VJPResult, sg_vjp, torch_vjp
 from sg_verify.expressions.generate import NumpyChooser, build_expression
 from sg_verify.expressions.ir import MARGIN, OPS, REFERENCE_ONLY_OPS, Expression
-from sg_verify.oracles import require_torch, scale_aware
+from sg_verify.oracles import scale_aware
+from sg_verify.pytorch import require_torch
 
 
 @dataclass

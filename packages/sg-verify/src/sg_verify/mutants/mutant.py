@@ -1,13 +1,14 @@
 """What a mutant is: its kind, the patches that swap it in, and where it is checked.
 
-A :class:`Mutant` swaps attributes (an operator's ``vjp``, the backward driver, the
-``unbroadcast`` helper) while it is active and restores them on exit, also when the
-check raises. :func:`patchable_state` snapshots everything a mutant may patch, so a test
-can prove that a run left sg as it found it.
+A :class:`Mutant` swaps attributes (an operator's ``vjp``, one of the backward driver's
+seams, the ``unbroadcast`` helper) while it is active and restores them on exit, also
+when the check raises. :func:`patchable_state` snapshots everything a mutant may patch,
+so a test can prove that a run left sg as it found it.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,10 +19,13 @@ import sg_tensor
 from sg_scalar import graph
 from sg_tensor import op as tensor_op_module
 from sg_tensor import shapes as tensor_shapes
+from sg_tensor.tensor import Tensor
 from sg_verify.registry import SCALAR_SPECS, TENSOR_SPECS, OpSpec
 
 Rule = Callable[..., tuple[Any, ...]]
 
+SEAMS = ("topological_order", "seed", "accumulate")
+"""The backward driver's steps that driver mutants replace (see :mod:`sg_scalar.graph`)."""
 GENERIC_KINDS = ("sign_flip", "scale_1e-3", "scale_1e-7", "zero")
 """The mutant kinds applied to every input of every operator of both rule tables."""
 
@@ -33,12 +37,11 @@ KINDS: dict[str, str] = {
         "should miss it and PyTorch (1e-12) catch it"
     ),
     "zero": "one input gets a zero gradient (a forgotten term, a stray detach)",
-    "no_unbroadcast": "broadcasting not undone: gradients keep the output's shape",
-    "kink": "another convention at a kink (gradient 1 at 0, clip bounds excluded)",
-    "tie": "max/min ties not split evenly between the tied inputs",
+    "kink": "the other one-sided derivative at a declared kink (relu's gradient 1 at 0)",
+    "tie": "a declared tie not split evenly between the tied inputs",
     "operator": "an operator-specific slip (transposed operand, missing sum term, ...)",
-    "driver": "a broken backward driver (assignment instead of accumulation, ...)",
-    "helper": "a broken shared helper (unbroadcast)",
+    "driver": "a broken step of the backward driver (assignment instead of accumulation, ...)",
+    "helper": "a broken shared helper (unbroadcast, the gradient fit)",
 }
 """Every mutant kind with what it breaks."""
 
@@ -61,10 +64,10 @@ class Mutant:
     """One deliberately wrong gradient, and where to check it.
 
     ``operator`` is the rule-table entry it breaks (``"<driver>"`` or ``"<unbroadcast>"``
-    for the shared machinery). It is checked on the registry specs of ``engine`` whose
-    ``op`` is in ``spec_ops`` (every spec of the engine when ``None``), plus its own
-    ``probes`` (kinks, ties, square matrices, reused inputs). ``expected_misses`` names
-    the oracles that are *expected* not to catch it, and ``note`` says why.
+    for the shared machinery). It is checked on the registry specs of ``engine`` that run
+    a rule in ``spec_ops`` (every spec of the engine when ``None``), composites made of it
+    included, plus its own ``probes`` (kinks, ties, reused inputs). ``expected_misses``
+    names the oracles that are *expected* not to catch it, and ``note`` says why.
     """
 
     name: str
@@ -88,7 +91,7 @@ class Mutant:
         saved: list[tuple[Any, str, Any]] = []
         try:
             for patch in self.patches:
-                original = getattr(patch.target, patch.attribute)
+                original = _stored(patch.target, patch.attribute)
                 replacement = patch.wrap(original)
                 saved.append((patch.target, patch.attribute, original))
                 setattr(patch.target, patch.attribute, replacement)
@@ -100,7 +103,7 @@ class Mutant:
     def specs(self) -> list[OpSpec]:
         """The registry specs this mutant runs on, then its own probes."""
         registry = TENSOR_SPECS if self.engine == "tensor" else SCALAR_SPECS
-        chosen = [s for s in registry if self.spec_ops is None or s.op in self.spec_ops]
+        chosen = [s for s in registry if self.spec_ops is None or s.rules & self.spec_ops]
         return chosen + list(self.probes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,16 +124,24 @@ class Mutant:
         return f"Mutant({self.name})"
 
 
+def _stored(target: Any, attribute: str) -> Any:
+    """``target.attribute`` as stored: a class's staticmethod stays one when put back."""
+    if isinstance(target, type):
+        return inspect.getattr_static(target, attribute)
+    return getattr(target, attribute)
+
+
 def patchable_state() -> dict[str, Any]:
     """Everything a mutant may patch, by identity: compare two snapshots to prove that
     a run restored the rule tables, the backward driver and the helpers."""
     state: dict[str, Any] = {
-        "graph.backward": graph.backward,
+        **{f"graph.{seam}": getattr(graph, seam) for seam in SEAMS},
+        "Tensor._fit_gradient": vars(Tensor)["_fit_gradient"],
         "sg_tensor.op.unbroadcast": tensor_op_module.unbroadcast,
         "sg_tensor.shapes.unbroadcast": vars(tensor_shapes)["unbroadcast"],
     }
     for name, tensor_op in sg_tensor.OPS.items():
-        state[f"tensor:{name}"] = (tensor_op.vjp, tensor_op.forward, tensor_op.rule)
+        state[f"tensor:{name}"] = (tensor_op.vjp, tensor_op.forward)
     for name, scalar_op in sg_scalar.OPS.items():
         state[f"scalar:{name}"] = (scalar_op.vjp, scalar_op.forward)
     return state

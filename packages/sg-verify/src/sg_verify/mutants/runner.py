@@ -15,11 +15,13 @@ from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 
+from sg_verify.mutants.derived import derived_mutants
+from sg_verify.mutants.machinery import machinery_mutants
 from sg_verify.mutants.mutant import KINDS, Mutant
 from sg_verify.mutants.report import MutantReport, MutantResult, Verdict
-from sg_verify.mutants.scalar import _scalar_mutants
-from sg_verify.mutants.tensor import _tensor_mutants
-from sg_verify.oracles import OracleResult, fd_check, require_torch, torch_check
+from sg_verify.mutants.slips import slip_mutants
+from sg_verify.oracles import OracleResult, fd_check, torch_check
+from sg_verify.pytorch import require_torch
 from sg_verify.registry import OpSpec
 
 Check = Callable[[OpSpec, Sequence[np.ndarray], int], OracleResult]
@@ -38,10 +40,9 @@ def all_mutants(engine: str = "all") -> list[Mutant]:
     if engine not in ("tensor", "scalar", "all"):
         raise ValueError(f"engine must be 'tensor', 'scalar' or 'all', got {engine!r}")
     mutants: list[Mutant] = []
-    if engine in ("tensor", "all"):
-        mutants += _tensor_mutants()
-    if engine in ("scalar", "all"):
-        mutants += _scalar_mutants()
+    for one in ("tensor", "scalar"):
+        if engine in (one, "all"):
+            mutants += derived_mutants(one) + slip_mutants(one) + machinery_mutants(one)
     return mutants
 
 

@@ -1,11 +1,13 @@
-"""A small progress bar for long work, drawn only when stderr is a terminal."""
+"""How results leave sg-verify: a progress bar on a terminal, and JSON-ready values."""
 
 from __future__ import annotations
 
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import numpy as np
 
 T = TypeVar("T")
 
@@ -26,3 +28,16 @@ def progress(items: Iterable[T], total: int, label: str) -> Iterator[T]:
             sys.stderr.flush()
     if interactive:
         sys.stderr.write("\n")
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with numpy arrays and scalars (at any depth) as plain Python values."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

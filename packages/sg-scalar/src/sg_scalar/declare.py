@@ -1,0 +1,570 @@
+"""Operator declarations: everything sg knows about an operator, in one entry.
+
+A rule table (``sg_scalar.rules``, the family modules of sg-tensor) declares each
+operator once, next to its gradient rule. Besides the forward and the rule (the
+:class:`~sg_scalar.graph.Op` the backward driver runs), the entry holds as data what the
+rest of the project derives from it:
+
+- how users call it: its methods, functions, operator symbol and the numpy function it
+  answers (:class:`Form`), from which the public API is generated or checked;
+- its PyTorch counterpart, *named* (:class:`Torch`): sg never imports torch, sg-verify
+  resolves the name;
+- where its inputs are valid (:class:`Domain`), the parameter values worth checking and
+  the shapes to check them at (:class:`Case`);
+- its kinks and ties and the gradient the rule gives there (:class:`Kink`, :class:`Tie`,
+  :class:`ZeroSpread`);
+- a bound on its value given bounds on its inputs, for the random-expression generator.
+
+From these, :meth:`Declaration.examples` lists every way of calling the operator that a
+check should try, each able to draw valid inputs (:meth:`Example.draw`). The
+verification registry, the expression generator, the mutants and their probes, the
+package tests' gradient checks and the operator list in the docs are all built from
+that, so adding an operator is adding one entry.
+
+This module needs no numpy: inputs are drawn through the random generator it is given
+(numpy's ``Generator`` in practice) with arithmetic only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import operator as _operator
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sg_scalar.graph import Op
+
+__all__ = [
+    "NONZERO",
+    "POSITIVE",
+    "REAL",
+    "Bounds",
+    "Case",
+    "Declaration",
+    "Domain",
+    "Example",
+    "Form",
+    "Kink",
+    "Param",
+    "Tie",
+    "Torch",
+    "ZeroSpread",
+    "same",
+    "unit",
+]
+
+Params = Mapping[str, Any]
+Shape = tuple[int, ...]
+Interval = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """What the expression generator knows about an operator's inputs: an interval
+    holding each input's values (after any guard), the parameters and the shapes."""
+
+    intervals: Sequence[Interval]
+    params: Params
+    shapes: Sequence[Shape]
+
+    def m(self, i: int = 0) -> float:
+        """The largest ``|value|`` of input ``i``."""
+        low, high = self.intervals[i]
+        return max(abs(low), abs(high))
+
+    def low(self, i: int = 0) -> float:
+        """The lower end of input ``i``'s interval."""
+        return self.intervals[i][0]
+
+    def high(self, i: int = 0) -> float:
+        """The upper end of input ``i``'s interval."""
+        return self.intervals[i][1]
+
+    def reduced(self) -> int:
+        """How many elements of input 0 a reduction over ``params["axis"]`` combines."""
+        shape, axis = self.shapes[0], self.params.get("axis")
+        if axis is None:
+            return math.prod(shape)
+        axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+        return int(math.prod(shape[a % len(shape)] for a in set(axes))) if shape else 1
+
+
+Bound = Callable[[Bounds], float]
+"""A bound on ``|output|`` given :class:`Bounds` on the inputs."""
+
+
+def same(b: Bounds) -> float:
+    """``|f(x)| <= max |input|``: signs, rectifiers, maxima, moving elements around."""
+    return max(b.m(i) for i in range(len(b.intervals)))
+
+
+def unit(b: Bounds) -> float:
+    """``|f(x)| <= 1``: sin, cos, tanh, sigmoid, erf, softmax."""
+    return 1.0
+
+
+def total(b: Bounds) -> float:
+    """``|a + b| <= |a| + |b|`` (and ``a - b``)."""
+    return b.m(0) + b.m(1)
+
+
+def product(b: Bounds) -> float:
+    """``|a b| <= |a| |b|``."""
+    return b.m(0) * b.m(1)
+
+
+def quotient(b: Bounds) -> float:
+    """``|a / b|`` for a divisor in a positive interval."""
+    return b.m(0) / b.low(1)
+
+
+def log_bound(b: Bounds) -> float:
+    """``|log x|`` for ``x`` in a positive interval."""
+    return max(-math.log(b.low()), math.log(b.high()))
+
+
+def power_bound(b: Bounds) -> float:
+    """``x**y`` for a base in a positive interval."""
+    return float(max(b.high(0), 1 / b.low(0)) ** b.m(1))
+
+
+def constant_power_bound(b: Bounds) -> float:
+    """``x**p`` for a number ``p`` (the base positive unless ``p`` is a whole number >= 0)."""
+    p = float(b.params["p"])
+    return float(max(b.low() ** p, b.high() ** p) if b.low() > 0 else b.m() ** p)
+
+
+def power_domain(params: Params) -> Domain:
+    """Where ``x**p`` is defined: everywhere for a whole ``p >= 0``, else for ``x > 0``."""
+    p = params["p"]
+    return REAL if float(p).is_integer() and p >= 0 else POSITIVE
+
+
+# ---------------------------------------------------------------------------------------
+# Domains: where an input's values may be sampled
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Domain:
+    """Where an input is valid, as a sampling recipe.
+
+    Values are standard normal unless ``low`` and ``high`` are given (uniform in
+    ``[low, high)``; of either sign with ``symmetric``). ``guard`` says that the random
+    expression generator must pass an argument through a positive transform first (the
+    domain excludes zero or the negative numbers).
+    """
+
+    name: str
+    low: float | None = None
+    high: float | None = None
+    symmetric: bool = False
+    guard: bool = False
+
+    def draw(self, rng: Any, shape: Shape) -> Any:
+        """Values of ``shape`` from ``rng`` (a numpy ``Generator``)."""
+        if self.low is None or self.high is None:
+            return rng.standard_normal(shape)
+        values = rng.uniform(self.low, self.high, shape)
+        if self.symmetric:
+            values = values * (rng.integers(0, 2, shape) * 2.0 - 1.0)
+        return values
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+REAL = Domain("real")
+POSITIVE = Domain("positive", 0.5, 2.0, guard=True)
+NONZERO = Domain("nonzero", 0.5, 2.0, symmetric=True, guard=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Edges: where the operator is not differentiable, and what the rule does there
+# ---------------------------------------------------------------------------------------
+SIDES = ("left", "right", "mean")
+
+
+@dataclass(frozen=True)
+class Kink:
+    """Input ``input`` equal to ``at`` makes the operator non-differentiable.
+
+    ``at`` is a number or a function of the case's parameters (``None``: no kink in that
+    case). ``side`` is the gradient the rule gives there: the derivative from the
+    ``"left"``, from the ``"right"``, or the ``"mean"`` of the two (``|x|`` at 0).
+    """
+
+    at: float | Callable[[Params], float | None]
+    side: str
+    input: int = 0
+
+    def __post_init__(self) -> None:
+        if self.side not in SIDES:
+            raise ValueError(f"Kink: side must be one of {SIDES}, got {self.side!r}")
+
+    def point(self, params: Params) -> float | None:
+        """Where the kink is for these parameters (None if nowhere)."""
+        return self.at(params) if callable(self.at) else self.at
+
+
+@dataclass(frozen=True)
+class Tie:
+    """Equal values make the operator non-differentiable; the rule splits the gradient
+    evenly between them. Between the inputs (``maximum(a, b)`` with ``a == b``) or,
+    with ``within``, between elements reduced together (``max`` of a row with two maxima).
+    """
+
+    within: bool = False
+
+
+@dataclass(frozen=True)
+class ZeroSpread:
+    """Not differentiable where a reduced slice is constant (``std`` = 0); the rule gives 0."""
+
+
+Edge = Kink | Tie | ZeroSpread
+
+
+# ---------------------------------------------------------------------------------------
+# Cases and parameters
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Case:
+    """One configuration a check samples: input shapes and parameter values.
+
+    ``shapes`` (one per input; ``None``: the signature's default shapes) and ``params``
+    (the public call's parameters, in its order). ``exact`` places exact values in the
+    drawn inputs, ``{input: {index: value}}``: zeros of ``prod``, for instance; ``domains``
+    replaces the declared ones (logits large enough to overflow an unshifted softmax).
+    """
+
+    params: Params = field(default_factory=dict)
+    shapes: tuple[Shape, ...] | None = None
+    exact: Mapping[int, Mapping[Any, float]] = field(default_factory=dict)
+    label: str = ""
+    domains: tuple[Domain, ...] | None = None  # instead of the declared ones (large values)
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter of the public call: its default and how its value is checked.
+
+    ``convert(value, where)`` returns the value the rule receives, or raises a clear
+    error starting with ``where`` (``"leaky_relu: negative_slope"``).
+    """
+
+    default: Any
+    convert: Callable[[Any, str], Any] | None = None
+
+
+# ---------------------------------------------------------------------------------------
+# The PyTorch counterpart, by name
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Torch:
+    """The PyTorch counterpart: a name sg-verify resolves, never an import here.
+
+    ``name`` is ``"torch.<fn>"``, ``"F.<fn>"`` (``torch.nn.functional``), ``"Tensor.<m>"``
+    (a method of the first input) or an operator symbol such as ``"+"``. ``rename`` maps
+    PyTorch's keyword to sg's parameter (``dim="axis"``). ``call``, when given, replaces
+    all that: ``call(torch, *inputs, **params)`` for calls no renaming expresses.
+    """
+
+    name: str = ""
+    rename: Mapping[str, str] = field(default_factory=dict)
+    call: Callable[..., Any] | None = None
+
+    def __init__(
+        self, name: str = "", call: Callable[..., Any] | None = None, **rename: str
+    ) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "rename", dict(rename))
+        object.__setattr__(self, "call", call)
+
+    def __str__(self) -> str:
+        if self.call is not None and not self.name:
+            return f"({getattr(self.call, '__doc__', None) or 'an adapter'})".strip()
+        extra = ", ".join(f"{t}={s}" for t, s in self.rename.items())
+        return f"{self.name}({extra})" if extra else self.name
+
+
+# ---------------------------------------------------------------------------------------
+# Calling forms
+# ---------------------------------------------------------------------------------------
+_BINARY_SYMBOLS: dict[str, tuple[Callable[[Any, Any], Any], str]] = {
+    "+": (_operator.add, "add"),
+    "-": (_operator.sub, "sub"),
+    "*": (_operator.mul, "mul"),
+    "/": (_operator.truediv, "truediv"),
+    "**": (_operator.pow, "pow"),
+    "@": (_operator.matmul, "matmul"),
+}
+_UNARY_SYMBOLS: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "-x": (_operator.neg, "__neg__"),
+    "abs": (abs, "__abs__"),
+}
+
+
+@dataclass(frozen=True)
+class Form:
+    """One way users call an operator.
+
+    ``kind`` is ``"method"`` (``x.name(...)``), ``"property"`` (``x.name``),
+    ``"function"`` (``module.name(...)``), ``"operator"`` (``a + b``, ``-x``, ``abs(x)``,
+    ``x ** p``, ``x[index]``), ``"reflected"`` (a constant on the left: ``2.5 + x``, an
+    array ``+ x``) or ``"numpy"`` (``np.exp(x)``: numpy's protocols).
+    """
+
+    kind: str
+    name: str
+    target: Any = None  # the numpy callable of a "numpy" form; the constant of "reflected"
+    rename: Mapping[str, str] = field(default_factory=dict)  # sg parameter -> numpy keyword
+
+    @property
+    def api(self) -> str:
+        """The public name this form exercises (``exp``, ``__add__``, ``np.exp``)."""
+        if self.kind in ("method", "function", "property"):
+            return self.name
+        if self.kind == "numpy":
+            return f"np.{getattr(self.target, '__name__', self.name)}"
+        if self.name in _BINARY_SYMBOLS:
+            dunder = _BINARY_SYMBOLS[self.name][1]
+            return f"__{'r' if self.kind == 'reflected' else ''}{dunder}__"
+        if self.name in _UNARY_SYMBOLS:
+            return _UNARY_SYMBOLS[self.name][1]
+        if self.name == "[]":
+            return "__getitem__"
+        return self.name
+
+    def __str__(self) -> str:
+        if self.kind == "method":
+            return f"x.{self.name}()"
+        if self.kind == "property":
+            return f"x.{self.name}"
+        if self.kind == "function":
+            return f"{self.name}()"
+        if self.kind == "numpy":
+            return self.api + "()"
+        if self.kind == "reflected":
+            return f"{'array' if self.target == 'array' else 'number'} {self.name} x"
+        if self.name in _BINARY_SYMBOLS:
+            return f"a {self.name} b"
+        if self.name == "[]":
+            return "x[index]"
+        if self.name == "-x":
+            return "-x"
+        if self.name == "**":
+            return "x ** p"
+        return f"{self.name}(x)"
+
+
+# ---------------------------------------------------------------------------------------
+# The declaration
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Declaration:
+    """Everything sg knows about one operator (see the module docstring).
+
+    ``op`` is the rule-table entry the driver runs, ``None`` for a *composite* (an
+    operator written with others, which has no rule of its own but is checked like
+    every operator). ``signature`` names how it is called and shaped (``"unary"``,
+    ``"binary"``, ``"reduction"``...: each engine knows its signatures). ``inputs`` gives
+    one domain per input (or a function of the parameters giving it). ``call`` is the
+    canonical call ``call(*inputs, **params)``; the forms are its public spellings.
+    """
+
+    name: str
+    engine: str
+    module: str  # where the functions live: "sg_tensor" or "sg_scalar"
+    op: Op | None
+    signature: str
+    inputs: tuple[Domain | Callable[[Params], Domain], ...]
+    forms: tuple[Form, ...]
+    torch: Torch | None
+    cases: tuple[Case, ...] = (Case(),)
+    edges: tuple[Edge, ...] = ()
+    bound: Bound = same
+    params: Mapping[str, Param] = field(default_factory=dict)
+    call: Callable[..., Any] | None = None
+    variadic: bool = False  # the inputs are passed as one list (concatenate)
+    leading: tuple[str, ...] = ()  # parameters passed before the inputs (where's condition)
+    output: int | None = None  # which output to check of a call that returns several
+    rounding: float = 0.0  # relative rounding of the forward itself (float32: 6e-8)
+    uses: tuple[str, ...] = ()  # a composite: the operators it is made of
+    public: bool = True  # False for operators only rules use (scatter)
+    doc: str = ""
+
+    @property
+    def arity(self) -> int:
+        """How many inputs the operator takes (a variadic one: as declared)."""
+        return len(self.inputs)
+
+    def domain(self, index: int, case: Case) -> Domain:
+        """The domain of input ``index`` in ``case``."""
+        if case.domains is not None:
+            return case.domains[min(index, len(case.domains) - 1)]
+        domain = self.inputs[min(index, len(self.inputs) - 1)]
+        return domain if isinstance(domain, Domain) else domain(case.params)
+
+    def kinks(self, params: Params) -> list[tuple[int, float, str]]:
+        """``(input, point, side)`` of every kink present under ``params``."""
+        found = []
+        for edge in self.edges:
+            if isinstance(edge, Kink):
+                point = edge.point(params)
+                if point is not None:
+                    found.append((edge.input, float(point), edge.side))
+        return found
+
+    @property
+    def ties(self) -> Tie | None:
+        """The declared tie, if any."""
+        return next((e for e in self.edges if isinstance(e, Tie)), None)
+
+    def apply(self, *inputs: Any, **params: Any) -> Any:
+        """Call the operator the canonical way: its ``call``, else its first form."""
+        if self.call is not None:
+            return self.call(*inputs, **params)
+        return call_form(self, self.forms[0], inputs, params)
+
+    @property
+    def forms_or_call(self) -> tuple[Form, ...]:
+        """The forms, or for an operator only rules use, its canonical call."""
+        return self.forms or ((Form("call", self.name),) if self.call is not None else ())
+
+    def examples(
+        self, default_shapes: Callable[[Declaration], list[tuple[Shape, ...]]]
+    ) -> list[Example]:
+        """Every call a check should try: the first form in every case (and, where a case
+        gives no shapes, at every default shape of the signature), each other form once."""
+        examples: list[Example] = []
+        forms = self.forms or ((Form("call", self.name),) if self.call is not None else ())
+        if not forms:
+            return examples
+        for i, case in enumerate(self.cases):
+            shape_sets = [case.shapes] if case.shapes is not None else default_shapes(self)
+            for shapes in shape_sets:
+                examples.append(Example(self, forms[0], case, shapes, i))
+        first = self.cases[0]
+        first_shapes = first.shapes if first.shapes is not None else default_shapes(self)[0]
+        for form in forms[1:]:
+            shapes = first_shapes[1:] if form.kind == "reflected" else first_shapes
+            examples.append(Example(self, form, first, shapes, 0))
+        return examples
+
+
+@dataclass(frozen=True, eq=False)
+class Example:
+    """One checkable call: an operator's form in a case, at given input shapes."""
+
+    declaration: Declaration
+    form: Form
+    case: Case
+    shapes: tuple[Shape, ...]
+    case_index: int = 0
+
+    @property
+    def name(self) -> str:
+        """A readable unique name: operator, form, case and shapes."""
+        shapes = "|".join("x".join(map(str, s)) or "0d" for s in self.shapes)
+        params = ",".join(f"{k}={_short(v)}" for k, v in self.case.params.items())
+        label = self.case.label or params
+        return f"{self.declaration.name}[{self.form}{';' + label if label else ''};{shapes}]"
+
+    def call(self, *inputs: Any) -> Any:
+        """Call the operator in this form on ``inputs`` (engine values)."""
+        return call_form(self.declaration, self.form, inputs, self.case.params)
+
+    def draw(self, rng: Any) -> list[Any]:
+        """Inputs in the operator's domain, away from its kinks and ties (float64)."""
+        decl, params = self.declaration, self.case.params
+        offset = 1 if self.form.kind == "reflected" else 0  # the constant is input 0
+        tie = decl.ties
+        if tie is not None:  # every value distinct: no two inputs (or elements) tie
+            arrays = _distinct(rng, self.shapes)
+        else:
+            arrays = [
+                decl.domain(i + offset, self.case).draw(rng, s) for i, s in enumerate(self.shapes)
+            ]
+        for index, point, _ in decl.kinks(params):
+            if 0 <= index - offset < len(arrays):
+                arrays[index - offset] = _push_away(arrays[index - offset], point, 0.05)
+        for index, values in self.case.exact.items():
+            for position, value in values.items():
+                arrays[index][position] = value
+        return arrays
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+def _push_away(x: Any, point: float, gap: float) -> Any:
+    """``x`` with every value closer than ``gap`` to ``point`` moved to ``2 gap`` from it."""
+    near = abs(x - point) < gap
+    side = (x >= point) * 2.0 - 1.0
+    return x + near * (point + side * 2 * gap - x)
+
+
+def _distinct(rng: Any, shapes: Sequence[Shape]) -> list[Any]:
+    """Arrays of ``shapes`` whose values, all together, are at least 0.1 apart."""
+    sizes = [math.prod(s) for s in shapes]
+    n = sum(sizes)
+    values = (rng.permutation(n) - n / 2) * 0.1 + rng.uniform(-0.02, 0.02)
+    arrays, start = [], 0
+    for shape, size in zip(shapes, sizes):
+        arrays.append(values[start : start + size].reshape(shape))
+        start += size
+    return arrays
+
+
+def call_form(decl: Declaration, form: Form, inputs: Sequence[Any], params: Params) -> Any:
+    """Call ``decl`` through ``form`` on ``inputs`` with ``params`` (see :class:`Form`).
+
+    Methods and functions take the parameters positionally, in the case's order, after
+    the inputs (the ``leading`` ones before); numpy functions take them by keyword.
+    """
+    result = _call_form(decl, form, inputs, params)
+    return result if decl.output is None else result[decl.output]
+
+
+def _call_form(decl: Declaration, form: Form, inputs: Sequence[Any], params: Params) -> Any:
+    kind, name = form.kind, form.name
+    if kind == "call" and decl.call is not None:
+        return decl.call(*inputs, **params)
+    args: list[Any] = [list(inputs)] if decl.variadic else list(inputs)
+    lead = [params[p] for p in decl.leading]
+    rest = {k: v for k, v in params.items() if k not in decl.leading}
+    if kind == "method":
+        return getattr(args[0], name)(*args[1:], *rest.values())
+    if kind == "property":
+        return getattr(args[0], name)
+    if kind == "function":
+        function = getattr(importlib.import_module(decl.module), name)
+        return function(*lead, *args, *rest.values())
+    if kind == "numpy":
+        keywords = {form.rename.get(k, k): v for k, v in rest.items()}
+        return form.target(*lead, *args, **keywords)
+    values = list(params.values())
+    if kind == "reflected":
+        (x,) = inputs
+        constant = form.target if form.target != "array" else _array_constant(name, x)
+        return _BINARY_SYMBOLS[name][0](constant, x)
+    if name in _BINARY_SYMBOLS:
+        if len(inputs) == 1 and len(values) == 1:  # x ** p with a number p
+            return _BINARY_SYMBOLS[name][0](inputs[0], values[0])
+        return _BINARY_SYMBOLS[name][0](inputs[0], inputs[1])
+    if name in _UNARY_SYMBOLS:
+        return _UNARY_SYMBOLS[name][0](inputs[0])
+    if name == "[]":
+        return inputs[0][values[0]]
+    raise ValueError(f"{decl.name}: unknown calling form {form}")
+
+
+def _array_constant(symbol: str, x: Any) -> Any:
+    """A constant array (numpy, from ``x``'s data) that can stand left of ``x``."""
+    data = x.data
+    if symbol == "@":  # (n, k) @ (k, n): the transposed shape fits
+        data = data.swapaxes(-1, -2) if data.ndim >= 2 else data
+    return data * 0.0 + 1.5  # positive: a valid base and divisor

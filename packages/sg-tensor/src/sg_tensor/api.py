@@ -1,0 +1,188 @@
+"""The public calls of every operator, made from its declaration and installed.
+
+Each declaration (:data:`sg_tensor.op.DECLARATIONS`) names its forms: methods and
+properties of ``Tensor``, an operator symbol, functions of ``sg_tensor``, the numpy
+function it answers. This module makes those calls from the declaration's ``entry``
+(or, for the signatures that have one, a generated entry) and installs them:
+:func:`install` runs once, when ``sg_tensor`` is imported. So ``x.exp()``,
+``sg_tensor.exp(x)``, ``np.exp(x)`` and the operator's checks all reach the same code.
+
+Generated entries, by signature:
+
+- ``unary``: ``x.name(*params)`` applies the operator, each parameter checked by its
+  declared :class:`~sg_scalar.declare.Param`;
+- ``binary`` and ``matmul``: ``x.name(y)``, ``name(a, b)``, ``a + b``, ``2 + b``: a number
+  or array on either side takes the Tensor's floating dtype;
+- ``reduction``: ``x.name(axis=None, keepdims=False, *params)``;
+- ``axis``: ``x.name(axis=-1, *params)`` along one axis.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+from collections.abc import Callable
+from typing import Any
+
+from sg_scalar.declare import Declaration
+from sg_tensor import functional, interop
+from sg_tensor.arguments import normalize_axis, one_axis
+from sg_tensor.op import DECLARATIONS, ENTRIES
+from sg_tensor.tensor import Tensor, as_tensor, binary, operand
+
+Entry = Callable[..., Any]
+_BINARY_SIGNATURES = ("binary", "matmul")
+_DUNDERS = {"+": "add", "-": "sub", "*": "mul", "/": "truediv", "**": "pow", "@": "matmul"}
+
+
+def bind(decl: Declaration, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The declared parameters from a call's extra arguments, checked and converted."""
+    names = list(decl.params)
+    if len(args) > len(names):
+        raise TypeError(
+            f"{decl.name}() got {len(args) - len(names)} positional argument(s) too many "
+            f"(its parameters: {', '.join(names) or 'none'})"
+        )
+    values = dict(zip(names, args))
+    for key, value in kwargs.items():
+        if key not in decl.params:
+            raise TypeError(f"{decl.name}() got an unexpected keyword argument {key!r}")
+        if key in values:
+            raise TypeError(f"{decl.name}() got multiple values for argument {key!r}")
+        values[key] = value
+    ctx = {}
+    for name, param in decl.params.items():
+        value = values.get(name, param.default)
+        ctx[name] = param.convert(value, f"{decl.name}: {name}") if param.convert else value
+    return ctx
+
+
+def entry(decl: Declaration) -> Entry:
+    """The public call of ``decl``: its own entry, or the one its signature generates."""
+    own, _ = ENTRIES[decl.name]
+    if own is not None:
+        return own
+    op = decl.op
+    if op is None:
+        raise ValueError(f"{decl.name}: a composite needs an entry function")
+    name, signature = decl.name, decl.signature
+    if signature in _BINARY_SIGNATURES:
+        return lambda a, b: binary(op, a, b)
+    if signature == "unary" and not decl.params:
+        return lambda x: x._apply1(op)
+    if signature == "unary":
+        return lambda x, *args, **kwargs: x._apply1(op, bind(decl, args, kwargs))
+    if signature == "reduction":
+
+        def reduce(x: Tensor, axis: Any = None, keepdims: bool = False, *a: Any, **k: Any) -> Any:
+            ctx = {"axis": normalize_axis(axis, x.ndim, name, x.shape), "keepdims": bool(keepdims)}
+            if a or k or decl.params:
+                ctx.update(bind(decl, a, k))
+            return x._apply1(op, ctx)
+
+        return reduce
+    if signature == "axis":
+
+        def along(x: Tensor, axis: int = -1, *a: Any, **k: Any) -> Any:
+            ctx = {"axis": one_axis(axis, x.ndim, name, x.shape), **bind(decl, a, k)}
+            return x._apply1(op, ctx)
+
+        return along
+    raise ValueError(f"{name}: a {signature!r} operator needs an entry function")
+
+
+def _named(fn: Entry, decl: Declaration, name: str, owner: str = "") -> Entry:
+    """A copy of ``fn`` (same code, so no extra call) with the public name, and a
+    docstring saying what the operator is and where it is declared."""
+    copy = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
+    copy.__kwdefaults__ = fn.__kwdefaults__
+    copy.__qualname__ = f"{owner}.{name}" if owner else name
+    module = (decl.op.vjp if decl.op is not None else fn).__module__
+    copy.__doc__ = f"{decl.doc or name} (``{decl.name}``, declared in ``{module}``)"
+    if decl.params and decl.signature == "unary" and fn.__module__ == __name__:
+        parameters = [inspect.Parameter("x", inspect.Parameter.POSITIONAL_ONLY)] + [
+            inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=param.default)
+            for p, param in decl.params.items()
+        ]
+        copy.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    return copy
+
+
+def method(decl: Declaration, name: str) -> Entry:
+    """The method ``name`` of ``decl``: its entry, named for ``Tensor``."""
+    return _named(entry(decl), decl, name, owner="Tensor")
+
+
+def function(decl: Declaration, name: str) -> Entry:
+    """The function ``name`` of ``decl``: its first argument may be an array or a number."""
+    call = entry(decl)
+    if decl.variadic or decl.signature in _BINARY_SIGNATURES + ("where", "linear"):
+        return _named(call, decl, name)
+
+    def fn(x: Any, *args: Any, **kwargs: Any) -> Any:
+        return call(as_tensor(x), *args, **kwargs)
+
+    return _named(fn, decl, name)
+
+
+def _operator_dunders(decl: Declaration, symbol: str) -> dict[str, Entry]:
+    """The special methods of an operator symbol: ``__add__`` and ``__radd__`` for ``+``."""
+    own, _ = ENTRIES[decl.name]
+    op = decl.op
+    if symbol in _DUNDERS and decl.signature in _BINARY_SIGNATURES:
+        name = _DUNDERS[symbol]
+        if own is not None:
+            forward: Entry = lambda self, other: own(self, other)  # noqa: E731
+            reflected: Entry = lambda self, other: own(other, self)  # noqa: E731
+        else:
+            assert op is not None
+
+            def forward(self: Tensor, other: Any) -> Tensor:
+                if type(other) is not Tensor:  # the common case skips a call: this is hot
+                    other = operand(other, self, name)
+                return self._apply2(op, other)
+
+            def reflected(self: Tensor, other: Any) -> Tensor:
+                return operand(other, self, name)._apply2(op, self)
+
+        return {f"__{name}__": forward, f"__r{name}__": reflected}
+    if symbol == "-x":
+        return {"__neg__": entry(decl)}
+    if symbol == "abs":
+        return {"__abs__": entry(decl)}
+    if symbol == "[]":
+        return {"__getitem__": entry(decl)}
+    return {}
+
+
+def install() -> None:
+    """Install every declared form: methods, operators, functions and numpy's protocols."""
+    names: list[str] = []
+    for decl in DECLARATIONS.values():
+        _, installs = ENTRIES[decl.name]
+        if not installs:
+            continue
+        for form in decl.forms:
+            if form.kind == "method":
+                setattr(Tensor, form.name, method(decl, form.name))
+            elif form.kind == "property":
+                setattr(Tensor, form.name, property(entry(decl), doc=decl.doc))
+            elif form.kind == "operator":
+                for dunder, fn in _operator_dunders(decl, form.name).items():
+                    setattr(Tensor, dunder, fn)
+            elif form.kind == "function":
+                setattr(functional, form.name, function(decl, form.name))
+                names.append(form.name)
+            elif form.kind == "numpy":
+                interop.register(form, _numpy_call(decl))
+    functional.__all__ = sorted({"as_tensor", *names})
+    interop.install(Tensor)
+
+
+def _numpy_call(decl: Declaration) -> Entry:
+    """What a numpy function called on a Tensor runs: the operator's function, else its
+    method with the first argument made a Tensor."""
+    for form in decl.forms:
+        if form.kind == "function":
+            return function(decl, form.name)
+    return function(decl, decl.name)

@@ -1,0 +1,84 @@
+"""Arguments of the public calls, normalised once, with errors that name the operator.
+
+Every operator's public call passes its axes, shapes and indices through these, so the
+rules always receive them in one form: ``axis`` as a sorted tuple of non-negative ints, a
+shape as a tuple of ints, an index as a tuple numpy understands.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+Axes = tuple[int, ...]
+
+
+def normalize_axis(axis: Any, ndim: int, opname: str, shape: tuple[int, ...]) -> Axes:
+    """``axis`` as a sorted tuple of non-negative ints, or a clear error naming ``opname``.
+
+    ``None`` means every axis.
+    """
+    if axis is None:
+        return tuple(range(ndim))
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    result = []
+    for a in axes:
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+            raise TypeError(f"{opname}: axis must be an int or a tuple of ints, got {axis!r}")
+        if not -ndim <= a < ndim:
+            raise ValueError(
+                f"{opname}: axis {a} is out of range for a tensor of shape {shape} "
+                f"({ndim} dimensions: valid axes are {-ndim} to {ndim - 1})"
+            )
+        result.append(int(a) % ndim)
+    if len(set(result)) != len(result):
+        raise ValueError(f"{opname}: repeated axis in {axis!r}")
+    return tuple(sorted(result))
+
+
+def one_axis(axis: Any, ndim: int, opname: str, shape: tuple[int, ...]) -> int:
+    """A single axis as a non-negative int (see :func:`normalize_axis`)."""
+    if isinstance(axis, (tuple, list)) or axis is None:
+        raise TypeError(f"{opname}: axis must be one int, got {axis!r}")
+    return normalize_axis(axis, ndim, opname, shape)[0]
+
+
+def shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
+    """Accept ``f(2, 3)`` as well as ``f((2, 3))``."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(n) for n in shape)
+
+
+def normalize_index(index: Any, shape: tuple[int, ...]) -> tuple[Any, ...]:
+    """An index as a tuple numpy understands, with boolean masks turned into positions.
+
+    Tensors and lists become arrays; a boolean mask becomes the integer positions of its
+    true elements (numpy's own definition), so one gradient rule covers both.
+    """
+    items = index if isinstance(index, tuple) else (index,)
+    result: list[Any] = []
+    for item in items:
+        if hasattr(item, "_op"):  # a Tensor used as an index
+            item = item.data
+        elif isinstance(item, list):
+            item = np.asarray(item) if item else np.asarray(item, dtype=np.intp)
+        if isinstance(item, np.ndarray):
+            if item.dtype == bool:
+                result.extend(np.nonzero(item))
+                continue
+            if item.dtype.kind not in "iu":
+                raise IndexError(
+                    f"getitem: arrays used as indices must be integer or boolean, got "
+                    f"{item.dtype} (tensor shape {shape})"
+                )
+        elif isinstance(item, bool) or not (
+            item is None or item is Ellipsis or isinstance(item, (int, np.integer, slice))
+        ):
+            raise IndexError(
+                f"getitem: unsupported index {item!r} of type {type(item).__name__} "
+                f"(tensor shape {shape}); use ints, slices, None, ..., or int/bool arrays"
+            )
+        result.append(item)
+    return tuple(result)

@@ -1,0 +1,260 @@
+"""Mutants and probes made from the declarations: the generic ones and the conventions.
+
+- *Generic* mutants change one input's gradient after the correct rule ran, for every
+  input of every operator that has a rule (:data:`~sg_verify.mutants.GENERIC_KINDS`).
+- *Kink* and *tie* mutants take each declared :class:`~sg_scalar.declare.Kink` and
+  between-inputs :class:`~sg_scalar.declare.Tie` and give the other convention there:
+  the rule is evaluated a hair to the other side of the kink (relu's gradient 1 at 0
+  instead of 0), or with the first of two tied inputs nudged up (the whole gradient to
+  it instead of half to each).
+- *Probes* are inputs placed exactly on the declared kinks and ties: the registry's
+  samplers avoid them, and only a probe shows a convention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from sg_scalar.declare import Declaration, Example, Kink, Tie
+from sg_verify.mutants.mutant import GENERIC_KINDS, Mutant, Patch, Rule
+from sg_verify.registry import OpSpec, declarations, examples, spec
+
+_SUBTLE_NOTE = (
+    "A relative 1e-7 is below the central-difference tolerance (1e-6, itself set by the "
+    "truncation and round-off error of a difference with step 1e-6): FD is expected to "
+    "miss it. PyTorch agrees with sg to 1e-12 and catches it."
+)
+_ONE_SIDED_NOTE = (
+    "Only a probe exactly on the kink shows the convention. The registry samplers avoid "
+    "kinks, and at the probe the central difference averages the two one-sided slopes "
+    "(0.5 for relu at 0), so the unmutated rule fails FD there too: FD is not a valid "
+    "witness at this kink and misses the mutant by design. PyTorch has the same "
+    "convention as sg and catches it."
+)
+_MEAN_NOTE = (
+    "Only a probe exactly on the kink or tie shows the convention. There the central "
+    "difference is the average of the two one-sided slopes, which is exactly the "
+    "declared convention (|x| at 0, an even split of a tie), so FD is a valid witness "
+    "and both oracles catch the mutant."
+)
+
+
+# ---------------------------------------------------------------------------------------
+# Generic mutants: one input's gradient changed after the (correct) rule ran
+# ---------------------------------------------------------------------------------------
+def _change_input(index: int, change: Callable[[Any], Any]) -> Callable[[Rule], Rule]:
+    def wrap(vjp: Rule) -> Rule:
+        def mutated(*args: Any, **kwargs: Any) -> tuple[Any, ...]:
+            grads = list(vjp(*args, **kwargs))
+            if index < len(grads) and grads[index] is not None:
+                grads[index] = change(grads[index])
+            return tuple(grads)
+
+        return mutated
+
+    return wrap
+
+
+_GENERIC: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "sign_flip": (lambda grad: -grad, "the gradient of input {i} has its sign flipped"),
+    "scale_1e-3": (lambda grad: grad * (1 + 1e-3), "the gradient of input {i} is 0.1% too large"),
+    "scale_1e-7": (lambda grad: grad * (1 + 1e-7), "the gradient of input {i} is off by 1e-7"),
+    "zero": (lambda grad: grad * 0.0, "input {i} gets a zero gradient"),
+}
+
+
+def generic_mutants(decl: Declaration) -> list[Mutant]:
+    """The four generic mutants of each input of ``decl`` (a variadic one: its first)."""
+    assert decl.op is not None
+    mutants = []
+    for i in range(1 if decl.variadic else decl.arity):
+        for kind in GENERIC_KINDS:
+            change, text = _GENERIC[kind]
+            subtle = kind == "scale_1e-7"
+            mutants.append(
+                Mutant(
+                    name=f"{decl.engine}:{decl.name}:{kind}[in{i}]",
+                    operator=decl.name,
+                    engine=decl.engine,
+                    kind=kind,
+                    description=text.format(i=i),
+                    patches=(Patch(decl.op, "vjp", _change_input(i, change)),),
+                    spec_ops=frozenset({decl.name}),
+                    probes=probes(decl),
+                    expected_misses=frozenset({"fd"}) if subtle else frozenset(),
+                    note=_SUBTLE_NOTE if subtle else "",
+                )
+            )
+    return mutants
+
+
+# ---------------------------------------------------------------------------------------
+# Conventions: the other side of a kink, a tie not split
+# ---------------------------------------------------------------------------------------
+def _select(at: Any, where_true: Any, where_false: Any) -> Any:
+    if isinstance(at, (bool, np.bool_)):  # the scalar engine: plain numbers
+        return where_true if at else where_false
+    return np.where(at, where_true, where_false)
+
+
+def _elsewhere(decl: Declaration, locate: Callable[..., Any]) -> Callable[[Rule], Rule]:
+    """A rule that, where ``locate(inputs, params)`` gives a mask and nudged inputs, returns
+    the gradients the correct rule gives at the nudged inputs."""
+
+    def wrap(rule: Rule) -> Rule:
+        def mutated(g: Any, out: Any, *inputs: Any, **ctx: Any) -> tuple[Any, ...]:
+            grads = rule(g, out, *inputs, **ctx)
+            params = {k: v for k, v in ctx.items() if k != "needs_input_grad"}
+            at, nudged = locate(inputs, params)
+            if not np.any(at):
+                return grads
+            assert decl.op is not None
+            moved = rule(g, decl.op.forward(*nudged, **params), *nudged, **ctx)
+            return tuple(None if a is None else _select(at, b, a) for a, b in zip(grads, moved))
+
+        return mutated
+
+    return wrap
+
+
+def _nudge(x: Any, at: Any, direction: float, point: float) -> Any:
+    return x + at * (direction * 1e-9 * max(1.0, abs(point)))
+
+
+def convention_mutants(decl: Declaration) -> list[Mutant]:
+    """A mutant per declared kink (the other side) and between-inputs tie (not split)."""
+    mutants: list[Mutant] = []
+    locate: Callable[..., Any]
+    for n, edge in enumerate(decl.edges):
+        if isinstance(edge, Kink):
+            other = "left" if edge.side == "right" else "right"
+            direction = -1.0 if other == "left" else 1.0
+
+            def other_side(
+                inputs: Any, params: Any, edge: Kink = edge, d: float = direction
+            ) -> Any:
+                point = edge.point(params)
+                if point is None:
+                    return False, inputs
+                at = np.asarray(inputs[edge.input]) == point if edge.input < len(inputs) else False
+                at = bool(at) if np.ndim(at) == 0 else at
+                moved = list(inputs)
+                moved[edge.input] = _nudge(inputs[edge.input], at, d, point)
+                return at, moved
+
+            locate = other_side
+            label, kind = f"kink{n}_{other}", "kink"
+            text = f"the gradient at the kink of input {edge.input} is the {other} derivative"
+            text += f" (declared: {edge.side})"
+            one_sided = edge.side != "mean"
+        elif isinstance(edge, Tie) and not edge.within:
+
+            def first_up(inputs: Any, params: Any) -> Any:
+                tie = np.asarray(inputs[0]) == np.asarray(inputs[1])
+                tie = bool(tie) if np.ndim(tie) == 0 else tie
+                return tie, [_nudge(inputs[0], tie, 1.0, 0.0), inputs[1]]
+
+            locate = first_up
+            label, kind, one_sided = "tie_to_first", "tie", False
+            text = "a tie gives the whole gradient to the first input instead of half to each"
+        else:
+            continue
+        assert decl.op is not None
+        mutants.append(
+            Mutant(
+                name=f"{decl.engine}:{decl.name}:{label}",
+                operator=decl.name,
+                engine=decl.engine,
+                kind=kind,
+                description=text,
+                patches=(Patch(decl.op, "vjp", _elsewhere(decl, locate)),),
+                spec_ops=frozenset({decl.name}),
+                probes=probes(decl),
+                expected_misses=frozenset({"fd"}) if one_sided else frozenset(),
+                note=_ONE_SIDED_NOTE if one_sided else _MEAN_NOTE,
+            )
+        )
+    return mutants
+
+
+# ---------------------------------------------------------------------------------------
+# Probes: inputs on the declared kinks and ties
+# ---------------------------------------------------------------------------------------
+def _on_kink(example: Example, index: int, point: float) -> Callable[..., list[np.ndarray]]:
+    """The example's inputs with every third element of input ``index`` on the kink."""
+
+    def draw(rng: np.random.Generator) -> list[np.ndarray]:
+        arrays = [np.array(a, dtype=np.float64) for a in example.draw(rng)]
+        arrays[index].reshape(-1)[::3] = point
+        return arrays
+
+    return draw
+
+
+def _tied(example: Example, within: bool) -> Callable[..., list[np.ndarray]]:
+    """Two inputs equal at every third element; or rows whose extremes occur twice."""
+
+    def draw(rng: np.random.Generator) -> list[np.ndarray]:
+        arrays = [np.array(a, dtype=np.float64) for a in example.draw(rng)]
+        if not within:
+            a, b = np.broadcast_arrays(*arrays)
+            b = b.copy()
+            b.reshape(-1)[::3] = a.reshape(-1)[::3]
+            return [np.array(a), b]
+        x = arrays[0]
+        rows = x.reshape(-1, x.shape[-1])
+        return [np.concatenate([rows, rows.max(1, keepdims=True), rows.min(1, keepdims=True)], 1)]
+
+    return draw
+
+
+_PROBES: dict[tuple[str, str], tuple[OpSpec, ...]] = {}
+_ROWS = (None, 1, -1, (1,), (-1,))  # reductions that see whole rows of a matrix
+
+
+def probes(decl: Declaration) -> tuple[OpSpec, ...]:
+    """The probe specs of ``decl``: its first example in each case where an edge applies,
+    with inputs on that edge (built once)."""
+    key = (decl.engine, decl.name)
+    if key in _PROBES:
+        return _PROBES[key]
+    found: list[OpSpec] = []
+    firsts = {e.case_index: e for e in reversed(examples(decl)) if e.form == decl.forms_or_call[0]}
+    for i, example in sorted(firsts.items()):
+        base = spec(example)
+        for n, edge in enumerate(decl.edges):
+            draw: Callable[..., list[np.ndarray]] | None = None
+            if isinstance(edge, Kink) and edge.point(example.case.params) is not None:
+                point = edge.point(example.case.params)
+                assert point is not None
+                draw = _on_kink(example, edge.input, point)
+            elif isinstance(edge, Tie) and (edge.within or len(example.shapes) == 2):
+                if edge.within and example.case.params.get("axis") not in _ROWS:
+                    continue  # the tied probe is rows of a matrix
+                if edge.within:
+                    example = Example(decl, example.form, example.case, ((3, 3),), i)
+                    base = spec(example)
+                draw = _tied(example, edge.within)
+            if draw is not None:
+                name = f"probe:{decl.name}[{type(edge).__name__.lower()}{n};case {i}]"
+                found.append(_probe(base, name, draw))
+    _PROBES[key] = tuple(found)
+    return _PROBES[key]
+
+
+def _probe(base: OpSpec, name: str, draw: Callable[..., list[np.ndarray]]) -> OpSpec:
+    return OpSpec(name=name, engine=base.engine, op=base.op, sg=base.sg, torch=base.torch,
+                  sample=draw, covers=base.covers, fd_eps=base.fd_eps, fd_rtol=base.fd_rtol,
+                  declaration=base.declaration)  # fmt: skip
+
+
+def derived_mutants(engine: str) -> list[Mutant]:
+    """The generic and convention mutants of every operator of ``engine`` with a rule."""
+    mutants: list[Mutant] = []
+    for decl in declarations(engine):
+        if decl.op is not None:
+            mutants += generic_mutants(decl) + convention_mutants(decl)
+    return mutants
