@@ -89,10 +89,11 @@ def install_package(session: nox.Session, package: str, *extras: str) -> None:
 
 @nox.session(python=ORACLE_PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff check and ruff format --check over the whole repository."""
+    """ruff check and ruff format --check over the whole repository; no import circles."""
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("python", "tools/check_imports.py", "packages")
 
 
 @nox.session(python=ORACLE_PYTHON)
