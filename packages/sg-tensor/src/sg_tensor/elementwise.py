@@ -20,6 +20,7 @@ from sg_scalar.declare import (
     REAL,
     Bounds,
     Case,
+    Domain,
     Kink,
     Tie,
     Torch,
@@ -190,6 +191,16 @@ def exp(g: Any, out: Any, x: Any) -> Grads:
 def log(g: Any, out: Any, x: Any) -> Grads:
     """d(log x) = dx / x: ``inf`` at 0; ``log`` of a negative number is ``nan``."""
     return (g / x,)
+
+
+ABOVE_MINUS_ONE = Domain("greater than -1", -0.5, 2.0, guard=True)
+
+
+@op("log1p", quiet(np.log1p), numpy=np.log1p, inputs=(ABOVE_MINUS_ONE,),
+    bound=lambda b: math.log1p(b.high()))  # fmt: skip
+def log1p(g: Any, out: Any, x: Any) -> Grads:
+    """d log(1 + x) = dx / (1 + x): accurate where x is tiny, unlike log(1 + x)."""
+    return (g / (1 + x),)
 
 
 @op("sqrt", quiet(np.sqrt), numpy=np.sqrt, inputs=(POSITIVE,),
