@@ -193,6 +193,12 @@ def log(g: Any, out: Any, x: Any) -> Grads:
     return (g / x,)
 
 
+@op("expm1", quiet(np.expm1), numpy=np.expm1, bound=lambda b: max(1.0, math.expm1(b.high())))
+def expm1(g: Any, out: Any, x: Any) -> Grads:
+    """d(e**x - 1) = e**x dx = (out + 1) dx: accurate where x is tiny, unlike exp(x) - 1."""
+    return (g * (out + 1),)
+
+
 ABOVE_MINUS_ONE = Domain("greater than -1", -0.5, 2.0, guard=True)
 
 
