@@ -234,6 +234,18 @@ def cos(g: Any, out: Any, x: Any) -> Grads:
     return (g * -np.sin(x),)
 
 
+def _tan_bound(b: Bounds) -> float:
+    """``|tan x|`` grows without bound towards ``pi/2``: keep arguments below 1.5."""
+    return math.tan(b.m()) if b.m() < 1.5 else math.inf
+
+
+@op("tan", quiet(np.tan), numpy=np.tan, inputs=(Domain("|x| < pi/2", -1.2, 1.2),),
+    bound=_tan_bound)  # fmt: skip
+def tan(g: Any, out: Any, x: Any) -> Grads:
+    """d(tan x) = (1 + tan(x)**2) dx, from the output."""
+    return (g * (1 + out * out),)
+
+
 def _clamp(x: np.ndarray, *, min: float | None, max: float | None) -> np.ndarray:
     if min is not None:
         x = np.maximum(x, min)
