@@ -246,6 +246,13 @@ def tan(g: Any, out: Any, x: Any) -> Grads:
     return (g * (1 + out * out),)
 
 
+@op("arctan", np.arctan, method=("arctan", "atan"), function=("arctan", "atan"),
+    numpy=np.arctan, torch="torch.atan", bound=lambda b: math.pi / 2)  # fmt: skip
+def arctan(g: Any, out: Any, x: Any) -> Grads:
+    """d(arctan x) = dx / (1 + x**2)."""
+    return (g / (1 + x * x),)
+
+
 def _clamp(x: np.ndarray, *, min: float | None, max: float | None) -> np.ndarray:
     if min is not None:
         x = np.maximum(x, min)
