@@ -1,4 +1,4 @@
-"""Reductions over axes: ``sum mean max min var std logsumexp``.
+"""Reductions over axes: ``sum mean max min var std logsumexp``, and ``cumsum``.
 
 Their public call is ``x.name(axis=None, keepdims=False, ...)``: ``axis`` (None, an
 int, a negative int or a tuple) is normalised to a sorted tuple of non-negative axes
@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from sg_scalar.declare import Bounds, Case, Domain, Param, Tie, Torch, ZeroSpread
-from sg_tensor.arguments import Axes
-from sg_tensor.op import data, op, quiet
+from sg_tensor.arguments import Axes, one_axis
+from sg_tensor.op import OPS, data, op, quiet
 
 Grads = tuple[Any, ...]
 AXES = [Case({"axis": a, "keepdims": k}) for a, k in
@@ -180,3 +180,34 @@ def logsumexp(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
     weights = np.exp(x - out_full)
     weights = np.where(np.isneginf(data(out_full)), 0.0, weights)
     return (expand(g, x.shape, axis, keepdims) * weights,)
+
+
+# ---------------------------------------------------------------------------------------
+# Running sums along one axis
+# ---------------------------------------------------------------------------------------
+def _cumsum_entry(x: Any, axis: Any = None) -> Any:
+    """Running sums along ``axis``; with ``axis=None`` (numpy's default) over the flattened
+    tensor. (PyTorch's ``cumsum`` requires ``dim``; give it and the two agree.)"""
+    if axis is None:
+        x, axis = x.reshape(-1), 0
+    return x._apply1(OPS["cumsum"], {"axis": one_axis(axis, x.ndim, "cumsum", x.shape)})
+
+
+def _torch_cumsum(torch: Any, x: Any, axis: Any = None) -> Any:
+    """``torch.cumsum``, flattening first for ``axis=None`` as numpy does."""
+    return torch.cumsum(x.reshape(-1), dim=0) if axis is None else torch.cumsum(x, dim=axis)
+
+
+def _cumsum_bound(b: Bounds) -> float:
+    axis = b.params.get("axis")
+    return b.m() * (math.prod(b.shapes[0]) if axis is None else b.shapes[0][axis])
+
+
+@op("cumsum", lambda x, *, axis: np.cumsum(x, axis=axis), "axis", _cumsum_entry,
+    numpy=np.cumsum, torch=Torch(call=_torch_cumsum), bound=_cumsum_bound,
+    cases=[Case({"axis": a}) for a in (0, -1, 1, None)])  # fmt: skip
+def cumsum(g: Any, out: Any, x: Any, *, axis: int) -> Grads:
+    """d out_i = sum of dx_j for j <= i along ``axis``: each input element reaches every
+    later output, so its gradient is the running sum of ``g`` taken from the end."""
+    backwards = (slice(None),) * axis + (slice(None, None, -1),)
+    return (np.cumsum(g[backwards], axis=axis)[backwards],)
