@@ -1,4 +1,4 @@
-"""Reductions over axes: ``sum mean max min var std logsumexp``, and ``cumsum``.
+"""Reductions over axes: ``sum mean max min var std logsumexp prod``, and ``cumsum``.
 
 Their public call is ``x.name(axis=None, keepdims=False, ...)``: ``axis`` (None, an
 int, a negative int or a tuple) is normalised to a sorted tuple of non-negative axes
@@ -180,6 +180,52 @@ def logsumexp(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
     weights = np.exp(x - out_full)
     weights = np.where(np.isneginf(data(out_full)), 0.0, weights)
     return (expand(g, x.shape, axis, keepdims) * weights,)
+
+
+def _product_of_others(x: Any, axis: Axes) -> Any:
+    """For each element, the product of the other elements of its reduced slice.
+
+    The reduced axes are moved last and flattened (length n); each element's row of n
+    copies has that element replaced by 1, and the row's product is taken. O(n) memory
+    per element: used only where a slice holds a zero. Runs on nodes too (second order).
+    """
+    kept = [i for i in range(x.ndim) if i not in axis]
+    order = (*kept, *axis)
+    moved = x.transpose(order)
+    n = math.prod(x.shape[a] for a in axis)
+    flat = moved.reshape(moved.shape[: len(kept)] + (n,))
+    rows = np.where(np.eye(n, dtype=bool), 1.0, flat[..., None, :])  # (..., n, n)
+    return rows.prod(axis=-1).reshape(moved.shape).transpose(tuple(np.argsort(order).tolist()))
+
+
+PRODUCTS = AXES + [
+    Case({"axis": 1, "keepdims": False}, ((3, 4),), {0: {(0, 1): 0.0, (1, 0): 0.0, (1, 2): 0.0}},
+         label="zeros: one, two, none per row"),
+    Case({"axis": None, "keepdims": False}, ((2, 3),), {0: {(1, 1): 0.0}}, label="one zero"),
+    Case({"axis": None, "keepdims": True}, ((2, 3),), {0: {(0, 0): 0.0, (1, 2): 0.0}},
+         label="two zeros"),
+]  # fmt: skip
+
+
+def _torch_prod(torch: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """``torch.prod`` takes one dim: reduce the axes one at a time, the last first."""
+    axes = range(x.ndim) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+    for a in sorted((a % x.ndim for a in axes), reverse=True):
+        x = torch.prod(x, dim=a, keepdim=keepdims)
+    return x
+
+
+@op("prod", lambda x, *, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims), "reduction",
+    numpy=np.prod, torch=Torch(call=_torch_prod), cases=PRODUCTS,
+    bound=lambda b: b.m() ** b.reduced())  # fmt: skip
+def prod(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
+    """d prod(x) = the product of the other elements, for each element: out / x where no
+    element is 0 (PyTorch's formula); where one is, the product of the others, computed
+    without dividing: a slice's one zero gets the product of the rest and its other
+    elements 0; with two zeros, every element's gradient is 0 (as in PyTorch)."""
+    if not (data(x) == 0).any():
+        return (expand(g, x.shape, axis, keepdims) * (expand(out, x.shape, axis, keepdims) / x),)
+    return (expand(g, x.shape, axis, keepdims) * _product_of_others(x, axis),)
 
 
 # ---------------------------------------------------------------------------------------
