@@ -188,6 +188,9 @@ def docs(session: nox.Session) -> None:
         if not (DOCS_REPORT / "REPORT.md").exists():
             session.error(f"sg-verify report wrote no REPORT.md:\n{output}")
         session.log(f"verification report written to {DOCS_REPORT.relative_to(ROOT)}/")
+    # The operator list, made from the declarations (never written by hand).
+    with open(DOCS / "operators" / "list.md", "w", encoding="utf-8") as out:
+        session.run("sg-verify", "operators", "--markdown", stdout=out)
     # The examples of the pages run as doctests; the notebook runs during the build.
     session.run("pytest", "-p", "no:cacheprovider", "-q", "--doctest-glob=*.md", str(DOCS))
     session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})

@@ -2,6 +2,7 @@
 
 Its subcommands::
 
+    sg-verify operators    the operator list: calls, PyTorch counterpart, domain, kinks
     sg-verify ops          every operator through both oracles, first and second order
     sg-verify parity       random expressions, sg against PyTorch
     sg-verify mutants      wrong rules patched in: which oracle catches which
@@ -16,6 +17,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+
+def _operators(args: argparse.Namespace) -> int:
+    from sg_verify import catalog
+
+    print(catalog.markdown() if args.markdown else catalog.text(), end="\n" * (not args.markdown))
+    return 0
 
 
 def _ops(args: argparse.Namespace) -> int:
@@ -93,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="sg-verify", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    operators = commands.add_parser("operators", help="the operator list, from the declarations")
+    operators.add_argument("--markdown", action="store_true", help="a Markdown table")
+    operators.set_defaults(run=_operators)
     ops = commands.add_parser("ops", help="every operator through both oracles")
     ops.add_argument("--no-torch", action="store_true", help="finite differences only")
     ops.set_defaults(run=_ops)
