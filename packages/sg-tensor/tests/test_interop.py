@@ -179,8 +179,8 @@ def test_np_shape_and_ndim() -> None:
 
 def test_unsupported_numpy_function_on_a_tensor_that_requires_grad_is_a_type_error() -> None:
     x = Tensor(A, requires_grad=True)
-    with pytest.raises(TypeError, match=r"cumsum.*detach"):
-        np.cumsum(x)
+    with pytest.raises(TypeError, match=r"cumprod.*detach"):
+        np.cumprod(x)
     with pytest.raises(TypeError, match="detach"):
         np.exp2(x)  # a ufunc sg does not differentiate
     with pytest.raises(TypeError, match="detach"):
@@ -189,17 +189,17 @@ def test_unsupported_numpy_function_on_a_tensor_that_requires_grad_is_a_type_err
 
 def test_unsupported_numpy_function_without_grad_returns_the_numpy_result() -> None:
     x = Tensor(A)
-    out = np.cumsum(x)
+    out = np.cumprod(x)
     assert isinstance(out, np.ndarray)
-    np.testing.assert_array_equal(out, np.cumsum(A))
-    np.testing.assert_array_equal(np.cumsum(Tensor(A, requires_grad=True).detach()), np.cumsum(A))
+    np.testing.assert_array_equal(out, np.cumprod(A))
+    np.testing.assert_array_equal(np.cumprod(Tensor(A, requires_grad=True).detach()), np.cumprod(A))
     np.testing.assert_array_equal(np.exp2(x), np.exp2(A))
 
 
 def test_unsupported_numpy_function_inside_no_grad_returns_the_numpy_result() -> None:
     x = Tensor(A, requires_grad=True)
     with no_grad():
-        np.testing.assert_array_equal(np.cumsum(x, axis=0), np.cumsum(A, axis=0))
+        np.testing.assert_array_equal(np.cumprod(x, axis=0), np.cumprod(A, axis=0))
 
 
 def test_unsupported_keyword_arguments_fall_back_or_fail_clearly() -> None:
