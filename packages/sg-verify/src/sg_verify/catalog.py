@@ -31,7 +31,7 @@ def rows() -> list[tuple[str, ...]]:
     checks: dict[tuple[str, str], int] = {}
     for spec in all_specs():
         checks[spec.engine, spec.op] = checks.get((spec.engine, spec.op), 0) + 1
-    table = []
+    table: list[tuple[str, ...]] = []
     for engine in ("tensor", "scalar"):
         for d in declarations(engine):
             calls = ", ".join(dict.fromkeys(f.api for f in d.forms)) or "(rules only)"

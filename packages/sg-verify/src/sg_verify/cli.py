@@ -14,7 +14,6 @@ Its subcommands::
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -132,7 +131,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.set_defaults(run=_report)
     args = parser.parse_args(argv)
     return int(args.run(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

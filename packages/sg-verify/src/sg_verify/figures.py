@@ -21,6 +21,12 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(plt: Any, fig: Any, path: Path, dpi: int = 120) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+
+
 def available() -> bool:
     """Whether figures can be drawn (matplotlib is installed)."""
     return _pyplot() is not None
@@ -58,9 +64,7 @@ def operator_errors(rows: list[dict[str, Any]], path: Path) -> None:
     axes[0].set_yticks(y, labels)
     axes[0].invert_yaxis()
     axes[0].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(plt, fig, path, dpi=110)
 
 
 def parity_histogram(differences: dict[str, np.ndarray], path: Path) -> None:
@@ -75,9 +79,7 @@ def parity_histogram(differences: dict[str, np.ndarray], path: Path) -> None:
     ax.set_ylabel("expressions")
     ax.set_title("Random-expression parity against PyTorch float64")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def decision_boundary(model: Any, X: np.ndarray, y: np.ndarray, path: Path) -> None:
@@ -95,6 +97,4 @@ def decision_boundary(model: Any, X: np.ndarray, y: np.ndarray, path: Path) -> N
     ax.contour(gx, gy, scores, levels=[0], colors="k", linewidths=0.8)
     ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", s=12, edgecolors="k", linewidths=0.3)
     ax.set_title("Two moons: MLP 2-16-16-1 trained with sg (held-out points)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(plt, fig, path)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -55,24 +55,8 @@ class OpsReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The rows as JSON-ready data (``None`` for an oracle that did not run)."""
-        return {
-            "with_torch": self.with_torch,
-            "passed": self.passed,
-            "operators": [
-                {
-                    "engine": r.engine,
-                    "op": r.op,
-                    "specs": r.specs,
-                    "fd_worst": r.fd_worst,
-                    "torch_worst": _optional(r.torch_worst),
-                    "fd2_worst": _optional(r.fd2_worst),
-                    "torch2_worst": _optional(r.torch2_worst),
-                    "fd_limit": r.fd_limit,
-                    "failures": r.failures,
-                }
-                for r in self.rows
-            ],
-        }
+        rows = [{k: _optional(v) for k, v in asdict(r).items()} for r in self.rows]
+        return {"with_torch": self.with_torch, "passed": self.passed, "operators": rows}
 
     def format_table(self) -> str:
         """One line per operator: the worst scale-aware difference of each oracle."""
@@ -90,8 +74,8 @@ class OpsReport:
         return "\n".join(lines)
 
 
-def _optional(x: float) -> float | None:
-    return None if np.isnan(x) else x
+def _optional(x: Any) -> Any:
+    return None if isinstance(x, float) and np.isnan(x) else x
 
 
 def _text(x: float) -> str:

@@ -29,7 +29,7 @@ __all__ = [
     "require_torch",
     "scale_aware",
     "torch_check",
-    "unpack_inputs",
+    "user_inputs",
     "worst_difference",
 ]
 
@@ -144,6 +144,16 @@ def sg_vjp(
     return _data(out), grads
 
 
+def draw_cotangent(
+    engine: str, fn: Callable[..., Any], arrays: Sequence[np.ndarray], rng: np.random.Generator
+) -> np.ndarray:
+    """A random output gradient ``v`` with the shape of ``fn``'s output at ``arrays``."""
+    with no_grad():
+        out = fn(*_to_sg(engine, arrays, requires_grad=False))
+    cotangent: np.ndarray = rng.standard_normal(np.shape(out.data))
+    return cotangent
+
+
 def _objective(engine: str, fn: Callable[..., Any], cotangent: np.ndarray) -> Callable[..., float]:
     def phi(*arrays: np.ndarray) -> float:
         with no_grad():
@@ -216,13 +226,9 @@ def gradcheck(
     >>> gradcheck(lambda x, y: (x * y).sum(axis=0), np.ones((2, 3)), np.arange(3.0))
     True
     """
-    inputs = unpack_inputs(inputs)
-    engine = "scalar" if any(isinstance(x, Value) for x in inputs) else "tensor"
-    arrays = [np.array(x.data if hasattr(x, "data") else x, dtype=np.float64) for x in inputs]
+    engine, arrays = user_inputs(inputs)
     rng = np.random.default_rng(seed)
-    with no_grad():
-        out = fn(*_to_sg(engine, arrays, requires_grad=False))
-    cotangent = rng.standard_normal(np.shape(out.data))
+    cotangent = draw_cotangent(engine, fn, arrays, rng)
     _, grads = sg_vjp(engine, fn, arrays, cotangent)
     phi = _objective(engine, fn, cotangent)
     for i in range(len(arrays)):
@@ -236,17 +242,20 @@ def gradcheck(
     return True
 
 
-def unpack_inputs(inputs: tuple[Any, ...]) -> tuple[Any, ...]:
-    """``f(x, y)``'s inputs given either as ``check(f, x, y)`` or torch-style ``check(f, (x, y))``.
+def user_inputs(inputs: tuple[Any, ...]) -> tuple[str, list[np.ndarray]]:
+    """The engine and float64 arrays of ``f(x, y)``'s inputs, given either as
+    ``check(f, x, y)`` or torch-style ``check(f, (x, y))``.
 
     One tuple or list whose items are all arrays, Tensors or Values is taken as the
-    inputs themselves (a tuple of plain numbers stays one input: an array).
+    inputs themselves (a tuple of plain numbers stays one input: an array). Values
+    select the scalar engine.
     """
     if len(inputs) == 1 and isinstance(inputs[0], (tuple, list)) and inputs[0]:
         items = inputs[0]
         if all(isinstance(x, (np.ndarray, Value)) or hasattr(x, "_op") for x in items):
-            return tuple(items)
-    return inputs
+            inputs = tuple(items)
+    engine = "scalar" if any(isinstance(x, Value) for x in inputs) else "tensor"
+    return engine, [np.array(getattr(x, "data", x), dtype=np.float64) for x in inputs]
 
 
 def _plain(index: tuple[Any, ...]) -> tuple[int, ...]:
@@ -261,9 +270,7 @@ def fd_check(spec: OpSpec, arrays: Sequence[np.ndarray], seed: int = 0) -> Oracl
     oracle requires to stay below ``spec.fd_rtol``.
     """
     rng = np.random.default_rng(seed)
-    with no_grad():
-        out = spec.sg(*_to_sg(spec.engine, arrays, requires_grad=False))
-    cotangent = rng.standard_normal(np.shape(out.data))
+    cotangent = draw_cotangent(spec.engine, spec.sg, arrays, rng)
     _, grads = sg_vjp(spec.engine, spec.sg, arrays, cotangent)
     phi = _objective(spec.engine, spec.sg, cotangent)
     pairs = []
@@ -295,10 +302,7 @@ def torch_vjp(
 
 def torch_check(spec: OpSpec, arrays: Sequence[np.ndarray], seed: int = 0) -> OracleResult:
     """Run the PyTorch oracle on one registry spec: forward and every input gradient."""
-    rng = np.random.default_rng(seed)
-    with no_grad():
-        out = spec.sg(*_to_sg(spec.engine, arrays, requires_grad=False))
-    cotangent = rng.standard_normal(np.shape(out.data))
+    cotangent = draw_cotangent(spec.engine, spec.sg, arrays, np.random.default_rng(seed))
     sg_out, sg_grads = sg_vjp(spec.engine, spec.sg, arrays, cotangent)
     t_out, t_grads = torch_vjp(spec.torch, arrays, cotangent)
     forward, _ = worst_difference([("output", sg_out, t_out)])

@@ -7,6 +7,8 @@ never needs it, and every check that does asks here.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 INSTALL = "pip install 'sg-verify[torch]'"
@@ -31,3 +33,17 @@ def torch_available() -> bool:
     except TorchMissingError:
         return False
     return True
+
+
+@contextmanager
+def torch_threads(count: int | None = 1) -> Iterator[Any]:
+    """``torch`` with ``count`` intra-op threads for the block (None: as it is), restored
+    after: on the small tensors of the checks, threads only add synchronisation."""
+    torch = require_torch()
+    before = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield torch
+    finally:
+        torch.set_num_threads(before)

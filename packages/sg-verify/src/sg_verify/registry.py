@@ -55,7 +55,6 @@ class OpSpec:
     fd_eps: float
     fd_rtol: float
     torch_tol: float = TORCH_TOL
-    reference: bool = False
     declaration: Declaration | None = None
 
     def __repr__(self) -> str:
@@ -95,7 +94,6 @@ def spec(example: Example) -> OpSpec:
         covers=(decl.name, form.api),
         fd_eps=eps,
         fd_rtol=rtol,
-        reference=decl.name in REFERENCE_OPS,
         declaration=decl,
     )
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,14 @@ import numpy as np
 from sg_verify import figures, tolerances
 from sg_verify.output import jsonable
 from sg_verify.pytorch import INSTALL, torch_available
+
+
+@contextmanager
+def _timed(report: Report, name: str) -> Iterator[None]:
+    """Record how long the block took as the report's timing of section ``name``."""
+    start = time.perf_counter()
+    yield
+    report.seconds[name] = time.perf_counter() - start
 
 
 @dataclass
@@ -72,27 +82,26 @@ def build_report(out: Path, parity_count: int = 10_000, quick: bool = False) -> 
     report = Report()
     have_torch = torch_available()
     report.sections["environment"] = _environment()
-
-    start = time.perf_counter()
-    ops = run_ops(with_torch=have_torch)
+    with _timed(report, "operators"):
+        ops = run_ops(with_torch=have_torch)
     report.sections["operators"] = ops.to_dict()
     report.tables["operators"] = ops.format_table()
-    report.seconds["operators"] = time.perf_counter() - start
 
-    report.tables["second_order"] = _second_order_table(report.sections["operators"])
     if have_torch:
-        _functional_section(report)
-        _parity_section(report, parity_count if not quick else 500)
-        _mutants_section(report)
-        _trajectory_section(report, steps=200 if not quick else 50)
+        with _timed(report, "functional"):
+            _functional_section(report)
+        with _timed(report, "parity"):
+            _parity_section(report, parity_count if not quick else 500)
+        with _timed(report, "mutants"):
+            _mutants_section(report)
+        with _timed(report, "trajectory"):
+            _trajectory_section(report, steps=200 if not quick else 50)
     else:
         for name in ("functional", "parity", "mutants", "trajectory"):
             report.sections[name] = {"skipped": f"needs torch: {INSTALL}"}
-
-    start = time.perf_counter()
-    runs = run_moons((0,) if quick else (0, 1, 2, 3, 4))
+    with _timed(report, "moons"):
+        runs = run_moons((0,) if quick else (0, 1, 2, 3, 4))
     report.sections["moons"] = moons_dict(runs)
-    report.seconds["moons"] = time.perf_counter() - start
 
     edges = run_edge_cases()
     report.sections["edge_cases"] = {
@@ -117,24 +126,9 @@ def build_report(out: Path, parity_count: int = 10_000, quick: bool = False) -> 
     return report
 
 
-def _second_order_table(operators: dict[str, Any]) -> str:
-    """Per operator: the worst second-order difference against each oracle."""
-    header = f"{'engine':<8}{'operator':<14}{'specs':>6}{'vs FD':>12}{'vs PyTorch':>13}"
-    lines = [header, "-" * len(header)]
-    for r in operators["operators"]:
-        fd2, torch2 = r.get("fd2_worst"), r.get("torch2_worst")
-        lines.append(
-            f"{r['engine']:<8}{r['op']:<14}{r['specs']:>6}"
-            f"{'-' if fd2 is None else f'{fd2:.2e}':>12}"
-            f"{'-' if torch2 is None else f'{torch2:.2e}':>13}"
-        )
-    return "\n".join(lines)
-
-
 def _functional_section(report: Report) -> None:
     from sg_verify.functional import run_functional
 
-    start = time.perf_counter()
     results = run_functional()
     report.sections["functional"] = {
         "passed": all(r.passed for r in results),
@@ -146,13 +140,11 @@ def _functional_section(report: Report) -> None:
     lines = [header, "-" * len(header)]
     lines += [f"{r.case:<32}{r.helper:<10}{r.worst:>10.2e}" for r in results]
     report.tables["functional"] = "\n".join(lines)
-    report.seconds["functional"] = time.perf_counter() - start
 
 
 def _parity_section(report: Report, count: int) -> None:
     from sg_verify.expressions import run_parity
 
-    start = time.perf_counter()
     section: dict[str, Any] = {"runs": {}, "histogram": {}}
     passed = True
     for engine in ("tensor", "scalar"):
@@ -171,26 +163,22 @@ def _parity_section(report: Report, count: int) -> None:
             section["runs"][label] = data
     section["passed"] = passed
     report.sections["parity"] = section
-    report.seconds["parity"] = time.perf_counter() - start
 
 
 def _mutants_section(report: Report) -> None:
     from sg_verify.mutants import run_mutants
 
-    start = time.perf_counter()
     result = run_mutants(engine="all")
     data = result.to_dict()
     data.pop("results", None)  # per-mutant detail stays in the table, not the summary
     data["passed"] = not data["uncaught"]
     report.sections["mutants"] = data
     report.tables["mutants"] = result.format_table()
-    report.seconds["mutants"] = time.perf_counter() - start
 
 
 def _trajectory_section(report: Report, steps: int) -> None:
     from sg_verify.trajectory import format_table, run_all
 
-    start = time.perf_counter()
     results = run_all(steps=steps)
     report.sections["trajectory"] = {
         "steps": steps,
@@ -205,7 +193,6 @@ def _trajectory_section(report: Report, steps: int) -> None:
         },
     }
     report.tables["trajectory"] = format_table(results)
-    report.seconds["trajectory"] = time.perf_counter() - start
 
 
 def _fmt(x: Any) -> str:
@@ -282,39 +269,19 @@ def render_markdown(report: Report) -> str:
     for name in ("functional", "parity", "mutants", "trajectory"):
         if "skipped" in s.get(name, {}):
             lines.append(_row(name, f"skipped: {s[name]['skipped']}", "", None))
-    lines += ["", "## Per-operator worst errors", "", "```", report.tables["operators"], "```"]
-    lines += [
-        "",
-        "## Second-order gradients",
-        "",
-        "The gradient of each operator's gradient, from the same rules run on graph nodes "
-        "(create_graph=True): the worst scale-aware difference per operator.",
-        "",
-        "```",
-        report.tables["second_order"],
-        "```",
-    ]
-    if "functional" in report.tables:
-        lines += ["", "hvp, jacobian and hessian against torch.autograd.functional:", ""]
-        lines += ["```", report.tables["functional"], "```"]
-    if "mutants" in report.tables:
-        lines += [
-            "",
-            "## Mutants: which oracle caught which",
-            "",
-            "```",
-            report.tables["mutants"],
-            "```",
-        ]
-    if "trajectory" in report.tables:
-        lines += [
-            "",
-            "## Training trajectories, sg vs PyTorch",
-            "",
-            "```",
-            report.tables["trajectory"],
-            "```",
-        ]
+    per_operator = (
+        "The worst scale-aware difference per operator, of its gradient (FD, PyTorch) and "
+        "of its gradient's gradient (2nd: the same rules run on graph nodes)."
+    )
+    for key, title, intro in (
+        ("operators", "## Per-operator worst errors", per_operator),
+        ("functional", "", "hvp, jacobian and hessian against torch.autograd.functional:"),
+        ("mutants", "## Mutants: which oracle caught which", ""),
+        ("trajectory", "## Training trajectories, sg vs PyTorch", ""),
+    ):  # fmt: skip
+        if key in report.tables:
+            head = [h for h in (title, intro) if h]
+            lines += ["", *[x for h in head for x in (h, "")], "```", report.tables[key], "```"]
     lines += ["", "## Edge cases", ""]
     lines += [
         f"- {'pass' if c['passed'] else 'FAIL'}: **{c['name']}**: {c['detail']}"

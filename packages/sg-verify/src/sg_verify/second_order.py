@@ -30,10 +30,11 @@ from sg_verify.oracles import (
     OracleResult,
     _to_sg,
     central_differences,
+    draw_cotangent,
     mismatch,
     project,
     sg_vjp,
-    unpack_inputs,
+    user_inputs,
     worst_difference,
 )
 from sg_verify.pytorch import require_torch
@@ -59,9 +60,7 @@ class SecondOrderProblem:
         self.engine, self.fn = engine, fn
         self.arrays = [np.array(a, dtype=np.float64) for a in arrays]
         rng = np.random.default_rng(seed)
-        with sg_scalar.no_grad():
-            out = fn(*_to_sg(engine, self.arrays, requires_grad=False))
-        self.cotangent = rng.standard_normal(np.shape(out.data))
+        self.cotangent = draw_cotangent(engine, fn, self.arrays, rng)
         self.weights = [rng.standard_normal(a.shape) for a in self.arrays]
         self.rng = rng
 
@@ -197,9 +196,7 @@ def gradgradcheck(
     >>> gradgradcheck(lambda x, y: (x * y).sin().sum(axis=0), np.ones((2, 3)), np.arange(3.0))
     True
     """
-    inputs = unpack_inputs(inputs)
-    engine = "scalar" if any(isinstance(x, Value) for x in inputs) else "tensor"
-    arrays = [np.array(x.data if hasattr(x, "data") else x, dtype=np.float64) for x in inputs]
+    engine, arrays = user_inputs(inputs)
     problem = SecondOrderProblem(engine, fn, arrays, seed)
     got = sg_second_order(problem)
     for i, (reference, us) in enumerate(fd_second_order(problem, eps, directions)):

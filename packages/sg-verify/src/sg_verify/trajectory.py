@@ -36,6 +36,7 @@ PyTorch is imported only when a comparison runs: ``pip install "sg-verify[torch]
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ import sg_nn as nn
 import sg_optim
 import sg_tensor as st
 from sg_verify.output import jsonable
-from sg_verify.pytorch import require_torch
+from sg_verify.pytorch import torch_threads as threads
 from sg_verify.tolerances import TRAJECTORY
 
 __all__ = [
@@ -150,12 +151,14 @@ def make_problem(
 
 
 # -- the sg side -----------------------------------------------------------------------
-def _sg_loss(loss: str, out: st.Tensor, target: np.ndarray) -> st.Tensor:
+def _loss(functional: Any, loss: str, out: Any, target: Any) -> Any:
+    """The loss in sg (``functional`` is ``sg_nn``) or in PyTorch (``torch.nn.functional``):
+    the two spell these three the same."""
     if loss == "cross_entropy":
-        return nn.cross_entropy(out, target)
+        return functional.cross_entropy(out, target)
     if loss == "bce":
-        return nn.binary_cross_entropy_with_logits(out.reshape(-1), target)
-    return nn.mse_loss(out.reshape(-1), target)
+        return functional.binary_cross_entropy_with_logits(out.reshape(-1), target)
+    return functional.mse_loss(out.reshape(-1), target)
 
 
 def _hyperparameters(
@@ -187,14 +190,14 @@ def _sg_setup(
 def _sg_loss_and_grads(problem: Problem, model: nn.MLP, opt: Any, rows: np.ndarray) -> float:
     """Clear the gradients, then forward and backward on the batch ``rows``: the loss."""
     opt.zero_grad()
-    loss = _sg_loss(problem.loss, model(problem.X[rows]), problem.y[rows])
+    loss = _loss(nn, problem.loss, model(problem.X[rows]), problem.y[rows])
     loss.backward()
     return float(loss.item())
 
 
 def _sg_full_loss(problem: Problem, model: nn.MLP) -> float:
     with st.no_grad():
-        return float(_sg_loss(problem.loss, model(problem.X), problem.y).item())
+        return float(_loss(nn, problem.loss, model(problem.X), problem.y).item())
 
 
 def run_sg_trajectory(
@@ -233,15 +236,6 @@ def _torch_model(torch: Any, sizes: Sequence[int], activation: str) -> Any:
         if i < len(sizes) - 2:
             layers.append(getattr(torch.nn, _ACTIVATIONS[activation])())
     return torch.nn.Sequential(*layers)
-
-
-def _torch_loss(torch: Any, loss: str, out: Any, target: Any) -> Any:
-    functional = torch.nn.functional
-    if loss == "cross_entropy":
-        return functional.cross_entropy(out, target)
-    if loss == "bce":
-        return functional.binary_cross_entropy_with_logits(out.reshape(-1), target)
-    return functional.mse_loss(out.reshape(-1), target)
 
 
 # -- the comparison --------------------------------------------------------------------
@@ -316,51 +310,27 @@ class TrajectoryResult:
         return int(above[0]) if above.size else None
 
     def summary(self) -> dict[str, Any]:
-        """The summary numbers, JSON-serialisable."""
-        return {
-            "optimizer": self.optimizer,
-            "optimizer_class": self.optimizer_class,
-            "hyperparameters": jsonable(self.hyperparameters),
-            "loss": self.loss,
-            "sizes": list(self.sizes),
-            "activation": self.activation,
-            "steps": self.steps,
-            "seed": self.seed,
-            "batch_size": self.batch_size,
-            "max_loss_diff": self.max_loss_diff,
-            "max_grad_diff": self.max_grad_diff,
-            "max_param_diff": self.max_param_diff,
-            "max_param_rel_diff": self.max_param_rel_diff,
-            "worst_step": self.worst_step,
-            "param_max_diff": dict(self.param_max_diff),
-            "first_loss": float(self.sg_loss[0]),
-            "final_loss_sg": float(self.sg_loss[-1]),
-            "final_loss_torch": float(self.torch_loss[-1]),
-            "initial_full_loss": self.initial_full_loss,
-            "final_full_loss_sg": self.final_full_loss_sg,
-            "final_full_loss_torch": self.final_full_loss_torch,
-            "tolerance": self.tolerance,
-            "passed": self.passed,
-            "torch_version": self.torch_version,
-            "seconds_sg": self.seconds_sg,
-            "seconds_torch": self.seconds_torch,
-            **jsonable(self.extra),
-        }
+        """The summary numbers (every field but the per-step arrays), JSON-serialisable."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        summary = {k: v for k, v in fields.items() if not isinstance(v, np.ndarray)}
+        extra = summary.pop("extra")
+        summary.update(
+            max_loss_diff=self.max_loss_diff, max_grad_diff=self.max_grad_diff,
+            max_param_diff=self.max_param_diff, max_param_rel_diff=self.max_param_rel_diff,
+            worst_step=self.worst_step, first_loss=float(self.sg_loss[0]),
+            final_loss_sg=float(self.sg_loss[-1]), final_loss_torch=float(self.torch_loss[-1]),
+            passed=self.passed,
+        )  # fmt: skip
+        return {**jsonable(summary), **jsonable(extra)}
 
     def to_dict(self, per_step: bool = True) -> dict[str, Any]:
         """The summary and, with ``per_step``, every per-step array as a list of floats."""
         out = self.summary()
         if per_step:
             out["per_step"] = {
-                name: [float(v) for v in getattr(self, name)]
-                for name in (
-                    "sg_loss",
-                    "torch_loss",
-                    "loss_diff",
-                    "grad_diff",
-                    "param_diff",
-                    "param_rel_diff",
-                )
+                f.name: [float(v) for v in getattr(self, f.name)]
+                for f in dataclasses.fields(self)
+                if isinstance(getattr(self, f.name), np.ndarray)
             }
         return out
 
@@ -404,24 +374,12 @@ def run_trajectory(
     afterwards; ``None`` leaves it alone): for matrices this small one thread is many
     times faster than a thread pool, and the reduction order is then fixed.
     """
-    torch = require_torch()
-    threads = torch.get_num_threads()
-    if torch_threads is not None:
-        torch.set_num_threads(torch_threads)
-    try:
-        return _run_trajectory(
-            torch,
-            optimizer,
-            make_problem(loss, steps, seed, hidden, n_samples, batch_size),
-            seed=seed,
-            activation=activation,
-            batch_size=batch_size,
-            hyperparameters=hyperparameters,
-            tolerance=tolerance,
-            torch_hyperparameters=torch_hyperparameters,
-        )
-    finally:
-        torch.set_num_threads(threads)
+    with threads(torch_threads) as torch:
+        problem = make_problem(loss, steps, seed, hidden, n_samples, batch_size)
+        return _run_trajectory(torch, optimizer, problem, seed=seed, activation=activation,
+                               batch_size=batch_size, hyperparameters=hyperparameters,
+                               tolerance=tolerance,
+                               torch_hyperparameters=torch_hyperparameters)  # fmt: skip
 
 
 def _run_trajectory(
@@ -478,7 +436,7 @@ def _run_trajectory(
             start = time.perf_counter()
             topt.zero_grad(set_to_none=True)
             idx = torch.from_numpy(rows)
-            tl = _torch_loss(torch, problem.loss, tmodel(X_t[idx]), y_t[idx])
+            tl = _loss(torch.nn.functional, problem.loss, tmodel(X_t[idx]), y_t[idx])
             tl.backward()
             torch_loss[t] = float(tl.item())
             seconds_torch += time.perf_counter() - start
@@ -501,33 +459,18 @@ def _run_trajectory(
                 param_rel_diff[t] = max(param_rel_diff[t], r)
 
     with torch.no_grad():
-        final_torch = float(_torch_loss(torch, problem.loss, tmodel(X_t), y_t).item())
+        final_torch = float(_loss(torch.nn.functional, problem.loss, tmodel(X_t), y_t).item())
     return TrajectoryResult(
-        optimizer=optimizer,
-        optimizer_class=class_name,
-        hyperparameters=hyper,
-        loss=problem.loss,
-        sizes=list(problem.sizes),
-        activation=activation,
-        steps=steps,
-        seed=seed,
-        batch_size=batch_size,
-        sg_loss=sg_loss,
-        torch_loss=torch_loss,
-        loss_diff=np.abs(sg_loss - torch_loss),
-        grad_diff=grad_diff,
-        param_diff=param_diff,
-        param_rel_diff=param_rel_diff,
-        param_max_diff=param_max,
-        initial_full_loss=initial_full_loss,
-        final_full_loss_sg=_sg_full_loss(problem, model),
-        final_full_loss_torch=final_torch,
-        torch_version=str(torch.__version__),
-        seconds_sg=seconds_sg,
-        seconds_torch=seconds_torch,
-        tolerance=tolerance,
+        optimizer=optimizer, optimizer_class=class_name, hyperparameters=hyper,
+        loss=problem.loss, sizes=list(problem.sizes), activation=activation, steps=steps,
+        seed=seed, batch_size=batch_size, sg_loss=sg_loss, torch_loss=torch_loss,
+        loss_diff=np.abs(sg_loss - torch_loss), grad_diff=grad_diff, param_diff=param_diff,
+        param_rel_diff=param_rel_diff, param_max_diff=param_max,
+        initial_full_loss=initial_full_loss, final_full_loss_sg=_sg_full_loss(problem, model),
+        final_full_loss_torch=final_torch, torch_version=str(torch.__version__),
+        seconds_sg=seconds_sg, seconds_torch=seconds_torch, tolerance=tolerance,
         extra={"torch_hyperparameters": torch_hyper} if torch_hyperparameters else {},
-    )
+    )  # fmt: skip
 
 
 ACCEPTANCE_OPTIMIZERS = ("sgd", "sgd_nesterov", "adam", "adamw")

@@ -19,37 +19,22 @@ import numpy as np
 import sg_tensor as st
 from sg_scalar import Value, no_grad
 from sg_scalar.declare import Declaration, Kink, Tie, ZeroSpread
-from sg_verify.expressions.ir import DECLARED, Expression, Guard, Node, _axes
+from sg_tensor.arguments import normalize_axis
+from sg_verify import oracles
+from sg_verify.expressions.ir import DECLARED, Expression, Node
 from sg_verify.pytorch import require_torch
 from sg_verify.registry import torch_call
 
 Impl = Callable[[list[Any], dict[str, Any]], Any]
 """How a backend applies one node: ``impl(arguments, parameters)``."""
-
-
-def _guarded(x: Any, guard: Guard, softplus: Callable[[Any], Any]) -> Any:
-    """Apply ``guard`` to ``x`` (a Tensor, a Value or a torch tensor)."""
-    if guard.scale:
-        x = x * 2.0**-guard.scale
-    kind = guard.kind
-    if kind == "":
-        return x
-    if kind == "softplus":
-        return softplus(x) + 0.5
-    if kind == "square":
-        return x * x + 0.5
-    if kind == "exp_tanh":
-        return x.tanh().exp()
-    if kind == "sigmoid":
-        return x.sigmoid() + 0.5
-    raise ValueError(f"unknown guard {kind!r}")
+Watch = Callable[[Node, list[Any], Any], None]
 
 
 def _interpret(
     expr: Expression,
     leaves: Sequence[Any],
     table: tuple[dict[str, Impl], Callable[[Any], Any]],
-    watch: Callable[[Node, list[Any], Any], None] | None = None,
+    watch: Watch | None = None,
 ) -> list[Any]:
     """Every node's value, the inputs being ``leaves`` (in order)."""
     impls, softplus = table
@@ -60,7 +45,7 @@ def _interpret(
             values.append(next(next_leaf))
             continue
         args = [
-            _guarded(values[i], g, softplus) if g.scale or g.kind else values[i]
+            g.apply(values[i], softplus) if g.scale or g.kind else values[i]
             for i, g in zip(node.args, node.guards)
         ]
         out = impls[node.op](args, node.call_params())
@@ -116,12 +101,12 @@ def _margin(decl: Declaration, node: Node, args: list[Any], out: Any) -> float:
 
 
 def _reduced(x: np.ndarray, p: dict[str, Any]) -> int:
-    return math.prod(x.shape[i] for i in _axes(p["axis"], x.ndim))
+    return math.prod(x.shape[i] for i in normalize_axis(p["axis"], x.ndim, "", x.shape))
 
 
 def _tie_margin(x: np.ndarray, extreme: np.ndarray, p: dict[str, Any]) -> float:
     """How far the extreme of each reduced slice is from the slice's next value."""
-    axes = _axes(p["axis"], x.ndim)
+    axes = normalize_axis(p["axis"], x.ndim, "", x.shape)
     if not p["keepdims"]:
         extreme = extreme.reshape(tuple(1 if i in axes else n for i, n in enumerate(x.shape)))
     gap = np.abs(x - extreme)
@@ -132,12 +117,13 @@ def _tie_margin(x: np.ndarray, extreme: np.ndarray, p: dict[str, Any]) -> float:
     return float(np.min(np.where(gap == 0, np.inf, gap)))
 
 
-def sg_function(expr: Expression) -> Callable[..., Any]:
-    """The expression as a function of sg inputs (Tensors or Values), for oracles."""
+def sg_function(expr: Expression, watch: Watch | None = None) -> Callable[..., Any]:
+    """The expression as a function of sg inputs (Tensors or Values), for oracles;
+    ``watch(node, arguments, result)`` sees every node on the way."""
     table = _table("sg", expr.engine)
 
     def fn(*leaves: Any) -> Any:
-        return _interpret(expr, leaves, table)[-1]
+        return _interpret(expr, leaves, table, watch)[-1]
 
     return fn
 
@@ -165,39 +151,18 @@ class VJPResult:
 def sg_vjp(expr: Expression, arrays: Sequence[np.ndarray], cotangent: np.ndarray) -> VJPResult:
     """sg's output and the gradients of ``sum(output * cotangent)``, with the kink margin."""
     margin = [math.inf]
-
     declared = DECLARED[expr.engine]
 
     def watch(node: Node, args: list[Any], out: Any) -> None:
         if declared[node.op].edges:
             margin[0] = min(margin[0], _margin(declared[node.op], node, args, out))
 
-    if expr.engine == "scalar":
-        values = [Value(float(a)) for a in arrays]
-        out = _interpret(expr, values, _table("sg", "scalar"), watch)[-1]
-        out.backward(float(cotangent))
-        grads = [np.asarray(v.grad, dtype=np.float64) for v in values]
-        return VJPResult(np.asarray(out.data), grads, margin[0])
-    tensors = [st.Tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
-    out = _interpret(expr, tensors, _table("sg", "tensor"), watch)[-1]
-    out.backward(cotangent)
-    grads = [np.zeros(t.shape) if t.grad is None else np.asarray(t.grad) for t in tensors]
-    return VJPResult(np.asarray(out.data), grads, margin[0])
+    output, grads = oracles.sg_vjp(expr.engine, sg_function(expr, watch), arrays, cotangent)
+    return VJPResult(output, grads, margin[0])
 
 
 def torch_vjp(expr: Expression, arrays: Sequence[np.ndarray], cotangent: np.ndarray) -> VJPResult:
     """PyTorch's float64 output and the gradients of ``sum(output * cotangent)``."""
-    torch = require_torch()
-    # from_numpy shares the (float64) arrays: neither engine writes into its inputs
-    leaves = [torch.from_numpy(_float64(a)).requires_grad_() for a in arrays]
-    out = _interpret(expr, leaves, _table("torch", expr.engine))[-1]
-    out.backward(torch.from_numpy(_float64(cotangent)))
-    grads = [
-        np.zeros(np.shape(a)) if x.grad is None else x.grad.numpy() for a, x in zip(arrays, leaves)
-    ]
-    return VJPResult(out.detach().numpy(), grads)
-
-
-def _float64(a: Any) -> np.ndarray:
-    array: np.ndarray = np.asarray(a, dtype=np.float64)
-    return array if array.flags.c_contiguous else array.copy()
+    table = _table("torch", expr.engine)
+    return VJPResult(*oracles.torch_vjp(lambda *x: _interpret(expr, x, table)[-1], arrays,
+                                        cotangent))  # fmt: skip

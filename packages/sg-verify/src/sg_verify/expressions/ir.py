@@ -10,7 +10,7 @@ values and output cotangent from its seed (:meth:`Expression.draw`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -61,23 +61,33 @@ LIMIT = 16.0  # every node's |value| stays below this bound (by construction)
 MARGIN = 1e-6  # the parity run redraws expressions closer than this to a kink or a tie
 MAX_SIZE = 96  # broadcast_to makes no node larger than this
 
-# Positive transforms: a guard kind and the range of its values for an argument bounded
-# by b. ``softplus`` is a tensor operator only.
-_POSITIVE = {"tensor": ("softplus", "square", "exp_tanh", "sigmoid"),
-             "scalar": ("square", "exp_tanh", "sigmoid")}  # fmt: skip
+
+class Transform(NamedTuple):
+    """A positive transform that puts an argument in its domain: how it prints, how it
+    applies (``apply(x, softplus)``), and its range for an argument with ``|x| <= b``."""
+
+    code: str
+    apply: Callable[[Any, Callable[[Any], Any]], Any]
+    range: Callable[[float], tuple[float, float]]
+
+
+TRANSFORMS: dict[str, Transform] = {
+    "softplus": Transform("softplus({x}) + 0.5", lambda x, softplus: softplus(x) + 0.5,
+                          lambda b: (0.5, b + 1.2)),  # softplus(x) <= max(x, 0) + log 2
+    "square": Transform("{y} * {y} + 0.5", lambda x, softplus: x * x + 0.5,
+                        lambda b: (0.5, b * b + 0.5)),
+    "exp_tanh": Transform("exp(tanh({x}))", lambda x, softplus: x.tanh().exp(),
+                          lambda b: (math.exp(-1.0), math.e)),
+    "sigmoid": Transform("sigmoid({x}) + 0.5", lambda x, softplus: x.sigmoid() + 0.5,
+                         lambda b: (0.5, 1.5)),
+}  # fmt: skip
+_POSITIVE = {"tensor": tuple(TRANSFORMS), "scalar": ("square", "exp_tanh", "sigmoid")}
+"""The transforms each engine's guards use (softplus is a tensor operator only)."""
 
 
 def positive_range(kind: str, b: float) -> tuple[float, float]:
     """The interval of the positive transform ``kind`` of a value with ``|x| <= b``."""
-    if kind == "softplus":
-        return 0.5, b + 1.2  # softplus(x) <= max(x, 0) + log 2
-    if kind == "square":
-        return 0.5, b * b + 0.5
-    if kind == "exp_tanh":
-        return math.exp(-1.0), math.e
-    if kind == "sigmoid":
-        return 0.5, 1.5
-    raise ValueError(f"not a positive guard: {kind!r}")
+    return TRANSFORMS[kind].range(b)
 
 
 # ---------------------------------------------------------------------------------------
@@ -99,18 +109,13 @@ class Guard(NamedTuple):
         """The guarded argument as code, ``x`` being the argument's name."""
         if self.scale:
             x = f"{x} * {2.0**-self.scale!r}"
-        if self.kind == "":
-            return x
-        if self.kind == "softplus":
-            return f"softplus({x}) + 0.5"
-        if self.kind == "square":
-            y = _paren(x)
-            return f"{y} * {y} + 0.5"
-        if self.kind == "exp_tanh":
-            return f"exp(tanh({x}))"
-        if self.kind == "sigmoid":
-            return f"sigmoid({x}) + 0.5"
-        raise ValueError(f"unknown guard {self.kind!r}")
+        return TRANSFORMS[self.kind].code.format(x=x, y=_paren(x)) if self.kind else x
+
+    def apply(self, x: Any, softplus: Callable[[Any], Any]) -> Any:
+        """The guarded argument: ``x`` a Tensor, a Value or a torch tensor."""
+        if self.scale:
+            x = x * 2.0**-self.scale
+        return TRANSFORMS[self.kind].apply(x, softplus) if self.kind else x
 
 
 NO_GUARD = Guard()
@@ -234,11 +239,6 @@ class Expression:
     seed: int = 0
 
     @property
-    def inputs(self) -> list[int]:
-        """The indices of the input nodes."""
-        return [i for i, n in enumerate(self.nodes) if n.op == "input"]
-
-    @property
     def output(self) -> Node:
         """The last node, whose value is the expression's result."""
         return self.nodes[-1]
@@ -306,11 +306,3 @@ class Expression:
             if i:
                 printer.break_()
             printer.text(line)
-
-
-def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
-    """A reduction's ``axis`` parameter as a sorted tuple of non-negative axes."""
-    if axis is None:
-        return tuple(range(ndim))
-    items = axis if isinstance(axis, tuple) else (axis,)
-    return tuple(sorted(a % ndim for a in items))

@@ -18,41 +18,26 @@ from typing import Any
 import numpy as np
 
 from sg_scalar.declare import Bounds, Case, Declaration
+from sg_tensor.arguments import normalize_axis
 from sg_verify.expressions.builder import _Builder
-from sg_verify.expressions.ir import DECLARED, MAX_SIZE, IndexArray, Mask, _axes
+from sg_verify.expressions.ir import DECLARED, MAX_SIZE, IndexArray, Mask
 from sg_verify.expressions.ir import _numpy_index as numpy_index
 
 
 def _broadcast(s1: tuple[int, ...], s2: tuple[int, ...]) -> tuple[int, ...] | None:
     """The broadcast shape of ``s1`` and ``s2``, or None if they are incompatible."""
-    n = max(len(s1), len(s2))
-    a, b = (1,) * (n - len(s1)) + s1, (1,) * (n - len(s2)) + s2
-    out = []
-    for x, y in zip(a, b):
-        if x == y or y == 1:
-            out.append(x)
-        elif x == 1:
-            out.append(y)
-        else:
-            return None
-    return tuple(out)
+    try:
+        return tuple(np.broadcast_shapes(s1, s2))
+    except ValueError:
+        return None
 
 
 def _matmul_shape(sa: tuple[int, ...], sb: tuple[int, ...]) -> tuple[int, ...] | None:
     """numpy's matmul result shape, or None if the operands do not fit."""
-    if not sa or not sb:
+    try:
+        return tuple(np.matmul(np.zeros(sa), np.zeros(sb)).shape)
+    except ValueError:
         return None
-    k_b = sb[0] if len(sb) == 1 else sb[-2]
-    if sa[-1] != k_b:
-        return None
-    if len(sa) == 1 and len(sb) == 1:
-        return ()
-    if len(sa) == 1:
-        return sb[:-2] + sb[-1:]
-    if len(sb) == 1:
-        return sa[:-1]
-    batch = _broadcast(sa[:-2], sb[:-2])
-    return None if batch is None else batch + (sa[-2], sb[-1])
 
 
 class _OperatorBuilder(_Builder):
@@ -139,7 +124,7 @@ class _OperatorBuilder(_Builder):
             else:
                 axis = self.integer(-nd, nd - 1)
         keepdims = self.one_in(2)
-        axes = _axes(axis, nd)
+        axes = normalize_axis(axis, nd, "", shape)
         count = math.prod(shape[i] for i in axes)
         params: dict[str, Any] = {"axis": axis, "keepdims": keepdims}
         params.update(self.case(decl, "axis", "keepdims"))

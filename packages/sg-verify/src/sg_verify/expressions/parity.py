@@ -15,7 +15,7 @@ from sg_verify.expressions.backends import VJPResult, sg_vjp, torch_vjp
 from sg_verify.expressions.generate import NumpyChooser, build_expression
 from sg_verify.expressions.ir import MARGIN, OPS, REFERENCE_ONLY_OPS, Expression
 from sg_verify.oracles import scale_aware
-from sg_verify.pytorch import require_torch
+from sg_verify.pytorch import torch_threads
 
 
 @dataclass
@@ -160,13 +160,8 @@ def run_parity(
     PyTorch runs single-threaded meanwhile (its previous setting is restored): on
     tensors this small, threads only add synchronisation, several times the work.
     """
-    torch = require_torch()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return _run_parity(engine, n, seed, reference_only, progress, min_ops, max_ops)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run_parity(
@@ -210,16 +205,8 @@ def _run_parity(
         if progress is not None and ((k + 1) % step == 0 or k + 1 == n):
             progress(k + 1, n)
     return ParityResult(
-        engine=engine,
-        reference_only=reference_only,
-        seed=seed,
-        differences=differences,
-        forward=forward,
-        op_counts=dict(op_counts),
-        op_worst=op_worst,
-        worst_expression=worst_expression,
-        redrawn=redrawn,
-        nonfinite=nonfinite,
-        seconds=time.perf_counter() - start,
-        nodes=nodes,
-    )
+        engine=engine, reference_only=reference_only, seed=seed, differences=differences,
+        forward=forward, op_counts=dict(op_counts), op_worst=op_worst,
+        worst_expression=worst_expression, redrawn=redrawn, nonfinite=nonfinite,
+        seconds=time.perf_counter() - start, nodes=nodes,
+    )  # fmt: skip

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -240,15 +241,9 @@ def probes(decl: Declaration) -> tuple[OpSpec, ...]:
                 draw = _tied(example, edge.within)
             if draw is not None:
                 name = f"probe:{decl.name}[{type(edge).__name__.lower()}{n};case {i}]"
-                found.append(_probe(base, name, draw))
+                found.append(dataclasses.replace(base, name=name, sample=draw))
     _PROBES[key] = tuple(found)
     return _PROBES[key]
-
-
-def _probe(base: OpSpec, name: str, draw: Callable[..., list[np.ndarray]]) -> OpSpec:
-    return OpSpec(name=name, engine=base.engine, op=base.op, sg=base.sg, torch=base.torch,
-                  sample=draw, covers=base.covers, fd_eps=base.fd_eps, fd_rtol=base.fd_rtol,
-                  declaration=base.declaration)  # fmt: skip
 
 
 def derived_mutants(engine: str) -> list[Mutant]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sg_verify.mutants.mutant import KINDS, Mutant
@@ -34,14 +34,7 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         """The verdict as JSON-ready data."""
-        return {
-            "caught": self.caught,
-            "checks": self.checks,
-            "kills": self.kills,
-            "skipped": self.skipped,
-            "witness": self.witness,
-            "killed_on": list(self.killed_on),
-        }
+        return {"caught": self.caught, **asdict(self)}
 
 
 @dataclass

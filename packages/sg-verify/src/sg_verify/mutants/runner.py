@@ -7,7 +7,6 @@ verdicts, so each is computed once per run.
 
 from __future__ import annotations
 
-import re
 import time
 import warnings
 import zlib
@@ -46,9 +45,6 @@ def all_mutants(engine: str = "all") -> list[Mutant]:
     return mutants
 
 
-_NUMPY_INT = re.compile(r"np\.int64\((-?\d+)\)")
-
-
 def _check_seed(seed: int, spec: OpSpec, k: int) -> int:
     return (seed * 1_000_003 + zlib.crc32(f"{spec.engine}:{spec.name}:{k}".encode())) % 2**32
 
@@ -84,8 +80,7 @@ class _Runner:
         except Exception as error:  # a wrong shape may make the comparison itself raise
             reason = " ".join(str(error).split())[:160]
             return False, f"{spec.name}: raised {type(error).__name__}: {reason}"
-        where = _NUMPY_INT.sub(r"\1", result.where)  # "(np.int64(1), ...)" -> "(1, ...)"
-        return result.passed, f"{spec.name}: {where}, error {result.worst:.3g}"
+        return result.passed, f"{spec.name}: {result.where}, error {result.worst:.3g}"
 
     def baseline(self, oracle: str, spec: OpSpec, k: int) -> bool:
         """Whether the oracle passes the unmutated code here (call with no mutant active)."""

@@ -17,24 +17,19 @@ import numpy as np
 
 import sg_scalar
 import sg_tensor
-from sg_scalar.ieee import div as scalar_div
 from sg_scalar.ieee import log as scalar_log
 from sg_scalar.ieee import power as scalar_power
 from sg_tensor import op as tensor_op_module
 from sg_tensor.op import data as tensor_data
 from sg_tensor.reductions import expand
-from sg_verify.mutants.derived import probes
+from sg_verify.mutants.derived import _MEAN_NOTE, probes
 from sg_verify.mutants.mutant import Mutant, Patch, Rule
 
-_TIE_NOTE = (
-    "Only the tie probes show it. At a two-way tie the central difference is the "
-    "average of the one-sided slopes, 1/2, which is exactly the split convention, so "
-    "FD is a valid witness here and catches it too."
-)
+_TIE_NOTE = _MEAN_NOTE  # only the tie probes show it; FD is a valid witness there
 
 
 # ---------------------------------------------------------------------------------------
-# Tensor engine
+# Tensor engine (the elementwise ones serve the scalar engine as well: they are arithmetic)
 # ---------------------------------------------------------------------------------------
 def _extremum_unsplit(g: Any, out: Any, x: Any, *, axis: Any, keepdims: bool) -> tuple[Any]:
     """max/min giving the *full* gradient to every tied extreme (no division by the count)."""
@@ -208,21 +203,6 @@ def _s_pow_exponent_log_only(g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any
     return g * (y * scalar_power(x, y - 1.0)), g * scalar_log(x)
 
 
-def _s_tanh_unsquared(g: Any, out: Any, x: Any) -> tuple[Any]:
-    """tanh gradient ``1 - t`` instead of ``1 - t**2``."""
-    return (g * (1.0 - out),)
-
-
-def _s_sigmoid_missing_factor(g: Any, out: Any, x: Any) -> tuple[Any]:
-    """sigmoid gradient ``s`` instead of ``s (1 - s)``."""
-    return (g * out,)
-
-
-def _s_sqrt_missing_two(g: Any, out: Any, x: Any) -> tuple[Any]:
-    """sqrt gradient ``1 / sqrt x`` instead of ``1 / (2 sqrt x)``."""
-    return (scalar_div(g, out),)
-
-
 # (engine, operator, label, kind, the wrong rule or a wrapper of the right one, note)
 SLIPS: list[tuple[str, str, str, str, Callable[..., Any], str]] = [
     ("tensor", "max", "ties_unsplit", "tie", _extremum_unsplit, _TIE_NOTE),
@@ -259,9 +239,9 @@ SLIPS: list[tuple[str, str, str, str, Callable[..., Any], str]] = [
     ("scalar", "pow_const", "not_decremented", "operator", _s_pow_const_not_decremented, ""),
     ("scalar", "pow", "exponent_no_log", "operator", _s_pow_exponent_no_log, ""),
     ("scalar", "pow", "exponent_log_only", "operator", _s_pow_exponent_log_only, ""),
-    ("scalar", "tanh", "unsquared", "operator", _s_tanh_unsquared, ""),
-    ("scalar", "sigmoid", "missing_factor", "operator", _s_sigmoid_missing_factor, ""),
-    ("scalar", "sqrt", "missing_two", "operator", _s_sqrt_missing_two, ""),
+    ("scalar", "tanh", "unsquared", "operator", _tanh_unsquared, ""),
+    ("scalar", "sigmoid", "missing_factor", "operator", _sigmoid_missing_factor, ""),
+    ("scalar", "sqrt", "missing_two", "operator", _sqrt_missing_two, ""),
 ]  # fmt: skip
 _WRAPPERS = (_matmul_a, _matmul_b, _div_unsquared, _pow_no_log, _gelu_tanh_derivative)
 
