@@ -49,6 +49,7 @@ import argparse
 import gc
 import json
 import math
+import os
 import platform
 import random
 import signal
@@ -75,6 +76,8 @@ CHAIN_DEPTHS = (1_000, 10_000, 100_000)
 TARGET_CHAIN_DEPTH = 100_000
 
 ENGINES = ("micrograd", "sg-scalar")
+BASELINE = "sg-scalar@baseline"  # --baseline DIR: sg-scalar from another checkout, same run
+BASELINE_ENV = "SG_BENCH_BASELINE"  # how the parent tells a worker where that checkout is
 GC_REGIMES = ("on", "off")
 CHAIN_TIMEOUT_S = 300  # a chain worker that takes longer is reported, not waited for
 
@@ -321,6 +324,14 @@ def chain_worker(engine: str, depth: int) -> dict[str, Any]:
     }
 
 
+def worker_env(engine: str) -> dict[str, str] | None:
+    """A baseline worker imports sg-scalar from the other checkout's sources first."""
+    if engine != BASELINE:
+        return None
+    checkout = os.environ[BASELINE_ENV]
+    return {**os.environ, "PYTHONPATH": os.path.join(checkout, "packages", "sg-scalar", "src")}
+
+
 def run_chain_worker(args: list[str]) -> dict[str, Any] | str:
     """Run this script as a deep-chain worker; its JSON result, or why there is none.
 
@@ -329,8 +340,11 @@ def run_chain_worker(args: list[str]) -> dict[str, Any] | str:
     dying is a measured outcome for the deep-chain test.
     """
     command = [sys.executable, __file__, *args]
+    env = worker_env(args[args.index("--worker") + 1])
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=CHAIN_TIMEOUT_S)
+        proc = subprocess.run(
+            command, capture_output=True, text=True, timeout=CHAIN_TIMEOUT_S, env=env
+        )
     except subprocess.TimeoutExpired:
         return f"timeout (> {CHAIN_TIMEOUT_S} s)"
     lines = proc.stdout.strip().splitlines()
@@ -364,6 +378,7 @@ class TrainWorkerProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            env=worker_env(engine),
         )
         self.request_line(workload_json)
 
@@ -520,6 +535,10 @@ def report(args: argparse.Namespace, progress: Callable[[str], None]) -> dict[st
             strict=True,
         )
         step[gc_mode]["paired_ratio_median"] = statistics.median(m / g for m, g in pairs)
+        if BASELINE in ENGINES:  # below 1: this checkout's step is faster
+            step[gc_mode]["sg_over_baseline"] = (
+                step[gc_mode]["sg-scalar"]["median_s"] / step[gc_mode][BASELINE]["median_s"]
+            )
     nodes = {engine: results["on"][engine][0]["nodes"] for engine in ENGINES}
     sg_deepest = deepest_ok(chains["sg-scalar"])
     targets = [
@@ -616,10 +635,10 @@ def format_table(numbers: dict[str, Any]) -> str:
         f"{'deepest chain survived':<28}{deepest('micrograd'):>16}{deepest('sg-scalar'):>16}"
     )
     rows.append("")
-    rows.append(f"{'chain depth':<28}{'micrograd':>16}{'sg-scalar':>16}")
+    rows.append(f"{'chain depth':<28}" + "".join(f"{engine:>20}" for engine in ENGINES))
     for depth in CHAIN_DEPTHS:
         outcomes = [chains[engine][str(depth)] for engine in ENGINES]
-        rows.append(f"{depth:<28,}" + "".join(f"{o:>16}" for o in outcomes))
+        rows.append(f"{depth:<28,}" + "".join(f"{o:>20}" for o in outcomes))
     rows.append("")
     for t in numbers["targets"]:
         value = f"{t['value']:.2f}" if isinstance(t["value"], float) else f"{t['value']:,}"
@@ -627,11 +646,17 @@ def format_table(numbers: dict[str, Any]) -> str:
         rows.append(
             f"{'PASS' if t['passed'] else 'FAIL'}  {t['name']}: {value} (target >= {target})"
         )
+    if BASELINE in ENGINES:
+        rows.append(
+            f"INFO  sg-scalar / {BASELINE} ({os.environ[BASELINE_ENV]}), median step time: "
+            + ", ".join(f"GC {g} {step[g]['sg_over_baseline']:.3f}" for g in GC_REGIMES)
+        )
     rows.append(f"(whole benchmark: {numbers['wall_time_s']:.0f} s)")
     return "\n".join(lines + rows)
 
 
 def main(argv: list[str] | None = None) -> int:
+    global ENGINES  # --baseline adds an implementation
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="worker rounds per engine")
     parser.add_argument("--steps", type=int, default=8, help="timed steps per worker")
@@ -640,8 +665,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-fail", action="store_true", help="exit 0 even when a target is missed"
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="CHECKOUT",
+        help="also time sg-scalar from another checkout of sg (its packages/*/src), same run",
+    )
     # Internal: how the parent starts a worker (see the module docstring).
-    parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=(*ENGINES, BASELINE), help=argparse.SUPPRESS)
     parser.add_argument("--gc", choices=GC_REGIMES, default="on", help=argparse.SUPPRESS)
     parser.add_argument("--chain", type=int, metavar="DEPTH", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -654,6 +684,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             train_worker(args.worker, args.gc)
         return 0
+
+    if args.baseline:
+        ENGINES = (*ENGINES, BASELINE)
+        os.environ[BASELINE_ENV] = os.path.abspath(args.baseline)
 
     def progress(message: str) -> None:
         print(f"  ... {message}", file=sys.stderr, flush=True)

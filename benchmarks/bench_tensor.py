@@ -124,6 +124,7 @@ SIZES = (
 )
 DTYPES = ("float64", "float32")
 IMPLS = ("numpy", "sg-tensor", "torch")
+BASELINE = "sg-tensor@baseline"  # --baseline DIR: sg-tensor from another checkout, same run
 CASES = [(size_index, dtype) for size_index in range(len(SIZES)) for dtype in DTYPES]
 
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -309,7 +310,7 @@ class TorchMLP:
         return float(loss.item())
 
 
-MODELS = {"numpy": NumpyMLP, "sg-tensor": SgMLP, "torch": TorchMLP}
+MODELS = {"numpy": NumpyMLP, "sg-tensor": SgMLP, "torch": TorchMLP, BASELINE: SgMLP}
 
 
 # ------------------------------------------------------------------------------------------
@@ -376,10 +377,10 @@ def worker(impl: str, threads: int, clock: str) -> None:
 
         torch.set_num_threads(threads)
         versions["torch"] = torch.__version__
-    elif impl == "sg-tensor":
+    elif impl in ("sg-tensor", BASELINE):
         import sg_tensor
 
-        versions["sg-tensor"] = sg_tensor.__version__
+        versions[impl] = f"{sg_tensor.__version__} ({os.path.dirname(sg_tensor.__file__)})"
 
     models: dict[tuple[int, str], Any] = {}
     plans: dict[tuple[int, str], tuple[int, int]] = {}  # (steps per block, blocks)
@@ -456,9 +457,13 @@ CACHED_ALLOCATOR = "glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_thre
 class Worker:
     """A worker process of one implementation, and the pipe to it."""
 
-    def __init__(self, impl: str, threads: int, clock: str, allocator: str) -> None:
+    def __init__(
+        self, impl: str, threads: int, clock: str, allocator: str, baseline: str | None = None
+    ) -> None:
         self.impl = impl
         env = dict(os.environ)
+        if impl == BASELINE:  # the other checkout's sources come first on the path
+            env["PYTHONPATH"] = os.pathsep.join(baseline_path(baseline))
         for variable in THREAD_VARIABLES:
             env[variable] = str(threads)
         if allocator == "cached":
@@ -607,6 +612,8 @@ def summarize(
             sg / ref
             for sg, ref in zip(per_impl["sg-tensor"]["medians_s"], per_impl["numpy"]["medians_s"])
         )
+        if BASELINE in best:  # the same sg step, from the --baseline checkout
+            row["sg_over_baseline"] = best["sg-tensor"] / best[BASELINE]
         row["meets_target"] = row["sg_over_numpy"] <= size.target
         row["ahead_of_torch"] = best["sg-tensor"] < best["torch"]
         rows.append(row)
@@ -624,11 +631,15 @@ def summarize(
         )
         if require_ahead_of_torch:
             ok = ok and ahead
+        if "sg_over_baseline" in row:
+            lines.append(f"INFO  sg/baseline = {row['sg_over_baseline']:.3f} at {where}")
     return rows, lines, ok
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
+    before = "sg_over_baseline" in rows[0]
     header = ("size", "batch", "dtype", "numpy", "sg-tensor", "torch", "sg/numpy", "torch/numpy")
+    header += ("baseline", "sg/baseline") if before else ()
     body = [
         (
             r["size"],
@@ -639,6 +650,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             _duration(r["torch_s"]),
             f"{r['sg_over_numpy']:.3f}",
             f"{r['torch_over_numpy']:.3f}",
+            *((_duration(r[f"{BASELINE}_s"]), f"{r['sg_over_baseline']:.3f}") if before else ()),
         )
         for r in rows
     ]
@@ -654,6 +666,13 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join([fmt(header), rule, *(fmt(line) for line in body)])
 
 
+def baseline_path(checkout: str | None) -> list[str]:
+    """The source folders of sg-scalar and sg-tensor in another checkout of sg."""
+    if checkout is None:
+        raise ValueError("no --baseline checkout given")
+    return [os.path.join(checkout, "packages", p, "src") for p in ("sg-scalar", "sg-tensor")]
+
+
 def run(args: argparse.Namespace) -> int:
     for variable in THREAD_VARIABLES:  # for this process too, should it ever load BLAS
         os.environ[variable] = str(args.threads)
@@ -667,7 +686,9 @@ def run(args: argparse.Namespace) -> int:
         for size_index, dtype in CASES:
             key = (impl,) if args.quick else (impl, size_index, dtype)
             if key not in started_workers:
-                started_workers[key] = Worker(impl, args.threads, args.clock, args.allocator)
+                started_workers[key] = Worker(
+                    impl, args.threads, args.clock, args.allocator, args.baseline
+                )
             workers[impl, size_index, dtype] = started_workers[key]
     _progress(
         f"started {len(started_workers)} workers ({', '.join(IMPLS)}"
@@ -754,6 +775,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global IMPLS  # --baseline adds an implementation
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--threads", type=int, default=1, help="BLAS/OpenMP threads for every implementation"
@@ -786,7 +808,12 @@ def main(argv: list[str] | None = None) -> int:
         help="glibc malloc settings for every worker: keep freed memory for reuse (cached) "
         "or glibc's defaults",
     )
-    parser.add_argument("--worker", choices=IMPLS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--baseline",
+        metavar="CHECKOUT",
+        help="also time sg-tensor from another checkout of sg (its packages/*/src), same run",
+    )
+    parser.add_argument("--worker", choices=(*IMPLS, BASELINE), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error("--threads must be at least 1")
@@ -795,6 +822,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         worker(args.worker, args.threads, args.clock)
         return 0
+    if args.baseline:
+        IMPLS = (*IMPLS, BASELINE)
     if args.rounds is None:
         args.rounds = 1 if args.quick else 9
     if args.target is None:
