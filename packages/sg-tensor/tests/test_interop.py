@@ -192,7 +192,9 @@ def test_unsupported_numpy_function_without_grad_returns_the_numpy_result() -> N
     out = np.cumprod(x)
     assert isinstance(out, np.ndarray)
     np.testing.assert_array_equal(out, np.cumprod(A))
-    np.testing.assert_array_equal(np.cumprod(Tensor(A, requires_grad=True).detach()), np.cumprod(A))
+    np.testing.assert_array_equal(
+        np.cumprod(Tensor(A, requires_grad=True).detach()), np.cumprod(A)
+    )
     np.testing.assert_array_equal(np.exp2(x), np.exp2(A))
 
 
