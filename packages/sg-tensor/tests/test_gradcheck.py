@@ -18,12 +18,12 @@ import pytest
 from tensor_helpers import gradcheck, normal
 
 import sg_tensor as st
-from sg_scalar.declare import Example
+from sg_scalar.examples import Example, examples
 from sg_scalar.graph import Op
 from sg_tensor import DECLARATIONS, OPS, ShapeMismatchError, Tensor
 from sg_tensor.op import default_shapes
 
-EXAMPLES = [e for d in DECLARATIONS.values() for e in d.examples(default_shapes)]
+EXAMPLES = [e for d in DECLARATIONS.values() for e in examples(d, default_shapes)]
 
 
 def test_every_operator_and_form_has_a_case() -> None:

@@ -24,7 +24,7 @@ from tensor_helpers import gradcheck, graph_ops
 from test_gradcheck import EXAMPLES
 
 import sg_tensor as st
-from sg_scalar.declare import Example
+from sg_scalar.examples import Example
 from sg_scalar.graph import Op
 from sg_tensor import (
     OPS,

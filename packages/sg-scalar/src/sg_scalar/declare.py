@@ -15,125 +15,41 @@ rest of the project derives from it:
   :class:`ZeroSpread`);
 - a bound on its value given bounds on its inputs, for the random-expression generator.
 
-From these, :meth:`Declaration.examples` lists every way of calling the operator that a
-check should try, each able to draw valid inputs (:meth:`Example.draw`). The
-verification registry, the expression generator, the mutants and their probes, the
-package tests' gradient checks and the operator list in the docs are all built from
-that, so adding an operator is adding one entry.
-
-This module needs no numpy: inputs are drawn through the random generator it is given
-(numpy's ``Generator`` in practice) with arithmetic only.
+From these, :func:`sg_scalar.examples.examples` lists every way of calling the operator
+that a check should try, each able to draw valid inputs. The verification registry, the
+expression generator, the mutants and their probes, the package tests' gradient checks
+and the operator list in the docs are all built from that, so adding an operator is
+adding one entry. Bounds are in :mod:`sg_scalar.bounds`.
 """
 
 from __future__ import annotations
 
-import importlib
-import math
 import operator as _operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sg_scalar.bounds import Bound, same
 from sg_scalar.graph import Op
 
 __all__ = [
     "NONZERO",
     "POSITIVE",
     "REAL",
-    "Bounds",
     "Case",
     "Declaration",
     "Domain",
-    "Example",
     "Form",
     "Kink",
     "Param",
     "Tie",
     "Torch",
     "ZeroSpread",
-    "same",
-    "unit",
+    "power_domain",
 ]
 
 Params = Mapping[str, Any]
 Shape = tuple[int, ...]
-Interval = tuple[float, float]
-
-
-@dataclass(frozen=True)
-class Bounds:
-    """What the expression generator knows about an operator's inputs: an interval
-    holding each input's values (after any guard), the parameters and the shapes."""
-
-    intervals: Sequence[Interval]
-    params: Params
-    shapes: Sequence[Shape]
-
-    def m(self, i: int = 0) -> float:
-        """The largest ``|value|`` of input ``i``."""
-        low, high = self.intervals[i]
-        return max(abs(low), abs(high))
-
-    def low(self, i: int = 0) -> float:
-        """The lower end of input ``i``'s interval."""
-        return self.intervals[i][0]
-
-    def high(self, i: int = 0) -> float:
-        """The upper end of input ``i``'s interval."""
-        return self.intervals[i][1]
-
-    def reduced(self) -> int:
-        """How many elements of input 0 a reduction over ``params["axis"]`` combines."""
-        shape, axis = self.shapes[0], self.params.get("axis")
-        if axis is None:
-            return math.prod(shape)
-        axes = axis if isinstance(axis, (tuple, list)) else (axis,)
-        return int(math.prod(shape[a % len(shape)] for a in set(axes))) if shape else 1
-
-
-Bound = Callable[[Bounds], float]
-"""A bound on ``|output|`` given :class:`Bounds` on the inputs."""
-
-
-def same(b: Bounds) -> float:
-    """``|f(x)| <= max |input|``: signs, rectifiers, maxima, moving elements around."""
-    return max(b.m(i) for i in range(len(b.intervals)))
-
-
-def unit(b: Bounds) -> float:
-    """``|f(x)| <= 1``: sin, cos, tanh, sigmoid, erf, softmax."""
-    return 1.0
-
-
-def total(b: Bounds) -> float:
-    """``|a + b| <= |a| + |b|`` (and ``a - b``)."""
-    return b.m(0) + b.m(1)
-
-
-def product(b: Bounds) -> float:
-    """``|a b| <= |a| |b|``."""
-    return b.m(0) * b.m(1)
-
-
-def quotient(b: Bounds) -> float:
-    """``|a / b|`` for a divisor in a positive interval."""
-    return b.m(0) / b.low(1)
-
-
-def log_bound(b: Bounds) -> float:
-    """``|log x|`` for ``x`` in a positive interval."""
-    return max(-math.log(b.low()), math.log(b.high()))
-
-
-def power_bound(b: Bounds) -> float:
-    """``x**y`` for a base in a positive interval."""
-    return float(max(b.high(0), 1 / b.low(0)) ** b.m(1))
-
-
-def constant_power_bound(b: Bounds) -> float:
-    """``x**p`` for a number ``p`` (the base positive unless ``p`` is a whole number >= 0)."""
-    p = float(b.params["p"])
-    return float(max(b.low() ** p, b.high() ** p) if b.low() > 0 else b.m() ** p)
 
 
 def power_domain(params: Params) -> Domain:
@@ -421,150 +337,7 @@ class Declaration:
         """The declared tie, if any."""
         return next((e for e in self.edges if isinstance(e, Tie)), None)
 
-    def apply(self, *inputs: Any, **params: Any) -> Any:
-        """Call the operator the canonical way: its ``call``, else its first form."""
-        if self.call is not None:
-            return self.call(*inputs, **params)
-        return call_form(self, self.forms[0], inputs, params)
-
     @property
     def forms_or_call(self) -> tuple[Form, ...]:
         """The forms, or for an operator only rules use, its canonical call."""
         return self.forms or ((Form("call", self.name),) if self.call is not None else ())
-
-    def examples(
-        self, default_shapes: Callable[[Declaration], list[tuple[Shape, ...]]]
-    ) -> list[Example]:
-        """Every call a check should try: the first form in every case (and, where a case
-        gives no shapes, at every default shape of the signature), each other form once."""
-        examples: list[Example] = []
-        forms = self.forms or ((Form("call", self.name),) if self.call is not None else ())
-        if not forms:
-            return examples
-        for i, case in enumerate(self.cases):
-            shape_sets = [case.shapes] if case.shapes is not None else default_shapes(self)
-            for shapes in shape_sets:
-                examples.append(Example(self, forms[0], case, shapes, i))
-        first = self.cases[0]
-        first_shapes = first.shapes if first.shapes is not None else default_shapes(self)[0]
-        for form in forms[1:]:
-            shapes = first_shapes[1:] if form.kind == "reflected" else first_shapes
-            examples.append(Example(self, form, first, shapes, 0))
-        return examples
-
-
-@dataclass(frozen=True, eq=False)
-class Example:
-    """One checkable call: an operator's form in a case, at given input shapes."""
-
-    declaration: Declaration
-    form: Form
-    case: Case
-    shapes: tuple[Shape, ...]
-    case_index: int = 0
-
-    @property
-    def name(self) -> str:
-        """A readable unique name: operator, form, case and shapes."""
-        shapes = "|".join("x".join(map(str, s)) or "0d" for s in self.shapes)
-        params = ",".join(f"{k}={_short(v)}" for k, v in self.case.params.items())
-        label = self.case.label or params
-        return f"{self.declaration.name}[{self.form}{';' + label if label else ''};{shapes}]"
-
-    def call(self, *inputs: Any) -> Any:
-        """Call the operator in this form on ``inputs`` (engine values)."""
-        return call_form(self.declaration, self.form, inputs, self.case.params)
-
-    def draw(self, rng: Any) -> list[Any]:
-        """Inputs in the operator's domain, away from its kinks and ties (float64)."""
-        decl, params = self.declaration, self.case.params
-        offset = 1 if self.form.kind == "reflected" else 0  # the constant is input 0
-        tie = decl.ties
-        if tie is not None:  # every value distinct: no two inputs (or elements) tie
-            arrays = _distinct(rng, self.shapes)
-        else:
-            arrays = [
-                decl.domain(i + offset, self.case).draw(rng, s) for i, s in enumerate(self.shapes)
-            ]
-        for index, point, _ in decl.kinks(params):
-            if 0 <= index - offset < len(arrays):
-                arrays[index - offset] = _push_away(arrays[index - offset], point, 0.05)
-        for index, values in self.case.exact.items():
-            for position, value in values.items():
-                arrays[index][position] = value
-        return arrays
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 24 else text[:21] + "..."
-
-
-def _push_away(x: Any, point: float, gap: float) -> Any:
-    """``x`` with every value closer than ``gap`` to ``point`` moved to ``2 gap`` from it."""
-    near = abs(x - point) < gap
-    side = (x >= point) * 2.0 - 1.0
-    return x + near * (point + side * 2 * gap - x)
-
-
-def _distinct(rng: Any, shapes: Sequence[Shape]) -> list[Any]:
-    """Arrays of ``shapes`` whose values, all together, are at least 0.1 apart."""
-    sizes = [math.prod(s) for s in shapes]
-    n = sum(sizes)
-    values = (rng.permutation(n) - n / 2) * 0.1 + rng.uniform(-0.02, 0.02)
-    arrays, start = [], 0
-    for shape, size in zip(shapes, sizes):
-        arrays.append(values[start : start + size].reshape(shape))
-        start += size
-    return arrays
-
-
-def call_form(decl: Declaration, form: Form, inputs: Sequence[Any], params: Params) -> Any:
-    """Call ``decl`` through ``form`` on ``inputs`` with ``params`` (see :class:`Form`).
-
-    Methods and functions take the parameters positionally, in the case's order, after
-    the inputs (the ``leading`` ones before); numpy functions take them by keyword.
-    """
-    result = _call_form(decl, form, inputs, params)
-    return result if decl.output is None else result[decl.output]
-
-
-def _call_form(decl: Declaration, form: Form, inputs: Sequence[Any], params: Params) -> Any:
-    kind, name = form.kind, form.name
-    if kind == "call" and decl.call is not None:
-        return decl.call(*inputs, **params)
-    args: list[Any] = [list(inputs)] if decl.variadic else list(inputs)
-    lead = [params[p] for p in decl.leading]
-    rest = {k: v for k, v in params.items() if k not in decl.leading}
-    if kind == "method":
-        return getattr(args[0], name)(*args[1:], *rest.values())
-    if kind == "property":
-        return getattr(args[0], name)
-    if kind == "function":
-        function = getattr(importlib.import_module(decl.module), name)
-        return function(*lead, *args, *rest.values())
-    if kind == "numpy":
-        keywords = {form.rename.get(k, k): v for k, v in rest.items()}
-        return form.target(*lead, *args, **keywords)
-    values = list(params.values())
-    if kind == "reflected":
-        (x,) = inputs
-        constant = form.target if form.target != "array" else _array_constant(name, x)
-        return _BINARY_SYMBOLS[name][0](constant, x)
-    if name in _BINARY_SYMBOLS:
-        if len(inputs) == 1 and len(values) == 1:  # x ** p with a number p
-            return _BINARY_SYMBOLS[name][0](inputs[0], values[0])
-        return _BINARY_SYMBOLS[name][0](inputs[0], inputs[1])
-    if name in _UNARY_SYMBOLS:
-        return _UNARY_SYMBOLS[name][0](inputs[0])
-    if name == "[]":
-        return inputs[0][values[0]]
-    raise ValueError(f"{decl.name}: unknown calling form {form}")
-
-
-def _array_constant(symbol: str, x: Any) -> Any:
-    """A constant array (numpy, from ``x``'s data) that can stand left of ``x``."""
-    data = x.data
-    if symbol == "@":  # (n, k) @ (k, n): the transposed shape fits
-        data = data.swapaxes(-1, -2) if data.ndim >= 2 else data
-    return data * 0.0 + 1.5  # positive: a valid base and divisor

@@ -21,11 +21,21 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from sg_scalar.bounds import (
+    Bound,
+    constant_power_bound,
+    log_bound,
+    power_bound,
+    product,
+    quotient,
+    same,
+    total,
+    unit,
+)
 from sg_scalar.declare import (
     NONZERO,
     POSITIVE,
     REAL,
-    Bound,
     Case,
     Declaration,
     Domain,
@@ -35,15 +45,7 @@ from sg_scalar.declare import (
     Params,
     Tie,
     Torch,
-    constant_power_bound,
-    log_bound,
-    power_bound,
     power_domain,
-    product,
-    quotient,
-    same,
-    total,
-    unit,
 )
 from sg_scalar.graph import Op, Rule
 from sg_scalar.ieee import cos, data, div, exp, log, nan, power, sigmoid, sign, sin, sqrt

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from sg_scalar.declare import Bounds, Case, Domain, Kink, Param, Torch, unit
+from sg_scalar.bounds import Bounds, unit
+from sg_scalar.declare import Case, Domain, Kink, Param, Torch
 from sg_tensor.op import call, choice, data, indicator, number, op, quiet, real
 
 Grads = tuple[Any, ...]

@@ -14,25 +14,17 @@ from typing import Any
 
 import numpy as np
 
-from sg_scalar.declare import (
-    NONZERO,
-    POSITIVE,
-    REAL,
+from sg_scalar.bounds import (
     Bounds,
-    Case,
-    Domain,
-    Kink,
-    Tie,
-    Torch,
     constant_power_bound,
     log_bound,
     power_bound,
-    power_domain,
     product,
     quotient,
     total,
     unit,
 )
+from sg_scalar.declare import NONZERO, POSITIVE, REAL, Case, Domain, Kink, Tie, Torch, power_domain
 from sg_tensor.op import OPS, data, indicator, number, op, quiet
 from sg_tensor.tensor import Tensor, binary, operand
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from sg_scalar.declare import REAL, Bounds, Case
+from sg_scalar.bounds import Bounds
+from sg_scalar.declare import REAL, Case
 from sg_tensor.op import OPS, op
 from sg_tensor.tensor import Tensor, as_tensor, operand
 

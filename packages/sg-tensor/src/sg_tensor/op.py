@@ -37,19 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from sg_scalar.declare import (
-    REAL,
-    Bound,
-    Case,
-    Declaration,
-    Domain,
-    Edge,
-    Form,
-    Param,
-    Params,
-    Torch,
-    same,
-)
+from sg_scalar.bounds import Bound, same
+from sg_scalar.declare import REAL, Case, Declaration, Domain, Edge, Form, Param, Params, Torch
 from sg_scalar.graph import Op, Rule
 
 __all__ = [

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from sg_scalar.declare import Bounds, Case, Domain, Param, Tie, Torch, ZeroSpread
+from sg_scalar.bounds import Bounds
+from sg_scalar.declare import Case, Domain, Param, Tie, Torch, ZeroSpread
 from sg_tensor.arguments import Axes, one_axis
 from sg_tensor.op import OPS, data, op, quiet
 

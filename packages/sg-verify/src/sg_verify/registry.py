@@ -1,7 +1,7 @@
 """The operator registry: one check per way of calling each operator, from its declaration.
 
 Every operator of sg-scalar and sg-tensor is declared once, next to its rule
-(:mod:`sg_scalar.declare`). Its :meth:`~sg_scalar.declare.Declaration.examples` are the
+(:mod:`sg_scalar.declare`). Its examples (:func:`sg_scalar.examples.examples`) are the
 calls worth checking: each public form (method, function, operator symbol, reflected
 operand, numpy function) in each declared case, at each shape its signature is checked
 at. An :class:`OpSpec` adds what the oracles need: the PyTorch counterpart resolved from
@@ -20,7 +20,9 @@ import numpy as np
 
 import sg_scalar
 import sg_tensor
-from sg_scalar.declare import Declaration, Example, Form, Params
+from sg_scalar.declare import Declaration, Form, Params
+from sg_scalar.examples import Example
+from sg_scalar.examples import examples as _examples
 from sg_scalar.rules import shapes as scalar_shapes
 from sg_tensor.op import default_shapes as tensor_shapes
 from sg_verify.pytorch import require_torch
@@ -76,8 +78,8 @@ def declarations(engine: str) -> list[Declaration]:
 
 
 def examples(decl: Declaration) -> list[Example]:
-    """The calls a check tries for ``decl`` (see :meth:`Declaration.examples`)."""
-    return decl.examples(tensor_shapes if decl.engine == "tensor" else scalar_shapes)
+    """The calls a check tries for ``decl`` (see :func:`sg_scalar.examples.examples`)."""
+    return _examples(decl, tensor_shapes if decl.engine == "tensor" else scalar_shapes)
 
 
 def spec(example: Example) -> OpSpec:

@@ -19,6 +19,7 @@ import numpy as np
 import sg_tensor as st
 from sg_scalar import Value, no_grad
 from sg_scalar.declare import Declaration, Kink, Tie, ZeroSpread
+from sg_scalar.examples import apply
 from sg_tensor.arguments import normalize_axis
 from sg_verify import oracles
 from sg_verify.expressions.ir import DECLARED, Expression, Node
@@ -56,7 +57,7 @@ def _interpret(
 
 
 def _sg_impl(decl: Declaration) -> Impl:
-    return lambda a, p: decl.apply(*a, **p)
+    return lambda a, p: apply(decl, *a, **p)
 
 
 def _torch_impl(decl: Declaration) -> Impl:

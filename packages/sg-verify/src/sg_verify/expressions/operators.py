@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from sg_scalar.declare import Bounds, Case, Declaration
+from sg_scalar.bounds import Bounds
+from sg_scalar.declare import Case, Declaration
 from sg_tensor.arguments import normalize_axis
 from sg_verify.expressions.builder import _Builder
 from sg_verify.expressions.ir import DECLARED, MAX_SIZE, IndexArray, Mask

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from sg_scalar.declare import Declaration, Example, Kink, Tie
+from sg_scalar.declare import Declaration, Kink, Tie
+from sg_scalar.examples import Example
 from sg_verify.mutants.mutant import GENERIC_KINDS, Mutant, Patch, Rule
 from sg_verify.registry import OpSpec, declarations, examples, spec
 
