@@ -21,7 +21,9 @@ A node has
   memory, as in PyTorch);
 - ``_fit_gradient``: ``None``, or ``fit(g, input, op, index)`` returning the gradient a
   rule gave for an input in that input's shape and dtype (``Tensor`` sums broadcast
-  axes away here, for every operator) or raising an error naming the operator.
+  axes away here, for every operator) or raising an error naming the operator;
+  ``_exact_gradient``: the array type a gradient that needs no fitting has (when it
+  also has its input's ``shape`` and ``dtype``; ``numpy.ndarray`` for ``Tensor``).
 
 The driver's steps are module-level functions it looks up on every pass: the order
 (:func:`topological_order`), the seed (:func:`seed`) and how two contributions to one
@@ -67,6 +69,9 @@ class Node(Protocol):
 
     @property
     def _fit_gradient(self) -> Callable[[Any, Any, Op, int], Any] | None: ...
+
+    @property
+    def _exact_gradient(self) -> type | None: ...
 
     def _accumulate_grad(self, g: Any) -> None: ...
 
@@ -264,6 +269,9 @@ def accumulate(previous: Any, gradient: Any) -> Any:
     return previous + gradient
 
 
+_add = accumulate  # the driver inlines this default; a replacement it calls
+
+
 def backward(
     root: Node,
     gradient: Any,
@@ -334,6 +342,10 @@ def _walk(
     ends: set[Node] | frozenset[Node],
 ) -> None:
     """The loop of :func:`_propagate` (see there)."""
+    add = None if accumulate is _add else accumulate  # None: plain addition, inline
+    # A gradient of the node type's own array type, with its input's shape and dtype, is
+    # used as it is; anything else goes through ``fit`` (checked inline: this is hot).
+    exact: Any = None if fit is None else _exact_gradient(order)
     # Each node's ``_pending`` slot sums the gradients of its consumers; a slot is much
     # cheaper than a dict keyed by node, and this loop is the hot path of every pass.
     for node in reversed(order):
@@ -366,6 +378,9 @@ def _walk(
             needs: tuple[bool, ...]
             if n_parents == 2:
                 needs = (parents[0].requires_grad, parents[1].requires_grad)
+            elif n_parents == 3:
+                a, b, c = parents
+                needs = (a.requires_grad, b.requires_grad, c.requires_grad)
             else:
                 needs = tuple([p.requires_grad for p in parents])
             ctx = {**ctx, "needs_input_grad": needs} if ctx else {"needs_input_grad": needs}
@@ -384,37 +399,86 @@ def _walk(
                 grads = op.vjp(g, node.data, parents[0].data, **ctx)
             else:
                 grads = op.vjp(g, node.data, parents[0].data)
+        elif n_parents == 3:  # x @ W.T + b (linear)
+            a, b, c = parents
+            grads = op.vjp(g, node.data, a.data, b.data, c.data, **(ctx or _NO_CTX))
         else:
             grads = op.vjp(g, node.data, *[p.data for p in parents], **(ctx or _NO_CTX))
-        if len(grads) != n_parents:
-            raise _wrong_count(op, len(grads), n_parents)
-        if n_parents == 2:  # spelled out: most operators take two inputs
+        # Each gradient goes to its input's pending sum: fitted to the input's shape and
+        # dtype by the node type (Tensor), added to what other consumers sent. The one-
+        # and two-input cases are spelled out; the seam ``accumulate`` is called only when
+        # something other than addition stands there (a driver mutant).
+        if n_parents == 2:
             a, b = parents
-            ga, gb = grads
+            try:
+                ga, gb = grads
+            except (TypeError, ValueError):
+                raise _wrong_count(op, grads, 2) from None
             if ga is not None and a.requires_grad:
-                if fit is not None:  # the gradient in the input's shape and dtype
+                if fit is not None and not (
+                    type(ga) is exact and ga.shape == a.data.shape and ga.dtype == a.data.dtype
+                ):
                     ga = fit(ga, a, op, 0)
                 previous = a._pending
-                a._pending = ga if previous is None else accumulate(previous, ga)
+                if previous is None:
+                    a._pending = ga
+                else:
+                    a._pending = previous + ga if add is None else add(previous, ga)
             if gb is not None and b.requires_grad:
-                if fit is not None:
+                if fit is not None and not (
+                    type(gb) is exact and gb.shape == b.data.shape and gb.dtype == b.data.dtype
+                ):
                     gb = fit(gb, b, op, 1)
                 previous = b._pending
-                b._pending = gb if previous is None else accumulate(previous, gb)
+                if previous is None:
+                    b._pending = gb
+                else:
+                    b._pending = previous + gb if add is None else add(previous, gb)
             continue
+        if n_parents == 1:
+            try:
+                (ga,) = grads
+            except (TypeError, ValueError):
+                raise _wrong_count(op, grads, 1) from None
+            a = parents[0]
+            if ga is not None and a.requires_grad:
+                if fit is not None and not (
+                    type(ga) is exact and ga.shape == a.data.shape and ga.dtype == a.data.dtype
+                ):
+                    ga = fit(ga, a, op, 0)
+                previous = a._pending
+                if previous is None:
+                    a._pending = ga
+                else:
+                    a._pending = previous + ga if add is None else add(previous, ga)
+            continue
+        if len(grads) != n_parents:
+            raise _wrong_count(op, grads, n_parents)
         for i, (parent, grad) in enumerate(zip(parents, grads)):
             if grad is not None and parent.requires_grad:
                 if fit is not None:
                     grad = fit(grad, parent, op, i)
                 previous = parent._pending
-                parent._pending = grad if previous is None else accumulate(previous, grad)
+                if previous is None:
+                    parent._pending = grad
+                else:
+                    parent._pending = previous + grad if add is None else add(previous, grad)
 
 
-def _wrong_count(op: Op, got: int, expected: int) -> TypeError:
+def _exact_gradient(order: list[Node]) -> type | None:
+    """The array type whose gradients need no fitting, from any node of the pass."""
+    return order[-1]._exact_gradient if order else None
+
+
+def _wrong_count(op: Op, grads: Any, expected: int) -> TypeError:
+    if isinstance(grads, (tuple, list)):
+        got = f"{len(grads)} gradient{'s' * (len(grads) != 1)}"
+    else:
+        got = f"a {type(grads).__name__}"
     return TypeError(
-        f"{op.name}: the gradient rule returned {got} gradient{'s' * (got != 1)} for "
-        f"{expected} input{'s' * (expected != 1)}; it must return one per input (None for "
-        "an input that gets no gradient)"
+        f"{op.name}: the gradient rule returned {got} for {expected} input"
+        f"{'s' * (expected != 1)}; it must return a tuple with one gradient per input (None "
+        "for an input that gets no gradient)"
     )
 
 

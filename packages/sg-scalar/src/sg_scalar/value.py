@@ -51,6 +51,7 @@ class Value:
     )
     _retains_grad = True  # intermediate nodes keep their gradient too, for inspection
     _fit_gradient = None  # rules give floats: nothing to fit
+    _exact_gradient = None
 
     data: float
     grad: Any

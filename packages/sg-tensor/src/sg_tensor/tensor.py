@@ -53,6 +53,7 @@ class Tensor:
         "__weakref__",
     )
     _retains_grad = False  # only leaves keep .grad, as in PyTorch: saves memory
+    _exact_gradient = np.ndarray  # an array with the input's shape and dtype needs no fit
     __array_priority__ = 1000  # numpy defers to Tensor's reflected operators
 
     data: np.ndarray
