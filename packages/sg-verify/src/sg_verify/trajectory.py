@@ -238,6 +238,26 @@ def _torch_model(torch: Any, sizes: Sequence[int], activation: str) -> Any:
     return torch.nn.Sequential(*layers)
 
 
+def _torch_copy(
+    torch: Any, model: nn.MLP, activation: str, class_name: str, hyper: dict[str, Any]
+) -> tuple[Any, Any]:
+    """The PyTorch model holding exactly sg's initial weights, and its optimizer."""
+    tmodel = _torch_model(torch, model.sizes, activation)
+    state = model.state_dict()
+    if list(state) != list(tmodel.state_dict()):
+        raise RuntimeError(
+            f"trajectory: sg parameter names {list(state)} differ from PyTorch's "
+            f"{list(tmodel.state_dict())}"
+        )
+    tmodel.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()})
+    for name, tp in tmodel.named_parameters():
+        if not np.array_equal(state[name], tp.detach().numpy()):
+            raise RuntimeError(f"trajectory: parameter {name} was not copied exactly")
+    if "betas" in hyper:
+        hyper = {**hyper, "betas": tuple(hyper["betas"])}
+    return tmodel, getattr(torch.optim, class_name)(tmodel.parameters(), foreach=False, **hyper)
+
+
 # -- the comparison --------------------------------------------------------------------
 @dataclass
 class TrajectoryResult:
@@ -376,101 +396,68 @@ def run_trajectory(
     """
     with threads(torch_threads) as torch:
         problem = make_problem(loss, steps, seed, hidden, n_samples, batch_size)
-        return _run_trajectory(torch, optimizer, problem, seed=seed, activation=activation,
-                               batch_size=batch_size, hyperparameters=hyperparameters,
-                               tolerance=tolerance,
-                               torch_hyperparameters=torch_hyperparameters)  # fmt: skip
+        model, opt, hyper = _sg_setup(problem, optimizer, activation, hyperparameters)
+        class_name = OPTIMIZERS[optimizer][0]
 
+        torch_hyper = {**hyper, **(torch_hyperparameters or {})}
+        tmodel, topt = _torch_copy(torch, model, activation, class_name, torch_hyper)
+        names = [name for name, _ in model.named_parameters()]
+        sg_params = [p for _, p in model.named_parameters()]
+        t_params = dict(tmodel.named_parameters())
+        t_list = [t_params[name] for name in names]
 
-def _run_trajectory(
-    torch: Any,
-    optimizer: str,
-    problem: Problem,
-    *,
-    seed: int,
-    activation: str,
-    batch_size: int,
-    hyperparameters: dict[str, Any] | None,
-    tolerance: float,
-    torch_hyperparameters: dict[str, Any] | None,
-) -> TrajectoryResult:
-    steps = len(problem.batches)
-    model, opt, hyper = _sg_setup(problem, optimizer, activation, hyperparameters)
-    class_name = OPTIMIZERS[optimizer][0]
+        X_t = torch.from_numpy(problem.X)
+        y_t = torch.from_numpy(problem.y)
+        initial_full_loss = _sg_full_loss(problem, model)
 
-    tmodel = _torch_model(torch, problem.sizes, activation)
-    state = model.state_dict()
-    if list(state) != list(tmodel.state_dict()):
-        raise RuntimeError(
-            f"trajectory: sg parameter names {list(state)} differ from PyTorch's "
-            f"{list(tmodel.state_dict())}"
-        )
-    tmodel.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()})
-    torch_hyper = {**hyper, **(torch_hyperparameters or {})}
-    if "betas" in torch_hyper:
-        torch_hyper["betas"] = tuple(torch_hyper["betas"])
-    topt = getattr(torch.optim, class_name)(tmodel.parameters(), foreach=False, **torch_hyper)
+        sg_loss, torch_loss = np.empty(steps), np.empty(steps)
+        grad_diff, param_diff, param_rel_diff = np.zeros(steps), np.zeros(steps), np.zeros(steps)
+        param_max = dict.fromkeys(names, 0.0)
+        seconds_sg = seconds_torch = 0.0
+        with torch.enable_grad():
+            for t, rows in enumerate(problem.batches):
+                start = time.perf_counter()
+                sg_loss[t] = _sg_loss_and_grads(problem, model, opt, rows)
+                seconds_sg += time.perf_counter() - start
 
-    names = [name for name, _ in model.named_parameters()]
-    sg_params = [p for _, p in model.named_parameters()]
-    t_params = dict(tmodel.named_parameters())
-    t_list = [t_params[name] for name in names]
-    for name, p, tp in zip(names, sg_params, t_list):
-        if not np.array_equal(p.data, tp.detach().numpy()):
-            raise RuntimeError(f"trajectory: parameter {name} was not copied exactly")
+                start = time.perf_counter()
+                topt.zero_grad(set_to_none=True)
+                idx = torch.from_numpy(rows)
+                tl = _loss(torch.nn.functional, problem.loss, tmodel(X_t[idx]), y_t[idx])
+                tl.backward()
+                torch_loss[t] = float(tl.item())
+                seconds_torch += time.perf_counter() - start
 
-    X_t = torch.from_numpy(problem.X)
-    y_t = torch.from_numpy(problem.y)
-    initial_full_loss = _sg_full_loss(problem, model)
+                grad_diff[t] = max(
+                    _max_abs(p.grad, tp.grad.numpy())[0] for p, tp in zip(sg_params, t_list)
+                )
 
-    sg_loss, torch_loss = np.empty(steps), np.empty(steps)
-    grad_diff, param_diff, param_rel_diff = np.zeros(steps), np.zeros(steps), np.zeros(steps)
-    param_max = dict.fromkeys(names, 0.0)
-    seconds_sg = seconds_torch = 0.0
-    with torch.enable_grad():
-        for t, rows in enumerate(problem.batches):
-            start = time.perf_counter()
-            sg_loss[t] = _sg_loss_and_grads(problem, model, opt, rows)
-            seconds_sg += time.perf_counter() - start
+                start = time.perf_counter()
+                opt.step()
+                seconds_sg += time.perf_counter() - start
+                start = time.perf_counter()
+                topt.step()
+                seconds_torch += time.perf_counter() - start
 
-            start = time.perf_counter()
-            topt.zero_grad(set_to_none=True)
-            idx = torch.from_numpy(rows)
-            tl = _loss(torch.nn.functional, problem.loss, tmodel(X_t[idx]), y_t[idx])
-            tl.backward()
-            torch_loss[t] = float(tl.item())
-            seconds_torch += time.perf_counter() - start
+                for name, p, tp in zip(names, sg_params, t_list):
+                    d, r = _max_abs(p.data, tp.detach().numpy())
+                    param_max[name] = max(param_max[name], d)
+                    param_diff[t] = max(param_diff[t], d)
+                    param_rel_diff[t] = max(param_rel_diff[t], r)
 
-            grad_diff[t] = max(
-                _max_abs(p.grad, tp.grad.numpy())[0] for p, tp in zip(sg_params, t_list)
-            )
-
-            start = time.perf_counter()
-            opt.step()
-            seconds_sg += time.perf_counter() - start
-            start = time.perf_counter()
-            topt.step()
-            seconds_torch += time.perf_counter() - start
-
-            for name, p, tp in zip(names, sg_params, t_list):
-                d, r = _max_abs(p.data, tp.detach().numpy())
-                param_max[name] = max(param_max[name], d)
-                param_diff[t] = max(param_diff[t], d)
-                param_rel_diff[t] = max(param_rel_diff[t], r)
-
-    with torch.no_grad():
-        final_torch = float(_loss(torch.nn.functional, problem.loss, tmodel(X_t), y_t).item())
-    return TrajectoryResult(
-        optimizer=optimizer, optimizer_class=class_name, hyperparameters=hyper,
-        loss=problem.loss, sizes=list(problem.sizes), activation=activation, steps=steps,
-        seed=seed, batch_size=batch_size, sg_loss=sg_loss, torch_loss=torch_loss,
-        loss_diff=np.abs(sg_loss - torch_loss), grad_diff=grad_diff, param_diff=param_diff,
-        param_rel_diff=param_rel_diff, param_max_diff=param_max,
-        initial_full_loss=initial_full_loss, final_full_loss_sg=_sg_full_loss(problem, model),
-        final_full_loss_torch=final_torch, torch_version=str(torch.__version__),
-        seconds_sg=seconds_sg, seconds_torch=seconds_torch, tolerance=tolerance,
-        extra={"torch_hyperparameters": torch_hyper} if torch_hyperparameters else {},
-    )  # fmt: skip
+        with torch.no_grad():
+            final_torch = float(_loss(torch.nn.functional, problem.loss, tmodel(X_t), y_t).item())
+        return TrajectoryResult(
+            optimizer=optimizer, optimizer_class=class_name, hyperparameters=hyper,
+            loss=problem.loss, sizes=list(problem.sizes), activation=activation, steps=steps,
+            seed=seed, batch_size=batch_size, sg_loss=sg_loss, torch_loss=torch_loss,
+            loss_diff=np.abs(sg_loss - torch_loss), grad_diff=grad_diff, param_diff=param_diff,
+            param_rel_diff=param_rel_diff, param_max_diff=param_max,
+            initial_full_loss=initial_full_loss, final_full_loss_sg=_sg_full_loss(problem, model),
+            final_full_loss_torch=final_torch, torch_version=str(torch.__version__),
+            seconds_sg=seconds_sg, seconds_torch=seconds_torch, tolerance=tolerance,
+            extra={"torch_hyperparameters": torch_hyper} if torch_hyperparameters else {},
+        )  # fmt: skip
 
 
 ACCEPTANCE_OPTIMIZERS = ("sgd", "sgd_nesterov", "adam", "adamw")
