@@ -456,7 +456,11 @@ def _walk(
             raise _wrong_count(op, grads, n_parents)
         for i, (parent, grad) in enumerate(zip(parents, grads)):
             if grad is not None and parent.requires_grad:
-                if fit is not None:
+                if fit is not None and not (
+                    type(grad) is exact
+                    and grad.shape == parent.data.shape
+                    and grad.dtype == parent.data.dtype
+                ):
                     grad = fit(grad, parent, op, i)
                 previous = parent._pending
                 if previous is None:
