@@ -451,6 +451,9 @@ def _walk(
                     a._pending = ga
                 else:
                     a._pending = previous + ga if add is None else add(previous, ga)
+            # Drop it: in a chain such as linear, relu, linear, relu it would stay
+            # allocated while the next one-input rule runs, raising the peak memory.
+            ga = None
             continue
         if len(grads) != n_parents:
             raise _wrong_count(op, grads, n_parents)
