@@ -15,7 +15,9 @@ A node has
   dict of keyword arguments for the rule, or ``None``;
 - ``_pending``: where the driver sums the gradient flowing into the node during a
   backward pass (``None`` outside one);
-- ``_accumulate_grad(g)``: add ``g`` into the node's ``.grad``;
+- ``_accumulate_grad(g, stored)``: add ``g`` into the node's ``.grad``; ``stored`` is
+  the pass's own set of the ids of gradients already stored in a leaf (``Tensor``
+  copies a gradient it finds there: two leaves never share one array);
 - ``_retains_grad``: whether the driver also records gradients on non-leaf nodes
   (``Value`` does, so a drawn graph shows every gradient; ``Tensor`` does not, to save
   memory, as in PyTorch);
@@ -73,7 +75,7 @@ class Node(Protocol):
     @property
     def _exact_gradient(self) -> type | None: ...
 
-    def _accumulate_grad(self, g: Any) -> None: ...
+    def _accumulate_grad(self, g: Any, stored: set[int]) -> None: ...
 
 
 Rule = Callable[..., tuple[Any, ...]]
@@ -343,6 +345,9 @@ def _walk(
 ) -> None:
     """The loop of :func:`_propagate` (see there)."""
     add = None if accumulate is _add else accumulate  # None: plain addition, inline
+    # The ids of the gradients stored in leaves during this pass: local to the pass, so
+    # concurrent passes in other threads never see each other's (a leaf's protocol).
+    stored: set[int] = set()
     # A gradient of the node type's own array type, with its input's shape and dtype, is
     # used as it is; anything else goes through ``fit`` (checked inline: this is hot).
     exact: Any = None if fit is None else _exact_gradient(order)
@@ -358,7 +363,7 @@ def _walk(
         op = node._op
         if op is None:  # a leaf: the end of every path
             if g is not None and captured is None:
-                node._accumulate_grad(g)
+                node._accumulate_grad(g, stored)
             continue
         if op is RELEASED:
             _released_vjp(g, node)

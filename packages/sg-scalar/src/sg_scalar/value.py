@@ -197,8 +197,8 @@ class Value:
             raise TypeError(f"backward(): grad must be a number, got {type(grad).__name__}")
         graph.backward(self, seed, retain_graph=retain_graph, create_graph=create_graph)
 
-    def _accumulate_grad(self, g: Any) -> None:
-        self.grad = self.grad + g
+    def _accumulate_grad(self, g: Any, stored: set[int]) -> None:
+        self.grad = self.grad + g  # floats are immutable: nothing to share
 
     def zero_grad(self) -> None:
         """Reset to 0 the gradient of this value and of every node of its graph."""

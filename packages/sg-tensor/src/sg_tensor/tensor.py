@@ -227,21 +227,22 @@ class Tensor:
                 root_seed = grad if grad.dtype == self.dtype else grad.astype(self.dtype)
             else:
                 root_seed = Tensor(seed)
-        try:
-            with np.errstate(all="ignore"):  # IEEE results (inf, nan) at domain edges
-                graph.backward(
-                    self, root_seed, retain_graph=retain_graph, create_graph=create_graph
-                )
-        finally:
-            _stored_this_pass.clear()
+        with np.errstate(all="ignore"):  # IEEE results (inf, nan) at domain edges
+            graph.backward(self, root_seed, retain_graph=retain_graph, create_graph=create_graph)
 
-    def _accumulate_grad(self, g: Any) -> None:
-        """Add ``g`` into ``.grad``; the stored array is always owned and writable."""
+    def _accumulate_grad(self, g: Any, stored: set[int]) -> None:
+        """Add ``g`` into ``.grad``; the stored array is always owned and writable.
+
+        ``stored`` holds the ids of the gradients stored in leaves so far in this pass:
+        rules such as ``add`` hand one array to both inputs, and two leaves must not
+        share it, so the second gets a copy. A stored array stays alive in ``.grad``
+        until the pass ends, so its id cannot be reused within the pass.
+        """
         if isinstance(g, Tensor):  # create_graph: the gradient is a differentiable node
             if g.dtype != self.data.dtype:
                 g = g.astype(self.data.dtype)
             if self.grad is None:  # another leaf may hold the same node: never alias it
-                self.grad = g * 1.0 if _owned_copy_needed(g) else g
+                self.grad = g * 1.0 if _already_stored(g, stored) else g
             else:
                 self.grad = self.grad + g
             return
@@ -252,7 +253,7 @@ class Tensor:
         elif g.base is not None or not g.flags.writeable:
             g = g.copy()  # a view of another array: never alias it
         if self.grad is None:
-            self.grad = g.copy() if _owned_copy_needed(g) else g
+            self.grad = g.copy() if _already_stored(g, stored) else g
         else:
             self.grad = self.grad + g
 
@@ -441,7 +442,6 @@ def _apply_on_nodes(op: Op, inputs: Sequence[Any], ctx: dict[str, Any]) -> Tenso
 
 
 op_module.register_node_apply(_apply_on_nodes)
-_stored_this_pass: set[int] = set()
 # The seed of a 0-d loss, read-only: rules never write into a gradient, and a leaf
 # that receives it stores a copy (see _accumulate_grad).
 _ONE = {np.dtype(t): np.ones((), dtype=t) for t in (np.float16, np.float32, np.float64)}
@@ -449,16 +449,11 @@ for _one in _ONE.values():
     _one.flags.writeable = False
 
 
-def _owned_copy_needed(g: np.ndarray) -> bool:
-    """Whether ``g`` was already stored in another leaf during this backward pass.
-
-    Rules such as ``add`` hand the same array to both inputs; two leaves must not share
-    one ``.grad`` array, so the second one gets a copy. Stored arrays stay alive in
-    ``.grad`` until the pass ends, so their ids cannot be reused within it.
-    """
-    if id(g) in _stored_this_pass:
+def _already_stored(g: Any, stored: set[int]) -> bool:
+    """Whether ``g`` was stored in another leaf during this pass (then record it)."""
+    if id(g) in stored:
         return True
-    _stored_this_pass.add(id(g))
+    stored.add(id(g))
     return False
 
 
@@ -533,9 +528,16 @@ def operand(x: Any, like: Tensor, opname: str) -> Tensor:
         dtype = like.data.dtype if kind == "f" else (np.float64 if isinstance(x, float) else None)
         return _leaf(np.asarray(x, dtype=dtype))
     if isinstance(x, (np.ndarray, np.generic, list, tuple, bool)):
-        array = np.asarray(x)
+        try:
+            array = np.asarray(x)
+        except ValueError as error:  # a ragged list
+            raise TypeError(f"{opname}: cannot make an array of the operand: {error}") from None
         if array.dtype.kind in "biuf":
             return _leaf(array)
+        raise TypeError(
+            f"{opname}: unsupported operand dtype {array.dtype} ({type(x).__name__} of shape "
+            f"{array.shape}); sg computes with bool, integer and real floating data"
+        )
     raise TypeError(
         f"{opname}: unsupported operand type {type(x).__name__} "
         "(expected a Tensor, a numpy array or a real number)"
