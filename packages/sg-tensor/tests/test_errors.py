@@ -111,9 +111,66 @@ def test_unsupported_operand_type_names_the_type(operand: Any) -> None:
         T23 @ operand
 
 
-def test_string_array_operand_is_rejected() -> None:
-    with pytest.raises(TypeError, match="sub: unsupported operand type ndarray"):
-        T23 - np.array(["a", "b", "c"])
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.array(["a", "b", "c"]),
+        np.ones(3, dtype=complex),
+        np.array([1.0, None, 2.0], dtype=object),
+    ],
+    ids=["str", "complex", "object"],
+)
+def test_an_array_operand_of_another_kind_is_refused_naming_its_dtype(array: Any) -> None:
+    with pytest.raises(TypeError, match=rf"sub: unsupported operand dtype {array.dtype}.*\(3,\)"):
+        T23 - array
+    with pytest.raises(TypeError, match=rf"mul: unsupported operand dtype {array.dtype}"):
+        array * T23
+
+
+def test_a_ragged_list_operand_is_a_type_error_naming_the_operator() -> None:
+    with pytest.raises(TypeError, match="add: cannot make an array of the operand"):
+        T23 + [[1.0, 2.0], [3.0]]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: T23.reshape(-2, 3), ValueError, r"reshape: invalid shape \(-2, 3\)"),
+        (lambda: T23.reshape(-1, -1), ValueError, r"reshape: invalid shape \(-1, -1\)"),
+        (lambda: T23.reshape(2.0, 3), TypeError, r"reshape: shape must be ints"),
+        (lambda: T23.reshape("6"), TypeError, r"reshape: shape must be ints"),
+        (lambda: T23.permute(1.0, 0), TypeError, r"permute: axes must be ints"),
+        (lambda: T23.expand(-1, 2, 3), ValueError, r"expand: invalid sizes \(-1, 2, 3\)"),
+        (lambda: T23.expand(3), ValueError, r"expand: cannot broadcast .*\(2, 3\) to \(3,\)"),
+        (lambda: T23.broadcast_to((-1, 3)), ValueError, r"broadcast_to: invalid shape"),
+        (lambda: st.zeros(-1, 2), ValueError, r"zeros: invalid shape \(-1, 2\)"),
+        (lambda: st.ones(2.5), TypeError, r"ones: shape must be ints"),
+    ],
+)
+def test_shapes_and_axes_are_ints_and_sizes_are_not_negative(
+    call: Callable[[], Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (2, 0)])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_softmax_and_logsumexp_over_empty_tensors_follow_pytorch(
+    shape: tuple[int, int], axis: int
+) -> None:
+    # PyTorch: softmax of an empty tensor is empty; logsumexp of an empty slice is -inf.
+    x = Tensor(np.zeros(shape), requires_grad=True)
+    for name in ("softmax", "log_softmax"):
+        assert getattr(x, name)(axis=axis).shape == shape
+    lse = x.logsumexp(axis=axis)
+    expected_shape = tuple(n for i, n in enumerate(shape) if i != axis)
+    assert lse.shape == expected_shape
+    if shape[axis] == 0:
+        assert np.all(np.isneginf(lse.data))
+    lse.sum().backward()
+    assert x.grad is not None
+    assert x.grad.shape == shape
 
 
 def test_bad_index() -> None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from sg_scalar.bounds import Bounds, unit
 from sg_scalar.declare import Case, Domain, Kink, Param, Torch
-from sg_tensor.op import call, choice, data, indicator, number, op, quiet, real
+from sg_tensor.op import call, choice, data, indicator, number, op, peak, quiet, real
 
 Grads = tuple[Any, ...]
 
@@ -149,12 +149,12 @@ def _log_softmax_bound(b: Bounds) -> float:
 
 
 def _log_softmax(x: np.ndarray, *, axis: int) -> Any:
-    shifted = x - x.max(axis=axis, keepdims=True)
+    shifted = x - peak(x, axis)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def _softmax(x: np.ndarray, *, axis: int) -> Any:
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    e = np.exp(x - peak(x, axis))
     return e / e.sum(axis=axis, keepdims=True)
 
 

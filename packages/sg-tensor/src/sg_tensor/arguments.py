@@ -44,11 +44,26 @@ def one_axis(axis: Any, ndim: int, opname: str, shape: tuple[int, ...]) -> int:
     return normalize_axis(axis, ndim, opname, shape)[0]
 
 
-def shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
-    """Accept ``f(2, 3)`` as well as ``f((2, 3))``."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return tuple(int(n) for n in shape)
+def ints_arg(values: tuple[Any, ...], where: str, what: str = "shape") -> tuple[int, ...]:
+    """``f(2, 3)`` as well as ``f((2, 3))`` as a tuple of ints; anything but integers
+    (a float, a string, a bool) is a TypeError naming ``where``."""
+    if len(values) == 1 and isinstance(values[0], (tuple, list)):
+        values = tuple(values[0])
+    for n in values:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"{where}: {what} must be ints, got {values!r}")
+    return tuple(int(n) for n in values)
+
+
+def shape_arg(shape: tuple[Any, ...], where: str, infer: bool = False) -> tuple[int, ...]:
+    """A shape (see :func:`ints_arg`) of sizes >= 0; with ``infer``, one size may be -1
+    (the one that makes the element count match, as in ``reshape``)."""
+    sizes = ints_arg(shape, where)
+    unknown = sizes.count(-1) if infer else 0
+    if unknown > 1 or any(n < 0 for n in sizes if not (infer and n == -1)):
+        allowed = "sizes >= 0 and at most one -1" if infer else "sizes >= 0"
+        raise ValueError(f"{where}: invalid shape {sizes}: a shape holds {allowed}")
+    return sizes
 
 
 def normalize_index(index: Any, shape: tuple[int, ...]) -> tuple[Any, ...]:

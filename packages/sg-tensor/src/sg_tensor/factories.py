@@ -29,12 +29,12 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 
 def zeros(*shape: Any, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros."""
-    return Tensor(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.zeros(_shape_arg(shape, "zeros"), dtype=dtype), requires_grad=requires_grad)
 
 
 def ones(*shape: Any, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
     """A tensor of ones."""
-    return Tensor(np.ones(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.ones(_shape_arg(shape, "ones"), dtype=dtype), requires_grad=requires_grad)
 
 
 def full(
@@ -42,7 +42,7 @@ def full(
 ) -> Tensor:
     """A tensor filled with ``fill_value``."""
     return Tensor(
-        np.full(_shape_arg((shape,)), fill_value, dtype=dtype), requires_grad=requires_grad
+        np.full(_shape_arg((shape,), "full"), fill_value, dtype=dtype), requires_grad=requires_grad
     )
 
 
@@ -89,7 +89,7 @@ def _generator(rng: Any) -> np.random.Generator:
 
 def rand(*shape: Any, rng: Any, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
     """Uniform samples in ``[0, 1)`` drawn from ``rng`` (a numpy Generator or a seed)."""
-    values = _generator(rng).random(_shape_arg(shape), dtype=np.dtype(dtype).type)
+    values = _generator(rng).random(_shape_arg(shape, "rand"), dtype=np.dtype(dtype).type)
     return Tensor(values, requires_grad=requires_grad)
 
 
@@ -97,5 +97,7 @@ def randn(
     *shape: Any, rng: Any, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False
 ) -> Tensor:
     """Standard normal samples drawn from ``rng`` (a numpy Generator or a seed)."""
-    values = _generator(rng).standard_normal(_shape_arg(shape), dtype=np.dtype(dtype).type)
+    values = _generator(rng).standard_normal(
+        _shape_arg(shape, "randn"), dtype=np.dtype(dtype).type
+    )
     return Tensor(values, requires_grad=requires_grad)

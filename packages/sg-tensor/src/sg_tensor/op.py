@@ -311,6 +311,26 @@ def quiet(forward: Callable[..., Any]) -> Callable[..., Any]:
     return quiet_forward
 
 
+def peak(x: np.ndarray, axis: Any) -> Any:
+    """The maximum along ``axis`` (kept), the shift that keeps ``e**x`` from overflowing.
+
+    An empty slice has no maximum; its peak is ``-inf`` (as for a slice of ``-inf``),
+    so softmax over an empty axis is empty and logsumexp of one is ``-inf``, as in
+    PyTorch, instead of numpy's "zero-size array" error.
+    """
+    if x.size == 0:
+        shape = tuple(1 if i in _axes(axis, x.ndim) else n for i, n in enumerate(x.shape))
+        return np.full(shape, -np.inf, dtype=np.result_type(x.dtype, np.float16))
+    return x.max(axis=axis, keepdims=True)
+
+
+def _axes(axis: Any, ndim: int) -> set[int]:
+    """``axis`` (None, an int or a tuple of ints) as a set of non-negative axes."""
+    if axis is None:
+        return set(range(ndim))
+    return {a % ndim for a in (axis if isinstance(axis, tuple) else (axis,))}
+
+
 def indicator(like: Any, values: Any) -> Any:
     """``values`` computed from ``like``'s data (a mask, a sign), for a rule to multiply by.
 

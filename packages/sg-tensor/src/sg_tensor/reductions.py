@@ -17,7 +17,7 @@ import numpy as np
 from sg_scalar.bounds import Bounds
 from sg_scalar.declare import Case, Domain, Param, Tie, Torch, ZeroSpread
 from sg_tensor.arguments import Axes, one_axis
-from sg_tensor.op import OPS, data, op, quiet
+from sg_tensor.op import OPS, data, op, peak, quiet
 
 Grads = tuple[Any, ...]
 AXES = [Case({"axis": a, "keepdims": k}) for a, k in
@@ -162,9 +162,9 @@ LOGSUMEXP = AXES + [Case({"axis": 1, "keepdims": False}, ((3, 4),), label="large
 
 
 def _logsumexp(x: np.ndarray, *, axis: Axes, keepdims: bool) -> Any:
-    peak = np.max(x, axis=axis, keepdims=True)
-    peak = np.where(np.isfinite(peak), peak, 0)  # rows of -inf (or inf) stay exact
-    out = np.log(np.sum(np.exp(x - peak), axis=axis, keepdims=True)) + peak
+    shift = peak(x, axis)
+    shift = np.where(np.isfinite(shift), shift, 0)  # rows of -inf (or inf) stay exact
+    out = np.log(np.sum(np.exp(x - shift), axis=axis, keepdims=True)) + shift
     return out if keepdims else np.squeeze(out, axis=axis)
 
 

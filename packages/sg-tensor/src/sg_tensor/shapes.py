@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from sg_scalar.declare import Case, Torch
-from sg_tensor.arguments import normalize_axis, normalize_index, one_axis, shape_arg
+from sg_tensor.arguments import ints_arg, normalize_axis, normalize_index, one_axis, shape_arg
 from sg_tensor.op import OPS, call, composite, op, unbroadcast
 from sg_tensor.tensor import Tensor, as_tensor
 
@@ -31,7 +31,7 @@ X234 = ((2, 3, 4),)  # the input shape of most cases below
 def _reshape(x: Tensor, *sizes: Any, shape: Any = None) -> Tensor:
     """The same elements in a new shape (one dimension may be -1): ``x.reshape(2, 3)``,
     ``x.reshape((2, 3))`` or ``reshape(x, shape=(2, 3))``."""
-    new_shape = shape_arg(sizes if shape is None else (shape,))
+    new_shape = shape_arg(sizes if shape is None else (shape,), "reshape", infer=True)
     try:
         target = np.empty(x.shape, dtype=bool).reshape(new_shape).shape
     except ValueError:
@@ -60,7 +60,7 @@ def _transpose(x: Tensor, *order: Any, axes: Any = None) -> Tensor:
     if not axes or axes == (None,):
         perm = tuple(reversed(range(x.ndim)))
     else:
-        perm = shape_arg(axes)
+        perm = ints_arg(axes, "transpose", "axes")
         if sorted(a % x.ndim if -x.ndim <= a < x.ndim else a for a in perm) != list(range(x.ndim)):
             raise ValueError(
                 f"transpose: axes {perm} are not a permutation of the {x.ndim} axes "
@@ -85,14 +85,19 @@ def transpose(g: Any, out: Any, x: Any, *, axes: tuple[int, ...]) -> Grads:
 
 def _broadcast_to(x: Tensor, *sizes: Any, shape: Any = None) -> Tensor:
     """A view repeated along new or size-1 axes, with numpy's broadcasting rules."""
-    target = shape_arg(sizes if shape is None else (shape,))
+    target = shape_arg(sizes if shape is None else (shape,), "broadcast_to")
+    return x._apply1(OPS["broadcast_to"], {"shape": _broadcast_target(x, target, "broadcast_to")})
+
+
+def _broadcast_target(x: Tensor, target: tuple[int, ...], where: str) -> tuple[int, ...]:
+    """``target`` if numpy's broadcasting can stretch ``x`` to it, else a ValueError."""
     try:
         compatible = np.broadcast_shapes(x.shape, target) == target
     except ValueError:
         compatible = False
     if not compatible:
-        raise ValueError(f"broadcast_to: cannot broadcast a tensor of shape {x.shape} to {target}")
-    return x._apply1(OPS["broadcast_to"], {"shape": target})
+        raise ValueError(f"{where}: cannot broadcast a tensor of shape {x.shape} to {target}")
+    return target
 
 
 BROADCASTS = [
@@ -267,7 +272,7 @@ def pad(
 # ---------------------------------------------------------------------------------------
 def _permute(x: Tensor, *order: Any, axes: Any = None) -> Tensor:
     """Permute the axes (PyTorch's name for ``transpose`` with axes)."""
-    return _transpose(x, *shape_arg(order if axes is None else (axes,)))
+    return _transpose(x, *ints_arg(order if axes is None else (axes,), "permute", "axes"))
 
 
 def _swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
@@ -280,12 +285,17 @@ def _swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
 
 def _expand(x: Tensor, *sizes: Any, shape: Any = None) -> Tensor:
     """PyTorch's name for ``broadcast_to`` (-1 keeps a dimension)."""
-    target = list(shape_arg(sizes if shape is None else (shape,)))
+    target = list(ints_arg(sizes if shape is None else (shape,), "expand"))
     offset = len(target) - x.ndim
-    for i in range(x.ndim):
+    for i in range(max(0, -offset), x.ndim):
         if target[offset + i] == -1:
             target[offset + i] = x.shape[i]
-    return _broadcast_to(x, tuple(target))
+    if any(n < 0 for n in target):
+        raise ValueError(
+            f"expand: invalid sizes {tuple(target)} for a tensor of shape {x.shape}: -1 "
+            f"keeps an existing dimension, a new leading one needs a size >= 0"
+        )
+    return _broadcast_to(x, _broadcast_target(x, tuple(target), "expand"))
 
 
 def _squeeze(x: Tensor, axis: Any = None) -> Tensor:
