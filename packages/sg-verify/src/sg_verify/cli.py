@@ -14,8 +14,96 @@ Its subcommands::
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+
+# -- argument types: a bad value is refused before anything runs ------------------------
+def _count(text: str) -> int:
+    """A positive int: a run of zero checks would pass without checking anything."""
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = _integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+def _choice(names: list[str]) -> Callable[[str], str]:
+    """One of ``names`` (argparse's ``choices`` mishandles a list default with ``*``)."""
+
+    def check(text: str) -> str:
+        if text not in names:
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(names)}")
+        return text
+
+    return check
+
+
+def _writable_folder(text: str) -> Path:
+    """A folder that exists and is writable, or can be created (checked, not created)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} exists and is not a folder")
+    _check_writable(path if path.exists() else _existing_parent(path), text)
+    return path
+
+
+def _writable_file(text: str) -> Path:
+    """A file that can be written: not a folder, in a folder that exists and is writable."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder, not a file")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"the folder of {text} does not exist")
+    _check_writable(path if path.exists() else path.parent, text)
+    return path
+
+
+def _existing_parent(path: Path) -> Path:
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise argparse.ArgumentTypeError(f"{parent} is not a folder")
+            return parent
+    return Path("/")  # unreachable: the root exists
+
+
+def _check_writable(path: Path, text: str) -> None:
+    if not os.access(path, os.W_OK | (os.X_OK if path.is_dir() else 0)):
+        raise argparse.ArgumentTypeError(f"{text}: {path} is not writable")
+
+
+class _UnwritableError(Exception):
+    """An output place that failed the real test: writing a file there."""
+
+
+def _probe(folder: Path, create: bool = False) -> None:
+    """Write and delete a file in ``folder`` (made first with ``create``), so a long run
+    never ends in a failure to save it. (Permission bits alone do not tell: root, mounts.)
+    """
+    try:
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise _UnwritableError(f"cannot write to {folder}: {error.strerror or error}") from None
 
 
 def _operators(args: argparse.Namespace) -> int:
@@ -62,9 +150,13 @@ def _mutants(args: argparse.Namespace) -> int:
 def _trajectory(args: argparse.Namespace) -> int:
     import json
 
-    from sg_verify.trajectory import format_table, run_all
+    from sg_verify.trajectory import ACCEPTANCE_OPTIMIZERS, format_table, run_all
 
-    results = run_all(args.optimizers, steps=args.steps, seed=args.seed, loss=args.loss)
+    if args.json:
+        _probe(args.json.parent)
+    results = run_all(
+        args.optimizers or ACCEPTANCE_OPTIMIZERS, steps=args.steps, seed=args.seed, loss=args.loss
+    )
     print(format_table(results))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
@@ -85,7 +177,8 @@ def _moons(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from sg_verify.report import build_report
 
-    out = Path(args.out)
+    out = args.out
+    _probe(out, create=True)
     report = build_report(out, parity_count=args.count, quick=args.quick)
     print((out / "REPORT.md").read_text())
     print(
@@ -96,7 +189,8 @@ def _report(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``sg-verify`` with ``argv`` (the command line by default); the exit code."""
-    from sg_verify.trajectory import ACCEPTANCE_OPTIMIZERS, LOSSES
+    from sg_verify.pytorch import TorchMissingError
+    from sg_verify.trajectory import ACCEPTANCE_OPTIMIZERS, LOSSES, OPTIMIZERS
 
     parser = argparse.ArgumentParser(prog="sg-verify", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -107,27 +201,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     ops.add_argument("--no-torch", action="store_true", help="finite differences only")
     ops.set_defaults(run=_ops)
     parity = commands.add_parser("parity", help="random expressions against PyTorch")
-    parity.add_argument("--count", type=int, default=10_000)
-    parity.add_argument("--seed", type=int, default=0)
+    parity.add_argument("--count", type=_count, default=10_000, help="expressions per engine")
+    parity.add_argument("--seed", type=_seed, default=0)
     parity.add_argument("--reference-only", action="store_true")
     parity.set_defaults(run=_parity)
     mutants = commands.add_parser("mutants", help="wrong rules: which oracle catches which")
     mutants.add_argument("--verbose", action="store_true", help="one row per mutant")
     mutants.set_defaults(run=_mutants)
     trajectory = commands.add_parser("trajectory", help="training runs against PyTorch")
-    trajectory.add_argument("optimizers", nargs="*", default=list(ACCEPTANCE_OPTIMIZERS))
-    trajectory.add_argument("--steps", type=int, default=200)
-    trajectory.add_argument("--seed", type=int, default=0)
+    trajectory.add_argument(
+        "optimizers",
+        nargs="*",
+        type=_choice(sorted(OPTIMIZERS)),
+        help=f"default: {' '.join(ACCEPTANCE_OPTIMIZERS)}",
+    )
+    trajectory.add_argument("--steps", type=_count, default=200)
+    trajectory.add_argument("--seed", type=_seed, default=0)
     trajectory.add_argument("--loss", choices=LOSSES, default="cross_entropy")
-    trajectory.add_argument("--json", help="write the full per-step report to this file")
+    trajectory.add_argument(
+        "--json", type=_writable_file, help="write the full per-step report to this file"
+    )
     trajectory.set_defaults(run=_trajectory)
     commands.add_parser("moons", help="two-moons accuracy over five seeds").set_defaults(
         run=_moons
     )
     report = commands.add_parser("report", help="everything, into a report folder")
-    report.add_argument("--out", default="sg-verify-report", help="output folder")
-    report.add_argument("--count", type=int, default=10_000, help="expressions per engine")
+    report.add_argument(
+        "--out", type=_writable_folder, default="sg-verify-report", help="output folder"
+    )
+    report.add_argument("--count", type=_count, default=10_000, help="expressions per engine")
     report.add_argument("--quick", action="store_true", help="small runs, for a smoke test")
     report.set_defaults(run=_report)
     args = parser.parse_args(argv)
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except (TorchMissingError, _UnwritableError) as error:  # one clear line, not a traceback
+        print(f"sg-verify {args.command}: {error}", file=sys.stderr)
+        return 2
