@@ -202,3 +202,34 @@ def test_errors_are_raised_before_anything_is_recorded() -> None:
         x + np.ones(4)
     (x * 2.0).sum().backward()  # the failed call left nothing behind
     np.testing.assert_array_equal(x.grad, np.full((2, 3), 2.0))
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: T23.sum(axis=0, keepdims="no"), TypeError, "sum: keepdims must be True or False"),
+        (lambda: T23.astype("no such type"), TypeError, "astype: data type"),
+        (lambda: T23.astype(complex), TypeError, "astype: unsupported dtype complex128"),
+        (lambda: st.where(np.array(["a"]), T23, T23), TypeError, "where: the condition must be"),
+    ],
+)
+def test_flags_dtypes_and_conditions_are_checked(
+    call: Callable[[], Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_a_grad_argument_that_is_not_numeric_is_a_type_error_naming_backward() -> None:
+    x = Tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(TypeError, match=r"backward\(\): grad must be .* got str"):
+        (x * 2.0).sum().backward("one")
+    assert x.grad is None
+
+
+def test_astype_to_an_integer_dtype_leaves_the_graph_as_in_pytorch() -> None:
+    x = Tensor(np.array([1.5, -2.5]), requires_grad=True)
+    rounded = x.astype(np.int64)
+    assert rounded.dtype == np.int64
+    assert not rounded.requires_grad
+    np.testing.assert_array_equal(rounded.data, [1, -2])

@@ -26,7 +26,7 @@ from typing import Any
 
 from sg_scalar.declare import Declaration
 from sg_tensor import functional, interop
-from sg_tensor.arguments import normalize_axis, one_axis
+from sg_tensor.arguments import flag, normalize_axis, one_axis
 from sg_tensor.op import DECLARATIONS, ENTRIES
 from sg_tensor.tensor import Tensor, as_tensor, binary, operand
 
@@ -75,7 +75,10 @@ def entry(decl: Declaration) -> Entry:
     if signature == "reduction":
 
         def reduce(x: Tensor, axis: Any = None, keepdims: bool = False, *a: Any, **k: Any) -> Any:
-            ctx = {"axis": normalize_axis(axis, x.ndim, name, x.shape), "keepdims": bool(keepdims)}
+            ctx = {
+                "axis": normalize_axis(axis, x.ndim, name, x.shape),
+                "keepdims": flag(keepdims, name),
+            }
             if a or k or decl.params:
                 ctx.update(bind(decl, a, k))
             return x._apply1(op, ctx)

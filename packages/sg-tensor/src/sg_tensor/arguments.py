@@ -37,6 +37,14 @@ def normalize_axis(axis: Any, ndim: int, opname: str, shape: tuple[int, ...]) ->
     return tuple(sorted(result))
 
 
+def flag(value: Any, opname: str, name: str = "keepdims") -> bool:
+    """A bool argument such as ``keepdims``: ``True``/``False`` only (a string such as
+    ``"no"`` would otherwise count as true)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{opname}: {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def one_axis(axis: Any, ndim: int, opname: str, shape: tuple[int, ...]) -> int:
     """A single axis as a non-negative int (see :func:`normalize_axis`)."""
     if isinstance(axis, (tuple, list)) or axis is None:

@@ -117,6 +117,10 @@ def _where(condition: Any, a: Any, b: Any) -> Tensor:
     The condition is a boolean mask: it gets no gradient.
     """
     cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition)
+    if cond.dtype.kind not in "biuf":  # numpy would take any non-empty string as true
+        raise TypeError(
+            f"where: the condition must be boolean (or numeric), got dtype {cond.dtype}"
+        )
     if cond.dtype != bool:
         cond = cond.astype(bool)
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else Tensor(a)
@@ -290,10 +294,25 @@ def clip(g: Any, out: Any, x: Any, *, min: float | None, max: float | None) -> G
 
 
 def _astype(x: Tensor, dtype: Any) -> Tensor:
-    """The tensor converted to ``dtype``; the gradient is converted back."""
-    if np.dtype(dtype) == x.dtype:
+    """The tensor converted to ``dtype``; the gradient is converted back.
+
+    To a bool or integer dtype the result has no gradient (it requires none), as
+    PyTorch's ``x.to(torch.int64)``; complex and other dtypes are refused.
+    """
+    try:
+        target = np.dtype(dtype)
+    except TypeError as error:
+        raise TypeError(f"astype: {error}") from None
+    if target.kind not in "biuf":
+        raise TypeError(
+            f"astype: unsupported dtype {target}; sg computes with bool, integer and real "
+            f"floating data"
+        )
+    if target == x.dtype:
         return x
-    return x._apply1(OPS["astype"], {"dtype": np.dtype(dtype)})
+    if target.kind != "f":  # a step function: no gradient flows through it
+        return Tensor(x.data.astype(target))
+    return x._apply1(OPS["astype"], {"dtype": target})
 
 
 def _torch_dtype(torch: Any, x: Any, dtype: Any) -> Any:

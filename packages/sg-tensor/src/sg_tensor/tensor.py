@@ -215,7 +215,13 @@ class Tensor:
             if seed is None:
                 seed = np.ones(self.shape, dtype=self.dtype)
         else:
-            seed = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            try:
+                seed = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            except (TypeError, ValueError) as error:
+                raise TypeError(
+                    f"backward(): grad must be a tensor, an array or a number of shape "
+                    f"{self.shape}, got {type(grad).__name__} ({error})"
+                ) from None
             if seed.shape != self.shape:
                 raise graph.ShapeMismatchError(
                     f"backward(): grad has shape {seed.shape} but the tensor has shape "
