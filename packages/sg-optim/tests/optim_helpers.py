@@ -47,6 +47,26 @@ def assert_close(actual: np.ndarray, expected: np.ndarray, rtol: float = 1e-12) 
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * 1e-3)
 
 
+def assert_identical(got: Any, want: Any) -> None:
+    """Deep equality of nested dicts, lists and tuples in which every value has the same
+    type as its counterpart and arrays are equal bit for bit, with the same dtype."""
+    assert type(got) is type(want), (type(got), type(want))
+    if isinstance(want, np.ndarray):
+        assert got.shape == want.shape
+        assert got.dtype == want.dtype
+        assert np.array_equal(got, want, equal_nan=True)
+    elif isinstance(want, (list, tuple)):
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            assert_identical(g, w)
+    elif isinstance(want, dict):
+        assert list(got) == list(want)
+        for k in want:
+            assert_identical(got[k], want[k])
+    else:
+        assert got == want or (got != got and want != want), (got, want)  # nan == nan
+
+
 def assert_trajectories_close(got: Trajectory, want: Trajectory, rtol: float = 1e-12) -> None:
     assert len(got) == len(want)
     for step, (g_params, w_params) in enumerate(zip(got, want)):

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from sg_optim.optimizer import Optimizer, check_beta, check_non_negative
+from sg_optim._checks import Where, check_betas, check_flag, check_non_negative
+from sg_optim.optimizer import Optimizer
 
 __all__ = ["Adam", "AdamW"]
 
@@ -49,6 +50,7 @@ class Adam(Optimizer):
     """
 
     decoupled_weight_decay = False
+    state_keys = ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
     def __init__(
         self,
@@ -61,31 +63,32 @@ class Adam(Optimizer):
     ) -> None:
         defaults = {
             "lr": lr,
-            "betas": tuple(betas),
+            "betas": tuple(betas) if isinstance(betas, list) else betas,
             "eps": eps,
             "weight_decay": weight_decay,
             "amsgrad": amsgrad,
         }
         super().__init__(params, defaults)
 
-    def _check_hyperparameters(self, group: dict[str, Any]) -> None:
-        name = type(self).__name__
-        super()._check_hyperparameters(group)
-        betas = group["betas"]
-        if len(betas) != 2:
-            raise ValueError(f"{name}: betas must be a pair, got {betas!r}")
-        check_beta("betas[0]", betas[0], name)
-        check_beta("betas[1]", betas[1], name)
-        check_non_negative("eps", group["eps"], name)
-        check_non_negative("weight_decay", group["weight_decay"], name)
+    def _check_hyperparameters(self, group: dict[str, Any], where: Where) -> None:
+        super()._check_hyperparameters(group, where)
+        check_betas(where, group["betas"])
+        check_non_negative(where, "eps", group["eps"], "epsilon value")
+        check_non_negative(where, "weight_decay", group["weight_decay"], "weight_decay value")
+        check_flag(where, "amsgrad", group["amsgrad"])
+
+    def _required_state_keys(self, group: dict[str, Any]) -> set[str]:
+        keys = {"step", "exp_avg", "exp_avg_sq"}
+        if group["amsgrad"]:
+            keys.add("max_exp_avg_sq")
+        return keys
 
     def step(self) -> None:
         """Apply one update to every parameter that has a gradient."""
-        for group in self.param_groups:
+        for group, grads in zip(self.param_groups, self._checked_grads()):
             lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
             beta1, beta2 = group["betas"]
-            for p in self._params_with_grad(group):
-                g = self._grad(p)
+            for p, g in grads:
                 state = self.state.setdefault(p, {})
                 if not state:
                     state["step"] = 0
@@ -94,7 +97,7 @@ class Adam(Optimizer):
                     if group["amsgrad"]:
                         state["max_exp_avg_sq"] = np.zeros_like(p.data)
                 state["step"] += 1
-                t = state["step"]
+                t = int(state["step"])  # a count loaded as a numpy integer: Python's powers
                 if weight_decay:
                     if self.decoupled_weight_decay:
                         p.data *= 1 - lr * weight_decay

@@ -5,41 +5,51 @@ its ``"params"`` and its own hyperparameters (``lr``, ...), so different parts o
 model can learn at different rates. The *state* of each parameter (a step count,
 moment estimates) lives in ``self.state``. Subclasses implement :meth:`step`, updating
 ``p.data`` in place from ``p.grad``; updates never build a graph.
+
+Bad input fails early and changes nothing: hyperparameters are checked when a group is
+added, every gradient before a step updates anything, and a whole checkpoint before
+:meth:`Optimizer.load_state_dict` applies it.
 """
 
 from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
+from sg_optim._checks import (
+    Where,
+    check_non_negative,
+    checked_buffer,
+    checked_count,
+    checked_grad,
+    is_integer,
+)
 from sg_tensor import Tensor
 
 __all__ = ["Optimizer"]
 
 
-def check_non_negative(name: str, value: float, optimizer: str) -> None:
-    """Raise ``ValueError`` naming the optimizer unless ``value >= 0`` (``nan`` fails)."""
-    if not value >= 0.0:  # also rejects nan
-        raise ValueError(f"{optimizer}: invalid {name} {value!r}: must be >= 0")
-
-
-def check_beta(name: str, value: float, optimizer: str) -> None:
-    """Raise ``ValueError`` naming the optimizer unless ``0 <= value < 1``."""
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{optimizer}: invalid {name} {value!r}: must be in [0, 1)")
-
-
 class Optimizer(ABC):
     """Base class of optimizers."""
+
+    #: every key the state of a parameter may hold (subclasses list theirs): ``"step"``
+    #: is a count, the others are arrays of the parameter's shape
+    state_keys: tuple[str, ...] = ()
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Tensor, dict[str, Any]] = {}
+        # a Tensor is iterable (over its rows) and a set has no stable order: refuse both
+        if isinstance(params, (Tensor, set)) or not isinstance(params, Iterable):
+            raise TypeError(
+                f"{type(self).__name__}: params should be an iterable of Tensors or dicts "
+                f"(a list), got a {type(params).__name__}"
+            )
         items = list(params)
         if not items:
             raise ValueError(f"{type(self).__name__}: got an empty list of parameters")
@@ -49,27 +59,46 @@ class Optimizer(ABC):
 
     def add_param_group(self, group: dict[str, Any]) -> None:
         """Add a group of parameters with its own hyperparameters (others from the defaults)."""
-        params = group["params"]
-        params = [params] if isinstance(params, Tensor) else list(params)
-        seen = {id(p) for g in self.param_groups for p in g["params"]}
-        for p in params:
-            if not isinstance(p, Tensor):
-                raise TypeError(
-                    f"{type(self).__name__}: parameters must be Tensors, got {type(p).__name__}"
-                )
-            if not p.requires_grad:
-                raise ValueError(f"{type(self).__name__}: a parameter does not require grad")
-            if id(p) in seen:
-                raise ValueError(f"{type(self).__name__}: a parameter appears in two groups")
-            seen.add(id(p))
+        where = Where(type(self).__name__, len(self.param_groups))
+        if not isinstance(group, dict):
+            raise TypeError(
+                f"{where('params')}: a param group must be a dict, got a {type(group).__name__}"
+            )
+        if "params" not in group:
+            raise ValueError(f"{where('params')}: a param group must have a 'params' entry")
+        params = self._new_params(group["params"], where)
         full = {**self.defaults, **{k: v for k, v in group.items() if k != "params"}}
-        self._check_hyperparameters(full)
+        self._check_hyperparameters(full, where)
         full["params"] = params
         self.param_groups.append(full)
 
-    def _check_hyperparameters(self, group: dict[str, Any]) -> None:
-        """Raise ``ValueError`` naming any invalid hyperparameter (subclasses extend this)."""
-        check_non_negative("lr", group["lr"], type(self).__name__)
+    def _new_params(self, params: Any, where: Where) -> list[Tensor]:
+        """The parameters of a new group, as a list, once each is a trainable new Tensor."""
+        if isinstance(params, set) or not isinstance(params, Iterable):
+            raise TypeError(
+                f"{where('params')}: expected a Tensor or a list of Tensors, got a "
+                f"{type(params).__name__} (a set has no stable order)"
+            )
+        tensors = [params] if isinstance(params, Tensor) else list(params)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for i, p in enumerate(tensors):
+            if not isinstance(p, Tensor):
+                raise TypeError(
+                    f"{where(f'parameter {i}')}: parameters must be Tensors, got "
+                    f"{type(p).__name__}"
+                )
+            if not p.requires_grad:
+                raise ValueError(f"{where(f'parameter {i}')}: a parameter does not require grad")
+            if id(p) in seen:
+                raise ValueError(
+                    f"{where(f'parameter {i}')}: a parameter appears in two groups (or twice)"
+                )
+            seen.add(id(p))
+        return tensors
+
+    def _check_hyperparameters(self, group: dict[str, Any], where: Where) -> None:
+        """Raise naming any invalid hyperparameter of ``group`` (subclasses extend this)."""
+        check_non_negative(where, "lr", group["lr"], "learning rate")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients: to ``None`` (the default, as PyTorch), or to zeros."""
@@ -81,15 +110,24 @@ class Optimizer(ABC):
     def step(self) -> None:
         """Update every parameter that has a gradient, once."""
 
-    def _params_with_grad(self, group: dict[str, Any]) -> list[Tensor]:
-        return [p for p in group["params"] if p.grad is not None]
+    def _checked_grads(self) -> list[list[tuple[Tensor, Any]]]:
+        """For each group, its parameters that have a gradient, with the gradient's values.
 
-    @staticmethod
-    def _grad(p: Tensor) -> np.ndarray:
-        """``p.grad`` as an array; after ``backward(create_graph=True)`` it is a Tensor,
-        whose graph a step does not extend (updates are never differentiated)."""
-        g = p.grad
-        return g.data if isinstance(g, Tensor) else g
+        Every gradient is checked here, before :meth:`step` changes anything, so a bad
+        one (wrong shape, not real numbers) fails the step leaving the parameters and the
+        state as they were. After ``backward(create_graph=True)`` a gradient is a Tensor:
+        its values are used, and its graph is not extended (updates are never
+        differentiated).
+        """
+        owner = f"{type(self).__name__}.step"
+        return [
+            [
+                (p, checked_grad(p, owner, g, i))
+                for i, p in enumerate(group["params"])
+                if p.grad is not None
+            ]
+            for g, group in enumerate(self.param_groups)
+        ]
 
     # -- checkpoints: parameters are referred to by their position across groups -------
     def state_dict(self) -> dict[str, Any]:
@@ -113,45 +151,138 @@ class Optimizer(ABC):
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore hyperparameters and state saved by :meth:`state_dict`."""
-        groups = state_dict["param_groups"]
-        if len(groups) != len(self.param_groups):
-            raise ValueError(
-                f"{type(self).__name__}.load_state_dict: the checkpoint has {len(groups)} "
-                f"parameter groups, this optimizer has {len(self.param_groups)}"
-            )
-        params: list[tuple[int, Tensor]] = []
-        for saved, group in zip(groups, self.param_groups):
-            if len(saved["params"]) != len(group["params"]):
-                raise ValueError(
-                    f"{type(self).__name__}.load_state_dict: a group has "
-                    f"{len(saved['params'])} parameters in the checkpoint and "
-                    f"{len(group['params'])} here"
-                )
-            params.extend(zip(saved["params"], group["params"]))
-        by_index = dict(params)
+        """Restore hyperparameters and state saved by :meth:`state_dict`.
+
+        The whole checkpoint is checked first (its layout, each group's size and
+        hyperparameters, each state entry's keys, types and shapes), so a bad one raises
+        and leaves the optimizer as it was. Buffers are copied in their parameter's dtype;
+        a step count keeps its type.
+        """
+        where = Where(f"{type(self).__name__}.load_state_dict")
+        saved_groups, saved_state = self._checkpoint_parts(state_dict, where)
+        params = self._match_groups(saved_groups, where)
+        settings = [
+            self._loaded_hyperparameters(saved, Where(where.owner, g))
+            for g, saved in enumerate(saved_groups)
+        ]
         new_state: dict[Tensor, dict[str, Any]] = {}
-        for key, value in state_dict["state"].items():
-            p = by_index[int(key)]
-            entry = {}
-            for name, item in value.items():
-                if isinstance(item, np.ndarray) and item.shape == p.shape:
-                    entry[name] = item.astype(p.dtype, copy=True)  # a moment, a buffer
-                elif isinstance(item, np.ndarray) and item.ndim == 0:
-                    entry[name] = item.item()  # a count stored as an array
-                elif isinstance(item, np.ndarray):
-                    raise ValueError(
-                        f"{type(self).__name__}.load_state_dict: state {name!r} of parameter "
-                        f"{key} has shape {item.shape}, the parameter has {p.shape}"
-                    )
-                else:
-                    entry[name] = copy.deepcopy(item)
-            new_state[p] = entry
-        for saved, group in zip(groups, self.param_groups):
-            for k, v in saved.items():
-                if k != "params":
-                    group[k] = tuple(v) if isinstance(group.get(k), tuple) else v
+        for key, entry in saved_state.items():
+            g, i, p = self._param_of(key, params, where)
+            if p in new_state:
+                raise ValueError(f"{where('state')}: two entries for parameter {key!r}")
+            new_state[p] = self._loaded_state(entry, p, settings[g], Where(where.owner, g), i)
+        # everything is valid: only now change the optimizer
+        for group, values in zip(self.param_groups, settings):
+            group.update(values)
         self.state = new_state
+
+    @staticmethod
+    def _checkpoint_parts(state_dict: Any, where: Where) -> tuple[list[Any], Mapping[Any, Any]]:
+        """The checkpoint's groups and state, once they have the layout of :meth:`state_dict`."""
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(
+                f"{where('state_dict')}: expected a dict from state_dict(), got a "
+                f"{type(state_dict).__name__}"
+            )
+        for key in ("state", "param_groups"):
+            if key not in state_dict:
+                raise ValueError(f"{where('state_dict')}: the checkpoint has no {key!r} entry")
+        groups, state = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(groups, (list, tuple)) or not all(
+            isinstance(g, Mapping) and "params" in g for g in groups
+        ):
+            raise TypeError(
+                f"{where('param_groups')}: expected a list of dicts, each with a 'params' entry"
+            )
+        if not isinstance(state, Mapping):
+            raise TypeError(f"{where('state')}: expected a dict, got a {type(state).__name__}")
+        return list(groups), state
+
+    def _match_groups(
+        self, saved_groups: list[Any], where: Where
+    ) -> dict[int, tuple[int, int, Tensor]]:
+        """Checkpoint index -> (group, position in it, this optimizer's parameter)."""
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"{where('param_groups')}: loaded state dict has a different number of "
+                f"parameter groups: {len(saved_groups)} in the checkpoint, "
+                f"{len(self.param_groups)} in this optimizer"
+            )
+        params: dict[int, tuple[int, int, Tensor]] = {}
+        for g, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            indices = saved["params"]
+            if not isinstance(indices, (list, tuple)) or not all(map(is_integer, indices)):
+                raise TypeError(
+                    f"{Where(where.owner, g)('params')}: expected a list of parameter indices"
+                )
+            if len(indices) != len(group["params"]):
+                raise ValueError(
+                    f"{Where(where.owner, g)('params')}: loaded state dict contains a parameter "
+                    f"group that doesn't match the size of optimizer's group: "
+                    f"{len(indices)} parameters in the checkpoint, {len(group['params'])} here"
+                )
+            for i, (index, p) in enumerate(zip(indices, group["params"])):
+                if int(index) in params:
+                    raise ValueError(
+                        f"{Where(where.owner, g)(f'parameter {i}')}: index {index} is used twice"
+                    )
+                params[int(index)] = (g, i, p)
+        return params
+
+    def _loaded_hyperparameters(self, saved: Mapping[str, Any], where: Where) -> dict[str, Any]:
+        """A copy of a checkpoint group's hyperparameters, once they are all present and valid."""
+        missing = [k for k in self.defaults if k not in saved]
+        if missing:
+            raise ValueError(f"{where('hyperparameters')}: the checkpoint's group lacks {missing}")
+        values = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
+        for k, v in values.items():  # e.g. betas saved as a JSON list: back to a tuple
+            if isinstance(self.defaults.get(k), tuple) and isinstance(v, list):
+                values[k] = tuple(v)
+        self._check_hyperparameters(values, where)
+        return values
+
+    @staticmethod
+    def _param_of(
+        key: Any, params: dict[int, tuple[int, int, Tensor]], where: Where
+    ) -> tuple[int, int, Tensor]:
+        """The parameter a state key refers to: its index, as an int or (state_dict()) a str."""
+        index = int(key) if is_integer(key) or (isinstance(key, str) and key.isdecimal()) else -1
+        if index not in params:
+            raise ValueError(
+                f"{where('state')}: key {key!r} is not the index of a parameter of the "
+                "checkpoint's groups"
+            )
+        return params[index]
+
+    def _loaded_state(
+        self, entry: Any, p: Tensor, settings: dict[str, Any], where: Where, i: int
+    ) -> dict[str, Any]:
+        """A copy of one parameter's saved state, once it is what a step of it reads."""
+        if not isinstance(entry, Mapping):
+            raise TypeError(
+                f"{where(f'parameter {i}')}: expected a dict of state, got a "
+                f"{type(entry).__name__}"
+            )
+        if entry:  # empty: no step yet; the next step creates the state
+            unknown = [k for k in entry if k not in self.state_keys]
+            missing = sorted(self._required_state_keys(settings) - set(entry))
+            if unknown or missing:
+                raise ValueError(
+                    f"{where(f'parameter {i}')}: state keys {sorted(map(str, entry))} do not "
+                    f"fit {type(self).__name__} (unknown: {unknown}, missing: {missing})"
+                )
+        loaded = {}
+        for name, value in entry.items():
+            label = f"parameter {i}, state {name!r}"
+            if name == "step":
+                loaded[name] = checked_count(where, label, value)
+            else:
+                loaded[name] = checked_buffer(where, label, value, p)
+        return loaded
+
+    def _required_state_keys(self, group: dict[str, Any]) -> set[str]:
+        """The keys a step of a parameter of ``group`` reads from its existing state."""
+        return set(self.state_keys)
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

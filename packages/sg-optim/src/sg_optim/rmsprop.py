@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from sg_optim._checks import Where, check_flag, check_non_negative
 from sg_optim.adam import lerp_
-from sg_optim.optimizer import Optimizer, check_non_negative
+from sg_optim.optimizer import Optimizer
 
 __all__ = ["RMSprop"]
 
@@ -24,6 +25,8 @@ class RMSprop(Optimizer):
     ``b <- momentum * b + g / (sqrt(s) + eps)`` and ``p <- p - lr * b``.
     ``weight_decay`` adds ``weight_decay * p`` to the gradient. PyTorch's formulas.
     """
+
+    state_keys = ("step", "square_avg", "momentum_buffer", "grad_avg")
 
     def __init__(
         self,
@@ -45,18 +48,28 @@ class RMSprop(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def _check_hyperparameters(self, group: dict[str, Any]) -> None:
-        super()._check_hyperparameters(group)
-        for name in ("alpha", "eps", "weight_decay", "momentum"):
-            check_non_negative(name, group[name], "RMSprop")
+    def _check_hyperparameters(self, group: dict[str, Any], where: Where) -> None:
+        super()._check_hyperparameters(group, where)
+        check_non_negative(where, "alpha", group["alpha"], "alpha value")
+        check_non_negative(where, "eps", group["eps"], "epsilon value")
+        check_non_negative(where, "weight_decay", group["weight_decay"], "weight_decay value")
+        check_non_negative(where, "momentum", group["momentum"], "momentum value")
+        check_flag(where, "centered", group["centered"])
+
+    def _required_state_keys(self, group: dict[str, Any]) -> set[str]:
+        keys = {"step", "square_avg"}
+        if group["momentum"] > 0:
+            keys.add("momentum_buffer")
+        if group["centered"]:
+            keys.add("grad_avg")
+        return keys
 
     def step(self) -> None:
         """Apply one update to every parameter that has a gradient."""
-        for group in self.param_groups:
+        for group, grads in zip(self.param_groups, self._checked_grads()):
             lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
             weight_decay, momentum = group["weight_decay"], group["momentum"]
-            for p in self._params_with_grad(group):
-                g = self._grad(p)
+            for p, g in grads:
                 state = self.state.setdefault(p, {})
                 if not state:
                     state["step"] = 0

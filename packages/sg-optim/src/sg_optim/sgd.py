@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from sg_optim.optimizer import Optimizer, check_non_negative
+from sg_optim._checks import Where, check_flag, check_non_negative
+from sg_optim.optimizer import Optimizer
 
 __all__ = ["SGD"]
 
@@ -30,6 +31,8 @@ class SGD(Optimizer):
     ``b``. These are exactly PyTorch's formulas, so trajectories can be compared.
     """
 
+    state_keys = ("momentum_buffer",)
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -48,20 +51,22 @@ class SGD(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def _check_hyperparameters(self, group: dict[str, Any]) -> None:
-        super()._check_hyperparameters(group)
+    def _check_hyperparameters(self, group: dict[str, Any], where: Where) -> None:
+        super()._check_hyperparameters(group, where)
         for name in ("momentum", "dampening", "weight_decay"):
-            check_non_negative(name, group[name], "SGD")
+            check_non_negative(where, name, group[name], f"{name} value")
+        check_flag(where, "nesterov", group["nesterov"])
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError("SGD: nesterov momentum needs momentum > 0 and dampening = 0")
+            raise ValueError(
+                f"{where('nesterov')}: Nesterov momentum requires a momentum and zero dampening"
+            )
 
     def step(self) -> None:
         """Apply one update to every parameter that has a gradient."""
-        for group in self.param_groups:
+        for group, grads in zip(self.param_groups, self._checked_grads()):
             lr, momentum = group["lr"], group["momentum"]
             dampening, weight_decay = group["dampening"], group["weight_decay"]
-            for p in self._params_with_grad(group):
-                g = self._grad(p)
+            for p, g in grads:
                 if weight_decay:
                     g = g + weight_decay * p.data
                 if momentum:
