@@ -122,6 +122,20 @@ def tests(session: nox.Session, package: str) -> None:
 
 
 @nox.session(python=ORACLE_PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """sg-nn's checkpoint fuzz tests, 5,000 examples a property (not part of the default set)."""
+    install_package(session, "sg-nn")
+    session.install(*TEST_TOOLS)
+    session.run(
+        "pytest",
+        str(PACKAGES_DIR / "sg-nn" / "tests" / "test_checkpoint_fuzz.py"),
+        *("-p", "no:cacheprovider", "-q"),
+        *session.posargs,
+        env={"SG_FUZZ_EXAMPLES": os.environ.get("SG_FUZZ_EXAMPLES", "5000")},  # yours wins
+    )
+
+
+@nox.session(python=ORACLE_PYTHON)
 def parity(session: nox.Session) -> None:
     """The main job: the oracle suite against PyTorch float64, then the results report."""
     session.install(TORCH)  # first, so that the torch extra finds it and adds nothing

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 import re
+import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from nn_checkpoint_files import assert_same
 
 import sg_nn as nn
 from sg_nn import Module, Parameter
@@ -162,35 +166,135 @@ def test_non_strict_load_tolerates_missing_and_unexpected_keys() -> None:
     assert not hasattr(m, "junk")
 
 
+def state_snapshot(m: Module) -> dict[str, tuple[Any, bytes, str]]:
+    """Every parameter and buffer: the object itself, its bytes and its dtype."""
+    own: dict[str, Any] = dict(m.named_parameters())
+    own.update(m.named_buffers())
+    return {
+        k: (v, np.asarray(getattr(v, "data", v)).tobytes(), str(v.dtype)) for k, v in own.items()
+    }
+
+
+def assert_state_unchanged(m: Module, before: dict[str, tuple[Any, bytes, str]]) -> None:
+    after = state_snapshot(m)
+    assert after.keys() == before.keys()
+    for key, (obj, data, dtype) in before.items():
+        assert after[key][0] is obj, key  # not even replaced by an equal array
+        assert after[key][1:] == (data, dtype), key
+
+
+def test_the_issue_example_fails_without_touching_the_bias() -> None:
+    m = nn.Linear(2, 2, rng=rng())
+    before = state_snapshot(m)
+    state = {"bias": np.array([9.0, 9.0]), "weight": np.array([["a", "b"], ["c", "d"]])}
+    with pytest.raises(nn.CheckpointError, match=r"bad dtype for weight: checkpoint has <U1"):
+        m.load_state_dict(state)
+    assert_state_unchanged(m, before)
+
+
+BAD_VALUES: dict[str, Any] = {
+    "numeric strings": lambda shape: np.full(shape, "1.5"),
+    "bytes": lambda shape: np.full(shape, b"1"),
+    "object None": lambda shape: np.full(shape, None, dtype=object),
+    "object floats": lambda shape: np.ones(shape).astype(object),
+    "datetime64": lambda shape: np.zeros(shape, dtype="datetime64[s]"),
+    "timedelta64": lambda shape: np.zeros(shape, dtype="timedelta64[s]"),
+    "structured": lambda shape: np.zeros(shape, dtype=[("x", "f8")]),
+    "void": lambda shape: np.zeros(shape, dtype="V8"),
+    "complex for a real parameter": lambda shape: np.ones(shape, dtype=complex),
+    "wrong shape": lambda shape: np.ones((*shape, 2)),
+    "ragged list": lambda shape: [[1.0], [1.0, 2.0]],
+    "None": lambda shape: None,
+}
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_VALUES))
+@pytest.mark.parametrize("position", range(4))
+def test_a_bad_value_at_any_position_changes_nothing(bad: str, position: int) -> None:
+    """The failure is injected at each key in turn; the keys before it are valid new
+    values, so a load that applied them one by one would be caught."""
+    m = WithBuffer(1)
+    before = state_snapshot(m)
+    state = WithBuffer(2).state_dict()
+    key = list(state)[position]
+    state[key] = BAD_VALUES[bad](np.shape(state[key]))
+    with pytest.raises(nn.CheckpointError, match=re.escape(key)):
+        m.load_state_dict(state)
+    assert_state_unchanged(m, before)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    state = WithBuffer(2).state_dict()
+    state["layer.weight"] = np.zeros((3, 3))
+    state["steps"] = np.array("7")
+    del state["layer.bias"]
+    with pytest.raises(nn.CheckpointError) as caught:
+        WithBuffer(1).load_state_dict(state)
+    message = str(caught.value)
+    assert message.startswith("load_state_dict for WithBuffer: missing keys: layer.bias; ")
+    assert "shape mismatch for layer.weight: checkpoint has (3, 3)" in message
+    assert "bad dtype for steps: checkpoint has <U1, not a number" in message
+
+
+def test_numbers_of_any_real_kind_are_accepted() -> None:
+    m = WithBuffer(1)
+    m.load_state_dict(
+        {
+            "layer.weight": np.ones((3, 2), dtype=np.int8),
+            "layer.bias": np.array([True, False, True]),
+            "layer.running": [1, 2, 3],
+            "steps": np.uint16(9),
+        }
+    )
+    np.testing.assert_array_equal(m.layer.weight.data, np.ones((3, 2)))
+    assert m.layer.weight.dtype == np.float64
+    assert m.layer.bias is not None
+    np.testing.assert_array_equal(m.layer.bias.data, [1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(m.layer.running, [1, 2, 3])
+    assert int(m.steps) == 9
+
+
+def test_a_complex_buffer_takes_complex_values() -> None:
+    m = Module()
+    m.register_buffer("phase", np.zeros(2, dtype=complex))
+    m.load_state_dict({"phase": np.array([1j, 2 + 1j])})
+    np.testing.assert_array_equal(m.phase, [1j, 2 + 1j])
+
+
+def test_a_tensor_value_is_read_through_its_data() -> None:
+    m = nn.Linear(2, 1, rng=rng())
+    m.load_state_dict({"weight": Tensor(np.full((1, 2), 3.0)), "bias": Parameter([0.5])})
+    np.testing.assert_array_equal(m.weight.data, [[3.0, 3.0]])
+    assert m.bias is not None
+    np.testing.assert_array_equal(m.bias.data, [0.5])
+
+
+def test_non_strict_load_also_refuses_non_numbers() -> None:
+    m = model(1)
+    before = state_snapshot(m)
+    state = {"0.bias": np.zeros(16), "0.weight": np.full((16, 2), "x"), "junk": np.array("y")}
+    with pytest.raises(nn.CheckpointError, match=r"bad dtype for 0\.weight") as caught:
+        m.load_state_dict(state, strict=False)
+    assert "junk" not in str(caught.value)  # ignored keys are not checked
+    assert_state_unchanged(m, before)
+
+
+@pytest.mark.parametrize("state", [None, [("weight", np.zeros((1, 2)))], "weight", 3])
+def test_load_state_dict_wants_a_mapping(state: Any) -> None:
+    m = nn.Linear(2, 1, rng=rng())
+    before = state_snapshot(m)
+    message = (
+        "load_state_dict for Linear: expected a mapping of names to arrays "
+        f"(a state_dict()), got {type(state).__name__}"
+    )
+    with pytest.raises(TypeError, match=re.escape(message)):
+        m.load_state_dict(state)
+    assert_state_unchanged(m, before)
+
+
 # ---------------------------------------------------------------------------------------
 # save / load
 # ---------------------------------------------------------------------------------------
-def assert_same(loaded: Any, original: Any, where: str = "obj") -> None:
-    """Exact equality, types included (bool stays bool, int stays int, nan stays nan)."""
-    if isinstance(original, (Tensor, np.ndarray, np.generic)):
-        expected = np.asarray(original.data if isinstance(original, Tensor) else original)
-        assert isinstance(loaded, np.ndarray), where
-        assert loaded.dtype == expected.dtype, where
-        assert loaded.shape == expected.shape, where
-        assert loaded.tobytes() == expected.tobytes(), where
-    elif isinstance(original, dict):
-        assert isinstance(loaded, dict), where
-        assert list(loaded) == list(original), where
-        for key in original:
-            assert_same(loaded[key], original[key], f"{where}[{key!r}]")
-    elif isinstance(original, (list, tuple)):
-        assert isinstance(loaded, list), where
-        assert len(loaded) == len(original), where
-        for i, (a, b) in enumerate(zip(loaded, original)):
-            assert_same(a, b, f"{where}[{i}]")
-    elif isinstance(original, float) and math.isnan(original):
-        assert isinstance(loaded, float), where
-        assert math.isnan(loaded), where
-    else:
-        assert type(loaded) is type(original), where
-        assert loaded == original, where
-
-
 NESTED: dict[str, Any] = {
     "model": {
         "0.weight": np.arange(6.0).reshape(2, 3),
@@ -330,6 +434,164 @@ def test_a_failed_first_save_leaves_nothing(
     assert os.listdir(tmp_path) == []
 
 
+def test_a_failed_replace_keeps_the_previous_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "model.npz"
+    nn.save({"step": 1}, path)
+    before = path.read_bytes()
+
+    def failing_replace(src: Any, dst: Any) -> None:
+        raise PermissionError(13, "Permission denied", str(dst))
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(PermissionError):
+        nn.save({"step": 2}, path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["model.npz"]
+
+
+# ---------------------------------------------------------------------------------------
+# the file's mode comes from the umask, which save never touches
+# ---------------------------------------------------------------------------------------
+@pytest.fixture
+def umask() -> Iterator[Callable[[int], None]]:
+    """Set the process umask for one test (the test's own doing, not save's), and put
+    the original back afterwards even if the test left ``os.umask`` patched."""
+    set_umask = os.umask
+    original = set_umask(0o022)
+    yield lambda mask: set_umask(mask) and None
+    set_umask(original)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes and the umask are POSIX")
+@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002, 0o000], ids=oct)
+def test_save_gives_the_mode_of_a_new_file_without_calling_umask(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, umask: Callable[[int], None], mask: int
+) -> None:
+    umask(mask)
+    reference = tmp_path / "reference"
+    reference.write_bytes(b"")  # what open(path, "w") gives under this umask
+
+    def forbidden(mask: int) -> int:
+        raise AssertionError("save called os.umask, which changes it for every thread")
+
+    monkeypatch.setattr(os, "umask", forbidden)
+    for name in ("new.npz", "new.npz"):  # created, then replaced
+        nn.save({"w": np.ones(2)}, tmp_path / name)
+        mode = stat.S_IMODE((tmp_path / name).stat().st_mode)
+        assert mode == stat.S_IMODE(reference.stat().st_mode) == 0o666 & ~mask
+    monkeypatch.undo()
+
+
+# ---------------------------------------------------------------------------------------
+# symbolic links are followed: the target is replaced atomically, the link stays
+# ---------------------------------------------------------------------------------------
+needs_symlinks = pytest.mark.skipif(os.name != "posix", reason="symbolic links")
+
+
+@needs_symlinks
+def test_save_through_a_symlink_replaces_the_target_and_keeps_the_link(tmp_path: Path) -> None:
+    (tmp_path / "runs").mkdir()
+    target = tmp_path / "runs" / "step-100.npz"
+    nn.save({"step": 100}, target)
+    link = tmp_path / "latest.npz"
+    link.symlink_to(Path("runs") / "step-100.npz")  # relative, as people write them
+    nn.save({"step": 101}, link)
+    assert link.is_symlink()
+    assert os.readlink(link) == os.path.join("runs", "step-100.npz")
+    assert nn.load(target) == {"step": 101}
+    assert nn.load(link) == {"step": 101}
+    assert sorted(os.listdir(tmp_path)) == ["latest.npz", "runs"]
+    assert os.listdir(tmp_path / "runs") == ["step-100.npz"]  # the temporary file went there
+
+
+@needs_symlinks
+def test_save_through_a_chain_of_symlinks_and_a_dangling_one(tmp_path: Path) -> None:
+    target = tmp_path / "real.npz"
+    (tmp_path / "middle.npz").symlink_to(target)  # dangling until the save
+    (tmp_path / "outer.npz").symlink_to(tmp_path / "middle.npz")
+    nn.save([1, 2], tmp_path / "outer.npz")
+    assert not target.is_symlink()
+    assert nn.load(target) == [1, 2]
+    assert (tmp_path / "outer.npz").is_symlink()
+    assert (tmp_path / "middle.npz").is_symlink()
+
+
+@needs_symlinks
+def test_a_loop_of_symlinks_is_an_error_and_is_left_alone(tmp_path: Path) -> None:
+    (tmp_path / "a.npz").symlink_to(tmp_path / "b.npz")
+    (tmp_path / "b.npz").symlink_to(tmp_path / "a.npz")
+    with pytest.raises(OSError, match="loop of symbolic links") as caught:
+        nn.save({"x": 1}, tmp_path / "a.npz")
+    assert caught.value.errno == errno.ELOOP
+    assert (tmp_path / "a.npz").is_symlink()
+    assert (tmp_path / "b.npz").is_symlink()
+    assert sorted(os.listdir(tmp_path)) == ["a.npz", "b.npz"]
+
+
+@needs_symlinks
+def test_a_failed_save_through_a_symlink_keeps_target_and_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target, link = tmp_path / "real.npz", tmp_path / "link.npz"
+    nn.save({"v": 1}, target)
+    link.symlink_to(target)
+    monkeypatch.setattr(np, "savez", _failing_savez(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        nn.save({"v": 2}, link)
+    monkeypatch.undo()
+    assert link.is_symlink()
+    assert nn.load(link) == {"v": 1}
+    assert sorted(os.listdir(tmp_path)) == ["link.npz", "real.npz"]
+
+
+# ---------------------------------------------------------------------------------------
+# nesting: what save writes, load reads
+# ---------------------------------------------------------------------------------------
+def nested(depth: int, leaf: Any) -> Any:
+    obj = leaf
+    for i in range(depth):
+        obj = [obj] if i % 2 else {"k": obj}
+    return obj
+
+
+def test_the_deepest_allowed_nesting_round_trips(tmp_path: Path) -> None:
+    obj = nested(nn.checkpoint.MAX_DEPTH, np.arange(2))
+    nn.save(obj, tmp_path / "deep.npz")
+    assert_same(nn.load(tmp_path / "deep.npz"), obj)
+
+
+@pytest.mark.parametrize("depth", [nn.checkpoint.MAX_DEPTH + 1, 5000])
+def test_save_refuses_deeper_nesting_before_writing(tmp_path: Path, depth: int) -> None:
+    with pytest.raises(ValueError, match=r"nests more than 100 dicts and lists at checkpoint"):
+        nn.save(nested(depth, 1), tmp_path / "deep.npz")
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_refuses_a_list_that_contains_itself(tmp_path: Path) -> None:
+    loop: list[Any] = [1]
+    loop.append(loop)
+    with pytest.raises(ValueError, match="contains itself"):
+        nn.save({"loop": loop}, tmp_path / "loop.npz")
+    assert os.listdir(tmp_path) == []
+
+
+def test_fortran_ordered_and_big_endian_arrays_round_trip(tmp_path: Path) -> None:
+    obj = {
+        "fortran": np.asfortranarray(np.arange(12.0).reshape(3, 4)),
+        "fortran3d": np.asfortranarray(np.arange(24, dtype=np.int32).reshape(2, 3, 4)),
+        "big": np.arange(5, dtype=">i4"),
+        "bigc": np.array([1 + 2j, np.nan], dtype=">c16"),
+    }
+    nn.save(obj, tmp_path / "c.npz")
+    loaded = nn.load(tmp_path / "c.npz")
+    assert_same(loaded, obj)
+    assert loaded["fortran"].flags.f_contiguous
+    assert loaded["fortran"].flags.writeable
+
+
 # ---------------------------------------------------------------------------------------
 # loading is safe
 # ---------------------------------------------------------------------------------------
@@ -353,7 +615,9 @@ def test_object_arrays_are_not_unpickled(tmp_path: Path) -> None:
     evil = np.empty(1, dtype=object)
     evil[0] = _Exploit(marker)
     np.savez(path, __sg_structure__=_header({"__array__": "a0"}), a0=evil, allow_pickle=True)
-    with pytest.raises(ValueError, match="allow_pickle"):
+    with pytest.raises(
+        nn.CheckpointError, match=r"evil\.npz: key 'a0': dtype \|O is not supported"
+    ):
         nn.load(path)
     assert not marker.exists()
 
@@ -364,7 +628,7 @@ def test_a_pickled_structure_member_is_not_unpickled(tmp_path: Path) -> None:
     evil = np.empty((), dtype=object)
     evil[()] = _Exploit(marker)
     np.savez(path, __sg_structure__=evil, allow_pickle=True)
-    with pytest.raises(ValueError, match="allow_pickle"):
+    with pytest.raises(nn.CheckpointError, match=r"key '__sg_structure__': dtype \|O"):
         nn.load(path)
     assert not marker.exists()
 

@@ -10,7 +10,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from sg_nn import data, init
-from sg_nn.checkpoint import load, save
+from sg_nn.checkpoint import CheckpointError, CheckpointTooLargeError, load, save
 from sg_nn.init import manual_seed
 from sg_nn.layers import (
     GELU,
@@ -45,7 +45,8 @@ except PackageNotFoundError:  # a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
 __all__ = [
-    "GELU", "MLP", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Embedding",
+    "GELU", "MLP", "BCEWithLogitsLoss", "CheckpointError", "CheckpointTooLargeError",
+    "CrossEntropyLoss", "Dropout", "Embedding",
     "HingeLoss", "Identity", "LayerNorm", "Linear", "MSELoss", "Module", "NLLLoss",
     "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh", "__version__",
     "binary_cross_entropy_with_logits", "cross_entropy", "data", "hinge_loss", "init", "load",

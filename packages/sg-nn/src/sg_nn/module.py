@@ -7,11 +7,12 @@ their names (``"layers.0.weight"``) match PyTorch's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
+from sg_nn.checkpoint import CheckpointError
 from sg_tensor import Tensor
 
 __all__ = ["Module", "Parameter"]
@@ -174,40 +175,42 @@ class Module:
             state[name] = np.array(buffer.data if isinstance(buffer, Tensor) else buffer)
         return state
 
-    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
         """Copy values into the parameters and buffers of the same names.
 
-        With ``strict`` (the default) the keys must match exactly; a shape mismatch is
-        always an error. Nothing is changed unless the whole state fits.
+        With ``strict`` (the default) the keys must match exactly; a shape mismatch and a
+        value that is not a real number (text, objects, dates, or complex for a real
+        parameter) are always errors. It is all or nothing: every value is checked and
+        converted before the first is copied, so after a :class:`CheckpointError` the
+        module is exactly as it was.
         """
+        if not isinstance(state, Mapping):
+            raise TypeError(
+                f"load_state_dict for {type(self).__name__}: expected a mapping of names to "
+                f"arrays (a state_dict()), got {type(state).__name__}"
+            )
         own: dict[str, Any] = dict(self.named_parameters())
         own.update(self.named_buffers())
-        missing = [k for k in own if k not in state]
-        unexpected = [k for k in state if k not in own]
-        problems = []
-        if strict and missing:
-            problems.append(f"missing keys: {', '.join(missing)}")
-        if strict and unexpected:
-            problems.append(f"unexpected keys: {', '.join(unexpected)}")
+        problems = _key_problems(own, state) if strict else []
+        updates: list[tuple[str, Any, np.ndarray]] = []
         for key, value in state.items():
             if key in own:
-                target = own[key]
-                shape = target.shape if hasattr(target, "shape") else np.shape(target)
-                if np.shape(value) != tuple(shape):
-                    problems.append(
-                        f"shape mismatch for {key}: checkpoint has {np.shape(value)}, "
-                        f"the model has {tuple(shape)}"
-                    )
+                converted = _converted(key, value, own[key])
+                if isinstance(converted, str):
+                    problems.append(converted)
+                else:
+                    updates.append((key, own[key], converted))
         if problems:
-            raise ValueError(f"load_state_dict for {type(self).__name__}: " + "; ".join(problems))
-        for key, value in state.items():
-            if key not in own:
-                continue
-            target = own[key]
+            raise CheckpointError(
+                f"load_state_dict for {type(self).__name__}: " + "; ".join(problems)
+            )
+        # Nothing below can fail: every array has its target's shape (and a parameter's
+        # dtype), so the model is never left half loaded.
+        for key, target, array in updates:
             if isinstance(target, Tensor):
-                target.data[...] = np.asarray(value, dtype=target.data.dtype)
+                np.copyto(target.data, array)  # in place: optimizers keep their references
             else:
-                self._set_buffer(key, np.array(value))
+                self._set_buffer(key, array)
 
     def _set_buffer(self, dotted: str, value: Any) -> None:
         *path, name = dotted.split(".")
@@ -230,3 +233,37 @@ class Module:
         if not children:
             return head + ")"
         return head + "\n" + "\n".join(children) + "\n)"
+
+
+def _key_problems(own: dict[str, Any], state: Mapping[str, Any]) -> list[str]:
+    missing = [str(k) for k in own if k not in state]
+    unexpected = [str(k) for k in state if k not in own]
+    problems = []
+    if missing:
+        problems.append(f"missing keys: {', '.join(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys: {', '.join(unexpected)}")
+    return problems
+
+
+def _converted(key: str, value: Any, target: Any) -> np.ndarray | str:
+    """``value`` as the array to copy into ``target`` (a parameter or a buffer), or, as a
+    string, why it cannot be: a wrong shape, or a dtype that is not a fitting number."""
+    try:
+        array = np.asarray(value.data if isinstance(value, Tensor) else value)
+    except (ValueError, TypeError) as err:  # e.g. a ragged list
+        return f"{key} is not an array ({err})"
+    current = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if array.dtype.kind not in "biufc":
+        return f"bad dtype for {key}: checkpoint has {array.dtype}, not a number"
+    if array.dtype.kind == "c" and current.dtype.kind != "c":
+        model = f"the model's {current.dtype} is real"
+        return f"bad dtype for {key}: checkpoint has {array.dtype}, {model}"
+    if array.shape != current.shape:
+        return (
+            f"shape mismatch for {key}: checkpoint has {array.shape}, "
+            f"the model has {current.shape}"
+        )
+    if isinstance(target, Tensor):
+        return np.asarray(array, dtype=current.dtype)
+    return np.array(array)  # a buffer takes the checkpoint's dtype, as a copy
