@@ -8,7 +8,7 @@ import pytest
 
 from sg_verify.functional import FUNCTIONAL_CASES, run_functional
 from sg_verify.registry import all_specs
-from sg_verify.second_order import FD2_RTOL, TORCH2_TOL, fd_check2, torch_check2
+from sg_verify.second_order import TORCH2_TOL, fd_check2, torch_check2
 
 SEEDS = (0, 1)
 
@@ -19,7 +19,6 @@ def test_second_order_agrees_with_both_oracles(spec) -> None:
         arrays = spec.sample(np.random.default_rng(seed))
         fd = fd_check2(spec, arrays, seed)
         assert fd.passed, f"finite differences: {fd.worst:.3g} at {fd.where} (seed {seed})"
-        assert fd.worst < FD2_RTOL
         t = torch_check2(spec, arrays, seed)
         assert t.passed, f"PyTorch: {t.worst:.3g} at {t.where} (seed {seed})"
         assert t.worst <= TORCH2_TOL

@@ -108,15 +108,20 @@ class Kink:
     ``at`` is a number or a function of the case's parameters (``None``: no kink in that
     case). ``side`` is the gradient the rule gives there: the derivative from the
     ``"left"``, from the ``"right"``, or the ``"mean"`` of the two (``|x|`` at 0).
+    ``second`` is the same for the gradient's own derivative (second order), where it
+    differs: softplus takes its first derivative from the left of its threshold and its
+    second from the right (0, PyTorch's mask).
     """
 
     at: float | Callable[[Params], float | None]
     side: str
     input: int = 0
+    second: str | None = None
 
     def __post_init__(self) -> None:
-        if self.side not in SIDES:
-            raise ValueError(f"Kink: side must be one of {SIDES}, got {self.side!r}")
+        for side in (self.side, self.second or self.side):
+            if side not in SIDES:
+                raise ValueError(f"Kink: side must be one of {SIDES}, got {side!r}")
 
     def point(self, params: Params) -> float | None:
         """Where the kink is for these parameters (None if nowhere)."""
@@ -322,14 +327,16 @@ class Declaration:
         domain = self.inputs[min(index, len(self.inputs) - 1)]
         return domain if isinstance(domain, Domain) else domain(case.params)
 
-    def kinks(self, params: Params) -> list[tuple[int, float, str]]:
-        """``(input, point, side)`` of every kink present under ``params``."""
+    def kinks(self, params: Params, second_order: bool = False) -> list[tuple[int, float, str]]:
+        """``(input, point, side)`` of every kink present under ``params`` (the side of
+        the second derivative with ``second_order``)."""
         found = []
         for edge in self.edges:
             if isinstance(edge, Kink):
                 point = edge.point(params)
                 if point is not None:
-                    found.append((edge.input, float(point), edge.side))
+                    side = (edge.second or edge.side) if second_order else edge.side
+                    found.append((edge.input, float(point), side))
         return found
 
     @property

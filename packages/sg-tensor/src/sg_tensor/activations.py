@@ -124,7 +124,7 @@ def _softplus(x: np.ndarray, *, beta: float, threshold: float) -> Any:
 
 
 @op("softplus", _softplus, params={"beta": Param(1.0, _positive), "threshold": real(20.0)},
-    cases=SOFTPLUS, torch="F.softplus", edges=[Kink(_threshold, "left")],
+    cases=SOFTPLUS, torch="F.softplus", edges=[Kink(_threshold, "left", second="right")],
     bound=lambda b: b.m() + math.log(2.0) / b.params["beta"])  # fmt: skip
 def softplus(g: Any, out: Any, x: Any, *, beta: float, threshold: float) -> Grads:
     """d(log(1 + e**(b x)) / b) = sigmoid(b x) dx; exactly dx above the threshold (PyTorch)."""

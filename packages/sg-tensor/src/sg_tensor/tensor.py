@@ -247,8 +247,10 @@ class Tensor:
         if isinstance(g, Tensor):  # create_graph: the gradient is a differentiable node
             if g.dtype != self.data.dtype:
                 g = g.astype(self.data.dtype)
-            if self.grad is None:  # another leaf may hold the same node: never alias it
-                self.grad = g * 1.0 if _already_stored(g, stored) else g
+            if self.grad is None:
+                # A new node with its own array, as PyTorch clones: ``g`` may be the
+                # caller's seed itself, a view of it (reshape), or held by another leaf.
+                self.grad = g * 1.0
             else:
                 self.grad = self.grad + g
             return

@@ -1,4 +1,9 @@
-"""Per-operator evidence: every registry spec through both oracles, first and second order."""
+"""Per-operator evidence: every registry spec and probe through every check.
+
+The finite-difference oracle and PyTorch's, first and second order, and sg's own
+gradcheck properties (:mod:`sg_verify.properties`) and graph lifecycle
+(:mod:`sg_verify.lifecycle`), which need no reference at all.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,19 @@ from typing import Any
 
 import numpy as np
 
+from sg_verify.lifecycle import lifecycle_check
 from sg_verify.oracles import OracleResult, fd_check, torch_check
 from sg_verify.output import progress
+from sg_verify.probes import all_probes
+from sg_verify.properties import props_check
 from sg_verify.registry import OpSpec, all_specs
 from sg_verify.second_order import fd_check2, torch_check2
+
+POINTS = 2
+"""Random inputs per spec and check: different points see different sides of branches."""
+SCALAR_POINTS = 4
+"""Scalar specs get this many times :data:`POINTS`: a 0-d input is one point of one
+branch (``maximum(a, b)`` with ``a > b``), where a tensor sample holds a dozen."""
 
 
 @dataclass
@@ -24,7 +38,8 @@ class OperatorRow:
     torch_worst: float = float("nan")
     fd2_worst: float = float("nan")  # second order (the gradient of the gradient)
     torch2_worst: float = float("nan")
-    fd_limit: float = 0.0  # the finite-difference tolerance of its specs
+    props_worst: float = float("nan")  # the measures closest to their tolerance
+    lifecycle_worst: float = float("nan")
     failures: list[str] = field(default_factory=list)
 
     def record(self, result: OracleResult) -> None:
@@ -39,6 +54,12 @@ class OperatorRow:
     @property
     def passed(self) -> bool:
         return not self.failures
+
+    def verdict(self, oracle: str) -> str:
+        """``ok``/``NO`` for a check that compares sg with itself, ``-`` if it did not run."""
+        if np.isnan(getattr(self, f"{oracle}_worst")):
+            return "-"
+        return "NO" if any(f.startswith(f"{oracle}:") for f in self.failures) else "ok"
 
 
 @dataclass
@@ -62,13 +83,14 @@ class OpsReport:
         """One line per operator: the worst scale-aware difference of each oracle."""
         header = (
             f"{'engine':<8}{'operator':<14}{'specs':>6}{'FD worst':>12}{'PyTorch worst':>15}"
-            f"{'FD 2nd':>12}{'PyTorch 2nd':>14}  ok"
+            f"{'FD 2nd':>12}{'PyTorch 2nd':>14}{'props':>7}{'life':>6}  ok"
         )
         lines = [header, "-" * len(header)]
         for r in self.rows:
             lines.append(
                 f"{r.engine:<8}{r.op:<14}{r.specs:>6}{r.fd_worst:>12.2e}"
                 f"{_text(r.torch_worst):>15}{_text(r.fd2_worst):>12}{_text(r.torch2_worst):>14}"
+                f"{r.verdict('props'):>7}{r.verdict('lifecycle'):>6}"
                 f"  {'yes' if r.passed else 'NO'}"
             )
         return "\n".join(lines)
@@ -87,33 +109,40 @@ def run_ops(
     seed: int = 0,
     specs: list[OpSpec] | None = None,
     second_order: bool = True,
+    points: int = POINTS,
 ) -> OpsReport:
-    """Run the finite-difference oracle (and PyTorch's) on every registry spec.
+    """Run the finite-difference oracle (and PyTorch's) on every registry spec and probe.
 
-    With ``second_order`` each spec is also differentiated twice and checked by the
+    Each spec is checked at ``points`` random inputs (scalar specs at
+    :data:`SCALAR_POINTS` times as many: a 0-d input sees one side of a branch per
+    point). With ``second_order`` each is also differentiated twice and checked by the
     second-order oracles (:mod:`sg_verify.second_order`).
     """
-    specs = all_specs() if specs is None else specs
+    specs = all_specs() + all_probes() if specs is None else specs
     rows: dict[tuple[str, str], OperatorRow] = {}
     results: list[OracleResult] = []
     for spec in progress(specs, len(specs), "operators"):
-        arrays = spec.sample(np.random.default_rng(seed))
         row = rows.setdefault((spec.engine, spec.op), OperatorRow(spec.engine, spec.op))
         row.specs += 1
-        row.fd_limit = max(row.fd_limit, spec.fd_rtol)
-        checks = [fd_check(spec, arrays, seed)]
-        if with_torch:
-            checks.append(torch_check(spec, arrays, seed))
-        if second_order:
-            checks.append(fd_check2(spec, arrays, seed))
+        for point in range(points * (SCALAR_POINTS if spec.engine == "scalar" else 1)):
+            check_seed = seed + 7919 * point
+            arrays = spec.sample(np.random.default_rng(check_seed))
+            checks = [fd_check(spec, arrays, check_seed)]
             if with_torch:
-                checks.append(torch_check2(spec, arrays, seed))
-        for result in checks:
-            results.append(result)
-            row.record(result)
-            if not result.passed:
-                row.failures.append(
-                    f"{result.oracle}: {spec.name} ({result.worst:.3g} at {result.where})"
-                )
+                checks.append(torch_check(spec, arrays, check_seed))
+            if point == 0:  # exact checks of sg against itself: one point says it
+                checks += [props_check(spec, arrays, check_seed)]
+                checks += [lifecycle_check(spec, arrays, check_seed)]
+            if second_order:
+                checks.append(fd_check2(spec, arrays, check_seed))
+                if with_torch:
+                    checks.append(torch_check2(spec, arrays, check_seed))
+            for result in checks:
+                results.append(result)
+                row.record(result)
+                if not result.passed:
+                    row.failures.append(
+                        f"{result.oracle}: {spec.name} ({result.worst:.3g} at {result.where})"
+                    )
     ordered = sorted(rows.values(), key=lambda r: (r.engine != "tensor", r.op))
     return OpsReport(ordered, results, with_torch)

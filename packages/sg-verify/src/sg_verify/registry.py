@@ -5,7 +5,7 @@ Every operator of sg-scalar and sg-tensor is declared once, next to its rule
 calls worth checking: each public form (method, function, operator symbol, reflected
 operand, numpy function) in each declared case, at each shape its signature is checked
 at. An :class:`OpSpec` adds what the oracles need: the PyTorch counterpart resolved from
-the declaration's name for it, and the finite-difference step. Every oracle, the random
+the declaration's name for it. Every oracle, the random
 expressions and the mutants take their operators from here.
 """
 
@@ -26,7 +26,7 @@ from sg_scalar.examples import examples as _examples
 from sg_scalar.rules import shapes as scalar_shapes
 from sg_tensor.op import default_shapes as tensor_shapes
 from sg_verify.pytorch import require_torch
-from sg_verify.tolerances import TORCH_TOL, fd_step
+from sg_verify.tolerances import TORCH_TOL
 
 __all__ = ["SCALAR_SPECS", "TENSOR_SPECS", "OpSpec", "all_specs", "declarations", "torch_call"]
 
@@ -54,10 +54,23 @@ class OpSpec:
     torch: Callable[..., Any]
     sample: Sampler
     covers: tuple[str, ...]
-    fd_eps: float
-    fd_rtol: float
     torch_tol: float = TORCH_TOL
     declaration: Declaration | None = None
+    example: Example | None = None
+
+    def kinks(self, second_order: bool = False) -> list[tuple[int, float, str]]:
+        """``(input, point, side)`` of each declared kink, ``input`` counted among this
+        spec's inputs (a reflected form's constant is not one); the second derivative's
+        side with ``second_order``."""
+        example = self.example
+        if example is None:
+            return []
+        offset = 1 if example.form.kind == "reflected" else 0
+        return [
+            (i - offset, point, side)
+            for i, point, side in example.declaration.kinks(example.case.params, second_order)
+            if i >= offset
+        ]
 
     def __repr__(self) -> str:
         return f"OpSpec({self.engine}:{self.name})"
@@ -85,7 +98,6 @@ def examples(decl: Declaration) -> list[Example]:
 def spec(example: Example) -> OpSpec:
     """The oracles' view of one example."""
     decl, form = example.declaration, example.form
-    eps, rtol = fd_step(decl)
     return OpSpec(
         name=example.name,
         engine=decl.engine,
@@ -94,9 +106,8 @@ def spec(example: Example) -> OpSpec:
         torch=torch_call(decl, example.case.params, form),
         sample=lambda rng: [np.asarray(a, dtype=np.float64) for a in example.draw(rng)],
         covers=(decl.name, form.api),
-        fd_eps=eps,
-        fd_rtol=rtol,
         declaration=decl,
+        example=example,
     )
 
 

@@ -1,4 +1,4 @@
-"""Mutants and probes made from the declarations: the generic ones and the conventions.
+"""Mutants made from the declarations: the generic ones and the conventions.
 
 - *Generic* mutants change one input's gradient after the correct rule ran, for every
   input of every operator that has a rule (:data:`~sg_verify.mutants.GENERIC_KINDS`).
@@ -7,34 +7,27 @@
   the rule is evaluated a hair to the other side of the kink (relu's gradient 1 at 0
   instead of 0), or with the first of two tied inputs nudged up (the whole gradient to
   it instead of half to each).
-- *Probes* are inputs placed exactly on the declared kinks and ties: the registry's
-  samplers avoid them, and only a probe shows a convention.
+
+Each is checked on its operator's specs and its probes (:mod:`sg_verify.probes`), the
+inputs placed exactly on the declared kinks and ties, where only a convention shows.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from sg_scalar.declare import Declaration, Kink, Tie
-from sg_scalar.examples import Example
 from sg_verify.mutants.mutant import GENERIC_KINDS, Mutant, Patch, Rule
-from sg_verify.registry import OpSpec, declarations, examples, spec
+from sg_verify.probes import probes
+from sg_verify.registry import declarations
 
-_SUBTLE_NOTE = (
-    "A relative 1e-7 is below the central-difference tolerance (1e-6, itself set by the "
-    "truncation and round-off error of a difference with step 1e-6): FD is expected to "
-    "miss it. PyTorch agrees with sg to 1e-12 and catches it."
-)
 _ONE_SIDED_NOTE = (
-    "Only a probe exactly on the kink shows the convention. The registry samplers avoid "
-    "kinks, and at the probe the central difference averages the two one-sided slopes "
-    "(0.5 for relu at 0), so the unmutated rule fails FD there too: FD is not a valid "
-    "witness at this kink and misses the mutant by design. PyTorch has the same "
-    "convention as sg and catches it."
+    "Only a probe exactly on the kink shows the convention. There the finite-difference "
+    "oracle takes the derivative from the declared side (one-sided differences, "
+    "extrapolated), and PyTorch has the same convention as sg: both catch the mutant."
 )
 _MEAN_NOTE = (
     "Only a probe exactly on the kink or tie shows the convention. There the central "
@@ -75,7 +68,6 @@ def generic_mutants(decl: Declaration) -> list[Mutant]:
     for i in range(1 if decl.variadic else decl.arity):
         for kind in GENERIC_KINDS:
             change, text = _GENERIC[kind]
-            subtle = kind == "scale_1e-7"
             mutants.append(
                 Mutant(
                     name=f"{decl.engine}:{decl.name}:{kind}[in{i}]",
@@ -86,8 +78,6 @@ def generic_mutants(decl: Declaration) -> list[Mutant]:
                     patches=(Patch(decl.op, "vjp", _change_input(i, change)),),
                     spec_ops=frozenset({decl.name}),
                     probes=probes(decl),
-                    expected_misses=frozenset({"fd"}) if subtle else frozenset(),
-                    note=_SUBTLE_NOTE if subtle else "",
                 )
             )
     return mutants
@@ -175,76 +165,10 @@ def convention_mutants(decl: Declaration) -> list[Mutant]:
                 patches=(Patch(decl.op, "vjp", _elsewhere(decl, locate)),),
                 spec_ops=frozenset({decl.name}),
                 probes=probes(decl),
-                expected_misses=frozenset({"fd"}) if one_sided else frozenset(),
                 note=_ONE_SIDED_NOTE if one_sided else _MEAN_NOTE,
             )
         )
     return mutants
-
-
-# ---------------------------------------------------------------------------------------
-# Probes: inputs on the declared kinks and ties
-# ---------------------------------------------------------------------------------------
-def _on_kink(example: Example, index: int, point: float) -> Callable[..., list[np.ndarray]]:
-    """The example's inputs with every third element of input ``index`` on the kink."""
-
-    def draw(rng: np.random.Generator) -> list[np.ndarray]:
-        arrays = [np.array(a, dtype=np.float64) for a in example.draw(rng)]
-        arrays[index].reshape(-1)[::3] = point
-        return arrays
-
-    return draw
-
-
-def _tied(example: Example, within: bool) -> Callable[..., list[np.ndarray]]:
-    """Two inputs equal at every third element; or rows whose extremes occur twice."""
-
-    def draw(rng: np.random.Generator) -> list[np.ndarray]:
-        arrays = [np.array(a, dtype=np.float64) for a in example.draw(rng)]
-        if not within:
-            a, b = np.broadcast_arrays(*arrays)
-            b = b.copy()
-            b.reshape(-1)[::3] = a.reshape(-1)[::3]
-            return [np.array(a), b]
-        x = arrays[0]
-        rows = x.reshape(-1, x.shape[-1])
-        return [np.concatenate([rows, rows.max(1, keepdims=True), rows.min(1, keepdims=True)], 1)]
-
-    return draw
-
-
-_PROBES: dict[tuple[str, str], tuple[OpSpec, ...]] = {}
-_ROWS = (None, 1, -1, (1,), (-1,))  # reductions that see whole rows of a matrix
-
-
-def probes(decl: Declaration) -> tuple[OpSpec, ...]:
-    """The probe specs of ``decl``: its first example in each case where an edge applies,
-    with inputs on that edge (built once)."""
-    key = (decl.engine, decl.name)
-    if key in _PROBES:
-        return _PROBES[key]
-    found: list[OpSpec] = []
-    firsts = {e.case_index: e for e in reversed(examples(decl)) if e.form == decl.forms_or_call[0]}
-    for i, example in sorted(firsts.items()):
-        base = spec(example)
-        for n, edge in enumerate(decl.edges):
-            draw: Callable[..., list[np.ndarray]] | None = None
-            if isinstance(edge, Kink) and edge.point(example.case.params) is not None:
-                point = edge.point(example.case.params)
-                assert point is not None
-                draw = _on_kink(example, edge.input, point)
-            elif isinstance(edge, Tie) and (edge.within or len(example.shapes) == 2):
-                if edge.within and example.case.params.get("axis") not in _ROWS:
-                    continue  # the tied probe is rows of a matrix
-                if edge.within:
-                    example = Example(decl, example.form, example.case, ((3, 3),), i)
-                    base = spec(example)
-                draw = _tied(example, edge.within)
-            if draw is not None:
-                name = f"probe:{decl.name}[{type(edge).__name__.lower()}{n};case {i}]"
-                found.append(dataclasses.replace(base, name=name, sample=draw))
-    _PROBES[key] = tuple(found)
-    return _PROBES[key]
 
 
 def derived_mutants(engine: str) -> list[Mutant]:

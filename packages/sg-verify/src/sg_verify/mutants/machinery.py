@@ -19,7 +19,6 @@ from sg_tensor import shapes as tensor_shapes
 from sg_tensor.tensor import Tensor
 from sg_verify.mutants.mutant import Mutant, Patch
 from sg_verify.registry import OpSpec, declarations
-from sg_verify.tolerances import FD_EPS, FD_RTOL
 
 
 def _keep_last(previous: Any, gradient: Any) -> Any:
@@ -78,7 +77,7 @@ def reuse_probes(engine: str) -> tuple[OpSpec, ...]:
     ]
     return tuple(
         OpSpec(name=f"probe:{name}", engine=engine, op=op, sg=fn, torch=fn, sample=sample(n),
-               covers=(op,), fd_eps=FD_EPS, fd_rtol=FD_RTOL)
+               covers=(op,))
         for name, op, fn, n in cases
     )  # fmt: skip
 
@@ -99,6 +98,7 @@ def machinery_mutants(engine: str) -> list[Mutant]:
             spec_ops=None if kind == "driver" else _BROADCASTING,
             probes=reuse if kind == "driver" else (),
             note=note,
+            samples=1,
         )
 
     def seam(name: str, replacement: Any) -> tuple[Patch, ...]:

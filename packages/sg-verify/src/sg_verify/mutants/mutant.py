@@ -33,8 +33,8 @@ KINDS: dict[str, str] = {
     "sign_flip": "one input's gradient with its sign flipped (the d(a - b) slip)",
     "scale_1e-3": "one input's gradient 0.1% too large (a wrong constant)",
     "scale_1e-7": (
-        "one input's gradient off by a relative 1e-7: below FD's 1e-6 tolerance, so FD "
-        "should miss it and PyTorch (1e-12) catch it"
+        "one input's gradient off by a relative 1e-7: far below what a plain central "
+        "difference resolves, caught by the extrapolated differences and by PyTorch"
     ),
     "zero": "one input gets a zero gradient (a forgotten term, a stray detach)",
     "kink": "the other one-sided derivative at a declared kink (relu's gradient 1 at 0)",
@@ -68,6 +68,8 @@ class Mutant:
     a rule in ``spec_ops`` (every spec of the engine when ``None``), composites made of it
     included, plus its own ``probes`` (kinks, ties, reused inputs). ``expected_misses``
     names the oracles that are *expected* not to catch it, and ``note`` says why.
+    ``samples`` overrides the run's random inputs per spec: a driver mutant breaks the
+    structure of a pass, which one input per spec shows as well as three.
     """
 
     name: str
@@ -80,6 +82,7 @@ class Mutant:
     probes: tuple[OpSpec, ...] = ()
     expected_misses: frozenset[str] = frozenset()
     note: str = ""
+    samples: int | None = None
 
     @contextmanager
     def applied(self) -> Iterator[Mutant]:

@@ -14,19 +14,32 @@ from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 
+from sg_verify.lifecycle import lifecycle_check
 from sg_verify.mutants.derived import derived_mutants
 from sg_verify.mutants.machinery import machinery_mutants
 from sg_verify.mutants.mutant import KINDS, Mutant
 from sg_verify.mutants.report import MutantReport, MutantResult, Verdict
 from sg_verify.mutants.slips import slip_mutants
 from sg_verify.oracles import OracleResult, fd_check, torch_check
-from sg_verify.pytorch import require_torch
+from sg_verify.properties import props_check
+from sg_verify.pytorch import require_torch, torch_available
 from sg_verify.registry import OpSpec
 
 Check = Callable[[OpSpec, Sequence[np.ndarray], int], OracleResult]
 
-ORACLES: dict[str, Check] = {"fd": fd_check, "torch": torch_check}
-"""The oracles a mutant run can use, by name."""
+ORACLES: dict[str, Check] = {
+    "fd": fd_check,
+    "torch": torch_check,
+    "props": props_check,
+    "lifecycle": lifecycle_check,
+}
+"""The oracles a mutant run can use, by name: the finite differences and PyTorch, and
+sg's gradcheck properties and graph lifecycle, which compare sg with itself."""
+
+SELF_CHECKS = frozenset({"props", "lifecycle"})
+"""The checks of sg against itself: exact, so one input per spec says what they can say
+(they run on the first sample only), and blind to a wrong value that is consistent with
+itself (a mutant they miss is no surprise)."""
 
 SCALAR_SAMPLE_FACTOR = 4
 """Scalar specs get this many times the tensor samples: a 0-d sample checks one point,
@@ -60,8 +73,9 @@ class _Runner:
         self._baseline: dict[tuple[str, str, str, int], bool] = {}
         self.invalid: dict[str, set[str]] = {o: set() for o in oracles}
 
-    def samples_for(self, spec: OpSpec) -> int:
-        return self.samples * (SCALAR_SAMPLE_FACTOR if spec.engine == "scalar" else 1)
+    def samples_for(self, spec: OpSpec, mutant: Mutant | None = None) -> int:
+        samples = self.samples if mutant is None or mutant.samples is None else mutant.samples
+        return samples * (SCALAR_SAMPLE_FACTOR if spec.engine == "scalar" else 1)
 
     def arrays(self, spec: OpSpec, k: int) -> list[np.ndarray]:
         key = (spec.engine, spec.name, k)
@@ -95,13 +109,18 @@ class _Runner:
     def run(self, mutant: Mutant) -> MutantResult:
         start = time.perf_counter()
         specs = mutant.specs()
-        cases = [(spec, k) for spec in specs for k in range(self.samples_for(spec))]
-        valid = {o: [self.baseline(o, spec, k) for spec, k in cases] for o in self.oracles}
+        cases = [(spec, k) for spec in specs for k in range(self.samples_for(spec, mutant))]
+        valid = {
+            o: [(k > 0 and o in SELF_CHECKS) or self.baseline(o, spec, k) for spec, k in cases]
+            for o in self.oracles
+        }
         verdicts = {o: Verdict(o) for o in self.oracles}
         with mutant.applied():
             for i, (spec, k) in enumerate(cases):
                 for oracle in self.oracles:
                     verdict = verdicts[oracle]
+                    if k > 0 and oracle in SELF_CHECKS:
+                        continue
                     if not valid[oracle][i]:
                         verdict.skipped += 1
                         continue
@@ -119,7 +138,7 @@ class _Runner:
 
 def run_mutants(
     engine: str = "all",
-    oracles: Sequence[str] = ("fd", "torch"),
+    oracles: Sequence[str] | None = None,
     seed: int = 0,
     progress: Callable[[int, int, MutantResult], None] | None = None,
     *,
@@ -131,11 +150,16 @@ def run_mutants(
     """Run every mutant (of ``engine``, optionally only some ``kinds`` or ``operators``,
     or the given ``mutants``) against the ``oracles`` and return the kill matrix.
 
+    ``oracles`` defaults to every oracle that can run here: PyTorch's only where it is
+    installed.
+
     Each mutant runs on the registry specs of its operator (``samples`` random inputs
     each; scalar specs get :data:`SCALAR_SAMPLE_FACTOR` times more) plus its probes.
     ``progress(done, total, result)`` is called after each mutant. The rule tables are
     restored after each mutant, also when a check or ``progress`` raises.
     """
+    if oracles is None:
+        oracles = tuple(o for o in ORACLES if o != "torch" or torch_available())
     oracles = tuple(oracles)
     unknown = [o for o in oracles if o not in ORACLES]
     if unknown or not oracles:

@@ -22,8 +22,9 @@ from sg_scalar.ieee import power as scalar_power
 from sg_tensor import op as tensor_op_module
 from sg_tensor.op import data as tensor_data
 from sg_tensor.reductions import expand
-from sg_verify.mutants.derived import _MEAN_NOTE, probes
+from sg_verify.mutants.derived import _MEAN_NOTE
 from sg_verify.mutants.mutant import Mutant, Patch, Rule
+from sg_verify.probes import probes
 
 _TIE_NOTE = _MEAN_NOTE  # only the tie probes show it; FD is a valid witness there
 
