@@ -146,6 +146,15 @@ def parity(session: nox.Session) -> None:
 
 
 @nox.session(python=ORACLE_PYTHON)
+def mutants_source(session: nox.Session) -> None:
+    """Every source mutant of the rules, the broadcasting helpers and the backward driver
+    (not part of the default set: the parity session's oracle tests run a sample)."""
+    session.install(TORCH)  # first, so that the torch extra finds it and adds nothing
+    install_package(session, "sg-verify", "torch")
+    session.run("sg-verify", "mutants", "--source", *session.posargs)
+
+
+@nox.session(python=ORACLE_PYTHON)
 def gates(session: nox.Session) -> None:
     """Training gates: two moons (5 seeds) and digits with sg's own Adam; resume exactness."""
     install_package(session, "sg-verify")  # its train_moons; it brings sg-nn and sg-optim

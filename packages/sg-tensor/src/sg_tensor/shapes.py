@@ -219,7 +219,8 @@ def _join(*xs: np.ndarray, axis: int) -> np.ndarray:
 @op("concatenate", _join, "concatenate", _concatenate, method=None, numpy=np.concatenate,
     variadic=True, torch=Torch("torch.cat", dim="axis"),
     cases=[Case({"axis": 1}, ((2, 3, 4), (2, 1, 4))),
-           Case({"axis": -1}, ((2, 3), (2, 2), (2, 1)))])  # fmt: skip
+           Case({"axis": -1}, ((2, 3), (2, 2), (2, 1))),
+           Case({"axis": 0}, ((1, 3), (2, 3), (1, 3), (3, 3)))])  # fmt: skip
 def concatenate(g: Any, out: Any, *xs: Any, axis: int) -> Grads:
     """Each input gets its own slice of the gradient along ``axis``."""
     grads, start = [], 0
@@ -383,7 +384,8 @@ composite("stack", "stack", _stack, method=None, numpy=np.stack, variadic=True,
           uses=("concatenate", "reshape"),
           torch=Torch("torch.stack", dim="axis"),
           cases=[Case({"axis": 1}, ((2, 3), (2, 3))),
-                 Case({"axis": 0}, ((3,), (3,), (3,)))])  # fmt: skip
+                 Case({"axis": 0}, ((3,), (3,), (3,))),
+                 Case({"axis": -1}, ((2,), (2,), (2,), (2,), (2,)))])  # fmt: skip
 composite("split", "split", _split, method=None, numpy=np.split, output=1, uses=("getitem",),
           torch=Torch(call=lambda torch, x, indices_or_sections, axis=0: torch.tensor_split(
               x, indices_or_sections, dim=axis)),

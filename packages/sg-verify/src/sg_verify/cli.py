@@ -6,6 +6,7 @@ Its subcommands::
     sg-verify ops          every operator through both oracles, first and second order
     sg-verify parity       random expressions, sg against PyTorch
     sg-verify mutants      wrong rules patched in: which oracle catches which
+                           (--source: mutation operators applied to the real code)
     sg-verify trajectory   training runs, sg against PyTorch, step by step
     sg-verify moons        the two-moons accuracy over five seeds
     sg-verify report       all of the above into a folder (results.json, REPORT.md, PNGs)
@@ -140,11 +141,39 @@ def _parity(args: argparse.Namespace) -> int:
 
 
 def _mutants(args: argparse.Namespace) -> int:
+    if args.source:
+        return _source_mutants(args)
+    if args.sample is not None or args.no_torch or args.json:
+        print(
+            "sg-verify mutants: --sample, --no-torch and --json go with --source", file=sys.stderr
+        )
+        return 2
     from sg_verify.mutants import run_mutants
 
     report = run_mutants(engine="all")
     print(report.format_table(verbose=args.verbose))
     return 0 if not report.uncaught() else 1
+
+
+def _source_mutants(args: argparse.Namespace) -> int:
+    """Source mutants: exit 0 when every survivor is classified (and no entry is stale)."""
+    import json
+
+    from sg_verify.mutants.source import run_source_mutants
+
+    if args.json:
+        _probe(args.json.parent)
+    report = run_source_mutants(
+        sample=args.sample,
+        seed=args.seed,
+        oracles=("fd",) if args.no_torch else ("fd", "torch"),
+        parity=0 if args.no_torch else args.parity,
+    )
+    print(report.format(verbose=args.verbose))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(report.to_dict(), f, indent=1)
+    return 0 if not report.unclassified() and not report.misclassified() else 1
 
 
 def _trajectory(args: argparse.Namespace) -> int:
@@ -207,6 +236,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parity.set_defaults(run=_parity)
     mutants = commands.add_parser("mutants", help="wrong rules: which oracle catches which")
     mutants.add_argument("--verbose", action="store_true", help="one row per mutant")
+    mutants.add_argument(
+        "--source", action="store_true", help="mutation operators applied to the real code"
+    )
+    mutants.add_argument("--sample", type=_count, help="with --source: a stratified sample")
+    mutants.add_argument("--seed", type=_seed, default=0, help="with --source: the sample's")
+    mutants.add_argument(
+        "--parity", type=_seed, default=100, help="with --source: expressions per survivor"
+    )
+    mutants.add_argument(
+        "--no-torch", action="store_true", help="with --source: finite differences only"
+    )
+    mutants.add_argument("--json", type=_writable_file, help="with --source: the full report")
     mutants.set_defaults(run=_mutants)
     trajectory = commands.add_parser("trajectory", help="training runs against PyTorch")
     trajectory.add_argument(

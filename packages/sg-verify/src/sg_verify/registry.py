@@ -58,6 +58,26 @@ class OpSpec:
     declaration: Declaration | None = None
     example: Example | None = None
 
+    def other_side(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        """``arrays`` moved to the other side of the operator's branches: an input with
+        one declared kink mirrored through it (relu's ``x`` to ``-x``), the two inputs of
+        a between-inputs tie swapped (``maximum(a, b)`` with ``a < b`` instead of ``a > b``).
+
+        A sample is one side of each branch; a check at a sample and at its other side
+        sees both, the scalar engine's single-value inputs included.
+        """
+        moved = [np.array(a) for a in arrays]
+        kinks = self.kinks()
+        for i, point, _ in kinks:
+            if sum(j == i for j, _, _ in kinks) == 1 and i < len(moved):
+                moved[i] = 2 * point - moved[i]
+        decl = self.declaration
+        tie = decl.ties if decl is not None else None
+        two = len(moved) == 2 and moved[0].shape == moved[-1].shape
+        if tie is not None and not tie.within and two:
+            moved = [moved[1], moved[0]]
+        return moved
+
     def kinks(self, second_order: bool = False) -> list[tuple[int, float, str]]:
         """``(input, point, side)`` of each declared kink, ``input`` counted among this
         spec's inputs (a reflected form's constant is not one); the second derivative's

@@ -81,7 +81,8 @@ class _Runner:
         key = (spec.engine, spec.name, k)
         if key not in self._arrays:
             rng = np.random.default_rng(_check_seed(self.seed, spec, k))
-            self._arrays[key] = [np.asarray(a, dtype=np.float64) for a in spec.sample(rng)]
+            arrays = [np.asarray(a, dtype=np.float64) for a in spec.sample(rng)]
+            self._arrays[key] = spec.other_side(arrays) if k % 2 else arrays
         return [a.copy() for a in self._arrays[key]]
 
     def check(self, oracle: str, spec: OpSpec, k: int) -> tuple[bool, str]:
