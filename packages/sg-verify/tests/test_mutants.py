@@ -283,3 +283,41 @@ def test_bad_arguments_are_rejected() -> None:
         run_mutants(oracles=("fd", "oracle-of-delphi"))
     with pytest.raises(ValueError, match="kinds"):
         run_mutants(oracles=("fd",), kinds=("typo",))
+
+
+def test_contract_mutants_are_derived_from_the_declarations() -> None:
+    names = {m.name for m in all_mutants()}
+    # "return g" is what add's rule does (and what the fit makes of linear's bias): no mutant
+    assert "tensor:add:alias[in0]" not in names
+    assert "tensor:add:alias[in1]" not in names
+    assert "tensor:linear:alias[in2]" not in names
+    assert {"tensor:mul:alias[in1]", "scalar:mul:alias[in1]", "tensor:add:in_place[in0]"} <= names
+    assert "scalar:exp:in_place[in0]" not in names  # a float cannot be written into
+    axis = {d.name for d in declarations("tensor") if any("axis" in c.params for c in d.cases)}
+    assert {"sum", "softmax", "cumsum", "concatenate"} <= axis
+    assert {m.operator for m in all_mutants() if m.kind == "wrong_axis"} == axis & set(
+        sg_tensor.OPS
+    )
+
+
+def test_the_contract_mutants_are_caught_without_torch() -> None:
+    chosen = {
+        "tensor:exp:in_place[in0]",
+        "tensor:sum:in_place[in0]",
+        "tensor:mul:float32[in1]",
+        "tensor:sum:wrong_axis",
+        "tensor:softmax:wrong_axis",
+        "tensor:mul:alias[in0]",
+        "scalar:mul:alias[in1]",
+    }
+    mutants = [m for m in all_mutants() if m.name in chosen]
+    assert len(mutants) == len(chosen)
+    report = run_mutants(mutants=mutants, oracles=("fd", "props"))
+    assert report.uncaught() == []
+    verdicts = {x.mutant.name: x.verdicts for x in report.results}
+    for name in ("tensor:exp:in_place[in0]", "tensor:mul:float32[in1]"):
+        assert verdicts[name]["props"].caught, name  # exact: the rule is called directly
+    for name in ("tensor:sum:wrong_axis", "tensor:mul:float32[in1]", "scalar:mul:alias[in1]"):
+        assert verdicts[name]["fd"].caught, name  # float32's 6e-8 included
+    assert not verdicts["tensor:exp:in_place[in0]"]["fd"].caught  # the values are right
+    assert report.surprises() == []

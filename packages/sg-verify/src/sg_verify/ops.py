@@ -1,8 +1,9 @@
 """Per-operator evidence: every registry spec and probe through every check.
 
 The finite-difference oracle and PyTorch's, first and second order, and sg's own
-gradcheck properties (:mod:`sg_verify.properties`) and graph lifecycle
-(:mod:`sg_verify.lifecycle`), which need no reference at all.
+gradcheck properties (:mod:`sg_verify.properties`), graph lifecycle
+(:mod:`sg_verify.lifecycle`) and float32 against float64 (:mod:`sg_verify.float32`),
+which need no reference at all.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from sg_verify.float32 import float32_check
 from sg_verify.lifecycle import lifecycle_check
 from sg_verify.oracles import OracleResult, fd_check, torch_check
 from sg_verify.output import progress
@@ -40,6 +42,7 @@ class OperatorRow:
     torch2_worst: float = float("nan")
     props_worst: float = float("nan")  # the measures closest to their tolerance
     lifecycle_worst: float = float("nan")
+    float32_worst: float = float("nan")  # float32 against float64 (tensor engine only)
     failures: list[str] = field(default_factory=list)
 
     def record(self, result: OracleResult) -> None:
@@ -83,14 +86,14 @@ class OpsReport:
         """One line per operator: the worst scale-aware difference of each oracle."""
         header = (
             f"{'engine':<8}{'operator':<14}{'specs':>6}{'FD worst':>12}{'PyTorch worst':>15}"
-            f"{'FD 2nd':>12}{'PyTorch 2nd':>14}{'props':>7}{'life':>6}  ok"
+            f"{'FD 2nd':>12}{'PyTorch 2nd':>14}{'props':>7}{'life':>6}{'f32':>5}  ok"
         )
         lines = [header, "-" * len(header)]
         for r in self.rows:
             lines.append(
                 f"{r.engine:<8}{r.op:<14}{r.specs:>6}{r.fd_worst:>12.2e}"
                 f"{_text(r.torch_worst):>15}{_text(r.fd2_worst):>12}{_text(r.torch2_worst):>14}"
-                f"{r.verdict('props'):>7}{r.verdict('lifecycle'):>6}"
+                f"{r.verdict('props'):>7}{r.verdict('lifecycle'):>6}{r.verdict('float32'):>5}"
                 f"  {'yes' if r.passed else 'NO'}"
             )
         return "\n".join(lines)
@@ -132,6 +135,8 @@ def run_ops(
             checks = [fd_check(spec, arrays, check_seed)]
             if with_torch:
                 checks.append(torch_check(spec, arrays, check_seed))
+            if spec.engine == "tensor":  # a Value has no float32
+                checks.append(float32_check(spec, arrays, check_seed))
             if point == 0:  # exact checks of sg against itself: one point says it
                 checks += [props_check(spec, arrays, check_seed)]
                 checks += [lifecycle_check(spec, arrays, check_seed)]

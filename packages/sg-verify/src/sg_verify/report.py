@@ -238,6 +238,19 @@ def render_markdown(report: Report) -> str:
         worst = _worst(ops, key)
         if worst is not None:
             lines.append(_row(what, f"worst {worst:.2e}", f"<= {limit:.0e}", worst <= limit))
+    for oracle, what, target in (
+        ("props", "gradcheck properties (linearity in g, zero, determinism, no mutation, "
+         "no aliasing, shapes and dtypes, every subset of inputs requiring grad)", "all hold"),
+        ("lifecycle", "graph lifecycle (repeated passes, a rule raising mid-pass, repeated "
+         "outputs, non-leaf inputs, second order, freed graphs)", "all hold"),
+        ("float32", "float32 gradients against sg's float64 ones",
+         f"within {t.FLOAT32_FACTOR:g}x float32's rounding and the conditioning"),
+    ):  # fmt: skip
+        checked = [r for r in ops if r.get(f"{oracle}_worst") is not None]
+        if checked:
+            failed = [r for r in checked if any(f.startswith(oracle + ":") for f in r["failures"])]
+            lines.append(_row(what, f"{len(checked)} operators, {len(failed)} failing", target,
+                              not failed))  # fmt: skip
     functional = s.get("functional", {})
     if "checks" in functional:
         lines.append(_row("hvp, jacobian, hessian against torch.autograd.functional",

@@ -19,6 +19,11 @@ FD2_FLOOR = 1e-12
 """Second order also allows this (scale-aware): a gradient of a gradient can be a
 difference of terms of order one that cancel (softmax of saturated logits), whose
 round-off no difference of the objective sees."""
+FLOAT32_FACTOR = 16.0
+"""The float32 check (:mod:`sg_verify.float32`) allows each element this many times the
+change a float32 rounding of the inputs makes to the float64 gradient, plus float32's
+rounding of the gradient itself: the operator's conditioning at that point times a
+margin for the float32 roundings inside the forward and the rule."""
 TORCH_TOL = 1e-12
 """PyTorch float64 runs the same formulas: only the last bits may differ."""
 TORCH2_TOL = 1e-12

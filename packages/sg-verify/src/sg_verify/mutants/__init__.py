@@ -28,7 +28,15 @@ in the report, so a "kill" is always a difference the mutation made.
 1.0
 """
 
-from sg_verify.mutants.mutant import GENERIC_KINDS, KINDS, SEAMS, Mutant, Patch, patchable_state
+from sg_verify.mutants.mutant import (
+    CONTRACT_KINDS,
+    GENERIC_KINDS,
+    KINDS,
+    SEAMS,
+    Mutant,
+    Patch,
+    patchable_state,
+)
 from sg_verify.mutants.mutant import Rule as Rule
 from sg_verify.mutants.report import MutantReport, MutantResult, Verdict
 from sg_verify.mutants.runner import ORACLES as ORACLES
@@ -37,6 +45,7 @@ from sg_verify.mutants.runner import Check as Check
 from sg_verify.mutants.runner import all_mutants, run_mutants
 
 __all__ = [
+    "CONTRACT_KINDS",
     "GENERIC_KINDS",
     "KINDS",
     "SEAMS",

@@ -8,6 +8,11 @@
   instead of 0), or with the first of two tied inputs nudged up (the whole gradient to
   it instead of half to each).
 
+- *Contract* mutants break what a rule promises besides its values
+  (:data:`~sg_verify.mutants.CONTRACT_KINDS`): it returns the output gradient itself,
+  writes into it, computes in float32 for float64 inputs, or reduces over the wrong axis
+  (for every operator declared with an ``axis``).
+
 Each is checked on its operator's specs and its probes (:mod:`sg_verify.probes`), the
 inputs placed exactly on the declared kinks and ties, where only a convention shows.
 """
@@ -20,8 +25,11 @@ from typing import Any
 import numpy as np
 
 from sg_scalar.declare import Declaration, Kink, Tie
+from sg_tensor.op import unbroadcast
+from sg_tensor.tensor import _reduces_to
 from sg_verify.mutants.mutant import GENERIC_KINDS, Mutant, Patch, Rule
 from sg_verify.probes import probes
+from sg_verify.registry import all_specs as registry_specs
 from sg_verify.registry import declarations
 
 _ONE_SIDED_NOTE = (
@@ -171,10 +179,156 @@ def convention_mutants(decl: Declaration) -> list[Mutant]:
     return mutants
 
 
+# ---------------------------------------------------------------------------------------
+# Contracts: the output gradient aliased or written into, float32, the wrong axis
+# ---------------------------------------------------------------------------------------
+def _returns_g(decl: Declaration, index: int) -> bool:
+    """Whether "return the output gradient itself" is no mistake for input ``index`` of
+    ``decl``: the correct rule's gradient is ``g``, or what the driver's fit makes of
+    ``g`` (its broadcast axes summed: add, linear's bias, broadcast_to). Then no alias
+    mutant is made (the leaves copy what they store). Asked of the rule on its first
+    spec, for a random ``g``."""
+    from sg_verify.properties import graph_nodes, leaves
+
+    specs = [s for s in registry_specs() if s.engine == decl.engine and s.op == decl.name]
+    if not specs:
+        return False
+    rng = np.random.default_rng(0)
+    arrays = specs[0].sample(rng)
+    xs = leaves(decl.engine, arrays, [True] * len(arrays), np.float64)
+    for node in graph_nodes(specs[0].sg(*xs)):
+        if node._op is decl.op and len(node._parents) > index:
+            ctx = dict(node._ctx or {})
+            if decl.op.needs_input_grad:
+                ctx["needs_input_grad"] = tuple(p.requires_grad for p in node._parents)
+            g = rng.standard_normal(np.shape(node.data))
+            g = g if decl.engine == "tensor" else float(g)
+            inputs = [p.data for p in node._parents]
+            grad = decl.op.vjp(g, node.data, *inputs, **ctx)[index]
+            shape = np.shape(inputs[index])
+            if grad is None or np.shape(grad) != shape:
+                return False
+            if np.shape(g) != shape:
+                if not _reduces_to(np.shape(g), shape):
+                    return False
+                g = unbroadcast(g, shape)
+            return bool(np.array_equal(grad, g))
+    return False
+
+
+def _alias(index: int) -> Callable[[Rule], Rule]:
+    def wrap(rule: Rule) -> Rule:
+        def mutated(g: Any, out: Any, *inputs: Any, **ctx: Any) -> tuple[Any, ...]:
+            grads = list(rule(g, out, *inputs, **ctx))
+            if index < len(grads) and grads[index] is not None:
+                grads[index] = g
+            return tuple(grads)
+
+        return mutated
+
+    return wrap
+
+
+def _in_place(index: int) -> Callable[[Rule], Rule]:
+    def wrap(rule: Rule) -> Rule:
+        def mutated(g: Any, out: Any, *inputs: Any, **ctx: Any) -> tuple[Any, ...]:
+            grads = list(rule(g, out, *inputs, **ctx))
+            if not isinstance(g, np.ndarray) or index >= len(grads) or grads[index] is None:
+                return tuple(grads)  # a node (create_graph): nothing to write into
+            mine = np.asarray(grads[index])
+            if mine.shape == g.shape and mine.dtype == g.dtype and not np.shares_memory(mine, g):
+                np.copyto(g, mine)  # the `g *= out; return (g,)` pattern
+                grads[index] = g
+            else:
+                g[...] = 0.0  # g used as scratch space after the gradient was taken
+            return tuple(grads)
+
+        return mutated
+
+    return wrap
+
+
+def _to_float32(grad: Any) -> Any:
+    if isinstance(grad, np.ndarray) and grad.dtype == np.float64:
+        return grad.astype(np.float32)
+    return grad  # a node (create_graph), or already float32
+
+
+def _shifted(axis: Any, ndim: int) -> Any:
+    """Every axis moved to the next one (mod ``ndim``): ``(0, 2)`` of 3 -> ``(0, 1)``."""
+    if ndim < 2 or axis is None or isinstance(axis, bool):
+        return axis
+    if isinstance(axis, tuple):
+        return tuple(sorted({(a + 1) % ndim for a in axis}))
+    return (int(axis) + 1) % ndim
+
+
+def _wrong_axis(rule: Rule) -> Rule:
+    def mutated(g: Any, out: Any, *inputs: Any, **ctx: Any) -> tuple[Any, ...]:
+        if "axis" in ctx and inputs:
+            first: Any = inputs[0][0] if isinstance(inputs[0], (list, tuple)) else inputs[0]
+            ndim = len(np.shape(getattr(first, "data", first)))
+            ctx = {**ctx, "axis": _shifted(ctx["axis"], ndim)}
+        return tuple(rule(g, out, *inputs, **ctx))
+
+    return mutated
+
+
+_CONTRACT_NOTE = (
+    "A rule's contract beyond its values: the gradcheck properties call the rule "
+    "directly and see a write into g or a float32 gradient for a float64 input exactly."
+)
+
+
+def _blind(decl: Declaration, label: str) -> frozenset[str]:
+    """The value oracles that cannot be expected to see a contract mutant: a write into
+    ``g`` shows in the values only where that ``g`` is used again, and a float32
+    gradient not at all for an operator whose forward rounds to float32 (astype)."""
+    if label.startswith("in_place") or (label.startswith("float32") and decl.rounding):
+        return frozenset({"fd", "torch", "lifecycle"})
+    return frozenset()
+
+
+def contract_mutants(decl: Declaration) -> list[Mutant]:
+    """Per input of ``decl``: the output gradient returned as is (``alias``, unless the
+    correct rule does that), and, on arrays, written into (``in_place``) and computed in
+    float32 (``float32``); ``wrong_axis`` for an operator declared with an ``axis``."""
+    assert decl.op is not None
+    kinds: list[tuple[str, str, Callable[[Rule], Rule]]] = []
+    for i in range(1 if decl.variadic else decl.arity):
+        if not _returns_g(decl, i):
+            text = f"the rule returns the output gradient itself for input {i}"
+            kinds.append((f"alias[in{i}]", text, _alias(i)))
+        if decl.engine == "tensor":
+            text = f"the rule writes input {i}'s gradient into the output gradient g"
+            kinds.append((f"in_place[in{i}]", text, _in_place(i)))
+            text = f"the gradient of input {i} is computed in float32 for float64 inputs"
+            kinds.append((f"float32[in{i}]", text, _change_input(i, _to_float32)))
+    if any("axis" in case.params for case in decl.cases):
+        text = "the rule reduces over the next axis ((axis + 1) mod ndim)"
+        kinds.append(("wrong_axis", text, _wrong_axis))
+    return [
+        Mutant(
+            name=f"{decl.engine}:{decl.name}:{label}",
+            operator=decl.name,
+            engine=decl.engine,
+            kind=label.split("[")[0],
+            description=text,
+            patches=(Patch(decl.op, "vjp", wrap),),
+            spec_ops=frozenset({decl.name}),
+            probes=probes(decl),
+            blind=_blind(decl, label),
+            note=_CONTRACT_NOTE,
+        )
+        for label, text, wrap in kinds
+    ]
+
+
 def derived_mutants(engine: str) -> list[Mutant]:
-    """The generic and convention mutants of every operator of ``engine`` with a rule."""
+    """The generic, convention and contract mutants of every operator of ``engine``
+    with a rule."""
     mutants: list[Mutant] = []
     for decl in declarations(engine):
         if decl.op is not None:
-            mutants += generic_mutants(decl) + convention_mutants(decl)
+            mutants += generic_mutants(decl) + convention_mutants(decl) + contract_mutants(decl)
     return mutants

@@ -28,6 +28,8 @@ SEAMS = ("topological_order", "seed", "accumulate")
 """The backward driver's steps that driver mutants replace (see :mod:`sg_scalar.graph`)."""
 GENERIC_KINDS = ("sign_flip", "scale_1e-3", "scale_1e-7", "zero")
 """The mutant kinds applied to every input of every operator of both rule tables."""
+CONTRACT_KINDS = ("alias", "in_place", "float32", "wrong_axis")
+"""The mutant kinds that break a rule's contract rather than its formula."""
 
 KINDS: dict[str, str] = {
     "sign_flip": "one input's gradient with its sign flipped (the d(a - b) slip)",
@@ -37,6 +39,10 @@ KINDS: dict[str, str] = {
         "difference resolves, caught by the extrapolated differences and by PyTorch"
     ),
     "zero": "one input gets a zero gradient (a forgotten term, a stray detach)",
+    "alias": "a rule returns the output gradient itself (an alias of g, the wrong value)",
+    "in_place": "a rule writes into the output gradient g (``g *= out``) or uses it as scratch",
+    "float32": "one input's gradient computed in float32 for float64 inputs",
+    "wrong_axis": "a reduction's rule over the next axis (derived from the declared axis)",
     "kink": "the other one-sided derivative at a declared kink (relu's gradient 1 at 0)",
     "tie": "a declared tie not split evenly between the tied inputs",
     "operator": "an operator-specific slip (transposed operand, missing sum term, ...)",
@@ -67,7 +73,9 @@ class Mutant:
     for the shared machinery). It is checked on the registry specs of ``engine`` that run
     a rule in ``spec_ops`` (every spec of the engine when ``None``), composites made of it
     included, plus its own ``probes`` (kinks, ties, reused inputs). ``expected_misses``
-    names the oracles that are *expected* not to catch it, and ``note`` says why.
+    names the oracles that are *expected* not to catch it, ``blind`` those that cannot be
+    expected either way (a write into ``g`` shows in the values only where the written
+    ``g`` is used again), and ``note`` says why.
     ``samples`` overrides the run's random inputs per spec: a driver mutant breaks the
     structure of a pass, which one input per spec shows as well as three.
     """
@@ -81,6 +89,7 @@ class Mutant:
     spec_ops: frozenset[str] | None
     probes: tuple[OpSpec, ...] = ()
     expected_misses: frozenset[str] = frozenset()
+    blind: frozenset[str] = frozenset()
     note: str = ""
     samples: int | None = None
 
@@ -119,6 +128,7 @@ class Mutant:
             "kind_meaning": KINDS.get(self.kind, ""),
             "description": self.description,
             "expected_misses": sorted(self.expected_misses),
+            "blind": sorted(self.blind),
             "note": self.note,
             "probes": [p.name for p in self.probes],
         }

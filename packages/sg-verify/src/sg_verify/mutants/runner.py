@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 
+from sg_verify.float32 import float32_check
 from sg_verify.lifecycle import lifecycle_check
 from sg_verify.mutants.derived import derived_mutants
 from sg_verify.mutants.machinery import machinery_mutants
@@ -32,9 +33,10 @@ ORACLES: dict[str, Check] = {
     "torch": torch_check,
     "props": props_check,
     "lifecycle": lifecycle_check,
+    "float32": float32_check,
 }
 """The oracles a mutant run can use, by name: the finite differences and PyTorch, and
-sg's gradcheck properties and graph lifecycle, which compare sg with itself."""
+sg's gradcheck properties, graph lifecycle and float32 run, which compare sg with itself."""
 
 SELF_CHECKS = frozenset({"props", "lifecycle"})
 """The checks of sg against itself: exact, so one input per spec says what they can say
