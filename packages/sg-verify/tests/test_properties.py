@@ -16,7 +16,7 @@ import sg_scalar
 import sg_tensor
 from sg_scalar import graph
 from sg_tensor import Tensor
-from sg_verify import lifecycle, properties
+from sg_verify import complex_step, float32, lifecycle, properties
 from sg_verify.oracles import OracleResult
 from sg_verify.properties import (
     LINEARITY_TOL,
@@ -292,7 +292,12 @@ def test_findings_report_the_worst_failure_and_count_the_rest() -> None:
 # ---------------------------------------------------------------------------------------
 # No PyTorch
 # ---------------------------------------------------------------------------------------
-SOURCES = [Path(properties.__file__), Path(lifecycle.__file__)]
+SOURCES = [
+    Path(properties.__file__),
+    Path(lifecycle.__file__),
+    Path(float32.__file__),
+    Path(complex_step.__file__),
+]
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
@@ -307,19 +312,21 @@ def test_the_modules_import_no_torch(path: Path) -> None:
     assert not {m for m in imported if m.split(".")[0] == "torch" or m == "sg_verify.pytorch"}
 
 
-def test_both_checks_run_with_torch_missing() -> None:
+def test_the_self_checks_run_with_torch_missing() -> None:
     """In a fresh interpreter where ``import torch`` fails."""
     code = """
 import sys
 sys.modules["torch"] = None  # import torch raises ImportError
 import numpy as np
+from sg_verify.complex_step import complex_step_check
+from sg_verify.float32 import float32_check
 from sg_verify.lifecycle import lifecycle_check
 from sg_verify.properties import props_check
 from sg_verify.registry import all_specs
 for spec in all_specs()[::40]:
     arrays = spec.sample(np.random.default_rng(0))
-    assert props_check(spec, arrays, 0).passed, spec.name
-    assert lifecycle_check(spec, arrays, 0).passed, spec.name
+    for check in (props_check, lifecycle_check, float32_check, complex_step_check):
+        assert check(spec, arrays, 0).passed, spec.name
 print("ok")
 """
     done = subprocess.run(

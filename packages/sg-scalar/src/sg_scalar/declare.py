@@ -311,6 +311,7 @@ class Declaration:
     leading: tuple[str, ...] = ()  # parameters passed before the inputs (where's condition)
     output: int | None = None  # which output to check of a call that returns several
     rounding: float = 0.0  # relative rounding of the forward itself (float32: 6e-8)
+    analytic: bool = False  # complex-analytic forward that numpy evaluates on complex inputs
     uses: tuple[str, ...] = ()  # a composite: the operators it is made of
     public: bool = True  # False for operators only rules use (scatter)
     doc: str = ""

@@ -29,6 +29,7 @@ from sg_scalar.declare import (
     Form,
     Params,
     Shape,
+    ZeroSpread,
 )
 
 __all__ = ["Example", "apply", "call_form", "examples"]
@@ -89,9 +90,9 @@ class Example:
         """Inputs in the operator's domain, away from its kinks and ties (float64)."""
         decl, params = self.declaration, self.case.params
         offset = 1 if self.form.kind == "reflected" else 0  # the constant is input 0
-        tie = decl.ties
-        if tie is not None:  # every value distinct: no two inputs (or elements) tie
-            arrays = _distinct(rng, self.shapes)
+        spread = any(isinstance(edge, ZeroSpread) for edge in decl.edges)
+        if decl.ties is not None or spread:  # every value distinct: no two tie, no slice
+            arrays = _distinct(rng, self.shapes)  # is (nearly) constant
         else:
             arrays = [
                 decl.domain(i + offset, self.case).draw(rng, s) for i, s in enumerate(self.shapes)

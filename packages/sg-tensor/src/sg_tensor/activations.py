@@ -39,13 +39,13 @@ def erf(g: Any, out: Any, x: Any) -> Grads:
 # ---------------------------------------------------------------------------------------
 # Squashing functions
 # ---------------------------------------------------------------------------------------
-@op("tanh", np.tanh, numpy=np.tanh, bound=unit)
+@op("tanh", np.tanh, numpy=np.tanh, bound=unit, analytic=True)
 def tanh(g: Any, out: Any, x: Any) -> Grads:
     """d(tanh x) = (1 - tanh(x)**2) dx, from the output."""
     return (g * (1 - out * out),)
 
 
-@op("sigmoid", quiet(lambda x: 1 / (1 + np.exp(-x))), bound=unit)
+@op("sigmoid", quiet(lambda x: 1 / (1 + np.exp(-x))), bound=unit, analytic=True)
 def sigmoid(g: Any, out: Any, x: Any) -> Grads:
     """d(s(x)) = s (1 - s) dx with s = 1 / (1 + e**-x), from the output.
 
@@ -159,14 +159,14 @@ def _softmax(x: np.ndarray, *, axis: int) -> Any:
 
 
 @op("softmax", quiet(_softmax), "axis", torch=Torch("Tensor.softmax", dim="axis"),
-    cases=AXES, bound=unit)  # fmt: skip
+    cases=AXES, bound=unit, analytic=True)  # fmt: skip
 def softmax(g: Any, out: Any, x: Any, *, axis: int) -> Grads:
     """d softmax: s * (g - sum(g * s)) along ``axis``, with s the output."""
     return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
 
 
 @op("log_softmax", quiet(_log_softmax), "axis", cases=AXES, bound=_log_softmax_bound,
-    torch=Torch("Tensor.log_softmax", dim="axis"))  # fmt: skip
+    torch=Torch("Tensor.log_softmax", dim="axis"), analytic=True)  # fmt: skip
 def log_softmax(g: Any, out: Any, x: Any, *, axis: int) -> Grads:
     """d log_softmax: g - softmax(x) * sum(g) along ``axis``; softmax = exp(output)."""
     return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)

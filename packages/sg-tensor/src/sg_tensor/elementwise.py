@@ -34,20 +34,21 @@ Grads = tuple[Any, ...]
 # ---------------------------------------------------------------------------------------
 # Binary arithmetic (broadcasting)
 # ---------------------------------------------------------------------------------------
-@op("add", np.add, "binary", operator="+", numpy=np.add, torch="+", bound=total)
+@op("add", np.add, "binary", operator="+", numpy=np.add, torch="+", bound=total, analytic=True)
 def add(g: Any, out: Any, a: Any, b: Any) -> Grads:
     """d(a + b) = da + db."""
     return g, g
 
 
-@op("sub", np.subtract, "binary", operator="-", numpy=np.subtract, torch="-", bound=total)
+@op("sub", np.subtract, "binary", operator="-", numpy=np.subtract, torch="-", bound=total,
+    analytic=True)  # fmt: skip
 def sub(g: Any, out: Any, a: Any, b: Any) -> Grads:
     """d(a - b) = da - db. (Its own rule rather than a + (-b): one pass less over memory.)"""
     return g, -g
 
 
 @op("mul", np.multiply, "binary", operator="*", numpy=np.multiply, torch="*", bound=product,
-    needs_input_grad=True)  # fmt: skip
+    needs_input_grad=True, analytic=True)  # fmt: skip
 def mul(g: Any, out: Any, a: Any, b: Any, *, needs_input_grad: tuple[bool, bool]) -> Grads:
     """d(a * b) = b da + a db."""
     need_a, need_b = needs_input_grad
@@ -55,7 +56,7 @@ def mul(g: Any, out: Any, a: Any, b: Any, *, needs_input_grad: tuple[bool, bool]
 
 
 @op("div", quiet(np.divide), "binary", operator="/", numpy=np.true_divide, torch="/",
-    inputs=(REAL, NONZERO), bound=quotient, needs_input_grad=True)  # fmt: skip
+    inputs=(REAL, NONZERO), bound=quotient, needs_input_grad=True, analytic=True)  # fmt: skip
 def div(g: Any, out: Any, a: Any, b: Any, *, needs_input_grad: tuple[bool, bool]) -> Grads:
     """d(a / b) = da / b - a db / b**2."""
     need_a, need_b = needs_input_grad
@@ -72,7 +73,7 @@ def power(base: Any, exponent: Any) -> Tensor:
 
 
 @op("pow", quiet(np.power), "binary", power, operator="**", numpy=np.power, torch="**",
-    inputs=(POSITIVE, REAL), bound=power_bound, needs_input_grad=True)  # fmt: skip
+    inputs=(POSITIVE, REAL), bound=power_bound, needs_input_grad=True, analytic=True)  # fmt: skip
 def pow_(g: Any, out: Any, x: Any, y: Any, *, needs_input_grad: tuple[bool, bool]) -> Grads:
     """d(x**y) = y x**(y-1) dx + x**y log(x) dy, with PyTorch's zeros.
 
@@ -149,7 +150,7 @@ WHERE_CASES = [
 @op("where", lambda a, b, *, condition: np.where(condition, a, b), "where", _where,
     method=None, numpy=np.where, cases=WHERE_CASES, leading=("condition",),
     torch=Torch(call=lambda torch, a, b, *, condition: torch.where(
-        torch.from_numpy(np.asarray(condition)), a, b)))  # fmt: skip
+        torch.from_numpy(np.asarray(condition)), a, b)), analytic=True)  # fmt: skip
 def where(g: Any, out: Any, a: Any, b: Any, *, condition: np.ndarray) -> Grads:
     """where(c, a, b): the gradient goes to ``a`` where ``c`` holds, else to ``b``."""
     return np.where(condition, g, 0.0), np.where(condition, 0.0, g)
@@ -158,7 +159,7 @@ def where(g: Any, out: Any, a: Any, b: Any, *, condition: np.ndarray) -> Grads:
 # ---------------------------------------------------------------------------------------
 # Unary functions
 # ---------------------------------------------------------------------------------------
-@op("neg", np.negative, operator="-x", numpy=np.negative, torch="-x")
+@op("neg", np.negative, operator="-x", numpy=np.negative, torch="-x", analytic=True)
 def neg(g: Any, out: Any, x: Any) -> Grads:
     """d(-x) = -dx."""
     return (-g,)
@@ -169,7 +170,7 @@ POWERS = [Case({"p": p}) for p in (2, 3, 0.5, -1.5, 0, 1, -1, 2.5)]
 
 @op("pow_scalar", quiet(lambda x, *, p: np.power(x, p)), operator="**", method="pow",
     function="pow", installs=False, torch=Torch("torch.pow", exponent="p"),
-    inputs=(power_domain,), cases=POWERS, bound=constant_power_bound)  # fmt: skip
+    inputs=(power_domain,), cases=POWERS, bound=constant_power_bound, analytic=True)  # fmt: skip
 def pow_scalar(g: Any, out: Any, x: Any, *, p: float) -> Grads:
     """d(x**p) = p x**(p-1) dx for a number ``p``; 0 everywhere when ``p == 0`` (PyTorch)."""
     if p == 0:
@@ -177,19 +178,20 @@ def pow_scalar(g: Any, out: Any, x: Any, *, p: float) -> Grads:
     return (g * (p * x ** (p - 1)),)
 
 
-@op("exp", quiet(np.exp), numpy=np.exp, bound=lambda b: math.exp(b.high()))
+@op("exp", quiet(np.exp), numpy=np.exp, bound=lambda b: math.exp(b.high()), analytic=True)
 def exp(g: Any, out: Any, x: Any) -> Grads:
     """d(e**x) = e**x dx, the output itself."""
     return (g * out,)
 
 
-@op("log", quiet(np.log), numpy=np.log, inputs=(POSITIVE,), bound=log_bound)
+@op("log", quiet(np.log), numpy=np.log, inputs=(POSITIVE,), bound=log_bound, analytic=True)
 def log(g: Any, out: Any, x: Any) -> Grads:
     """d(log x) = dx / x: ``inf`` at 0; ``log`` of a negative number is ``nan``."""
     return (g / x,)
 
 
-@op("expm1", quiet(np.expm1), numpy=np.expm1, bound=lambda b: max(1.0, math.expm1(b.high())))
+@op("expm1", quiet(np.expm1), numpy=np.expm1, bound=lambda b: max(1.0, math.expm1(b.high())),
+    analytic=True)  # fmt: skip
 def expm1(g: Any, out: Any, x: Any) -> Grads:
     """d(e**x - 1) = e**x dx = (out + 1) dx: accurate where x is tiny, unlike exp(x) - 1."""
     return (g * (out + 1),)
@@ -199,14 +201,14 @@ ABOVE_MINUS_ONE = Domain("greater than -1", -0.5, 2.0, guard=True)
 
 
 @op("log1p", quiet(np.log1p), numpy=np.log1p, inputs=(ABOVE_MINUS_ONE,),
-    bound=lambda b: math.log1p(b.high()))  # fmt: skip
+    bound=lambda b: math.log1p(b.high()), analytic=True)  # fmt: skip
 def log1p(g: Any, out: Any, x: Any) -> Grads:
     """d log(1 + x) = dx / (1 + x): accurate where x is tiny, unlike log(1 + x)."""
     return (g / (1 + x),)
 
 
 @op("sqrt", quiet(np.sqrt), numpy=np.sqrt, inputs=(POSITIVE,),
-    bound=lambda b: math.sqrt(b.high()))  # fmt: skip
+    bound=lambda b: math.sqrt(b.high()), analytic=True)  # fmt: skip
 def sqrt(g: Any, out: Any, x: Any) -> Grads:
     """d(sqrt x) = dx / (2 sqrt x): ``inf`` at 0."""
     return (g / (2 * out),)
@@ -218,13 +220,13 @@ def abs_(g: Any, out: Any, x: Any) -> Grads:
     return (g * indicator(x, np.sign(data(x))),)
 
 
-@op("sin", np.sin, numpy=np.sin, bound=unit)
+@op("sin", np.sin, numpy=np.sin, bound=unit, analytic=True)
 def sin(g: Any, out: Any, x: Any) -> Grads:
     """d(sin x) = cos(x) dx."""
     return (g * np.cos(x),)
 
 
-@op("cos", np.cos, numpy=np.cos, bound=unit)
+@op("cos", np.cos, numpy=np.cos, bound=unit, analytic=True)
 def cos(g: Any, out: Any, x: Any) -> Grads:
     """d(cos x) = -sin(x) dx."""
     return (g * -np.sin(x),)
@@ -236,14 +238,14 @@ def _tan_bound(b: Bounds) -> float:
 
 
 @op("tan", quiet(np.tan), numpy=np.tan, inputs=(Domain("|x| < pi/2", -1.2, 1.2),),
-    bound=_tan_bound)  # fmt: skip
+    bound=_tan_bound, analytic=True)  # fmt: skip
 def tan(g: Any, out: Any, x: Any) -> Grads:
     """d(tan x) = (1 + tan(x)**2) dx, from the output."""
     return (g * (1 + out * out),)
 
 
 @op("arctan", np.arctan, method=("arctan", "atan"), function=("arctan", "atan"),
-    numpy=np.arctan, torch="torch.atan", bound=lambda b: math.pi / 2)  # fmt: skip
+    numpy=np.arctan, torch="torch.atan", bound=lambda b: math.pi / 2, analytic=True)  # fmt: skip
 def arctan(g: Any, out: Any, x: Any) -> Grads:
     """d(arctan x) = dx / (1 + x**2)."""
     return (g / (1 + x * x),)

@@ -37,7 +37,7 @@ def _swap_last(x: Any) -> Any:
 
 @op("matmul", np.matmul, "matmul", operator="@", numpy=np.matmul, torch="@",
     cases=[Case({}, shapes) for shapes in MATMUL_SHAPES], bound=_matmul_bound,
-    needs_input_grad=True)  # fmt: skip
+    needs_input_grad=True, analytic=True)  # fmt: skip
 def matmul(g: Any, out: Any, a: Any, b: Any, *, needs_input_grad: tuple[bool, bool]) -> Grads:
     """d(A @ B) = dA @ B + A @ dB, so grad_A = G @ B^T and grad_B = A^T @ G.
 
@@ -113,7 +113,7 @@ def _linear_bound(b: Bounds) -> float:
 
 @op("linear", _linear, "linear", _linear_entry, method=None, torch="F.linear",
     inputs=(REAL, REAL, REAL), cases=[Case({}, shapes) for shapes in LINEAR_SHAPES],
-    bound=_linear_bound, needs_input_grad=True)  # fmt: skip
+    bound=_linear_bound, needs_input_grad=True, analytic=True)  # fmt: skip
 def linear(
     g: Any, out: Any, x: Any, w: Any, b: Any = None, *, needs_input_grad: tuple[bool, ...]
 ) -> Grads:

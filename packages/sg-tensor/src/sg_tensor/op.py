@@ -129,6 +129,7 @@ def composite(
     leading: Sequence[str] = (),
     output: int | None = None,
     rounding: float = 0.0,
+    analytic: bool = False,
     uses: Sequence[str] = (),
     public: bool = True,
     installs: bool = True,
@@ -148,6 +149,8 @@ def composite(
     inputs come as one list; ``leading``: parameters passed before the inputs;
     ``output``: which output of a call returning several to check; ``rounding``: the
     relative rounding of the forward itself (float32's ``2**-24`` for ``astype``);
+    ``analytic``: the forward is complex-analytic in its inputs and numpy evaluates it on
+    complex arrays (sg-verify's complex-step derivative checks the rule with it);
     ``uses``: the operators a composite is made of. ``torch`` defaults to ``torch.<name>``.
     """
     if name in DECLARATIONS:
@@ -192,6 +195,7 @@ def composite(
         leading=tuple(leading),
         output=output,
         rounding=rounding,
+        analytic=analytic,
         uses=tuple(uses),
         public=public,
         doc=doc.strip().split("\n\n")[0].replace("\n", " "),

@@ -61,7 +61,7 @@ def _count(shape: tuple[int, ...], axis: Axes) -> int:
 
 @op("sum", lambda x, *, axis, keepdims: np.add.reduce(x, axis=axis, keepdims=keepdims),
     "reduction", numpy=np.sum, cases=AXES, bound=_summed,
-    torch=Torch("torch.sum", dim="axis", keepdim="keepdims"))  # fmt: skip
+    torch=Torch("torch.sum", dim="axis", keepdim="keepdims"), analytic=True)  # fmt: skip
 def sum_(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
     """d sum(x) = 1 for every element summed: the gradient is copied back."""
     return (expand(g, x.shape, axis, keepdims),)
@@ -77,7 +77,7 @@ def _mean(x: np.ndarray, *, axis: Axes, keepdims: bool) -> Any:
 
 
 @op("mean", _mean, "reduction", numpy=np.mean, cases=AXES,
-    torch=Torch("torch.mean", dim="axis", keepdim="keepdims"))  # fmt: skip
+    torch=Torch("torch.mean", dim="axis", keepdim="keepdims"), analytic=True)  # fmt: skip
 def mean(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
     """d mean(x) = 1/n for each of the n elements averaged."""
     return (expand(g / _count(x.shape, axis), x.shape, axis, keepdims),)
@@ -170,7 +170,7 @@ def _logsumexp(x: np.ndarray, *, axis: Axes, keepdims: bool) -> Any:
 
 @op("logsumexp", quiet(_logsumexp), "reduction", cases=LOGSUMEXP,
     bound=lambda b: b.m() + math.log(b.reduced()),
-    torch=Torch("torch.logsumexp", dim="axis", keepdim="keepdims"))  # fmt: skip
+    torch=Torch("torch.logsumexp", dim="axis", keepdim="keepdims"), analytic=True)  # fmt: skip
 def logsumexp(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
     """d log(sum(e**x)) = softmax(x) = e**(x - out) along the reduced axes.
 
@@ -218,7 +218,7 @@ def _torch_prod(torch: Any, x: Any, axis: Any = None, keepdims: bool = False) ->
 
 @op("prod", lambda x, *, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims), "reduction",
     numpy=np.prod, torch=Torch(call=_torch_prod), cases=PRODUCTS,
-    bound=lambda b: b.m() ** b.reduced())  # fmt: skip
+    bound=lambda b: b.m() ** b.reduced(), analytic=True)  # fmt: skip
 def prod(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
     """d prod(x) = the product of the other elements, for each element: out / x where no
     element is 0 (PyTorch's formula); where one is, the product of the others, computed
@@ -252,7 +252,7 @@ def _cumsum_bound(b: Bounds) -> float:
 
 @op("cumsum", lambda x, *, axis: np.cumsum(x, axis=axis), "axis", _cumsum_entry,
     numpy=np.cumsum, torch=Torch(call=_torch_cumsum), bound=_cumsum_bound,
-    cases=[Case({"axis": a}) for a in (0, -1, 1, None)])  # fmt: skip
+    cases=[Case({"axis": a}) for a in (0, -1, 1, None)], analytic=True)  # fmt: skip
 def cumsum(g: Any, out: Any, x: Any, *, axis: int) -> Grads:
     """d out_i = sum of dx_j for j <= i along ``axis``: each input element reaches every
     later output, so its gradient is the running sum of ``g`` taken from the end."""

@@ -47,7 +47,7 @@ RESHAPES = [Case({"shape": s}, X234) for s in ((4, 6), (-1,), (6, 1, 4))]
 
 @op("reshape", lambda x, *, shape: np.reshape(x, shape), "reshape", _reshape,
     method=("reshape", "view"), numpy=np.reshape, cases=RESHAPES,
-    torch=Torch(call=lambda torch, x, shape: x.reshape(shape)))  # fmt: skip
+    torch=Torch(call=lambda torch, x, shape: x.reshape(shape)), analytic=True)  # fmt: skip
 def reshape(g: Any, out: Any, x: Any, *, shape: tuple[int, ...]) -> Grads:
     """Reshaping moves no element: the gradient takes the input's shape back."""
     return (g.reshape(x.shape),)
@@ -77,7 +77,7 @@ def _torch_permute(torch: Any, x: Any, axes: Any = None) -> Any:
 
 @op("transpose", lambda x, *, axes: np.transpose(x, axes), "transpose", _transpose,
     numpy=np.transpose, cases=[Case({"axes": (2, 0, 1)}, X234), Case({"axes": None}, X234)],
-    torch=Torch(call=_torch_permute))  # fmt: skip
+    torch=Torch(call=_torch_permute), analytic=True)  # fmt: skip
 def transpose(g: Any, out: Any, x: Any, *, axes: tuple[int, ...]) -> Grads:
     """Permuting axes: the gradient is permuted by the inverse permutation."""
     return (g.transpose(tuple(np.argsort(axes).tolist())),)
@@ -108,7 +108,7 @@ BROADCASTS = [
 
 @op("broadcast_to", lambda x, *, shape: np.broadcast_to(x, shape), "broadcast_to",
     _broadcast_to, numpy=np.broadcast_to, cases=BROADCASTS,
-    torch=Torch(call=lambda torch, x, shape: x.broadcast_to(shape)))  # fmt: skip
+    torch=Torch(call=lambda torch, x, shape: x.broadcast_to(shape)), analytic=True)  # fmt: skip
 def broadcast_to(g: Any, out: Any, x: Any, *, shape: tuple[int, ...]) -> Grads:
     """Each input element was copied: the copies' gradients are summed (unbroadcast)."""
     return (unbroadcast(g, x.shape),)
@@ -150,7 +150,7 @@ INDICES = [  # every kind of index, on a (3, 4) tensor: ints, slices, None, ...,
 
 @op("getitem", lambda x, *, index: x[index], "getitem", _getitem, method=None, function=None,
     operator="[]", cases=[Case({"index": i}, ((3, 4),)) for i in INDICES],
-    torch=Torch(call=_torch_getitem))  # fmt: skip
+    torch=Torch(call=_torch_getitem), analytic=True)  # fmt: skip
 def getitem(g: Any, out: Any, x: Any, *, index: Index) -> Grads:
     """The gradient goes back to the selected places; repeated indices add up."""
     return (call("scatter", g, shape=x.shape, index=index),)
@@ -220,7 +220,7 @@ def _join(*xs: np.ndarray, axis: int) -> np.ndarray:
     variadic=True, torch=Torch("torch.cat", dim="axis"),
     cases=[Case({"axis": 1}, ((2, 3, 4), (2, 1, 4))),
            Case({"axis": -1}, ((2, 3), (2, 2), (2, 1))),
-           Case({"axis": 0}, ((1, 3), (2, 3), (1, 3), (3, 3)))])  # fmt: skip
+           Case({"axis": 0}, ((1, 3), (2, 3), (1, 3), (3, 3)))], analytic=True)  # fmt: skip
 def concatenate(g: Any, out: Any, *xs: Any, axis: int) -> Grads:
     """Each input gets its own slice of the gradient along ``axis``."""
     grads, start = [], 0
@@ -260,7 +260,7 @@ def _constant_pad(x: np.ndarray, *, pad_width: Any, value: float) -> np.ndarray:
 @op("pad", _constant_pad, "pad", _pad, method=None, torch=Torch(call=_torch_pad),
     bound=lambda b: max(b.m(), abs(b.params["value"])),
     cases=[Case({"pad_width": ((1, 0), (0, 2), (1, 1)), "value": 0.0}, X234),
-           Case({"pad_width": 1, "value": 0.5}, X234)])  # fmt: skip
+           Case({"pad_width": 1, "value": 0.5}, X234)], analytic=True)  # fmt: skip
 def pad(
     g: Any, out: Any, x: Any, *, pad_width: tuple[tuple[int, int], ...], value: float
 ) -> Grads:

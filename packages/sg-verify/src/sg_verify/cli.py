@@ -116,10 +116,18 @@ def _operators(args: argparse.Namespace) -> int:
 
 def _ops(args: argparse.Namespace) -> int:
     from sg_verify.ops import run_ops
-    from sg_verify.pytorch import torch_available
+    from sg_verify.pytorch import INSTALL, torch_available
 
-    report = run_ops(with_torch=torch_available() and not args.no_torch)
+    with_torch = torch_available() and not args.no_torch
+    report = run_ops(with_torch=with_torch, seed=args.seed, points=args.points)
     print(report.format_table())
+    if not with_torch:
+        why = "--no-torch" if args.no_torch else f"PyTorch is not installed ({INSTALL})"
+        print(f"The PyTorch columns did not run: {why}. Every other check did.")
+    failures = [f for row in report.rows for f in row.failures]
+    if failures:
+        print(f"\n{len(failures)} failing checks:")
+        print("\n".join(f"  {row.engine}:{f}" for row in report.rows for f in row.failures))
     return 0 if report.passed else 1
 
 
@@ -227,7 +235,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     operators.add_argument("--markdown", action="store_true", help="a Markdown table")
     operators.set_defaults(run=_operators)
     ops = commands.add_parser("ops", help="every operator through both oracles")
-    ops.add_argument("--no-torch", action="store_true", help="finite differences only")
+    ops.add_argument("--no-torch", action="store_true", help="every check but PyTorch's")
+    ops.add_argument(
+        "--points",
+        type=_count,
+        default=2,
+        help="inputs per spec: samples, each followed by its mirror through the kinks",
+    )
+    ops.add_argument("--seed", type=_seed, default=0, help="the first sample's seed")
     ops.set_defaults(run=_ops)
     parity = commands.add_parser("parity", help="random expressions against PyTorch")
     parity.add_argument("--count", type=_count, default=10_000, help="expressions per engine")

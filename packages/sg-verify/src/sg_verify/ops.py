@@ -1,6 +1,7 @@
 """Per-operator evidence: every registry spec and probe through every check.
 
-The finite-difference oracle and PyTorch's, first and second order, and sg's own
+The finite-difference oracle, the complex step (where the forward is analytic) and
+PyTorch's, first and second order, and sg's own
 gradcheck properties (:mod:`sg_verify.properties`), graph lifecycle
 (:mod:`sg_verify.lifecycle`) and float32 against float64 (:mod:`sg_verify.float32`),
 which need no reference at all.
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from sg_verify.complex_step import complex_step_check
 from sg_verify.float32 import float32_check
 from sg_verify.lifecycle import lifecycle_check
 from sg_verify.oracles import OracleResult, fd_check, torch_check
@@ -38,6 +40,7 @@ class OperatorRow:
     specs: int = 0
     fd_worst: float = 0.0
     torch_worst: float = float("nan")
+    cs_worst: float = float("nan")  # the complex step (analytic forwards only)
     fd2_worst: float = float("nan")  # second order (the gradient of the gradient)
     torch2_worst: float = float("nan")
     props_worst: float = float("nan")  # the measures closest to their tolerance
@@ -85,13 +88,15 @@ class OpsReport:
     def format_table(self) -> str:
         """One line per operator: the worst scale-aware difference of each oracle."""
         header = (
-            f"{'engine':<8}{'operator':<14}{'specs':>6}{'FD worst':>12}{'PyTorch worst':>15}"
+            f"{'engine':<8}{'operator':<14}{'specs':>6}{'FD worst':>12}{'CS worst':>12}"
+            f"{'PyTorch worst':>15}"
             f"{'FD 2nd':>12}{'PyTorch 2nd':>14}{'props':>7}{'life':>6}{'f32':>5}  ok"
         )
         lines = [header, "-" * len(header)]
         for r in self.rows:
             lines.append(
                 f"{r.engine:<8}{r.op:<14}{r.specs:>6}{r.fd_worst:>12.2e}"
+                f"{_text(r.cs_worst):>12}"
                 f"{_text(r.torch_worst):>15}{_text(r.fd2_worst):>12}{_text(r.torch2_worst):>14}"
                 f"{r.verdict('props'):>7}{r.verdict('lifecycle'):>6}{r.verdict('float32'):>5}"
                 f"  {'yes' if r.passed else 'NO'}"
@@ -116,9 +121,10 @@ def run_ops(
 ) -> OpsReport:
     """Run the finite-difference oracle (and PyTorch's) on every registry spec and probe.
 
-    Each spec is checked at ``points`` random inputs (scalar specs at
-    :data:`SCALAR_POINTS` times as many: a 0-d input sees one side of a branch per
-    point). With ``second_order`` each is also differentiated twice and checked by the
+    Each spec is checked at ``points`` inputs (scalar specs at :data:`SCALAR_POINTS`
+    times as many: a 0-d input sees one side of a branch per point): random samples,
+    each followed by its mirror image through the spec's kinks and ties (the other side
+    of every branch). The exact self-checks (properties, lifecycle) run once per sample. With ``second_order`` each is also differentiated twice and checked by the
     second-order oracles (:mod:`sg_verify.second_order`).
     """
     specs = all_specs() + all_probes() if specs is None else specs
@@ -133,11 +139,13 @@ def run_ops(
             if point % 2:  # the same sample on the other side of every branch
                 arrays = spec.other_side(arrays)
             checks = [fd_check(spec, arrays, check_seed)]
+            if spec.engine == "tensor":  # analytic forwards: the complex step
+                checks.append(complex_step_check(spec, arrays, check_seed))
             if with_torch:
                 checks.append(torch_check(spec, arrays, check_seed))
             if spec.engine == "tensor":  # a Value has no float32
                 checks.append(float32_check(spec, arrays, check_seed))
-            if point == 0:  # exact checks of sg against itself: one point says it
+            if point % 2 == 0:  # exact checks of sg against itself: once per sample
                 checks += [props_check(spec, arrays, check_seed)]
                 checks += [lifecycle_check(spec, arrays, check_seed)]
             if second_order:

@@ -232,6 +232,8 @@ def render_markdown(report: Report) -> str:
             lines.append(_row(what, f"{len(ops)} operators, worst {worst:.2e}", within,
                               not failed))  # fmt: skip
     for key, what, limit in (
+        ("cs_worst", "operators with an analytic forward checked by the complex step",
+         t.COMPLEX_STEP_TOL),
         ("torch_worst", "operators checked against PyTorch float64", t.TORCH_TOL),
         ("torch2_worst", "second order against PyTorch float64 create_graph=True", t.TORCH2_TOL),
     ):  # fmt: skip

@@ -19,6 +19,9 @@ FD2_FLOOR = 1e-12
 """Second order also allows this (scale-aware): a gradient of a gradient can be a
 difference of terms of order one that cancel (softmax of saturated logits), whose
 round-off no difference of the objective sees."""
+COMPLEX_STEP_TOL = 1e-12
+"""The complex step's derivatives are exact to the forward's own rounding (no
+difference is taken): sg's gradient must match them as closely as PyTorch's."""
 FLOAT32_FACTOR = 16.0
 """The float32 check (:mod:`sg_verify.float32`) allows each element this many times the
 change a float32 rounding of the inputs makes to the float64 gradient, plus float32's

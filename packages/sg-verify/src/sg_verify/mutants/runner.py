@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 
+from sg_verify.complex_step import complex_step_check
 from sg_verify.float32 import float32_check
 from sg_verify.lifecycle import lifecycle_check
 from sg_verify.mutants.derived import derived_mutants
@@ -30,12 +31,14 @@ Check = Callable[[OpSpec, Sequence[np.ndarray], int], OracleResult]
 
 ORACLES: dict[str, Check] = {
     "fd": fd_check,
+    "cs": complex_step_check,
     "torch": torch_check,
     "props": props_check,
     "lifecycle": lifecycle_check,
     "float32": float32_check,
 }
-"""The oracles a mutant run can use, by name: the finite differences and PyTorch, and
+"""The oracles a mutant run can use, by name: the finite differences, the complex step
+(analytic forwards) and PyTorch, and
 sg's gradcheck properties, graph lifecycle and float32 run, which compare sg with itself."""
 
 SELF_CHECKS = frozenset({"props", "lifecycle"})
