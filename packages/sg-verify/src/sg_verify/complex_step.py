@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 import sg_tensor as st
-from sg_verify.oracles import OracleResult, draw_cotangent, scale_aware, sg_vjp
+from sg_verify.oracles import NOT_APPLICABLE, OracleResult, draw_cotangent, scale_aware, sg_vjp
 from sg_verify.registry import OpSpec
 from sg_verify.tolerances import COMPLEX_STEP_TOL
 
@@ -94,13 +94,13 @@ def complex_step_check(spec: OpSpec, arrays: Sequence[np.ndarray], seed: int = 0
     """Check ``spec``'s gradients against complex-step derivatives of its forward.
 
     Every element must be within :data:`~sg_verify.tolerances.COMPLEX_STEP_TOL`
-    (scale-aware). A spec the complex step does not apply to passes with ``where="n/a"``
-    and a ``worst`` of ``nan`` (:func:`applies`).
+    (scale-aware). A spec the complex step does not apply to passes, with ``where``
+    :data:`~sg_verify.oracles.NOT_APPLICABLE` and a ``worst`` of ``nan`` (:func:`applies`).
     """
     arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
     forward = complex_forward(spec, arrays)
     if forward is None:
-        return OracleResult("cs", spec.name, float("nan"), "n/a", True)
+        return OracleResult("cs", spec.name, float("nan"), NOT_APPLICABLE, True)
     rng = np.random.default_rng(seed)
     cotangent = draw_cotangent(spec.engine, spec.sg, arrays, rng)
     _, grads = sg_vjp(spec.engine, spec.sg, arrays, cotangent)
@@ -117,4 +117,4 @@ def complex_step_check(spec: OpSpec, arrays: Sequence[np.ndarray], seed: int = 0
 
 def applies(result: OracleResult) -> bool:
     """Whether a :func:`complex_step_check` result checked anything."""
-    return result.where != "n/a"
+    return result.where != NOT_APPLICABLE

@@ -124,7 +124,8 @@ def run_ops(
     Each spec is checked at ``points`` inputs (scalar specs at :data:`SCALAR_POINTS`
     times as many: a 0-d input sees one side of a branch per point): random samples,
     each followed by its mirror image through the spec's kinks and ties (the other side
-    of every branch). The exact self-checks (properties, lifecycle) run once per sample. With ``second_order`` each is also differentiated twice and checked by the
+    of every branch). The exact self-checks (properties, lifecycle) run once per sample.
+    With ``second_order`` each is also differentiated twice and checked by the
     second-order oracles (:mod:`sg_verify.second_order`).
     """
     specs = all_specs() + all_probes() if specs is None else specs

@@ -42,9 +42,14 @@ class GradcheckError(AssertionError):
     """A gradient disagrees with its reference beyond the tolerance."""
 
 
+NOT_APPLICABLE = "n/a"
+"""An oracle result's ``where`` when the oracle does not apply to the spec."""
+
+
 @dataclass
 class OracleResult:
-    """The worst disagreement an oracle found for one check."""
+    """The worst disagreement an oracle found for one check (``where`` is
+    :data:`NOT_APPLICABLE` when the oracle had nothing to check there)."""
 
     oracle: str
     spec: str

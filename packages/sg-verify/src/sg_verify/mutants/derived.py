@@ -285,7 +285,7 @@ def _blind(decl: Declaration, label: str) -> frozenset[str]:
     ``g`` shows in the values only where that ``g`` is used again, and a float32
     gradient not at all for an operator whose forward rounds to float32 (astype)."""
     if label.startswith("in_place") or (label.startswith("float32") and decl.rounding):
-        return frozenset({"fd", "torch", "lifecycle"})
+        return frozenset({"fd", "cs", "torch", "lifecycle"})
     return frozenset()
 
 

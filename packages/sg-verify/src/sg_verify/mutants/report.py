@@ -74,7 +74,7 @@ class MutantResult:
             expected_miss = oracle in self.mutant.expected_misses
             if expected_miss and verdict.caught:
                 out.append(f"{self.mutant.name}: {oracle} caught it ({verdict.witness})")
-            elif not expected_miss and not verdict.caught:
+            elif not expected_miss and not verdict.caught and verdict.checks:
                 out.append(
                     f"{self.mutant.name}: {oracle} missed it ({verdict.checks} valid checks, "
                     f"{verdict.skipped} skipped)"
