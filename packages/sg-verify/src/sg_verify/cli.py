@@ -167,15 +167,16 @@ def _source_mutants(args: argparse.Namespace) -> int:
     """Source mutants: exit 0 when every survivor is classified (and no entry is stale)."""
     import json
 
-    from sg_verify.mutants.source import run_source_mutants
+    from sg_verify.mutants.source import default_oracles, run_source_mutants
 
     if args.json:
         _probe(args.json.parent)
+    oracles = default_oracles(torch=not args.no_torch)
     report = run_source_mutants(
         sample=args.sample,
         seed=args.seed,
-        oracles=("fd",) if args.no_torch else ("fd", "torch"),
-        parity=0 if args.no_torch else args.parity,
+        oracles=oracles,
+        parity=args.parity if "torch" in oracles else 0,  # parity runs PyTorch
     )
     print(report.format(verbose=args.verbose))
     if args.json:
@@ -260,7 +261,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--parity", type=_seed, default=100, help="with --source: expressions per survivor"
     )
     mutants.add_argument(
-        "--no-torch", action="store_true", help="with --source: finite differences only"
+        "--no-torch",
+        action="store_true",
+        help="with --source: every oracle but PyTorch's (and no parity)",
     )
     mutants.add_argument("--json", type=_writable_file, help="with --source: the full report")
     mutants.set_defaults(run=_mutants)

@@ -83,10 +83,11 @@ from sg_tensor.tensor import Tensor
 from sg_verify.mutants.machinery import reuse_probes
 from sg_verify.mutants.mutant import Mutant, Patch
 from sg_verify.mutants.report import MutantReport, MutantResult, Verdict
-from sg_verify.mutants.runner import run_mutants
+from sg_verify.mutants.runner import ORACLES, run_mutants
 from sg_verify.mutants.source_equivalents import CLASSIFIED, EQUIVALENT, LIMIT
 from sg_verify.mutants.source_operators import Mutation, apply, mutations
 from sg_verify.probes import all_probes
+from sg_verify.pytorch import torch_available
 from sg_verify.registry import SCALAR_SPECS
 
 __all__ = [
@@ -103,8 +104,10 @@ __all__ = [
     "Target",
     "build_mutant",
     "build_mutants",
+    "default_oracles",
     "run_source_mutants",
     "sample_points",
+    "select_points",
     "source_points",
     "source_state",
     "targets",
@@ -344,6 +347,19 @@ def source_points(groups: Collection[str] = GROUPS) -> tuple[list[SourcePoint], 
             continue
         points += target_points(target)
     return points, skipped
+
+
+def select_points(points: Sequence[SourcePoint], ids: Collection[str]) -> list[SourcePoint]:
+    """The points named in ``ids``: a mutant id, or a function's label
+    (``sg_tensor.elementwise:sin``) for all its points. A name that matches nothing is a
+    ValueError (a stale id)."""
+    wanted = set(ids)
+    chosen = [p for p in points if p.id in wanted or p.target.label in wanted]
+    found = {p.id for p in chosen} | {p.target.label for p in chosen}
+    unknown = sorted(wanted - found)
+    if unknown:
+        raise ValueError(f"no mutation point or function named {unknown}")
+    return chosen
 
 
 def sample_points(points: Sequence[SourcePoint], sample: int, seed: int = 0) -> list[SourcePoint]:
@@ -639,29 +655,41 @@ def _parity_check(
     return verdict
 
 
+def default_oracles(torch: bool = True) -> tuple[str, ...]:
+    """Every oracle of the runner that can run here (``torch=False``: all but PyTorch's)."""
+    return tuple(o for o in ORACLES if o != "torch" or (torch and torch_available()))
+
+
 def run_source_mutants(
     sample: int | None = None,
     seed: int = 0,
-    oracles: Sequence[str] = ("fd", "torch"),
+    oracles: Sequence[str] | None = None,
     *,
     parity: int = PARITY_COUNT,
     samples: int = 3,
     groups: Collection[str] = GROUPS,
+    ids: Collection[str] | None = None,
     progress: Callable[[int, int, MutantResult], None] | None = None,
 ) -> SourceReport:
     """Run the source mutants (all, or a ``sample`` stratified by function) and report.
 
     Every mutant runs through :func:`~sg_verify.mutants.runner.run_mutants` with
-    ``oracles`` (``samples`` inputs per spec); those no oracle kills then run
-    ``parity`` random expressions of their engine(s) against PyTorch (``parity=0``: not;
+    ``oracles`` (default: every oracle of :data:`~sg_verify.mutants.runner.ORACLES` that
+    can run here, PyTorch's only where it is installed; ``samples`` inputs per spec);
+    those no oracle kills then run ``parity`` random expressions of their engine(s)
+    against PyTorch (``parity=0``: not;
     it needs torch). The report's matrix has a ``"parity"`` column, run on those
     survivors only.
     """
     start = time.perf_counter()
+    if oracles is None:
+        oracles = default_oracles()
     points, skipped = source_points(groups)
     counts = {group: 0 for group in GROUPS if group in groups}
     for point in points:
         counts[point.target.group] += 1
+    if ids is not None:
+        points = select_points(points, ids)
     chosen = points if sample is None else sample_points(points, sample, seed)
     mutants, not_compiled = build_mutants(chosen)
     report = run_mutants(
