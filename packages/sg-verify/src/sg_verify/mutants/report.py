@@ -178,6 +178,8 @@ class MutantReport:
             "",
             f"{'kind':<16}{'mutants':>8}" + "".join(f"{o:>14}" for o in self.kill_rates()),
         ]
+        if "torch" not in oracles:
+            lines.insert(1, "(no PyTorch column: PyTorch was not among the oracles run)")
         kinds = self.by_kind()
         for kind in [k for k in KINDS if k in kinds]:
             row = kinds[kind]
