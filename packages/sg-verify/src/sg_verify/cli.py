@@ -157,9 +157,12 @@ def _mutants(args: argparse.Namespace) -> int:
         )
         return 2
     from sg_verify.mutants import run_mutants
+    from sg_verify.pytorch import INSTALL, torch_available
 
     report = run_mutants(engine="all")
     print(report.format_table(verbose=args.verbose))
+    if not torch_available():
+        print(f"PyTorch is not installed ({INSTALL}): every other oracle ran.")
     return 0 if not report.uncaught() else 1
 
 
