@@ -22,9 +22,10 @@ Grads = tuple[Any, ...]
 MATMUL_SHAPES = [
     ((3, 4), (4, 5)), ((4,), (4,)), ((4,), (4, 5)), ((3, 4), (4,)), ((2, 3, 4), (4, 5)),
     ((4,), (2, 4, 5)), ((2, 3, 4), (4,)), ((2, 1, 3, 4), (5, 4, 2)), ((3, 3), (3, 3)),
-    ((2, 3, 3), (3, 3)),
+    ((2, 3, 3), (3, 3)), ((4,), (2, 3, 4, 5)),
 ]  # fmt: skip
-"""Vectors, matrices and batches; square ones show a transposed operand in a gradient."""
+"""Vectors, matrices and batches; square ones show a transposed operand in a gradient; a
+vector times two batch axes, whose gradient drops its row axis under both."""
 
 
 def _matmul_bound(b: Bounds) -> float:
