@@ -140,8 +140,13 @@ def parity(session: nox.Session) -> None:
     """The main job: the oracle suite against PyTorch float64, then the results report."""
     session.install(TORCH)  # first, so that the torch extra finds it and adds nothing
     install_package(session, "sg-verify", "torch", "plots")
-    session.install(*TEST_TOOLS)
-    session.run("pytest", "tests-integration/oracle", "-p", "no:cacheprovider", "-q")
+    session.install(*TEST_TOOLS, "pytest-xdist>=3")
+    # One worker per core, a test file per worker (each file shares one costly run, the
+    # mutant matrix or the source-mutant sample, between its tests).
+    session.run(
+        "pytest", "tests-integration/oracle", "-p", "no:cacheprovider", "-q",
+        "-n", "auto", "--dist", "loadfile",
+    )  # fmt: skip
     session.run("sg-verify", "report", "--out", "results", *session.posargs)
 
 
