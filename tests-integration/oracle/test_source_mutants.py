@@ -1,11 +1,12 @@
-"""Source mutation testing, a deterministic sample, end to end: both oracles and parity.
+"""Source mutation testing, a deterministic sample, end to end: every oracle, the
+survivor checks and parity.
 
 The sample (:data:`SAMPLE` mutants, stratified by mutated function) is drawn from every
 mutation point of the gradient rules, the broadcasting helpers and the backward driver;
 the full run is ``nox -s mutants_source`` (``sg-verify mutants --source``). Every
 survivor must be classified in ``sg_verify/mutants/source_equivalents.py``, as an
-equivalent mutant or as a documented limit of today's checks. Run with ``-s`` to see
-the report.
+equivalent mutant or as a documented limit of today's checks, and no classification may
+be stale. Run with ``-s`` to see the report.
 """
 
 from __future__ import annotations
@@ -17,12 +18,21 @@ import pytest
 pytest.importorskip("torch", reason="the oracle suite needs PyTorch (torch==2.13.0)")
 
 from sg_verify.mutants import patchable_state
-from sg_verify.mutants.source import SourceReport, run_source_mutants, source_state
+from sg_verify.mutants.source import (
+    SURVIVOR_CHECKS,
+    SourceReport,
+    default_oracles,
+    run_source_mutants,
+    source_state,
+)
 
-SAMPLE = 40
-"""The main job's sample; the full run (about 1,500 mutants) is nox -s mutants_source."""
-KILL_RATE_FLOOR = 0.9
-"""The sample's kill rate of non-equivalent mutants may not fall below this."""
+SAMPLE = 30
+"""The main job's sample, about 40 s on one core (a mutant of the driver runs every spec
+of both engines, ~6 s, and one that breaks every pass up to a minute: the sample holds
+five); the full run (about 1,500 mutants, 40 minutes) is nox -s mutants_source."""
+KILL_RATE_FLOOR = 0.95
+"""The sample's kill rate of non-equivalent mutants may not fall below this (the full
+run's, 98% or more, is checked by nox -s mutants_source)."""
 _cache: dict[str, SourceReport] = {}
 
 
@@ -39,7 +49,9 @@ def report() -> SourceReport:
 def test_a_sample_runs_end_to_end_and_reports_its_kill_rate() -> None:
     r = report()
     assert len(r.results) == SAMPLE
-    assert set(r.matrix.oracles) == {"fd", "torch", "parity"}
+    assert "torch" in r.runner_oracles
+    assert r.runner_oracles == default_oracles()
+    assert r.matrix.oracles == (*default_oracles(), *SURVIVOR_CHECKS, "parity")
     rates = r.kill_rates()
     print(
         f"\nnon-equivalent kill rate over {len(r.non_equivalent())} of {len(r.results)} "
@@ -56,3 +68,6 @@ def test_every_survivor_of_the_sample_is_classified() -> None:
         "survivors with no entry in source_equivalents.py (equivalent, or a limit):\n"
         + "\n".join(unclassified)
     )
+    stale = [x.mutant.name for x in r.misclassified()] + r.unknown()
+    assert stale == [], f"stale entries in source_equivalents.py: {stale}"
+    assert r.ok

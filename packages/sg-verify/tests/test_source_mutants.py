@@ -21,6 +21,7 @@ from sg_tensor.tensor import Tensor
 from sg_verify.cli import main
 from sg_verify.mutants import patchable_state, run_mutants
 from sg_verify.mutants import source as source_module
+from sg_verify.mutants.runner import ORACLES
 from sg_verify.mutants.source import (
     GROUPS,
     MutantTimeoutError,
@@ -30,13 +31,16 @@ from sg_verify.mutants.source import (
     Target,
     build_mutant,
     build_mutants,
+    default_oracles,
     run_source_mutants,
     sample_points,
+    select_points,
     source_points,
     source_state,
     target_points,
     targets,
 )
+from sg_verify.mutants.source_checks import SurvivorChecks, scenarios
 from sg_verify.mutants.source_equivalents import CLASSIFIED, EQUIVALENT, LIMIT
 from sg_verify.mutants.source_operators import Mutation, apply, mutations
 
@@ -302,7 +306,8 @@ def test_a_small_run_reports_kill_rates_and_classifications() -> None:
     assert len(report.results) == 12
     assert report.points["rules"] == sum(p.target.group == "rules" for p in points())
     rates = report.kill_rates()
-    assert set(rates) == {"fd", "either"}
+    assert set(rates) == {"fd", "contract", "special", "second", "either"}
+    assert report.runner_oracles == ("fd",)
     assert 0.0 <= rates["either"] <= 1.0
     killed = sum(r.caught for r in report.results)
     assert killed >= 6, report.format()
@@ -338,3 +343,214 @@ def test_targets_are_found_where_the_code_looks_them_up() -> None:
     assert extremum.spec_ops == frozenset({"max", "min"})
     with pytest.raises(ValueError, match="unknown groups"):
         targets(("rules", "nonsense"))
+
+
+# ---------------------------------------------------------------------------------------
+# Defaults and selection
+# ---------------------------------------------------------------------------------------
+def test_every_available_oracle_runs_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert default_oracles(torch=False) == tuple(o for o in ORACLES if o != "torch")
+    assert {"fd", "props", "lifecycle"} <= set(default_oracles(torch=False))
+    # PyTorch's joins where it is installed (asked without importing it here)
+    monkeypatch.setattr(source_module, "torch_available", lambda: True)
+    assert default_oracles() == tuple(ORACLES)
+    monkeypatch.setattr(source_module, "torch_available", lambda: False)
+    assert default_oracles() == default_oracles(torch=False)
+
+
+def test_points_are_selected_by_id_or_by_function() -> None:
+    one = "sg_tensor.elementwise:sin:3:12:Mult->Div"
+    assert [p.id for p in select_points(points(), [one])] == [one]
+    by_function = select_points(points(), ["sg_scalar.graph:accumulate"])
+    assert by_function
+    assert all(p.target.label == "sg_scalar.graph:accumulate" for p in by_function)
+    assert len(by_function) == sum(
+        p.target.label == "sg_scalar.graph:accumulate" for p in points()
+    )
+    with pytest.raises(ValueError, match="no mutation point"):
+        select_points(points(), [one, "sg_tensor.elementwise:sin:99:0:Gone"])
+
+
+# ---------------------------------------------------------------------------------------
+# The survivor checks
+# ---------------------------------------------------------------------------------------
+def test_every_contract_scenario_holds_on_the_real_code() -> None:
+    found = scenarios()
+    assert len({s.name for s in found}) == len(found) >= 50
+    failing = []
+    for scenario in found:
+        try:
+            scenario.run()
+        except Exception as error:
+            failing.append(f"{scenario.name}: {error}")
+    assert failing == []
+
+
+@pytest.mark.parametrize(
+    ("point_id", "scenario"),
+    [
+        ("sg_scalar.graph:_walk:44:12:Delete:Assign", "retained gradients"),  # Value's .grad
+        ("sg_scalar.graph:_walk:11:10:Negate:IfExp", "seams"),  # accumulate ignored
+        ("sg_scalar.graph:_walk:54:16:Delete:Assign", "needs[y]"),  # 1-input needs_input_grad
+        ("sg_scalar.graph:_walk:136:20:Delete:Assign", "fit[3]"),  # no fit for 3+ inputs
+        ("sg_scalar.graph:_walk:42:12:Delete:Continue", "none[1]"),  # a rule ran on None
+        ("sg_scalar.graph:backward:22:8:Delete:Assign", "create_graph"),  # graph freed
+        ("sg_tensor.op:unbroadcast:15:81:Const:1->0", "empty axis"),
+        ("sg_tensor.tensor:_reduces_to:5:17:Sub->Add", "invalid[shape;1 inputs;input 0]"),
+        ("sg_tensor.tensor:Tensor._fit_gradient:32:8:Delete:Assign", "fit[1]"),  # no cast
+        ("sg_tensor.reductions:expand:5:26:Mult->Left", "0-d reductions"),
+    ],
+)
+def test_the_contract_kills_what_the_oracles_cannot_see(point_id: str, scenario: str) -> None:
+    verdict = SurvivorChecks(torch=False).contract(mutant(point_id))
+    assert verdict.caught, verdict
+    assert scenario in verdict.killed_on, verdict.killed_on
+    assert verdict.skipped == 0  # every scenario is a valid witness on the real code
+
+
+def test_special_values_and_second_order_kill_without_torch() -> None:
+    checks = SurvivorChecks(torch=False)
+    at_one = checks.special(mutant("sg_scalar.rules:pow_:8:30:Const:0->1"))  # y == 1
+    assert at_one.caught, at_one
+    assert "=" in at_one.witness, at_one  # the y-gradient at y = 1 (or 0)
+    all_zero = checks.special(mutant("sg_tensor.reductions:prod:6:12:Eq->NotEq"))
+    assert all_zero.caught, all_zero
+    assert "every element=0" in all_zero.witness, all_zero
+    # x**2 differentiated twice runs x**1: p == 1 treated as p == 0 shows there only
+    twice = checks.second(mutant("sg_scalar.rules:pow_const:8:12:Const:0->1"))
+    assert twice.caught, twice
+    assert twice.witness.startswith("fd2"), twice
+    # std at a constant slice: the cotangent's part of the second derivative (nan)
+    spread = checks.second(mutant("sg_tensor.reductions:std:10:11:Negate:IfExp"))
+    assert spread.caught, spread
+    assert "zerospread" in spread.witness, spread
+    # an equivalent mutant stays alive through all three
+    alive = mutant("sg_tensor.linalg:matmul:22:35:Const:2->1")
+    assert not any(checks.run(c, alive).caught for c in ("special", "second"))
+
+
+def test_the_spread_probes_sit_on_constant_slices() -> None:
+    import numpy as np
+
+    from sg_verify.oracles import fd_check
+    from sg_verify.probes import all_probes, spread_probes
+
+    probes = spread_probes("tensor")
+    assert probes
+    assert {p.op for p in probes} == {"std"}
+    assert not {p.name for p in probes} & {p.name for p in all_probes("tensor")}
+    for probe in probes[:4]:
+        (x,) = probe.sample(np.random.default_rng(0))
+        axis = probe.example.case.params["axis"]  # type: ignore[union-attr]
+        spread = np.std(x, axis=axis)
+        assert ((spread == 0).any() and (spread != 0).any()) or np.ndim(spread) == 0
+        assert fd_check(probe, [x], 0).passed
+        t = Tensor(x, requires_grad=True)
+        probe.sg(t).sum().backward()
+        constant = np.broadcast_to(np.std(x, axis=axis, keepdims=True) == 0, x.shape)
+        assert np.all(t.grad[constant] == 0)
+
+
+def _outputs(m: SourceMutant | None, specs: list[Any]) -> list[tuple[list[Any], list[Any]]]:
+    """The forward and gradients, and the second-order gradients, of each spec at two
+    samples (each then mirrored through its kinks), with ``m`` applied or not."""
+    import warnings
+    from contextlib import nullcontext
+
+    import numpy as np
+
+    from sg_verify.oracles import draw_cotangent, sg_vjp
+    from sg_verify.second_order import SecondOrderProblem, sg_second_order
+
+    found = []
+    for spec in specs:
+        for k in range(4):
+            arrays = spec.sample(np.random.default_rng(k // 2))
+            arrays = spec.other_side(arrays) if k % 2 else arrays
+            cotangent = draw_cotangent(spec.engine, spec.sg, arrays, np.random.default_rng(k))
+            with (
+                m.applied() if m is not None else nullcontext(),
+                np.errstate(all="ignore"),
+                warnings.catch_warnings(),
+            ):
+                warnings.simplefilter("ignore")
+                out, grads = sg_vjp(spec.engine, spec.sg, arrays, cotangent)
+                seconds = sg_second_order(SecondOrderProblem(spec.engine, spec.sg, arrays, k))
+            found.append(([out, *grads], seconds))
+    return found
+
+
+def test_equivalent_mutants_compute_the_same() -> None:
+    """Each mutant classified equivalent gives bit for bit the forward and gradients of
+    the real code, on a dozen of its specs and probes spread over them (every spec of
+    both engines for the driver's), and the same second derivatives: bit for bit too,
+    but for the dot product's fast path, whose general twin sums the same products in
+    another order on nodes (a rounding, which its reason states)."""
+    import numpy as np
+
+    from sg_verify.oracles import scale_aware
+
+    rounding = set()
+    for mutant_id, (category, reason) in CLASSIFIED.items():
+        if category != EQUIVALENT:
+            continue
+        m = mutant(mutant_id)
+        specs = m.specs()
+        specs = specs[:: max(1, len(specs) // 12)]
+        for real, mutated in zip(_outputs(None, specs), _outputs(m, specs), strict=True):
+            for a, b in zip(real[0], mutated[0], strict=True):
+                assert np.array_equal(a, b, equal_nan=True), mutant_id
+            for a, b in zip(real[1], mutated[1], strict=True):
+                if not np.array_equal(a, b, equal_nan=True):
+                    assert float(np.max(scale_aware(b, a))) <= 1e-15, mutant_id
+                    assert "rounding" in reason, mutant_id
+                    rounding.add(mutant_id)
+    assert rounding == {
+        "sg_tensor.linalg:matmul:10:17:Const:1->0",
+        "sg_tensor.linalg:matmul:10:33:Const:1->0",
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# The report: stale classifications, exit status
+# ---------------------------------------------------------------------------------------
+def test_stale_and_unknown_classifications_fail_the_report() -> None:
+    killed = "sg_tensor.elementwise:sin:3:12:Mult->Div"
+    report = run_source_mutants(ids=[killed], oracles=("fd",), parity=0)
+    assert report.ok
+    assert report.misclassified() == []
+    assert report.unknown() == []
+    report.classified = {**report.classified, killed: (EQUIVALENT, "wrongly")}
+    assert [r.mutant.name for r in report.misclassified()] == [killed]
+    assert not report.ok
+    report.classified = {**CLASSIFIED, "sg_tensor.elementwise:sin:99:0:Gone": (LIMIT, "moved")}
+    assert report.unknown() == ["sg_tensor.elementwise:sin:99:0:Gone"]
+    assert not report.ok
+    data = report.to_dict()
+    assert data["unknown"] == ["sg_tensor.elementwise:sin:99:0:Gone"]
+    assert data["ok"] is False
+    assert data["mutants"] == 1
+    assert data["killed"] == 1
+    assert data["non_equivalent"] == 1
+    assert data["killed_by"]["fd"] == 1
+    assert data["runner_oracles"] == ["fd"]
+
+
+def test_survivors_are_reported_with_their_classification() -> None:
+    equivalent = "sg_tensor.linalg:matmul:22:35:Const:2->1"
+    limit = "sg_tensor.reductions:logsumexp:9:52:Const:0.0->1.0"
+    report = run_source_mutants(ids=[equivalent, limit], oracles=("fd",), parity=0)
+    assert not any(r.caught for r in report.results), report.format()
+    assert [r.mutant.name for r in report.equivalents()] == [equivalent]
+    assert [r.mutant.name for r in report.limits()] == [limit]
+    assert report.ok
+    assert report.kill_rate() == 0.0  # one non-equivalent mutant, not killed
+    assert len(report.non_equivalent()) == 1
+    rows = report.by_group()["rules"]
+    assert (rows["mutants"], rows["killed"], rows["equivalent"], rows["limit"]) == (2, 0, 1, 1)
+    text = report.format()
+    assert "equivalent (1)" in text
+    assert "limit (1)" in text
+    assert limit in text
+    survivors = {s["id"]: s["category"] for s in report.to_dict()["survivors"]}
+    assert survivors == {equivalent: EQUIVALENT, limit: LIMIT}

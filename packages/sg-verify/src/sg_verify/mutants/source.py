@@ -40,12 +40,18 @@ a watchdog (``SIGALRM``, main thread only) raises :class:`MutantTimeoutError` in
 code that has run for :data:`HANG_SECONDS`; the check that was running fails, which
 counts as a kill, and every later call of that mutant raises at once.
 
-They run through the ordinary runner (:func:`~sg_verify.mutants.runner.run_mutants`:
-the registry specs of the rule's operator, composites included; every spec of the
-engine, plus the reuse probes, for helpers and the driver; the driver's mutants run on
-the tensor *and* the scalar specs), against the unmutated baseline. A mutant no oracle
-kills then meets the random-expression parity (:func:`sg_verify.expressions.run_parity`,
-``parity`` expressions of its engine against PyTorch), the check that sees whole graphs.
+They run through the ordinary runner (:func:`~sg_verify.mutants.runner.run_mutants`,
+every oracle that can run here: the registry specs of the rule's operator, composites
+included, with the probes on its kinks, ties and zero spreads; every spec of the engine,
+plus the reuse probes, for helpers and the driver; the driver's mutants run on the
+tensor *and* the scalar specs), against the unmutated baseline. A mutant no oracle kills
+then meets, one after the other while it survives, the checks of
+:mod:`~sg_verify.mutants.source_checks` (``contract``: the engine contract of the driver
+and the helpers, on graphs and rules the registry never makes; ``special``: PyTorch and
+finite differences at exact 0s and 1s, for rules; ``second``: second order) and the
+random-expression parity (:func:`sg_verify.expressions.run_parity`, ``parity``
+expressions of its engine against PyTorch), the check that sees whole graphs. Those
+columns of the kill matrix run on the mutants still alive only.
 Every mutant that still survives must be classified in
 :mod:`~sg_verify.mutants.source_equivalents`: **equivalent** (no input can tell it
 apart) or a **documented limit** (a real change no check sees yet, and which check
@@ -84,9 +90,11 @@ from sg_verify.mutants.machinery import reuse_probes
 from sg_verify.mutants.mutant import Mutant, Patch
 from sg_verify.mutants.report import MutantReport, MutantResult, Verdict
 from sg_verify.mutants.runner import ORACLES, run_mutants
+from sg_verify.mutants.source_checks import CHECKS as SURVIVOR_CHECKS
+from sg_verify.mutants.source_checks import SurvivorChecks
 from sg_verify.mutants.source_equivalents import CLASSIFIED, EQUIVALENT, LIMIT
 from sg_verify.mutants.source_operators import Mutation, apply, mutations
-from sg_verify.probes import all_probes
+from sg_verify.probes import all_probes, spread_probes
 from sg_verify.pytorch import torch_available
 from sg_verify.registry import SCALAR_SPECS
 
@@ -96,6 +104,7 @@ __all__ = [
     "HANG_SECONDS",
     "HELPERS",
     "PARITY_COUNT",
+    "SURVIVOR_CHECKS",
     "MutantTimeoutError",
     "Skipped",
     "SourceMutant",
@@ -565,13 +574,14 @@ def build_mutant(point: SourcePoint) -> SourceMutant | Skipped:
     parity: tuple[str, ...] = (target.engine,)
     probes: tuple[Any, ...] = tuple(
         p
-        for p in all_probes(target.engine)
+        for p in (*all_probes(target.engine), *spread_probes(target.engine))
         if target.spec_ops is None or p.rules & target.spec_ops
     )
     if target.group == "driver":  # one driver, both engines: the scalar specs as probes
         probes = (
             *SCALAR_SPECS,
             *all_probes("all"),
+            *spread_probes("all"),
             *reuse_probes("tensor"),
             *reuse_probes("scalar"),
         )
@@ -655,6 +665,16 @@ def _parity_check(
     return verdict
 
 
+def _applies(check: str, mutant: SourceMutant) -> bool:
+    """Whether a survivor check looks where ``mutant``'s code runs: the engine contract
+    for the driver and the helpers, special values for rules, second order for all."""
+    if check == "contract":
+        return mutant.group in ("helpers", "driver")
+    if check == "special":
+        return mutant.spec_ops is not None
+    return True
+
+
 def default_oracles(torch: bool = True) -> tuple[str, ...]:
     """Every oracle of the runner that can run here (``torch=False``: all but PyTorch's)."""
     return tuple(o for o in ORACLES if o != "torch" or (torch and torch_available()))
@@ -669,17 +689,18 @@ def run_source_mutants(
     samples: int = 3,
     groups: Collection[str] = GROUPS,
     ids: Collection[str] | None = None,
+    checks: Sequence[str] = SURVIVOR_CHECKS,
     progress: Callable[[int, int, MutantResult], None] | None = None,
 ) -> SourceReport:
-    """Run the source mutants (all, or a ``sample`` stratified by function) and report.
+    """Run the source mutants (all, ``ids``, or a ``sample`` stratified by function).
 
     Every mutant runs through :func:`~sg_verify.mutants.runner.run_mutants` with
     ``oracles`` (default: every oracle of :data:`~sg_verify.mutants.runner.ORACLES` that
-    can run here, PyTorch's only where it is installed; ``samples`` inputs per spec);
-    those no oracle kills then run ``parity`` random expressions of their engine(s)
-    against PyTorch (``parity=0``: not;
-    it needs torch). The report's matrix has a ``"parity"`` column, run on those
-    survivors only.
+    can run here, PyTorch's only where it is installed; ``samples`` inputs per spec).
+    Those no oracle kills then meet the survivor ``checks`` in order (see
+    :mod:`~sg_verify.mutants.source_checks`; each only where it applies and while the
+    mutant survives), then ``parity`` random expressions of their engine(s) against
+    PyTorch (``parity=0``: not; it needs torch). The matrix gets a column for each.
     """
     start = time.perf_counter()
     if oracles is None:
@@ -688,6 +709,7 @@ def run_source_mutants(
     counts = {group: 0 for group in GROUPS if group in groups}
     for point in points:
         counts[point.target.group] += 1
+    all_points = points
     if ids is not None:
         points = select_points(points, ids)
     chosen = points if sample is None else sample_points(points, sample, seed)
@@ -696,6 +718,18 @@ def run_source_mutants(
         mutants=mutants, oracles=oracles, seed=seed, samples=samples, progress=progress
     )
     columns = tuple(oracles)
+    survivor_checks = SurvivorChecks(seed=seed, torch="torch" in oracles)
+    for check in checks:
+        for result in report.results:
+            assert isinstance(result.mutant, SourceMutant)
+            applies = _applies(check, result.mutant)
+            if result.caught or not applies:
+                result.verdicts[check] = Verdict(check)
+                continue
+            began = time.perf_counter()
+            result.verdicts[check] = survivor_checks.run(check, result.mutant)
+            result.seconds += time.perf_counter() - began
+        columns = (*columns, check)
     if parity > 0:
         from sg_verify.pytorch import require_torch
 
@@ -725,6 +759,8 @@ def run_source_mutants(
         skipped=skipped + not_compiled,
         sample=sample,
         parity=parity,
+        point_ids=frozenset(p.id for p in all_points),
+        runner_oracles=tuple(oracles),
     )
 
 
@@ -734,7 +770,8 @@ def run_source_mutants(
 @dataclass
 class SourceReport:
     """The source mutants' kill matrix (a :class:`~sg_verify.mutants.report.MutantReport`
-    with a ``"parity"`` column), with each survivor's classification."""
+    whose columns after the runner's oracles ran on the mutants still alive only), with
+    each survivor's classification."""
 
     matrix: MutantReport
     points: dict[str, int]
@@ -744,6 +781,11 @@ class SourceReport:
     sample: int | None
     parity: int
     classified: dict[str, tuple[str, str]] = field(default_factory=lambda: dict(CLASSIFIED))
+    point_ids: frozenset[str] = frozenset()
+    """Every mutation point's id (of the groups run): a classified id not among them is
+    stale (its code moved or changed)."""
+    runner_oracles: tuple[str, ...] = ()
+    """The columns that ran on every mutant (the runner's oracles)."""
 
     @property
     def results(self) -> list[MutantResult]:
@@ -757,26 +799,48 @@ class SourceReport:
         """``(category, reason)`` of a mutant from the data module, if any."""
         return self.classified.get(result.mutant.name)
 
+    def _category(self, result: MutantResult) -> str:
+        return (self.classification(result) or ("",))[0]
+
     def equivalents(self) -> list[MutantResult]:
         """The survivors classified equivalent."""
-        return [r for r in self.survivors() if (self.classification(r) or ("",))[0] == EQUIVALENT]
+        return [r for r in self.survivors() if self._category(r) == EQUIVALENT]
 
     def limits(self) -> list[MutantResult]:
         """The survivors classified as documented limits."""
-        return [r for r in self.survivors() if (self.classification(r) or ("",))[0] == LIMIT]
+        return [r for r in self.survivors() if self._category(r) == LIMIT]
 
     def unclassified(self) -> list[MutantResult]:
         """The survivors with no classification: each needs one (or a check)."""
         return [r for r in self.survivors() if self.classification(r) is None]
 
     def misclassified(self) -> list[MutantResult]:
-        """Mutants classified as surviving that a check killed: drop their entry."""
+        """Mutants classified as surviving that a check killed: stale entries to drop."""
         return [r for r in self.results if r.caught and self.classification(r) is not None]
+
+    def unknown(self) -> list[str]:
+        """Classified ids that name no mutation point: stale too (the code moved or
+        changed). Known only when every group was enumerated."""
+        if set(self.points) != set(GROUPS) or not self.point_ids:
+            return []
+        return sorted(i for i in self.classified if i not in self.point_ids)
+
+    @property
+    def ok(self) -> bool:
+        """Every survivor classified, and no classification stale."""
+        return not self.unclassified() and not self.misclassified() and not self.unknown()
 
     def non_equivalent(self) -> list[MutantResult]:
         """Every mutant but the surviving equivalents (a killed one is not equivalent)."""
         equivalent = {id(r) for r in self.equivalents()}
         return [r for r in self.results if id(r) not in equivalent]
+
+    def killed_by(self) -> dict[str, int]:
+        """Per column, how many mutants it killed (the later columns ran only on the
+        mutants still alive), and ``"either"``."""
+        counts = {o: sum(r.verdicts[o].caught for r in self.results if o in r.verdicts)
+                  for o in self.matrix.oracles}  # fmt: skip
+        return {**counts, "either": sum(r.caught for r in self.results)}
 
     def kill_rate(self, oracle: str = "either") -> float:
         """The fraction of non-equivalent mutants ``oracle`` killed (``"either"``: any)."""
@@ -788,17 +852,23 @@ class SourceReport:
         return sum(r.verdicts[oracle].caught for r in pool if oracle in r.verdicts) / len(pool)
 
     def kill_rates(self) -> dict[str, float]:
-        """The kill rate of non-equivalent mutants by oracle, and of ``"either"``."""
+        """The kill rate of non-equivalent mutants by column, and of ``"either"``."""
         return {o: self.kill_rate(o) for o in (*self.matrix.oracles, "either")}
 
-    def by_group(self) -> dict[str, dict[str, int]]:
-        """Per group: points, mutants run, killed, equivalent, limits, unclassified."""
-        table = {
-            group: dict.fromkeys(
-                ("points", "mutants", "killed", "equivalent", "limit", "unclassified"), 0
-            )
-            for group in self.points
-        }
+    def runner_kill_rate(self) -> float:
+        """The fraction of non-equivalent mutants the runner's oracles killed alone."""
+        pool = self.non_equivalent()
+        if not pool:
+            return 1.0
+        return sum(
+            any(r.verdicts[o].caught for o in self.runner_oracles if o in r.verdicts) for r in pool
+        ) / len(pool)
+
+    def by_group(self) -> dict[str, dict[str, Any]]:
+        """Per group: points, mutants run, killed, equivalent, limits, unclassified and
+        the kill rate of the non-equivalent ones."""
+        keys = ("points", "mutants", "killed", "equivalent", "limit", "unclassified")
+        table: dict[str, dict[str, Any]] = {g: dict.fromkeys(keys, 0) for g in self.points}
         for group, count in self.points.items():
             table[group]["points"] = count
         for r in self.results:
@@ -807,8 +877,11 @@ class SourceReport:
             if r.caught:
                 row["killed"] += 1
                 continue
-            category = (self.classification(r) or ("unclassified",))[0]
+            category = self._category(r) or "unclassified"
             row[category if category in row else "unclassified"] += 1
+        for row in table.values():
+            pool = row["mutants"] - row["equivalent"]
+            row["kill_rate"] = row["killed"] / pool if pool else 1.0
         return table
 
     def survivors_by_reason(self) -> dict[tuple[str, str], list[MutantResult]]:
@@ -823,21 +896,36 @@ class SourceReport:
         """A readable summary: counts, kill rates, and every survivor by reason."""
         m = self.matrix
         scope = "all" if self.sample is None else f"a sample of {self.sample}"
-        parity = f", parity {self.parity} expressions per engine on survivors" * bool(self.parity)
+        parity = f" ({self.parity} expressions per engine)" * bool(self.parity)
+        later = [o for o in m.oracles if o not in self.runner_oracles]
         lines = [
-            f"Source mutants: {scope}, {len(self.results)} run, oracles "
-            f"{', '.join(m.oracles)} ({m.samples} sample(s) per spec{parity}), "
-            f"seed {m.seed}, {m.seconds:.1f} s",
+            f"Source mutants: {scope}, {len(self.results)} run, seed {m.seed}, "
+            f"{m.seconds:.1f} s",
+            f"  on every mutant: {', '.join(self.runner_oracles)} ({m.samples} sample(s) "
+            "per spec, probes on kinks, ties and zero spreads)",
+            f"  then on the survivors, in order: {', '.join(later) or '-'}{parity}",
             "",
-            f"{'group':<10}" + "".join(f"{h:>14}" for h in
-                ("points", "mutants", "killed", "equivalent", "limit", "unclassified")),
+            f"{'group':<10}" + "".join(f"{h:>13}" for h in
+                ("points", "mutants", "killed", "equivalent", "limit", "unclassified",
+                 "kill rate")),
         ]  # fmt: skip
         for group, row in self.by_group().items():
-            lines.append(f"{group:<10}" + "".join(f"{v:>14}" for v in row.values()))
-        rates = ", ".join(f"{o} {100 * r:.1f}%" for o, r in self.kill_rates().items())
+            cells = [f"{row[k]:>13}" for k in list(row)[:-1]]
+            lines.append(f"{group:<10}" + "".join(cells) + f"{100 * row['kill_rate']:>12.2f}%")
+        pool = len(self.non_equivalent())
+        killed = self.killed_by()
         lines += [
             "",
-            f"Kill rate of the {len(self.non_equivalent())} non-equivalent mutants: {rates}",
+            f"Kill rate of the {pool} non-equivalent mutants: "
+            f"{100 * self.kill_rate():.2f}% ({killed['either']} killed, "
+            f"{len(self.limits())} documented limits, {len(self.unclassified())} unclassified); "
+            f"the runner's oracles alone {100 * self.runner_kill_rate():.2f}%",
+            "  by column (mutants killed, share of the non-equivalent): "
+            + ", ".join(
+                f"{o} {killed[o]} ({100 * r:.1f}%)"
+                for o, r in self.kill_rates().items()
+                if o != "either"
+            ),
         ]
         if self.skipped:
             lines += ["", f"Skipped ({len(self.skipped)}):"]
@@ -851,7 +939,11 @@ class SourceReport:
         wrong = self.misclassified()
         if wrong:
             lines += ["", f"Classified as surviving but killed ({len(wrong)}): drop the entries"]
-            lines += [f"  {r.mutant.name}" for r in wrong]
+            lines += [f"  {r.mutant.name} (by {', '.join(r.caught_by)})" for r in wrong]
+        unknown = self.unknown()
+        if unknown:
+            lines += ["", f"Classified ids that name no mutation point ({len(unknown)}):"]
+            lines += [f"  {i}" for i in unknown]
         if verbose:
             lines += ["", "Every mutant:"]
             for r in self.results:
@@ -865,19 +957,32 @@ class SourceReport:
         return {
             "sample": self.sample,
             "parity": self.parity,
+            "seconds": self.matrix.seconds,
+            "runner_oracles": list(self.runner_oracles),
+            "survivor_checks": [o for o in self.matrix.oracles if o not in self.runner_oracles],
             "points": self.points,
+            "mutants": len(self.results),
+            "killed": self.killed_by()["either"],
+            "equivalent": len(self.equivalents()),
+            "limit": len(self.limits()),
+            "unclassified": len(self.unclassified()),
+            "non_equivalent": len(self.non_equivalent()),
             "by_group": self.by_group(),
+            "killed_by": self.killed_by(),
             "kill_rates": self.kill_rates(),
+            "runner_kill_rate": self.runner_kill_rate(),
             "skipped": [{"what": s.what, "reason": s.reason} for s in self.skipped],
             "survivors": [
                 {
                     "id": r.mutant.name,
-                    "category": (self.classification(r) or ("unclassified", ""))[0],
+                    "category": self._category(r) or "unclassified",
                     "reason": (self.classification(r) or ("", ""))[1],
                     "description": r.mutant.description,
                 }
                 for r in self.survivors()
             ],
             "misclassified": [r.mutant.name for r in self.misclassified()],
+            "unknown": self.unknown(),
+            "ok": self.ok,
             "matrix": self.matrix.to_dict(),
         }
