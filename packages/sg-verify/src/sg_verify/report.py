@@ -99,6 +99,8 @@ def build_report(out: Path, parity_count: int = 10_000, quick: bool = False) -> 
             report.sections[name] = {"skipped": f"needs torch: {INSTALL}"}
     with _timed(report, "mutants"):
         _mutants_section(report)
+    with _timed(report, "source mutants"):
+        _source_mutants_section(report, out, SOURCE_SAMPLE if not quick else 10)
     with _timed(report, "moons"):
         runs = run_moons((0,) if quick else (0, 1, 2, 3, 4))
     report.sections["moons"] = moons_dict(runs)
@@ -176,6 +178,37 @@ def _mutants_section(report: Report) -> None:
     data["passed"] = not data["uncaught"] and rates.get("without_torch", rates["either"]) >= 0.99
     report.sections["mutants"] = data
     report.tables["mutants"] = result.format_table()
+
+
+SOURCE_SAMPLE = 30
+"""Source mutants the report runs (stratified by function, seed 1: not the oracle
+suite's sample); ``nox -s mutants_source`` runs all of them."""
+SOURCE_KILL_RATE = 0.98
+"""The kill rate of non-equivalent source mutants the report requires."""
+
+
+def _source_mutants_section(report: Report, out: Path, sample: int) -> None:
+    """A sample of the source mutants, and the full run's summary when ``nox -s
+    mutants_source`` left one in ``out`` (``source_mutants.json``)."""
+    from sg_verify.mutants.source import run_source_mutants
+
+    result = run_source_mutants(sample=sample, seed=1)
+    data = result.to_dict()
+    data.pop("matrix", None)  # per-mutant detail: in the table and the full run's JSON
+    data["passed"] = result.ok and result.kill_rate() >= SOURCE_KILL_RATE
+    section: dict[str, Any] = {"sample": data}
+    full_run = out / "source_mutants.json"
+    if full_run.exists():
+        full = json.loads(full_run.read_text())
+        keep = ("points", "mutants", "killed", "equivalent", "limit", "unclassified",
+                "non_equivalent", "kill_rates", "ok", "survivors", "seconds")  # fmt: skip
+        section["full"] = {k: full[k] for k in keep if k in full}
+        section["full"]["passed"] = bool(
+            full.get("ok") and full.get("kill_rates", {}).get("either", 0) >= SOURCE_KILL_RATE
+        )
+    section["passed"] = all(part["passed"] for part in section.values())
+    report.sections["source_mutants"] = section
+    report.tables["source_mutants"] = result.format()
 
 
 def _trajectory_section(report: Report, steps: int) -> None:
@@ -270,6 +303,17 @@ def render_markdown(report: Report) -> str:
                           f"{mutants['mutants']} mutants; caught by {rates}",
                           "every mutant caught; >= 99% without PyTorch",
                           mutants["passed"]))  # fmt: skip
+    source = s.get("source_mutants", {})
+    for key, what in (("full", "source mutants, full run (nox -s mutants_source)"),
+                      ("sample", "source mutants, a stratified sample")):  # fmt: skip
+        part = source.get(key)
+        if part:
+            rate = part["kill_rates"]["either"]
+            lines.append(_row(what, f"{part['mutants']} mutants: {part['killed']} killed, "
+                              f"{part['equivalent']} equivalent, {part['limit']} documented "
+                              f"limits, {part['unclassified']} unclassified; non-equivalent "
+                              f"killed {rate:.1%}", f"every survivor classified; >= "
+                              f"{SOURCE_KILL_RATE:.0%}", part["passed"]))  # fmt: skip
     traj = s.get("trajectory", {})
     for name, run in traj.get("optimizers", {}).items():
         diff = run["max_loss_diff"]
@@ -295,6 +339,8 @@ def render_markdown(report: Report) -> str:
         ("operators", "## Per-operator worst errors", per_operator),
         ("functional", "", "hvp, jacobian and hessian against torch.autograd.functional:"),
         ("mutants", "## Mutants: which oracle caught which", ""),
+        ("source_mutants", "## Source mutants (a sample)", "Every survivor is listed with "
+         "its classification; the full run is `nox -s mutants_source`."),
         ("trajectory", "## Training trajectories, sg vs PyTorch", ""),
     ):  # fmt: skip
         if key in report.tables:
