@@ -16,7 +16,8 @@ declared shapes, at random values. A source mutant can change what none of them 
     rule of an input then receives an array of that input's shape and dtype;
   * ``needs_input_grad`` says which inputs require grad, for any number of inputs; a
     gradient returned for an input that does not require grad (or stopped requiring it)
-    is dropped, and a pass leaves no pending gradient on any node;
+    is dropped; a ``None`` gradient sends nothing (a node that gets none does not run
+    its rule); a pass leaves no pending gradient on any node;
   * an invalid gradient (shape, dtype, count, not a tuple) raises the documented error
     naming the operator and the input, and changes no ``.grad``;
   * a second pass through a freed graph raises and changes no ``.grad``; ``backward
@@ -28,12 +29,17 @@ declared shapes, at random values. A source mutant can change what none of them 
 - ``second``: the second-order oracles (:func:`~sg_verify.second_order.fd_check2`,
   :func:`~sg_verify.second_order.torch_check2`) on the mutant's specs and probes (one
   spec per operator for code every operator runs): a rule that runs on nodes differently
-  (a constant where a node belongs, a mask that is not one at a kink).
+  (a constant where a node belongs, a mask that is not one at a kink). Where one has no
+  valid baseline, a fallback stands in (:data:`FALLBACKS`): PyTorch on the inputs' part
+  only, the differences on the cotangent's part only (``std`` at a constant slice, where
+  PyTorch's is ``inf`` and the inputs' differences diverge), or sg differentiating twice
+  without an error.
 
-- ``special``: PyTorch (first and second order) and the finite differences at exact
-  values the samplers never draw, 0 and 1, placed in every third element of one input,
-  of every input, or in every element of every input: where rules branch on ``== 0``
-  (``pow``'s zeros, ``prod``'s) and ``x == 1`` turns a branch on.
+- ``special`` (for code only some operators run: rules and their helpers): the same,
+  with the first-order oracles, at exact values the samplers never draw, 0 and 1, placed
+  in every third element of one input, of every input, or in every element of every
+  input: where rules branch on ``== 0`` (``pow``'s zeros, ``prod``'s) and ``x == 1``
+  turns a branch on.
 
 Each counts only where the unmutated code passes (a valid witness), like the runner's
 oracles; the baseline verdicts are cached for the run (:class:`SurvivorChecks`).
