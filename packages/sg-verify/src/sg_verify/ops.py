@@ -19,7 +19,7 @@ from sg_verify.float32 import float32_check
 from sg_verify.lifecycle import lifecycle_check
 from sg_verify.oracles import OracleResult, fd_check, torch_check
 from sg_verify.output import progress
-from sg_verify.probes import all_probes
+from sg_verify.probes import all_probes, spread_probes
 from sg_verify.properties import props_check
 from sg_verify.registry import OpSpec, all_specs
 from sg_verify.second_order import fd_check2, torch_check2
@@ -119,7 +119,8 @@ def run_ops(
     second_order: bool = True,
     points: int = POINTS,
 ) -> OpsReport:
-    """Run the finite-difference oracle (and PyTorch's) on every registry spec and probe.
+    """Run every check on every registry spec and probe (the zero-spread probes of
+    :func:`~sg_verify.probes.spread_probes` first order only).
 
     Each spec is checked at ``points`` inputs (scalar specs at :data:`SCALAR_POINTS`
     times as many: a 0-d input sees one side of a branch per point): random samples,
@@ -128,7 +129,9 @@ def run_ops(
     With ``second_order`` each is also differentiated twice and checked by the
     second-order oracles (:mod:`sg_verify.second_order`).
     """
-    specs = all_specs() + all_probes() if specs is None else specs
+    spreads = spread_probes()  # a convention of the gradient, not of its derivative
+    first_only = {(p.engine, p.name) for p in spreads}
+    specs = all_specs() + all_probes() + spreads if specs is None else specs
     rows: dict[tuple[str, str], OperatorRow] = {}
     results: list[OracleResult] = []
     for spec in progress(specs, len(specs), "operators"):
@@ -149,7 +152,7 @@ def run_ops(
             if point % 2 == 0:  # exact checks of sg against itself: once per sample
                 checks += [props_check(spec, arrays, check_seed)]
                 checks += [lifecycle_check(spec, arrays, check_seed)]
-            if second_order:
+            if second_order and (spec.engine, spec.name) not in first_only:
                 checks.append(fd_check2(spec, arrays, check_seed))
                 if with_torch:
                     checks.append(torch_check2(spec, arrays, check_seed))
