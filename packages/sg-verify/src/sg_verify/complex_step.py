@@ -29,7 +29,13 @@ from typing import Any
 import numpy as np
 
 import sg_tensor as st
-from sg_verify.oracles import NOT_APPLICABLE, OracleResult, draw_cotangent, scale_aware, sg_vjp
+from sg_verify.oracles import (
+    NOT_APPLICABLE,
+    OracleResult,
+    draw_cotangent,
+    sg_vjp,
+    worst_difference,
+)
 from sg_verify.registry import OpSpec
 from sg_verify.tolerances import COMPLEX_STEP_TOL
 
@@ -105,13 +111,8 @@ def complex_step_check(spec: OpSpec, arrays: Sequence[np.ndarray], seed: int = 0
     cotangent = draw_cotangent(spec.engine, spec.sg, arrays, rng)
     _, grads = sg_vjp(spec.engine, spec.sg, arrays, cotangent)
     references = complex_step_gradients(forward, arrays, cotangent)
-    worst, where = 0.0, "-"
-    for i, (got, ref) in enumerate(zip(grads, references)):
-        diff = scale_aware(got, ref)
-        if diff.size and float(diff.max()) > worst:
-            worst = float(diff.max())
-            index = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
-            where = f"input {i} element {tuple(int(k) for k in index)}"
+    pairs = zip((f"input {i} element" for i in range(len(grads))), grads, references)
+    worst, where = worst_difference(pairs)
     return OracleResult("cs", spec.name, worst, where, worst <= COMPLEX_STEP_TOL)
 
 

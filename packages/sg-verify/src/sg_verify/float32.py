@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 import sg_tensor as st
-from sg_verify.oracles import OracleResult, draw_cotangent, scale_aware
+from sg_verify.oracles import OracleResult, argmax_index, draw_cotangent, scale_aware
 from sg_verify.registry import OpSpec
 from sg_verify.tolerances import FLOAT32_FACTOR
 
@@ -100,8 +100,7 @@ def float32_check(spec: OpSpec, arrays: Sequence[np.ndarray], seed: int = 0) -> 
         ratio = np.where(np.isnan(ratio), np.inf, ratio)
         if ratio.size and float(ratio.max()) > excess:
             excess = float(ratio.max())
-            index = np.unravel_index(int(np.argmax(ratio)), ratio.shape) if ratio.ndim else ()
-            where = f"input {i} element {tuple(int(j) for j in index)}"
+            where = f"input {i} element {argmax_index(ratio)}"
         if diff.size:
             worst = max(worst, float(np.max(np.where(both_nan, 0.0, scale_aware(g32, g64)))))
     return OracleResult("float32", spec.name, worst, where, excess <= 1.0)

@@ -82,8 +82,7 @@ def worst_difference(pairs: Iterable[tuple[str, Any, Any]]) -> tuple[float, str]
         err = scale_aware(got, reference)
         if err.size and float(err.max()) > worst:
             worst = float(err.max())
-            index = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
-            where = f"{label} {_plain(index)}"
+            where = f"{label} {argmax_index(err)}"
     return worst, where
 
 
@@ -270,6 +269,11 @@ def _plain(index: tuple[Any, ...]) -> tuple[int, ...]:
     return tuple(int(i) for i in index)
 
 
+def argmax_index(values: np.ndarray) -> tuple[int, ...]:
+    """Where ``values`` is largest, as plain ints (``()`` for a 0-d array)."""
+    return _plain(np.unravel_index(int(np.argmax(values)), values.shape)) if values.ndim else ()
+
+
 def fd_check(spec: OpSpec, arrays: Sequence[np.ndarray], seed: int = 0) -> OracleResult:
     """Run the finite-difference oracle on one registry spec at ``arrays``.
 
@@ -396,8 +400,7 @@ def judge(
         ratio = np.where(np.isnan(ratio), np.inf, ratio)
         if ratio.size and float(ratio.max()) > excess:
             excess = float(ratio.max())
-            index = np.unravel_index(int(np.argmax(ratio)), ratio.shape) if ratio.ndim else ()
-            where = f"{label} {_plain(index)}"
+            where = f"{label} {argmax_index(ratio)}"
         if diff.size:
             worst = max(worst, float(scale_aware(got, found.value).max()))
     return OracleResult(oracle, name, worst, where, excess <= 1.0)
