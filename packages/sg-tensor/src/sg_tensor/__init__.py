@@ -48,6 +48,7 @@ from sg_tensor.factories import (
     zeros,
     zeros_like,
 )
+from sg_tensor.function import Function, FunctionCtx, once_differentiable
 from sg_tensor.op import DECLARATIONS, OPS, unbroadcast
 from sg_tensor.tensor import Tensor
 
@@ -62,11 +63,11 @@ except PackageNotFoundError:  # a source tree that is not installed
 del activations, elementwise, linalg, reductions, shapes  # imported to declare their operators
 
 __all__ = [
-    "DECLARATIONS", "OPS", "GraphReleasedError", "NotTwiceDifferentiableError",
-    "ShapeMismatchError", "Tensor", "__version__", "arange", "enable_grad", "eye",
-    "full", "grad", "hessian", "hvp", "is_grad_enabled", "jacobian", "no_grad", "ones",
-    "ones_like", "rand", "randn", "set_grad_enabled", "tensor", "unbroadcast", "zeros",
-    "zeros_like", *functional.__all__,
+    "DECLARATIONS", "OPS", "Function", "FunctionCtx", "GraphReleasedError",
+    "NotTwiceDifferentiableError", "ShapeMismatchError", "Tensor", "__version__", "arange",
+    "enable_grad", "eye", "full", "grad", "hessian", "hvp", "is_grad_enabled", "jacobian",
+    "no_grad", "once_differentiable", "ones", "ones_like", "rand", "randn",
+    "set_grad_enabled", "tensor", "unbroadcast", "zeros", "zeros_like", *functional.__all__,
 ]  # fmt: skip
 
 

@@ -1,4 +1,10 @@
-"""How a tensor operator is declared: ``@op(name, forward, signature, ...)`` above its rule.
+"""How sg's own tensor operators are declared: ``@op(name, forward, signature, ...)``.
+
+This is the project's operator table (each name declared once, with every fact the API
+and sg-verify derive from). To add an operator *of your own*, with your own gradient
+rule, subclass :class:`sg_tensor.Function` instead: nothing is registered by name, and
+``sg_verify.check`` verifies its rule. To add one to sg itself, see
+``docs/adding-an-operator.md``.
 
 The rules are plain functions of numpy arrays. They receive the output gradient ``g``,
 the forward result ``out`` and the inputs under their forward names (plus keyword
@@ -241,7 +247,9 @@ def choice(default: str, *options: str) -> Param:
 # Helpers the rules and the driver share
 # ---------------------------------------------------------------------------------------
 def call(name: str, *inputs: Any, **ctx: Any) -> Any:
-    """Run operator ``name`` inside a gradient rule: on arrays, or on nodes as a node.
+    """Run sg's operator ``name`` inside one of sg's own gradient rules: on arrays, or on
+    nodes as a node (internal: a user's rule is a :class:`sg_tensor.Function`'s
+    ``backward``, written with Tensor operations).
 
     Rules mostly use arithmetic and numpy functions, which Tensors intercept. An operator
     numpy has no function for (``scatter``, ``erf``) is called through here, so that the
