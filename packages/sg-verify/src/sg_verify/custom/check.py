@@ -1,0 +1,402 @@
+"""``sg_verify.check``: every check sg applies to its own operators, on your rule.
+
+The function under check becomes an :class:`~sg_verify.registry.OpSpec`, the same
+object the registry makes for each built-in operator, so the same oracles run on it:
+
+- **gradient vs finite differences**: Richardson-extrapolated central differences of
+  the forward, every element held to their own error estimate
+  (:func:`~sg_verify.oracles.fd_check`);
+- **gradient vs PyTorch float64**, when a PyTorch counterpart ``torch_fn`` is given;
+- **float32 vs float64** with ``dtype=np.float32``: the rule in float32 against itself in
+  float64, within float32's rounding times the conditioning measured at that point
+  (:func:`~sg_verify.float32.float32_check`), so a correct float32 rule passes;
+- **kink probes** at the points given as ``probes`` (:mod:`sg_verify.custom.kinks`);
+- **properties**: linearity in the output gradient, zero, determinism, no mutation, no
+  aliasing, shapes and dtypes, inputs that do not require grad, the rule called
+  directly (:func:`~sg_verify.properties.props_check`);
+- **second order** vs finite differences (and PyTorch), where the rule is differentiable:
+  a ``backward`` written with sg operators is; one that computes on raw arrays is not,
+  and the row says so instead of failing.
+
+Then **own-rule mutants** (:mod:`sg_verify.custom.mutants`): the rule with one deliberate
+error at a time goes through the same first-order checks; the result says how many the
+checks caught. A check that would not have caught a wrong rule is no evidence for a
+right one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+import sg_tensor as st
+from sg_scalar import NotTwiceDifferentiableError
+from sg_verify.custom.kinks import probe_check
+from sg_verify.custom.mutants import RuleMutant, rule_mutants
+from sg_verify.custom.result import FAIL, NOT_APPLICABLE, PASS, CheckResult, CheckRow, MutantRow
+from sg_verify.float32 import float32_check
+from sg_verify.oracles import OracleResult, draw_cotangent, fd_check, sg_vjp, torch_check
+from sg_verify.properties import props_check
+from sg_verify.registry import OpSpec
+from sg_verify.second_order import fd_check2, torch_check2
+
+__all__ = ["USER_TORCH_TOL", "check", "run_checks"]
+
+USER_TORCH_TOL = 1e-10
+"""Your rule against your PyTorch counterpart (scale-aware). Two implementations of one
+function may use different formulas (``log1p(exp(x))`` and PyTorch's ``softplus``), which
+agree to ~1e-13 where the function is well conditioned; 1e-10 leaves room for that and
+still fails a gradient off by a relative 1e-7."""
+
+FD = "gradient vs finite differences"
+TORCH = "gradient vs PyTorch float64"
+FLOAT32 = "float32 vs float64"
+PROBES = "kink probes"
+PROPS = "properties"
+FD2 = "second order vs finite differences"
+TORCH2 = "second order vs PyTorch"
+
+Mutate = Callable[[RuleMutant], Callable[..., Any]]
+
+
+def check(
+    fn: Any,
+    *inputs: Any,
+    torch_fn: Callable[..., Any] | None = None,
+    dtype: Any = np.float64,
+    params: dict[str, Any] | None = None,
+    probes: Iterable[Sequence[Any]] = (),
+    seed: int = 0,
+    mutants: bool = True,
+    torch_tol: float = USER_TORCH_TOL,
+    raise_on_failure: bool = False,
+    name: str | None = None,
+) -> CheckResult:
+    """Check the gradient rule of ``fn`` at ``inputs`` with every check sg-verify has.
+
+    ``fn`` is a :class:`sg_tensor.Function` subclass (called as ``fn.apply(*inputs,
+    **params)``) or any function of Tensors returning a Tensor or a tuple of them. Every
+    input (an array, a Tensor or a number) is differentiated; fixed data belongs in
+    ``params`` or a closure. ``torch_fn`` is a PyTorch counterpart taking torch tensors
+    (the same inputs, the same ``params``): its float64 gradients must agree within
+    ``torch_tol``. ``dtype=np.float32`` also checks the rule evaluated in float32.
+    ``probes`` are more points (tuples of inputs) where the function may have a kink:
+    the gradient there must lie between the one-sided derivatives (and agree with
+    ``torch_fn``). ``mutants=False`` skips the own-rule mutants.
+
+    Returns a :class:`~sg_verify.custom.result.CheckResult` (``.ok``, ``.rows``,
+    ``.mutants``, a readable ``str()``); with ``raise_on_failure=True`` a failed check
+    raises :class:`~sg_verify.GradcheckError` with that table instead.
+
+    >>> import numpy as np, sg_tensor as st, sg_verify
+    >>> result = sg_verify.check(lambda x: (x * x).sin(), np.array([0.5, 1.0]))
+    >>> result.ok, result.caught == result.counted
+    (True, True)
+    """
+    params = dict(params or {})
+    arrays = _arrays(inputs, dtype)
+    label = name or _name_of(fn)
+    call, mutate = sg_subject(fn, params, len(arrays))
+    torch_call = None if torch_fn is None else _flat_torch(lambda *xs: torch_fn(*xs, **params))
+    result = run_checks(
+        label, _flat(call), arrays, dtype, mutate if mutants else None,
+        torch_call=torch_call, torch_tol=torch_tol, probes=probes, seed=seed,
+    )  # fmt: skip
+    if raise_on_failure:
+        result.raise_for_failure()
+    return result
+
+
+def run_checks(
+    name: str,
+    call: Callable[..., Any],
+    arrays: list[np.ndarray],
+    dtype: Any,
+    mutate: Mutate | None,
+    *,
+    torch_call: Callable[..., Any] | None = None,
+    torch_tol: float = USER_TORCH_TOL,
+    probes: Iterable[Sequence[Any]] = (),
+    seed: int = 0,
+) -> CheckResult:
+    """The checks of the module docstring on ``call`` (one output) at ``arrays``; with
+    ``mutate`` (a mutant -> its call) the own-rule mutants too."""
+    points = [_arrays(tuple(p), dtype) for p in probes]
+    spec = _spec(name, call, arrays, torch_call, torch_tol)
+    single = np.dtype(dtype) == np.float32
+    shapes = " ".join(str(a.shape) for a in arrays)
+    result = CheckResult(name, shapes, str(np.dtype(dtype)))
+    first = _first_order(spec, arrays, single, points, seed)
+    result.rows += [_row(check, run) for check, run in first]
+    second, why = _second_order(spec, arrays, seed)
+    result.rows += second
+    result.rows.append(_row(PROPS, lambda: props_check(spec, arrays, seed, create_graph=not why)))
+    if mutate is not None and result.ok:
+        result.mutants = [
+            _run_mutant(spec, mutant, mutate(mutant), arrays, single, points, seed)
+            for mutant in rule_mutants([a.shape for a in arrays])
+        ]
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# The checks
+# ---------------------------------------------------------------------------------------
+Run = Callable[[], OracleResult]
+
+
+def _first_order(
+    spec: OpSpec,
+    arrays: list[np.ndarray],
+    single: bool,
+    points: list[list[np.ndarray]],
+    seed: int,
+) -> list[tuple[str, Run]]:
+    """The first-order checks that apply, cheapest and strongest first."""
+    runs: list[tuple[str, Run]] = [(FD, lambda: fd_check(spec, arrays, seed))]
+    if spec.torch is not _NO_TORCH:
+        runs.append((TORCH, lambda: torch_check(spec, arrays, seed)))
+    if single:
+        runs.append((FLOAT32, lambda: float32_check(spec, arrays, seed)))
+    if points:
+        runs.append((PROBES, lambda: _probes(spec, points, seed)))
+    return runs
+
+
+def _probes(spec: OpSpec, points: list[list[np.ndarray]], seed: int) -> OracleResult:
+    """Every probe point: the one-sided interval, and PyTorch's convention if given."""
+    results = []
+    for k, point in enumerate(points):
+        results.append(("", probe_check(spec, point, seed), k))
+        if spec.torch is not _NO_TORCH:
+            results.append((" vs PyTorch", torch_check(spec, point, seed), k))
+    failed = [(s, r, k) for s, r, k in results if not r.passed]
+    suffix, worst, k = (failed or sorted(results, key=lambda t: t[1].worst))[-1]
+    return OracleResult(
+        "probes", spec.name, worst.worst, f"probe {k}{suffix}: {worst.where}", not failed
+    )
+
+
+def _second_order(spec: OpSpec, arrays: list[np.ndarray], seed: int) -> tuple[list[CheckRow], str]:
+    """The second-order rows, or one n/a row and the reason when the rule is first order
+    only (a ``backward`` on raw arrays, or marked ``once_differentiable``)."""
+    try:
+        rows = [_row(FD2, lambda: fd_check2(spec, arrays, seed), reraise=True)]
+    except NotTwiceDifferentiableError as error:
+        why = f"the rule is first order only ({' '.join(str(error).split())[:140]})"
+        return [CheckRow(FD2, NOT_APPLICABLE, detail=why)], why
+    if spec.torch is not _NO_TORCH:
+        rows.append(_row(TORCH2, lambda: torch_check2(spec, arrays, seed)))
+    return rows, ""
+
+
+def _row(check: str, run: Run, reraise: bool = False) -> CheckRow:
+    """A check's row; a rule or forward that raises fails it, with the error."""
+    try:
+        outcome = run()
+    except NotTwiceDifferentiableError:
+        if reraise:
+            raise
+        outcome = None
+        error: Exception = NotTwiceDifferentiableError()
+    except Exception as caught:  # the user's code raised: that is the finding
+        outcome, error = None, caught
+    if outcome is None:
+        reason = " ".join(str(error).split())[:160]
+        return CheckRow(check, FAIL, np.inf, f"raised {type(error).__name__}: {reason}")
+    status = PASS if outcome.passed else FAIL
+    return CheckRow(check, status, float(outcome.worst), outcome.where)
+
+
+def _run_mutant(
+    spec: OpSpec,
+    mutant: RuleMutant,
+    call: Callable[..., Any],
+    arrays: list[np.ndarray],
+    single: bool,
+    points: list[list[np.ndarray]],
+    seed: int,
+) -> MutantRow:
+    """The first check that fails on the mutant, ``None`` if it changes nothing here."""
+    wrong = _spec(spec.name, _flat(call), arrays, spec.torch, spec.torch_tol)
+    if _unchanged(spec, wrong, arrays, seed):
+        return MutantRow(mutant.name, None)
+    runs = _first_order(wrong, arrays, single, points, seed)
+    runs.append((PROPS, lambda: props_check(wrong, arrays, seed, create_graph=False)))
+    for check, run in runs:
+        if not _row(check, run).passed:
+            return MutantRow(mutant.name, True, check)
+    return MutantRow(mutant.name, False)
+
+
+def _unchanged(spec: OpSpec, wrong: OpSpec, arrays: list[np.ndarray], seed: int) -> bool:
+    """Whether the mutant returns the rule's very gradients (two random cotangents)."""
+    rng = np.random.default_rng(seed + 1)
+    for _ in range(2):
+        v = draw_cotangent("tensor", spec.sg, arrays, rng)
+        try:
+            _, right = sg_vjp("tensor", spec.sg, arrays, v)
+            _, mutated = sg_vjp("tensor", wrong.sg, arrays, v)
+        except Exception:
+            return False
+        if not all(np.array_equal(a, b) for a, b in zip(right, mutated)):
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------
+# The function under check, as the oracles see it
+# ---------------------------------------------------------------------------------------
+def _no_torch(*inputs: Any) -> Any:  # pragma: no cover - never called: no torch row
+    raise RuntimeError("no PyTorch counterpart was given")
+
+
+_NO_TORCH = _no_torch
+
+
+def _spec(
+    name: str,
+    call: Callable[..., Any],
+    arrays: list[np.ndarray],
+    torch_call: Callable[..., Any] | None,
+    torch_tol: float,
+) -> OpSpec:
+    return OpSpec(
+        name=name,
+        engine="tensor",
+        op=name,
+        sg=call,
+        torch=torch_call or _NO_TORCH,
+        sample=lambda rng: [a.copy() for a in arrays],
+        covers=(),
+        torch_tol=torch_tol,
+    )
+
+
+def _arrays(inputs: tuple[Any, ...], dtype: Any) -> list[np.ndarray]:
+    """The inputs as float64 arrays (first rounded to ``dtype``: both precisions are
+    then evaluated at the same numbers)."""
+    if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"check: dtype must be float32 or float64, got {np.dtype(dtype)}")
+    if not inputs:
+        raise ValueError("check: give at least one input to differentiate")
+    arrays = []
+    for i, x in enumerate(inputs):
+        data = getattr(x, "data", x)
+        if hasattr(data, "detach"):  # a torch tensor
+            data = data.detach().cpu().numpy()
+        array = np.asarray(data)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"check: input {i} is not real numbers ({type(x).__name__})")
+        arrays.append(array.astype(dtype).astype(np.float64))
+    return arrays
+
+
+def _name_of(fn: Any) -> str:
+    return str(getattr(fn, "__name__", type(fn).__name__))
+
+
+def _flat(call: Callable[..., Any]) -> Callable[..., Any]:
+    """``call`` with one output: several floating outputs raveled one after another (a
+    random output gradient of that is a random output gradient of each)."""
+
+    def flat(*xs: Any) -> Any:
+        out = call(*xs)
+        if not isinstance(out, (tuple, list)):
+            return out
+        parts = [o.reshape(-1) for o in out if o.dtype.kind == "f"]
+        return parts[0] if len(parts) == 1 else st.concatenate(parts)
+
+    return flat
+
+
+def _flat_torch(call: Callable[..., Any]) -> Callable[..., Any]:
+    def flat(*xs: Any) -> Any:
+        out = call(*xs)
+        if not isinstance(out, (tuple, list)):
+            return out
+        import torch
+
+        parts = [o.reshape(-1) for o in out if o.is_floating_point()]
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    return flat
+
+
+def sg_subject(
+    fn: Any, params: dict[str, Any], n_inputs: int
+) -> tuple[Callable[..., Any], Mutate]:
+    """``fn`` as a function of the inputs, and how to make a mutant of its rule.
+
+    A Function's mutant is a subclass whose ``backward`` transforms the original's
+    result. Any other function's rule is sg's gradient of it: its mutant is a Function
+    that recomputes ``fn`` and transforms that gradient.
+    """
+    if isinstance(fn, type) and issubclass(fn, st.Function):
+        function = fn
+
+        def mutate_function(mutant: RuleMutant) -> Callable[..., Any]:
+            wrong = _mutated_function(function, mutant, n_inputs)
+            return lambda *xs: wrong.apply(*xs, **params)
+
+        return (lambda *xs: function.apply(*xs, **params)), mutate_function
+    if not callable(fn):
+        raise TypeError(f"check: {type(fn).__name__} is not callable nor a sg_tensor.Function")
+
+    def call(*xs: Any) -> Any:
+        return fn(*xs, **params)
+
+    def mutate_callable(mutant: RuleMutant) -> Callable[..., Any]:
+        wrong = _recomputed(call, mutant)
+        return wrong.apply
+
+    return call, mutate_callable
+
+
+def _mutated_function(
+    function: type[st.Function], mutant: RuleMutant, n: int
+) -> type[st.Function]:
+    original = function.backward
+
+    def backward(ctx: Any, *grads: Any) -> Any:
+        returned = original(ctx, *grads)
+        returned = tuple(returned) if isinstance(returned, (tuple, list)) else (returned,)
+        return (*mutant.transform(returned[:n]), *returned[n:])
+
+    once = getattr(original, "_sg_once_differentiable", False)
+    if once:
+        backward = st.once_differentiable(backward)
+    methods = {"backward": staticmethod(backward)}
+    wrong: type[st.Function] = type(function.__name__, (function,), methods)
+    return wrong
+
+
+def _recomputed(call: Callable[..., Any], mutant: RuleMutant) -> type[st.Function]:
+    """A Function computing ``call`` whose rule is sg's gradient of it, mutated."""
+
+    def forward(ctx: Any, *xs: Any) -> Any:
+        ctx.save_for_backward(*xs)
+        return call(*xs)
+
+    def backward(ctx: Any, *grads: Any) -> Any:
+        xs = ctx.saved_tensors
+        on_nodes = st.is_grad_enabled()
+        if not on_nodes:
+            xs = tuple(x.detach().requires_grad_() for x in xs)
+        with st.enable_grad():
+            out = call(*xs)
+        outs = list(out) if isinstance(out, (tuple, list)) else [out]
+        pairs = [(o, g) for o, g in zip(outs, grads) if g is not None and o.requires_grad]
+        found = st.grad(
+            [o for o, _ in pairs], list(xs), [g for _, g in pairs],
+            create_graph=on_nodes, allow_unused=True,
+        )  # fmt: skip
+        found = tuple(g if g is not None else x * 0.0 for g, x in zip(found, xs))
+        return mutant.transform(found)
+
+    name = getattr(call, "__name__", "function")
+    methods = {"forward": staticmethod(forward), "backward": staticmethod(backward)}
+    recomputed: type[st.Function] = type(name, (st.Function,), methods)
+    return recomputed
