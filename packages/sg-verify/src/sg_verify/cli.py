@@ -10,6 +10,7 @@ Its subcommands::
     sg-verify trajectory   training runs, sg against PyTorch, step by step
     sg-verify moons        the two-moons accuracy over five seeds
     sg-verify report       all of the above into a folder (results.json, REPORT.md, PNGs)
+    sg-verify check        your own gradient rule: FILE.py:NAME through every check
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import numpy as np
 
 
 # -- argument types: a bad value is refused before anything runs ------------------------
@@ -229,8 +232,24 @@ def _report(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def _check(args: argparse.Namespace) -> int:
+    from sg_verify.custom.command import check_target
+
+    results = check_target(
+        args.target,
+        dtype=np.float32 if args.dtype == "float32" else np.float64,
+        seed=args.seed,
+        mutants=not args.no_mutants,
+        torch=args.torch,
+    )
+    for result in results:
+        print(result)
+    return 0 if all(result.ok for result in results) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``sg-verify`` with ``argv`` (the command line by default); the exit code."""
+    from sg_verify.custom.command import TargetError
     from sg_verify.pytorch import TorchMissingError
     from sg_verify.trajectory import ACCEPTANCE_OPTIMIZERS, LOSSES, OPTIMIZERS
 
@@ -295,9 +314,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.add_argument("--count", type=_count, default=10_000, help="expressions per engine")
     report.add_argument("--quick", action="store_true", help="small runs, for a smoke test")
     report.set_defaults(run=_report)
+    check = commands.add_parser(
+        "check",
+        help="your own gradient rule through every check",
+        description="Check NAME (an sg_tensor.Function, a function of Tensors or a "
+        "torch.autograd.Function) defined in FILE.py at the inputs of its EXAMPLES entry "
+        "(see docs: Verify your own gradient rule). Exit code 1 when a check fails.",
+    )
+    check.add_argument("target", metavar="FILE.py:NAME", help="the file and the rule's name")
+    check.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    check.add_argument("--seed", type=_seed, default=0, help="the random output gradients'")
+    check.add_argument("--no-mutants", action="store_true", help="skip the own-rule mutants")
+    check.add_argument(
+        "--torch", action="store_true", help="NAME is a plain torch function (check_torch)"
+    )
+    check.set_defaults(run=_check)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
-    except (TorchMissingError, _UnwritableError) as error:  # one clear line, not a traceback
+    except (TorchMissingError, _UnwritableError, TargetError) as error:  # one line, no traceback
         print(f"sg-verify {args.command}: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,116 @@
+"""``sg-verify check FILE.py:NAME``: check a rule defined in a file, from the shell.
+
+The file defines ``NAME`` (an ``sg_tensor.Function`` subclass, a function of Tensors, or
+a ``torch.autograd.Function`` subclass, checked with :func:`check_torch`) and says where
+to check it, in a module-level ``EXAMPLES`` dict (or a ``sample_inputs()`` function
+returning one) mapping ``NAME`` to
+
+- a tuple of inputs (arrays or numbers): one point;
+- a list of such tuples: each point is checked;
+- a dict of :func:`sg_verify.check`'s keyword arguments, with the inputs under
+  ``"inputs"`` (``{"inputs": (x,), "params": {"beta": 2.0}, "probes": [(zeros,)],
+  "torch_fn": softplus}``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sg_verify.custom.check import check
+from sg_verify.custom.result import CheckResult
+
+__all__ = ["TargetError", "check_target", "load_target"]
+
+
+class TargetError(ValueError):
+    """``FILE.py:NAME`` cannot be loaded or says nothing to check."""
+
+
+def load_target(target: str) -> tuple[Any, list[dict[str, Any]]]:
+    """The object ``NAME`` of ``FILE.py:NAME`` and its examples, as keyword arguments."""
+    path_text, colon, name = target.rpartition(":")
+    if not colon or not path_text or not name:
+        raise TargetError(f"expected FILE.py:NAME, got {target!r}")
+    path = Path(path_text)
+    if not path.is_file():
+        raise TargetError(f"{path_text}: no such file")
+    module_name = f"_sg_check_{path.stem}_{uuid.uuid4().hex[:8]}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise TargetError(f"{path_text}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses and pickling look modules up here
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        del sys.modules[module_name]
+        why = f"{type(error).__name__}: {error}"
+        raise TargetError(f"{path_text}: importing it raised {why}") from error
+    if not hasattr(module, name):
+        raise TargetError(f"{path_text} defines no {name!r}")
+    return getattr(module, name), _examples(module, path_text, name)
+
+
+def _examples(module: Any, path: str, name: str) -> list[dict[str, Any]]:
+    table = getattr(module, "EXAMPLES", None)
+    if table is None and callable(getattr(module, "sample_inputs", None)):
+        table = module.sample_inputs()
+    if not isinstance(table, dict) or name not in table:
+        raise TargetError(
+            f"{path}: no examples for {name!r}: define EXAMPLES = {{{name!r}: (inputs...)}} "
+            "or a sample_inputs() function returning such a dict"
+        )
+    entry = table[name]
+    if isinstance(entry, dict):
+        if "inputs" not in entry:
+            raise TargetError(f"{path}: EXAMPLES[{name!r}] is a dict without 'inputs'")
+        inputs = entry["inputs"]
+        options = {k: v for k, v in entry.items() if k != "inputs"}
+        return [{"inputs": tuple(inputs), **options}]
+    if isinstance(entry, list):
+        if not entry:
+            raise TargetError(f"{path}: EXAMPLES[{name!r}] is an empty list")
+        return [{"inputs": tuple(e) if isinstance(e, (tuple, list)) else (e,)} for e in entry]
+    return [{"inputs": tuple(entry) if isinstance(entry, tuple) else (entry,)}]
+
+
+def _is_torch(obj: Any) -> bool:
+    torch = sys.modules.get("torch")  # a file that defines a torch Function imported it
+    if torch is None or not isinstance(obj, type):
+        return False
+    return issubclass(obj, torch.autograd.Function)
+
+
+def check_target(
+    target: str,
+    *,
+    dtype: Any = np.float64,
+    seed: int = 0,
+    mutants: bool = True,
+    torch: bool = False,
+) -> list[CheckResult]:
+    """Every example of ``FILE.py:NAME`` checked (with :func:`check_torch` for PyTorch)."""
+    obj, examples = load_target(target)
+    name = target.rpartition(":")[2]
+    results = []
+    for k, example in enumerate(examples):
+        options = dict(example)
+        inputs = options.pop("inputs")
+        label = name if len(examples) == 1 else f"{name} (example {k})"
+        if torch or _is_torch(obj):
+            from sg_verify.custom.torch_rule import check_torch
+
+            options.pop("torch_fn", None)
+            run = check_torch
+        else:
+            run = check
+        results.append(
+            run(obj, *inputs, dtype=dtype, seed=seed, mutants=mutants, name=label, **options)
+        )
+    return results

@@ -1,0 +1,338 @@
+"""``sg_verify.check`` on users' rules: its result, its rows, its mutants, its command."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import sg_tensor as st
+import sg_verify
+from sg_verify.cli import main
+from sg_verify.custom.result import FAIL, NOT_APPLICABLE, PASS
+
+RNG = np.random.default_rng(7)
+X = RNG.uniform(-2.0, 2.0, (3, 4))
+Y = RNG.uniform(0.5, 2.0, (3, 4))
+
+
+class Softplus(st.Function):
+    @staticmethod
+    def forward(ctx: Any, x: st.Tensor, beta: float = 1.0) -> st.Tensor:
+        ctx.save_for_backward(x)
+        ctx.beta = beta
+        return (x * beta).exp().log1p() / beta
+
+    @staticmethod
+    def backward(ctx: Any, g: st.Tensor) -> tuple[Any, ...]:
+        (x,) = ctx.saved_tensors
+        return g * (x * ctx.beta).sigmoid(), None
+
+
+class ForgotBeta(Softplus):
+    @staticmethod
+    def backward(ctx: Any, g: st.Tensor) -> tuple[Any, ...]:
+        (x,) = ctx.saved_tensors
+        return g * x.sigmoid(), None
+
+
+class Divide(st.Function):
+    @staticmethod
+    def forward(ctx: Any, a: st.Tensor, b: st.Tensor) -> st.Tensor:
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx: Any, g: st.Tensor) -> tuple[Any, ...]:
+        a, b = ctx.saved_tensors
+        return g / b, -g * a / (b * b)
+
+
+class RawSquare(st.Function):
+    """A first-order-only rule: it computes on raw arrays."""
+
+    @staticmethod
+    def forward(ctx: Any, x: st.Tensor) -> st.Tensor:
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx: Any, g: st.Tensor) -> np.ndarray:
+        (x,) = ctx.saved_tensors
+        return np.asarray(2.0 * x.data * g.data)
+
+
+def _statuses(result: sg_verify.CheckResult) -> dict[str, str]:
+    return {row.check: row.status for row in result.rows}
+
+
+def test_a_right_rule_passes_every_check_and_catches_every_mutant() -> None:
+    result = sg_verify.check(Softplus, X, params={"beta": 2.0})
+    assert result.ok
+    assert bool(result)
+    assert set(_statuses(result).values()) == {PASS}
+    assert {"gradient vs finite differences", "properties"} <= set(_statuses(result))
+    assert "second order vs finite differences" in _statuses(result)
+    assert result.counted == 4
+    assert result.caught == 4
+    text = str(result)
+    assert "caught 4/4 deliberate errors" in text
+    assert text.splitlines()[-1].startswith("PASS Softplus: your rule passed")
+    assert all(np.isfinite(v) for v in result.worst.values())
+
+
+def test_a_wrong_rule_fails_the_difference_check_and_names_the_element() -> None:
+    result = sg_verify.check(ForgotBeta, X, params={"beta": 2.0})
+    assert not result.ok
+    (failure,) = result.failures
+    assert failure.check == "gradient vs finite differences"
+    assert failure.where.startswith("input 0 element")
+    assert "not run: the rule itself failed" in str(result)
+    with pytest.raises(sg_verify.GradcheckError, match="ForgotBeta: your rule FAILED"):
+        sg_verify.check(ForgotBeta, X, params={"beta": 2.0}, raise_on_failure=True)
+
+
+def test_two_inputs_of_one_shape_get_a_swap_mutant_and_all_nine_are_caught() -> None:
+    result = sg_verify.check(Divide, X, Y)
+    assert result.ok
+    names = [m.mutant for m in result.mutants]
+    assert "gradients of inputs 0 and 1 swapped" in names
+    assert (result.caught, result.counted) == (9, 9)
+
+
+def test_inputs_of_different_shapes_get_no_swap() -> None:
+    result = sg_verify.check(Divide, X, Y[0])
+    assert result.ok
+    assert not any("swapped" in m.mutant for m in result.mutants)
+    assert result.counted == 8
+
+
+def test_a_mutant_that_changes_nothing_at_these_inputs_is_not_counted() -> None:
+    # d/db (a * 0 * b) is zero: flipping, scaling or zeroing it changes nothing
+    result = sg_verify.check(lambda a, b: a.exp() + 0.0 * b, X, Y)
+    assert result.ok
+    unchanged = [m.mutant for m in result.mutants if m.caught is None]
+    assert "gradient of input 1 sign-flipped" in unchanged
+    assert result.caught == result.counted
+
+
+def test_a_first_order_only_rule_is_not_failed_for_its_second_order() -> None:
+    result = sg_verify.check(RawSquare, X)
+    assert result.ok
+    row = next(r for r in result.rows if r.check.startswith("second order"))
+    assert row.status == NOT_APPLICABLE
+    assert "first order only" in row.detail
+    assert result.caught == result.counted == 4
+
+
+def test_a_rule_that_raises_fails_with_the_error() -> None:
+    class Raises(Softplus):
+        @staticmethod
+        def backward(ctx: Any, g: st.Tensor) -> Any:
+            raise ZeroDivisionError("oops")
+
+    result = sg_verify.check(Raises, X)
+    assert not result.ok
+    assert "raised ZeroDivisionError: oops" in result.failures[0].where
+
+
+def test_a_wrong_gradient_shape_fails_with_the_function_named() -> None:
+    class WrongShape(Softplus):
+        @staticmethod
+        def backward(ctx: Any, g: st.Tensor) -> Any:
+            return np.ones(5), None
+
+    result = sg_verify.check(WrongShape, X)
+    assert not result.ok
+    assert "WrongShape.backward returned a gradient of shape (5,)" in result.failures[0].where
+
+
+def test_several_outputs_each_checked() -> None:
+    class SinCos(st.Function):
+        @staticmethod
+        def forward(ctx: Any, x: st.Tensor) -> tuple[st.Tensor, st.Tensor]:
+            ctx.save_for_backward(x)
+            return x.sin(), x.cos()
+
+        @staticmethod
+        def backward(ctx: Any, gs: st.Tensor, gc: st.Tensor) -> st.Tensor:
+            (x,) = ctx.saved_tensors
+            return gs * x.cos() - gc * x.sin()
+
+    class CosWrong(SinCos):
+        @staticmethod
+        def backward(ctx: Any, gs: st.Tensor, gc: st.Tensor) -> st.Tensor:
+            (x,) = ctx.saved_tensors
+            return gs * x.cos() + gc * x.sin()  # the second output's sign
+
+    assert sg_verify.check(SinCos, X).ok
+    assert not sg_verify.check(CosWrong, X).ok
+
+
+def test_float32_right_rule_passes_and_a_float32_only_error_fails() -> None:
+    class OnlyInFloat32(Softplus):
+        @staticmethod
+        def backward(ctx: Any, g: st.Tensor) -> tuple[Any, ...]:
+            (x,) = ctx.saved_tensors
+            slip = 1.001 if x.dtype == np.float32 else 1.0
+            return g * x.sigmoid() * slip, None
+
+    right = sg_verify.check(Softplus, X, dtype=np.float32)
+    assert right.ok
+    assert _statuses(right)["float32 vs float64"] == PASS
+    assert right.caught == right.counted
+    wrong = sg_verify.check(OnlyInFloat32, X, dtype=np.float32)
+    assert _statuses(wrong)["float32 vs float64"] == FAIL
+    assert _statuses(wrong)["gradient vs finite differences"] == PASS
+    assert "float32" not in _statuses(sg_verify.check(OnlyInFloat32, X))  # float64 only
+
+
+def test_kink_probes_accept_a_convention_and_refuse_a_wrong_one() -> None:
+    class Relu(st.Function):
+        @staticmethod
+        def forward(ctx: Any, x: st.Tensor) -> st.Tensor:
+            ctx.save_for_backward(x)
+            return x.relu()
+
+        @staticmethod
+        def backward(ctx: Any, g: st.Tensor) -> st.Tensor:
+            (x,) = ctx.saved_tensors
+            return g * (x > 0)
+
+    class TwoAtZero(Relu):
+        @staticmethod
+        def backward(ctx: Any, g: st.Tensor) -> st.Tensor:
+            (x,) = ctx.saved_tensors
+            return g * ((x > 0) + 2.0 * (x == 0))
+
+    kink = [(np.array([0.0, 0.0, 1.0]),)]
+    away = np.array([-1.0, 0.5, 2.0])
+    assert _statuses(sg_verify.check(Relu, away, probes=kink))["kink probes"] == PASS
+    wrong = sg_verify.check(TwoAtZero, away, probes=kink)
+    assert _statuses(wrong)["kink probes"] == FAIL
+    assert sg_verify.check(TwoAtZero, away).ok  # away from the kink it is right
+
+
+def test_bad_arguments_are_clear_errors() -> None:
+    with pytest.raises(ValueError, match="at least one input"):
+        sg_verify.check(Softplus)
+    with pytest.raises(ValueError, match="dtype must be float32 or float64"):
+        sg_verify.check(Softplus, X, dtype=np.int64)
+    with pytest.raises(TypeError, match="not callable"):
+        sg_verify.check(3, X)
+
+
+# ---------------------------------------------------------------------------------------
+# sg-verify check FILE.py:NAME
+# ---------------------------------------------------------------------------------------
+RULES = textwrap.dedent(
+    """
+    import numpy as np
+    import sg_tensor as st
+
+    class Cube(st.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 3 * x * x * g
+
+    class CubeWrong(Cube):
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 3 * x * g
+
+    def scaled(x, factor=1.0):
+        return (x * factor).tanh()
+
+    X = np.linspace(-1.5, 1.5, 5)
+    EXAMPLES = {
+        "Cube": [(X,), (X + 0.25,)],
+        "CubeWrong": (X,),
+        "scaled": {"inputs": (X,), "params": {"factor": 2.0}},
+    }
+    """
+)
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    path = tmp_path / "rules.py"
+    path.write_text(RULES)
+    return path
+
+
+def test_command_checks_every_example_and_exits_zero_on_a_right_rule(
+    rules: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", f"{rules}:Cube"]) == 0
+    out = capsys.readouterr().out
+    assert "Cube (example 0)" in out
+    assert "Cube (example 1)" in out
+    assert out.count("own-rule mutants: the same checks caught 4/4") == 2
+    assert main(["check", f"{rules}:scaled", "--dtype", "float32"]) == 0
+    assert "float32 vs float64" in capsys.readouterr().out
+
+
+def test_command_exits_one_on_a_wrong_rule(
+    rules: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", f"{rules}:CubeWrong", "--no-mutants"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL CubeWrong: your rule FAILED (gradient vs finite differences)" in out
+
+
+def test_command_reads_sample_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "other.py"
+    path.write_text(
+        "import numpy as np\n"
+        "def f(x):\n    return x.exp()\n"
+        "def sample_inputs():\n    return {'f': (np.ones(3),)}\n"
+    )
+    assert main(["check", f"{path}:f"]) == 0
+    assert "PASS f: your rule passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("nowhere.py:f", "no such file"),
+        ("{rules}:Missing", "defines no 'Missing'"),
+        ("{rules}", "expected FILE.py:NAME"),
+        ("{rules}:X", "no examples for 'X'"),
+    ],
+)
+def test_command_refuses_what_it_cannot_check(
+    rules: Path, capsys: pytest.CaptureFixture[str], target: str, message: str
+) -> None:
+    assert main(["check", target.format(rules=rules)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_command_reports_a_file_that_fails_to_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "broken.py"
+    path.write_text("raise RuntimeError('boom')\n")
+    assert main(["check", f"{path}:f"]) == 2
+    assert "importing it raised RuntimeError: boom" in capsys.readouterr().err
+
+
+def test_a_backward_that_detaches_its_input_fails_second_order() -> None:
+    class Detached(Softplus):
+        @staticmethod
+        def backward(ctx: Any, g: st.Tensor) -> tuple[Any, ...]:
+            (x,) = ctx.saved_tensors
+            return g * x.detach().sigmoid(), None  # right values, no second derivative
+
+    result = sg_verify.check(Detached, X)
+    assert _statuses(result)["gradient vs finite differences"] == PASS
+    assert _statuses(result)["second order vs finite differences"] == FAIL
