@@ -336,3 +336,12 @@ def test_a_backward_that_detaches_its_input_fails_second_order() -> None:
     result = sg_verify.check(Detached, X)
     assert _statuses(result)["gradient vs finite differences"] == PASS
     assert _statuses(result)["second order vs finite differences"] == FAIL
+
+
+def test_a_function_of_no_tensor_or_an_unused_input_is_handled() -> None:
+    with pytest.raises(TypeError, match="returned a float as output 0"):
+        sg_verify.check(lambda a: 3.0, X)
+    result = sg_verify.check(lambda a, b: a.exp(), X, Y)  # b does not matter
+    assert result.ok
+    assert all(m.caught is None for m in result.mutants if "of input 1 " in m.mutant)
+    assert result.caught == result.counted == 5  # input 0's four and the swap

@@ -99,6 +99,7 @@ def check(
     arrays = _arrays(inputs, dtype)
     label = name or _name_of(fn)
     call, mutate = sg_subject(fn, params, len(arrays))
+    _require_tensors(label, call, arrays)
     torch_call = None if torch_fn is None else _flat_torch(lambda *xs: torch_fn(*xs, **params))
     result = run_checks(
         label, _flat(call), arrays, dtype, mutate if mutants else None,
@@ -294,6 +295,20 @@ def _arrays(inputs: tuple[Any, ...], dtype: Any) -> list[np.ndarray]:
     return arrays
 
 
+def _require_tensors(name: str, call: Callable[..., Any], arrays: list[np.ndarray]) -> None:
+    """Refuse, up front, a function whose output is not a Tensor or a tuple of them."""
+    out = call(*[st.Tensor(a.copy()) for a in arrays])
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    for k, o in enumerate(outs):
+        if not isinstance(o, st.Tensor):
+            raise TypeError(
+                f"check: {name} returned a {type(o).__name__} as output {k}; it must return "
+                "a Tensor or a tuple of Tensors"
+            )
+    if not any(o.dtype.kind == "f" for o in outs):
+        raise TypeError(f"check: {name} has no floating-point output to differentiate")
+
+
 def _name_of(fn: Any) -> str:
     return str(getattr(fn, "__name__", type(fn).__name__))
 
@@ -342,6 +357,11 @@ def sg_subject(
             return lambda *xs: wrong.apply(*xs, **params)
 
         return (lambda *xs: function.apply(*xs, **params)), mutate_function
+    if isinstance(fn, type) and hasattr(fn, "apply"):  # torch.autograd.Function
+        raise TypeError(
+            f"check: {fn.__name__} is not an sg_tensor.Function; for a "
+            "torch.autograd.Function use sg_verify.check_torch"
+        )
     if not callable(fn):
         raise TypeError(f"check: {type(fn).__name__} is not callable nor a sg_tensor.Function")
 

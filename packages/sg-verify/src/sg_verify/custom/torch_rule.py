@@ -52,6 +52,8 @@ def check_torch(
     """
     torch = require_torch()
     params = dict(params or {})
+    if isinstance(fn, type) and issubclass(fn, st.Function):
+        raise TypeError(f"check_torch: {fn.__name__} is an sg_tensor.Function; use check()")
     is_function = isinstance(fn, type) and issubclass(fn, torch.autograd.Function)
     if not is_function and not callable(fn):
         raise TypeError(f"check_torch: {type(fn).__name__} is not a torch function")
@@ -96,6 +98,12 @@ def _bridge(
             # torch.from_numpy shares the input's memory: a torch rule that writes into
             # its input shows up in the no-mutation property.
             out = forward(*[torch.from_numpy(x.data) for x in xs])
+        for k, o in enumerate(_outputs(out)):
+            if not isinstance(o, torch.Tensor):
+                raise TypeError(
+                    f"check_torch: {name} returned a {type(o).__name__} as output {k}; it "
+                    "must return a torch tensor or a tuple of them"
+                )
         results = [st.Tensor(o.detach().numpy().copy()) for o in _outputs(out)]
         return results[0] if not isinstance(out, (tuple, list)) else tuple(results)
 
