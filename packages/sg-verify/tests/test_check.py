@@ -345,3 +345,13 @@ def test_a_function_of_no_tensor_or_an_unused_input_is_handled() -> None:
     assert result.ok
     assert all(m.caught is None for m in result.mutants if "of input 1 " in m.mutant)
     assert result.caught == result.counted == 5  # input 0's four and the swap
+
+
+def test_inputs_as_one_tuple_and_the_precision_from_float32_inputs() -> None:
+    as_tuple = sg_verify.check(Divide, (X, Y))
+    assert as_tuple.inputs == "(3, 4) (3, 4)"
+    assert as_tuple.ok
+    single = sg_verify.check(Softplus, X.astype(np.float32))
+    assert single.dtype == "float32"
+    assert "float32 vs float64" in _statuses(single)
+    assert sg_verify.check(Softplus, X).dtype == "float64"

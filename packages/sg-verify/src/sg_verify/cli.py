@@ -237,7 +237,7 @@ def _check(args: argparse.Namespace) -> int:
 
     results = check_target(
         args.target,
-        dtype=np.float32 if args.dtype == "float32" else np.float64,
+        dtype=None if args.dtype is None else np.dtype(args.dtype),
         seed=args.seed,
         mutants=not args.no_mutants,
         torch=args.torch,
@@ -322,7 +322,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(see docs: Verify your own gradient rule). Exit code 1 when a check fails.",
     )
     check.add_argument("target", metavar="FILE.py:NAME", help="the file and the rule's name")
-    check.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    check.add_argument(
+        "--dtype",
+        choices=("float64", "float32"),
+        help="the precision to check in (default: float32 for float32 examples, else float64)",
+    )
     check.add_argument("--seed", type=_seed, default=0, help="the random output gradients'")
     check.add_argument("--no-mutants", action="store_true", help="skip the own-rule mutants")
     check.add_argument(

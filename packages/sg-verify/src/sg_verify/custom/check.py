@@ -65,7 +65,7 @@ def check(
     fn: Any,
     *inputs: Any,
     torch_fn: Callable[..., Any] | None = None,
-    dtype: Any = np.float64,
+    dtype: Any = None,
     params: dict[str, Any] | None = None,
     probes: Iterable[Sequence[Any]] = (),
     seed: int = 0,
@@ -81,7 +81,9 @@ def check(
     input (an array, a Tensor or a number) is differentiated; fixed data belongs in
     ``params`` or a closure. ``torch_fn`` is a PyTorch counterpart taking torch tensors
     (the same inputs, the same ``params``): its float64 gradients must agree within
-    ``torch_tol``. ``dtype=np.float32`` also checks the rule evaluated in float32.
+    ``torch_tol``. ``dtype=np.float32`` (the default for float32 inputs) also checks the
+    rule evaluated in float32. The inputs may also come as one tuple, as
+    ``torch.autograd.gradcheck`` takes them.
     ``probes`` are more points (tuples of inputs) where the function may have a kink:
     the gradient there must lie between the one-sided derivatives (and agree with
     ``torch_fn``). ``mutants=False`` skips the own-rule mutants.
@@ -96,7 +98,7 @@ def check(
     (True, True)
     """
     params = dict(params or {})
-    arrays = _arrays(inputs, dtype)
+    arrays, dtype = inputs_and_dtype(inputs, dtype)
     label = name or _name_of(fn)
     call, mutate = sg_subject(fn, params, len(arrays))
     _require_tensors(label, call, arrays)
@@ -124,7 +126,7 @@ def run_checks(
 ) -> CheckResult:
     """The checks of the module docstring on ``call`` (one output) at ``arrays``; with
     ``mutate`` (a mutant -> its call) the own-rule mutants too."""
-    points = [_arrays(tuple(p), dtype) for p in probes]
+    points = [inputs_and_dtype(tuple(p), dtype)[0] for p in probes]
     spec = _spec(name, call, arrays, torch_call, torch_tol)
     single = np.dtype(dtype) == np.float32
     shapes = " ".join(str(a.shape) for a in arrays)
@@ -276,11 +278,16 @@ def _spec(
     )
 
 
-def _arrays(inputs: tuple[Any, ...], dtype: Any) -> list[np.ndarray]:
-    """The inputs as float64 arrays (first rounded to ``dtype``: both precisions are
-    then evaluated at the same numbers)."""
-    if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"check: dtype must be float32 or float64, got {np.dtype(dtype)}")
+def inputs_and_dtype(inputs: tuple[Any, ...], dtype: Any) -> tuple[list[np.ndarray], Any]:
+    """The inputs as float64 arrays, and the precision to check in.
+
+    ``check(f, x, y)`` or, as ``torch.autograd.gradcheck`` takes them, ``check(f, (x,
+    y))``. Without ``dtype``, float32 inputs (numpy or torch) ask for float32; the inputs
+    are rounded to ``dtype`` first, so both precisions are evaluated at the same numbers.
+    """
+    one = inputs[0] if len(inputs) == 1 else None
+    if isinstance(one, (tuple, list)) and one and all(_is_array(x) for x in one):
+        inputs = tuple(one)
     if not inputs:
         raise ValueError("check: give at least one input to differentiate")
     arrays = []
@@ -291,8 +298,18 @@ def _arrays(inputs: tuple[Any, ...], dtype: Any) -> list[np.ndarray]:
         array = np.asarray(data)
         if array.dtype.kind not in "biuf":
             raise TypeError(f"check: input {i} is not real numbers ({type(x).__name__})")
-        arrays.append(array.astype(dtype).astype(np.float64))
-    return arrays
+        arrays.append(array)
+    if dtype is None:
+        single = any(a.dtype == np.float32 for a in arrays)
+        dtype = np.float32 if single else np.float64
+    if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"check: dtype must be float32 or float64, got {np.dtype(dtype)}")
+    return [a.astype(dtype).astype(np.float64) for a in arrays], np.dtype(dtype)
+
+
+def _is_array(x: Any) -> bool:
+    """An array, an sg Tensor or a torch tensor (not a number: ``(1.0, 2.0)`` is one input)."""
+    return isinstance(x, np.ndarray) or hasattr(x, "_op") or hasattr(x, "detach")
 
 
 def _require_tensors(name: str, call: Callable[..., Any], arrays: list[np.ndarray]) -> None:

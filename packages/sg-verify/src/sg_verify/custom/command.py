@@ -20,8 +20,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from sg_verify.custom.check import check
 from sg_verify.custom.result import CheckResult
 
@@ -90,7 +88,7 @@ def _is_torch(obj: Any) -> bool:
 def check_target(
     target: str,
     *,
-    dtype: Any = np.float64,
+    dtype: Any = None,
     seed: int = 0,
     mutants: bool = True,
     torch: bool = False,

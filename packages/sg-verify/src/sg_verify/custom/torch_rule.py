@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 import sg_tensor as st
-from sg_verify.custom.check import _arrays, _flat, _name_of, run_checks
+from sg_verify.custom.check import _flat, _name_of, inputs_and_dtype, run_checks
 from sg_verify.custom.mutants import Grads, RuleMutant
 from sg_verify.custom.result import CheckResult
 from sg_verify.pytorch import require_torch
@@ -28,7 +28,7 @@ __all__ = ["check_torch"]
 def check_torch(
     fn: Any,
     *inputs: Any,
-    dtype: Any = np.float64,
+    dtype: Any = None,
     params: dict[str, Any] | None = None,
     probes: Iterable[Sequence[Any]] = (),
     seed: int = 0,
@@ -41,7 +41,8 @@ def check_torch(
 
     ``fn`` is a ``torch.autograd.Function`` subclass (called as ``fn.apply(*inputs,
     **params)``) or a function of torch tensors returning one or a tuple of them.
-    ``dtype=np.float32`` also checks the rule run in float32 against itself in float64,
+    ``dtype=np.float32`` (the default for float32 inputs) also checks the rule run in
+    float32 against itself in float64,
     within float32's rounding times the measured conditioning, where
     ``torch.autograd.gradcheck`` "will likely fail". Needs the ``torch`` extra.
 
@@ -62,7 +63,7 @@ def check_torch(
         return fn.apply(*xs, **params) if is_function else fn(*xs, **params)
 
     label = name or _name_of(fn)
-    arrays = _arrays(inputs, dtype)
+    arrays, dtype = inputs_and_dtype(inputs, dtype)
 
     def mutate(mutant: RuleMutant) -> Callable[..., Any]:
         return _bridge(torch, forward, label, mutant.transform).apply
