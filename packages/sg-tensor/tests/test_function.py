@@ -292,3 +292,28 @@ def test_bad_outputs_and_saved_values_are_clear_errors() -> None:
         SavesNumber.apply(st.tensor(X))
     with pytest.raises(TypeError, match="subclass"):
         Function.apply(st.tensor(X))
+
+
+def test_the_same_internal_declaration_run_again_replaces_itself() -> None:
+    """Regression: re-running a cell with ``op(...)`` raised "declared twice"; a second,
+    different operator of a taken name is still refused, naming both definitions."""
+    from sg_tensor.op import DECLARATIONS, ENTRIES, OPS, call, op
+
+    def declare(factor: float) -> None:
+        @op("test_redeclared_scale", lambda x: x * factor, public=False)
+        def scale_rule(g: Any, out: Any, x: Any) -> tuple[Any]:
+            return (g * factor,)
+
+    try:
+        declare(2.0)
+        declare(3.0)
+        np.testing.assert_allclose(call("test_redeclared_scale", np.ones(2)), 3.0)
+        with pytest.raises(ValueError, match=r"'exp' is declared twice: by sg_tensor"):
+
+            @op("exp", np.exp)
+            def another_exp(g: Any, out: Any, x: Any) -> tuple[Any]:
+                return (g,)
+    finally:
+        OPS.pop("test_redeclared_scale", None)
+        DECLARATIONS.pop("test_redeclared_scale", None)
+        ENTRIES.pop("test_redeclared_scale", None)

@@ -106,7 +106,8 @@ def op(
 
     def register(rule: Rule) -> Op:
         if name in OPS:
-            raise ValueError(f"operator {name!r} is declared twice")
+            _redeclaring(name, OPS[name].vjp, rule)
+            del DECLARATIONS[name]
         OPS[name] = Op(name, forward, rule, needs_input_grad=needs_input_grad)
         composite(name, signature, entry, _op=OPS[name], **facts)
         return OPS[name]
@@ -160,7 +161,7 @@ def composite(
     ``uses``: the operators a composite is made of. ``torch`` defaults to ``torch.<name>``.
     """
     if name in DECLARATIONS:
-        raise ValueError(f"operator {name!r} is declared twice")
+        _redeclaring(name, ENTRIES[name][0], entry)
     forms: list[Form] = []
     if operator is not None:
         forms.append(Form("operator", operator))
@@ -209,6 +210,21 @@ def composite(
     ENTRIES[name] = (entry, installs)
     DECLARATIONS[name] = declaration
     return declaration
+
+
+def _origin(code: Any) -> str:
+    """Where a rule or entry function is defined: its module and qualified name."""
+    return f"{getattr(code, '__module__', '?')}.{getattr(code, '__qualname__', '?')}"
+
+
+def _redeclaring(name: str, before: Any, now: Any) -> None:
+    """Allow the same definition run again (a re-run notebook cell, a reloaded module);
+    refuse a second, different operator of the same name."""
+    if before is None or now is None or _origin(before) != _origin(now):
+        raise ValueError(
+            f"operator {name!r} is declared twice: by {_origin(before)} and by "
+            f"{_origin(now)} (for an operator of your own, subclass sg_tensor.Function)"
+        )
 
 
 ENTRIES: dict[str, tuple[Callable[..., Any] | None, bool]] = {}
