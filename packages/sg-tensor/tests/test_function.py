@@ -317,3 +317,51 @@ def test_the_same_internal_declaration_run_again_replaces_itself() -> None:
         OPS.pop("test_redeclared_scale", None)
         DECLARATIONS.pop("test_redeclared_scale", None)
         ENTRIES.pop("test_redeclared_scale", None)
+
+
+def test_pytorch_2_style_setup_context_and_non_differentiable_outputs() -> None:
+    class SortedWithIndex(Function):
+        @staticmethod
+        def forward(x: Tensor) -> tuple[Tensor, Tensor]:
+            order = np.argsort(x.data)
+            return st.tensor(x.data[order]), st.tensor(order.astype(np.float64))
+
+        @staticmethod
+        def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+            _, order = output
+            ctx.mark_non_differentiable(order)  # float, yet no gradient
+            ctx.order = order.data.astype(np.int64)
+            ctx.size = inputs[0].shape[0]
+
+        @staticmethod
+        def backward(ctx: Any, g: Tensor, g_order: Any) -> np.ndarray:
+            assert g_order is None
+            grad = np.zeros(ctx.size)
+            grad[ctx.order] = g.data
+            return grad
+
+    x = st.tensor([3.0, 1.0, 2.0], requires_grad=True)
+    values, order = SortedWithIndex.apply(x)
+    np.testing.assert_allclose(values.data, [1.0, 2.0, 3.0])
+    assert not order.requires_grad
+    (values * st.tensor([1.0, 10.0, 100.0])).sum().backward()
+    np.testing.assert_allclose(x.grad, [100.0, 1.0, 10.0])
+
+
+def test_an_array_output_before_a_saved_output_keeps_the_saved_one_in_place() -> None:
+    class ArrayThenExp(Function):
+        @staticmethod
+        def forward(ctx: Any, x: Tensor) -> tuple[Any, Tensor]:
+            y = x.exp()
+            ctx.save_for_backward(y)
+            return np.asarray(x.data * 2.0), y
+
+        @staticmethod
+        def backward(ctx: Any, g_double: Tensor, g_exp: Tensor) -> Tensor:
+            (y,) = ctx.saved_tensors
+            return 2.0 * g_double + g_exp * y
+
+    x = st.tensor(X, requires_grad=True)
+    double, exp = ArrayThenExp.apply(x)
+    (double + exp).sum().backward()
+    np.testing.assert_allclose(x.grad, 2.0 + np.exp(X))

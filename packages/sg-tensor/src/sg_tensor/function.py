@@ -91,6 +91,7 @@ class FunctionCtx:
         self.needs_input_grad = needs_input_grad
         self._tensor_args = tensor_args  # which arguments of forward are graph inputs
         self._saved: tuple[Any, ...] | None = None
+        self._frozen: set[int] = set()  # ids of outputs marked non-differentiable
         self._layout: _Layout | None = None
         self._out: Any = None  # the output node (or data) while backward runs
 
@@ -105,6 +106,12 @@ class FunctionCtx:
                 )
         self._saved = tensors
 
+    def mark_non_differentiable(self, *outputs: Any) -> None:
+        """Declare outputs of ``forward`` that get no gradient (indices, masks): they are
+        returned as Tensors that do not require grad, and ``backward`` receives ``None``
+        for them."""
+        self._frozen.update(id(t) for t in outputs)
+
     @property
     def saved_tensors(self) -> tuple[Any, ...]:
         """What ``forward`` saved: the inputs themselves, and outputs as the graph's output
@@ -117,11 +124,11 @@ class FunctionCtx:
             for s in self._saved
         )
 
-    def _own_outputs(self, outputs: tuple[Tensor, ...], layout: _Layout) -> None:
+    def _own_outputs(self, given: tuple[Any, ...], layout: _Layout) -> None:
         """Record which saved tensors are outputs of the forward (by identity)."""
         self._layout = layout
         if self._saved is not None:
-            positions = {id(t): k for k, t in enumerate(outputs)}
+            positions = {id(t): k for k, t in enumerate(given) if isinstance(t, Tensor)}
             self._saved = tuple(
                 _Output(positions[id(s)]) if id(s) in positions else s for s in self._saved
             )
@@ -136,9 +143,11 @@ class Function:
     """
 
     _op: Op
+    _setup_context = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls._setup_context = cls.setup_context is not Function.setup_context
         backward = cls.__dict__.get("backward")
         once = getattr(getattr(backward, "__func__", backward), "_sg_once_differentiable", False)
         cls._op = Op(cls.__name__, _refuse_forward(cls), _rule, twice_differentiable=not once)
@@ -147,6 +156,11 @@ class Function:
     def forward(ctx: FunctionCtx, *args: Any, **params: Any) -> Any:
         """The operator's value, from Tensors, without a graph. Override it."""
         raise NotImplementedError("a Function subclass must define forward(ctx, *args)")
+
+    @staticmethod
+    def setup_context(ctx: FunctionCtx, inputs: tuple[Any, ...], output: Any) -> None:
+        """PyTorch 2's alternative: override this and write ``forward(*args)`` without
+        ``ctx``; it is called after ``forward`` with its arguments and result."""
 
     @staticmethod
     def backward(ctx: FunctionCtx, *grad_outputs: Any) -> Any:
@@ -165,12 +179,16 @@ class Function:
         needs = tuple(record and isinstance(a, Tensor) and a.requires_grad for a in args)
         ctx = FunctionCtx(cls, needs, tuple(isinstance(a, Tensor) for a in args))
         with no_grad():
-            result = cls.forward(ctx, *args, **params)
+            if cls._setup_context:  # PyTorch 2's style: forward without ctx
+                result = cls.forward(*args, **params)
+                cls.setup_context(ctx, args, result)
+            else:
+                result = cls.forward(ctx, *args, **params)
         single = not isinstance(result, (tuple, list))
         given = (result,) if single else tuple(result)
         outputs = tuple(_as_output(cls, k, r) for k, r in enumerate(given))
-        layout = _Layout(outputs)
-        ctx._own_outputs(tuple(r for r in given if isinstance(r, Tensor)), layout)
+        layout = _Layout(outputs, {k for k, r in enumerate(given) if id(r) in ctx._frozen})
+        ctx._own_outputs(given, layout)
         fresh = tuple(_leaf(t.data) for t in outputs)  # never an input object itself
         if not record or not layout.differentiable:
             return fresh[0] if single else fresh
@@ -202,13 +220,15 @@ class _Layout:
     Several are packed into one flat node (each raveled, one after another), and each
     output the user sees is its slice, reshaped: the slices' rules send each output's
     gradient back into the packed gradient, which ``backward`` receives split again.
-    Integer and boolean outputs are not differentiable: they stay plain Tensors, and
-    their gradient in ``backward`` is ``None``.
+    Integer and boolean outputs, and those marked non-differentiable, stay plain Tensors,
+    and their gradient in ``backward`` is ``None``.
     """
 
-    def __init__(self, outputs: tuple[Tensor, ...]) -> None:
+    def __init__(self, outputs: tuple[Tensor, ...], frozen: set[int]) -> None:
         self.outputs = outputs
-        self.floating = [k for k, t in enumerate(outputs) if t.dtype.kind == "f"]
+        self.floating = [
+            k for k, t in enumerate(outputs) if t.dtype.kind == "f" and k not in frozen
+        ]
         self.differentiable = bool(self.floating)
         self.packed = len(outputs) > 1
         self.dtype = np.result_type(*(outputs[k].dtype for k in self.floating or [0]))
