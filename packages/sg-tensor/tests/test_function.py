@@ -365,3 +365,9 @@ def test_an_array_output_before_a_saved_output_keeps_the_saved_one_in_place() ->
     double, exp = ArrayThenExp.apply(x)
     (double + exp).sum().backward()
     np.testing.assert_allclose(x.grad, 2.0 + np.exp(X))
+
+
+def test_a_tensor_that_requires_grad_passed_by_keyword_is_refused() -> None:
+    w = st.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match=r"Mul.apply: b= is a Tensor that requires grad"):
+        Mul.apply(st.tensor([1.0, 1.0]), b=w)

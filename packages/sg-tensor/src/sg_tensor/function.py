@@ -174,6 +174,12 @@ class Function:
         gradient; other values are passed as they are."""
         if cls is Function:
             raise TypeError("Function.apply: subclass Function and call the subclass's apply")
+        for key, value in params.items():
+            if isinstance(value, Tensor) and value.requires_grad:
+                raise TypeError(
+                    f"{cls.__name__}.apply: {key}= is a Tensor that requires grad; pass it "
+                    "positionally, so that it is an input of the graph and gets a gradient"
+                )
         args = tuple(Tensor(a) if isinstance(a, np.ndarray) else a for a in args)
         record = is_grad_enabled() and any(isinstance(a, Tensor) and a.requires_grad for a in args)
         needs = tuple(record and isinstance(a, Tensor) and a.requires_grad for a in args)
