@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 import sg_tensor as st
+from sg_scalar import NotTwiceDifferentiableError
 from sg_verify.custom.check import _flat, _name_of, inputs_and_dtype, run_checks
 from sg_verify.custom.mutants import Grads, RuleMutant
 from sg_verify.custom.result import CheckResult
@@ -147,6 +148,7 @@ class _TorchGradient(st.Function):
         with torch.enable_grad():
             xs, outs, gs = _torch_graph(torch, ctx.forward, args, ctx.n_inputs, gs_grad=True)
             found = _gradients(torch, outs, xs, gs, create_graph=True)
+            _require_differentiable(found, gs)
             pairs = [
                 (g, _to_torch(torch, w)) for g, w in zip(found, weights)
                 if w is not None and g.requires_grad
@@ -159,6 +161,24 @@ class _TorchGradient(st.Function):
             else:
                 second = [None] * len(wrt)
         return tuple(None if s is None else s.detach().numpy().copy() for s in second)
+
+
+def _require_differentiable(found: list[Any], gs: list[Any]) -> None:
+    """Refuse a torch rule whose gradient has no graph of its own (``@once_differentiable``,
+    or computed outside torch's autograd): it has no second derivative to check.
+
+    The gradient is linear in the output gradients ``gs``, which require grad here, so a
+    nonzero gradient that does not require grad, or hangs off torch's error node, was cut
+    off from them.
+    """
+    for i, g in enumerate(found):
+        cut = not g.requires_grad and bool(g.detach().any())
+        error_node = g.grad_fn is not None and "Error" in type(g.grad_fn).__name__
+        if error_node or (cut and any(x.requires_grad for x in gs)):
+            raise NotTwiceDifferentiableError(
+                f"torch's gradient for input {i} has no graph of its own: its backward is "
+                "marked @once_differentiable or computes outside torch's autograd"
+            )
 
 
 def _torch_graph(
