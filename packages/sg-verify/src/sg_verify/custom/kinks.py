@@ -52,8 +52,11 @@ def probe_check(spec: OpSpec, arrays: Sequence[np.ndarray], seed: int = 0) -> Or
             )
             outside = max(low - got, got - high, 0.0)
             if not np.isfinite(got):
-                ratio[index] = np.inf if np.isfinite(low) and np.isfinite(high) else 0.0
-            elif outside:
+                wrong = bool(np.isfinite(low) and np.isfinite(high))
+                ratio[index] = np.inf if wrong else 0.0
+                worst = np.inf if wrong else worst
+                continue
+            if outside:
                 ratio[index] = np.inf if allowed == 0 else outside / allowed
             worst = max(worst, outside / max(1.0, abs(high), abs(low)))
         if ratio.size and float(ratio.max()) > excess:
