@@ -149,11 +149,20 @@ def test_clip_with_one_bound() -> None:
     np.testing.assert_array_equal(x.grad, [1.0, 1.0, 0.0])
 
 
-def test_clip_needs_a_bound_in_order() -> None:
+def test_clip_needs_a_bound() -> None:
     with pytest.raises(ValueError, match="clip: give at least one of min and max"):
         Tensor([1.0]).clip()
-    with pytest.raises(ValueError, match=r"clip: min \(2.0\) is larger than max \(1.0\)"):
-        Tensor([1.0]).clip(2.0, 1.0)
+
+
+def test_clamp_with_min_above_max_gives_max_as_pytorch_and_numpy() -> None:
+    """Regression: sg raised where PyTorch's clamp (and numpy's clip) give max."""
+    x = Tensor([-3.0, 1.5, 4.0], requires_grad=True)
+    out = x.clamp(2.0, 1.0)
+    np.testing.assert_array_equal(out.data, [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(np.clip(x, 2.0, 1.0).data, np.clip(x.data, 2.0, 1.0))
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(st.clamp(x, min=0.0).data, [0.0, 1.5, 4.0])
 
 
 def test_pow_scalar_zero_has_zero_gradient_even_at_zero() -> None:

@@ -260,13 +260,15 @@ def _clamp(x: np.ndarray, *, min: float | None, max: float | None) -> np.ndarray
 
 
 def _clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
-    """Limit the values to ``[min, max]`` (either bound may be None)."""
+    """Limit the values to ``[min, max]`` (either bound may be None; PyTorch's ``clamp``).
+
+    With ``min > max`` every value becomes ``max`` (and gets no gradient), as in PyTorch
+    and numpy: the bounds are applied in that order, not checked against each other.
+    """
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
     low = None if min is None else number(min, "clip: min")
     high = None if max is None else number(max, "clip: max")
-    if low is not None and high is not None and low > high:
-        raise ValueError(f"clip: min ({min}) is larger than max ({max})")
     return x._apply1(OPS["clip"], {"min": low, "max": high})
 
 
@@ -277,11 +279,14 @@ def _clip_bound(b: Bounds) -> float:
     return max(b.m(), abs(float(high if low is None else low)))
 
 
-CLIPS = [Case({"min": lo, "max": hi}) for lo, hi in ((-0.5, 0.5), (0.2, None), (None, 1.0))]
+CLIPS = [
+    Case({"min": lo, "max": hi})
+    for lo, hi in ((-0.5, 0.5), (0.2, None), (None, 1.0), (0.5, -0.5))  # min > max: max
+]
 
 
 @op("clip", _clamp, "unary", _clip, numpy=(np.clip, {"min": "a_min", "max": "a_max"}),
-    torch="Tensor.clamp", cases=CLIPS,
+    method=("clip", "clamp"), function=("clip", "clamp"), torch="Tensor.clamp", cases=CLIPS,
     edges=[Kink(lambda p: p["min"], "right"), Kink(lambda p: p["max"], "left")],
     bound=_clip_bound)  # fmt: skip
 def clip(g: Any, out: Any, x: Any, *, min: float | None, max: float | None) -> Grads:
