@@ -310,3 +310,26 @@ def test_bad_indices_are_index_errors_with_the_shape() -> None:
         t[np.array([0, 7])]
     with pytest.raises(IndexError, match="getitem"):
         t[0, 0, 0]
+
+
+def test_transpose_of_two_dims_follows_pytorch_and_np_transpose_follows_numpy() -> None:
+    """Regression: ``x.transpose(0, 1)`` of a matrix returned it unchanged (numpy's
+    identity permutation); PyTorch's meaning is the exchange of the two axes."""
+    m = st.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    np.testing.assert_array_equal(m.transpose(0, 1).data, m.data.T)
+    np.testing.assert_array_equal(st.transpose(m, 1, 0).data, m.data.T)
+    np.testing.assert_array_equal(np.transpose(m, (0, 1)).data, m.data)  # numpy: identity
+    x = st.tensor(np.arange(24.0).reshape(2, 3, 4))
+    assert x.transpose(0, 2).shape == (4, 3, 2)
+    assert x.transpose(-1, 1).shape == (2, 4, 3)
+    assert x.transpose(dim0=0, dim1=1).shape == (3, 2, 4)
+    assert x.transpose(2, 0, 1).shape == (4, 2, 3)  # three axes: numpy's permutation
+    assert x.transpose().shape == (4, 3, 2)
+    assert x.mT.shape == (2, 4, 3)
+    assert x.swapdims(0, 1).shape == (3, 2, 4)
+    m.transpose(0, 1).backward(np.arange(6.0).reshape(3, 2))
+    np.testing.assert_array_equal(m.grad, np.arange(6.0).reshape(3, 2).T)
+    with pytest.raises(ValueError, match=r"transpose: axis 3 is out of range"):
+        x.transpose(0, 3)
+    with pytest.raises(ValueError, match=r"mT: needs at least 2 dimensions"):
+        st.tensor([1.0, 2.0]).mT

@@ -53,10 +53,34 @@ def reshape(g: Any, out: Any, x: Any, *, shape: tuple[int, ...]) -> Grads:
     return (g.reshape(x.shape),)
 
 
-def _transpose(x: Tensor, *order: Any, axes: Any = None) -> Tensor:
-    """Permute the axes (``x.transpose(2, 0, 1)``, ``transpose(x, axes=(2, 0, 1))``); with
-    none (or None), reverse them: numpy's ``transpose``."""
-    axes = order if axes is None else (axes,)
+def _transpose(
+    x: Tensor, *order: Any, axes: Any = None, dim0: Any = None, dim1: Any = None
+) -> Tensor:
+    """``x.transpose(dim0, dim1)``: exchange two axes, PyTorch's meaning (``x.transpose(0,
+    1)`` of a matrix is its transpose). With no axes, or a permutation of every axis
+    (``x.transpose((2, 0, 1))``, ``transpose(x, axes=...)``), numpy's: reverse or permute
+    the axes; ``np.transpose(x, axes)`` keeps numpy's meaning.
+    """
+    if dim0 is not None or dim1 is not None:
+        if order or axes is not None or dim0 is None or dim1 is None:
+            raise TypeError("transpose: give dim0 and dim1 (two axes to exchange), or axes")
+        order = (dim0, dim1)
+    elif axes is None and len(order) == 2 and all(_is_int(a) for a in order):
+        order = tuple(order)
+    else:
+        return _permuted(x, order if axes is None else (axes,))
+    a, b = (one_axis(d, x.ndim, "transpose", x.shape) for d in order)
+    perm = list(range(x.ndim))
+    perm[a], perm[b] = perm[b], perm[a]
+    return x._apply1(OPS["transpose"], {"axes": tuple(perm)})
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _permuted(x: Tensor, axes: tuple[Any, ...]) -> Tensor:
+    """Permute the axes (reverse them for none, or None): numpy's ``transpose``."""
     if not axes or axes == (None,):
         perm = tuple(reversed(range(x.ndim)))
     else:
@@ -70,14 +94,21 @@ def _transpose(x: Tensor, *order: Any, axes: Any = None) -> Tensor:
     return x._apply1(OPS["transpose"], {"axes": perm})
 
 
-def _torch_permute(torch: Any, x: Any, axes: Any = None) -> Any:
-    """``x.permute(axes)``, all axes reversed for None."""
+def _torch_transpose(
+    torch: Any, x: Any, axes: Any = None, dim0: Any = None, dim1: Any = None
+) -> Any:
+    """``x.transpose(dim0, dim1)``, or ``x.permute(axes)`` (all axes reversed for None)."""
+    if dim0 is not None:
+        return x.transpose(dim0, dim1)
     return x.permute(*(reversed(range(x.ndim)) if axes is None else axes))
 
 
+SWAPS = [Case({"dim0": 0, "dim1": 1}, ((3, 4),)), Case({"dim0": 2, "dim1": -3}, X234)]
+
+
 @op("transpose", lambda x, *, axes: np.transpose(x, axes), "transpose", _transpose,
-    numpy=np.transpose, cases=[Case({"axes": (2, 0, 1)}, X234), Case({"axes": None}, X234)],
-    torch=Torch(call=_torch_permute), analytic=True)  # fmt: skip
+    numpy=np.transpose, torch=Torch(call=_torch_transpose), analytic=True,
+    cases=[Case({"axes": (2, 0, 1)}, X234), Case({"axes": None}, X234), *SWAPS])  # fmt: skip
 def transpose(g: Any, out: Any, x: Any, *, axes: tuple[int, ...]) -> Grads:
     """Permuting axes: the gradient is permuted by the inverse permutation."""
     return (g.transpose(tuple(np.argsort(axes).tolist())),)
@@ -272,8 +303,8 @@ def pad(
 # Composites: no rule of their own
 # ---------------------------------------------------------------------------------------
 def _permute(x: Tensor, *order: Any, axes: Any = None) -> Tensor:
-    """Permute the axes (PyTorch's name for ``transpose`` with axes)."""
-    return _transpose(x, *ints_arg(order if axes is None else (axes,), "permute", "axes"))
+    """Permute the axes: ``x.permute(2, 0, 1)`` (PyTorch's name; ``dims=`` too)."""
+    return _permuted(x, ints_arg(order if axes is None else (axes,), "permute", "axes"))
 
 
 def _swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
@@ -281,7 +312,14 @@ def _swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
     a, b = (one_axis(a, x.ndim, "swapaxes", x.shape) for a in (axis1, axis2))
     perm = list(range(x.ndim))
     perm[a], perm[b] = perm[b], perm[a]
-    return _transpose(x, *perm)
+    return _permuted(x, tuple(perm))
+
+
+def _matrix_transpose(x: Tensor) -> Tensor:
+    """``x.mT``: the last two axes exchanged (a batch of matrices, each transposed)."""
+    if x.ndim < 2:
+        raise ValueError(f"mT: needs at least 2 dimensions, got a tensor of shape {x.shape}")
+    return _transpose(x, -2, -1)
 
 
 def _expand(x: Tensor, *sizes: Any, shape: Any = None) -> Tensor:
@@ -358,14 +396,18 @@ def _split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
     return [_getitem(t, lead + (slice(lo, hi),)) for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
-composite("permute", "permute", _permute, uses=("transpose",), torch=Torch(call=_torch_permute),
+composite("permute", "permute", _permute, uses=("transpose",), torch=Torch(call=_torch_transpose),
           cases=[Case({"axes": (1, 2, 0)}, X234)])  # fmt: skip
 composite("swapaxes", "swapaxes", _swapaxes, numpy=np.swapaxes, uses=("transpose",),
+          method=("swapaxes", "swapdims"), function=("swapaxes", "swapdims"),
           torch=Torch(call=lambda torch, x, axis1, axis2: x.swapaxes(axis1, axis2)),
           cases=[Case({"axis1": 0, "axis2": -1}, X234)])  # fmt: skip
 composite("T", "T", lambda x: _transpose(x), method=None, function=None, prop="T",
           uses=("transpose",),
-          torch=Torch(call=_torch_permute), cases=[Case({}, X234)])  # fmt: skip
+          torch=Torch(call=_torch_transpose), cases=[Case({}, X234)])  # fmt: skip
+composite("mT", "mT", _matrix_transpose, method=None, function=None, prop="mT",
+          uses=("transpose",), torch=Torch(call=lambda torch, x: x.mT),
+          cases=[Case({}, X234)])  # fmt: skip
 composite("expand", "expand", _expand, uses=("broadcast_to",),
           cases=[Case({"shape": (2, 3, -1)}, ((2, 1, 4),))],
           torch=Torch(call=lambda torch, x, shape: x.expand(*shape)))  # fmt: skip
