@@ -187,3 +187,34 @@ def test_std_of_a_constant_slice_has_a_zero_gradient_not_nan() -> None:
     (g,) = st.grad(x.std(axis=1, ddof=1).sum(), x, create_graph=True)
     (h,) = st.grad(g.sum(), x)
     assert np.isfinite(h.data).all()
+
+
+def test_pytorch_dim_and_keepdim_spellings() -> None:
+    x = st.tensor(np.arange(24.0).reshape(2, 3, 4), requires_grad=True)
+    np.testing.assert_array_equal(x.sum(dim=1).data, x.data.sum(axis=1))
+    np.testing.assert_array_equal(
+        x.mean(dim=(0, 2), keepdim=True).data, x.data.mean(axis=(0, 2), keepdims=True)
+    )
+    np.testing.assert_array_equal(st.sum(x, dim=-1).data, x.data.sum(axis=-1))
+    np.testing.assert_allclose(x.softmax(dim=0).data.sum(axis=0), 1.0)
+    np.testing.assert_array_equal(x.cumsum(dim=2).data, x.data.cumsum(axis=2))
+    x.logsumexp(dim=1, keepdim=True).sum().backward()
+    assert x.grad.shape == (2, 3, 4)
+    with pytest.raises(TypeError, match=r"sum\(\): give dim= or axis=, not both"):
+        x.sum(axis=0, dim=1)
+    with pytest.raises(TypeError, match=r"max\(\): PyTorch's max\(dim=...\) returns"):
+        x.max(dim=0)
+
+
+def test_a_0d_tensor_has_dims_0_and_minus_1_as_in_pytorch() -> None:
+    """Regression: reductions and softmax with dim=0 or -1 on a 0-d tensor raised."""
+    x = st.tensor(2.5, requires_grad=True)
+    for out in (x.sum(dim=0), x.mean(0), x.sum(-1, keepdim=True), x.logsumexp(dim=(0,))):
+        assert out.shape == ()
+        np.testing.assert_allclose(out.data, 2.5)
+    assert x.softmax(dim=0).item() == 1.0
+    assert x.log_softmax(-1).item() == 0.0
+    x.sum(dim=0).backward()
+    assert x.grad == 1.0
+    with pytest.raises(ValueError, match="axis 1 is out of range"):
+        x.sum(dim=1)

@@ -254,9 +254,14 @@ def test_broadcast_to_an_incompatible_shape() -> None:
         Tensor(np.zeros((2, 3))).broadcast_to(3)  # numpy would not shrink either
 
 
-def test_squeeze_of_a_non_unit_axis() -> None:
-    with pytest.raises(ValueError, match=r"squeeze: axis 1 has size 3, not 1"):
-        Tensor(np.zeros((1, 3))).squeeze(1)
+def test_squeeze_of_a_non_unit_axis_leaves_it_as_pytorch() -> None:
+    """Regression: squeeze of a size-3 axis raised; PyTorch leaves the axis alone."""
+    x = Tensor(np.zeros((1, 3, 1)), requires_grad=True)
+    assert x.squeeze(1).shape == (1, 3, 1)
+    assert x.squeeze(dim=(0, 1)).shape == (3, 1)
+    assert st.squeeze(x, -1).shape == (1, 3)
+    with pytest.raises(ValueError, match="squeeze: axis 3 is out of range"):
+        x.squeeze(3)
 
 
 def test_unsqueeze_and_flatten_axis_errors() -> None:
@@ -333,3 +338,12 @@ def test_transpose_of_two_dims_follows_pytorch_and_np_transpose_follows_numpy() 
         x.transpose(0, 3)
     with pytest.raises(ValueError, match=r"mT: needs at least 2 dimensions"):
         st.tensor([1.0, 2.0]).mT
+
+
+def test_cat_and_stack_take_dim() -> None:
+    a, b = st.tensor(np.ones((2, 3))), st.tensor(np.zeros((2, 3)))
+    assert st.cat([a, b], dim=1).shape == (2, 6)
+    assert st.stack([a, b], dim=-1).shape == (2, 3, 2)
+    assert a.unsqueeze(dim=0).shape == (1, 2, 3)
+    with pytest.raises(TypeError, match=r"concatenate\(\): give dim= or axis=, not both"):
+        st.cat([a, b], axis=0, dim=1)

@@ -314,6 +314,7 @@ class Declaration:
     analytic: bool = False  # complex-analytic forward that numpy evaluates on complex inputs
     uses: tuple[str, ...] = ()  # a composite: the operators it is made of
     public: bool = True  # False for operators only rules use (scatter)
+    dim: bool = True  # the generated call also takes PyTorch's dim= and keepdim=
     doc: str = ""
 
     @property

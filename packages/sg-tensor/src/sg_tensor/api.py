@@ -61,7 +61,7 @@ def entry(decl: Declaration) -> Entry:
     """The public call of ``decl``: its own entry, or the one its signature generates."""
     own, _ = ENTRIES[decl.name]
     if own is not None:
-        return own
+        return _takes_pytorch_names(decl, own)
     op = decl.op
     if op is None:
         raise ValueError(f"{decl.name}: a composite needs an entry function")
@@ -74,7 +74,17 @@ def entry(decl: Declaration) -> Entry:
         return lambda x, *args, **kwargs: x._apply1(op, bind(decl, args, kwargs))
     if signature == "reduction":
 
-        def reduce(x: Tensor, axis: Any = None, keepdims: bool = False, *a: Any, **k: Any) -> Any:
+        def reduce(x: Tensor, axis: Any = None, keepdims: Any = False, *a: Any, **k: Any) -> Any:
+            if k and decl.dim:
+                axis, keepdims = _pytorch_names(name, axis, keepdims, k, None)
+            elif "dim" in k or "keepdim" in k:
+                raise TypeError(
+                    f"{name}(): PyTorch's {name}(dim=...) returns (values, indices), which "
+                    f"sg's {name} does not; axis= and keepdims= give the values (numpy's "
+                    "meaning)"
+                )
+            if x.ndim == 0 and _first_axis(axis):  # PyTorch: a 0-d tensor has dims 0 and -1
+                return reduce(x.reshape((1,)), 0, keepdims, *a, **k).reshape(())
             ctx = {
                 "axis": normalize_axis(axis, x.ndim, name, x.shape),
                 "keepdims": flag(keepdims, name),
@@ -86,7 +96,11 @@ def entry(decl: Declaration) -> Entry:
         return reduce
     if signature == "axis":
 
-        def along(x: Tensor, axis: int = -1, *a: Any, **k: Any) -> Any:
+        def along(x: Tensor, axis: Any = -1, *a: Any, **k: Any) -> Any:
+            if "dim" in k and decl.dim:
+                axis, _ = _pytorch_names(name, axis, None, k, -1)
+            if x.ndim == 0 and _first_axis(axis):
+                return along(x.reshape((1,)), 0, *a, **k).reshape(())
             ctx = {"axis": one_axis(axis, x.ndim, name, x.shape), **bind(decl, a, k)}
             return x._apply1(op, ctx)
 
@@ -94,11 +108,65 @@ def entry(decl: Declaration) -> Entry:
     raise ValueError(f"{name}: a {signature!r} operator needs an entry function")
 
 
+def _pytorch_names(
+    name: str, axis: Any, keepdims: Any, k: dict[str, Any], axis_default: Any
+) -> tuple[Any, Any]:
+    """``axis`` and ``keepdims`` from PyTorch's ``dim=`` and ``keepdim=`` in ``k`` (taken
+    out of it), refusing both spellings at once."""
+    for torch_name, ours, given, default in (
+        ("dim", "axis", axis, axis_default),
+        ("keepdim", "keepdims", keepdims, False),
+    ):
+        if torch_name in k:
+            if given is not default:
+                raise TypeError(f"{name}(): give {torch_name}= or {ours}=, not both")
+            value = k.pop(torch_name)
+            if torch_name == "dim":
+                axis = value
+            else:
+                keepdims = value
+    return axis, keepdims
+
+
+def _takes_pytorch_names(decl: Declaration, own: Entry) -> Entry:
+    """An operator's own entry that takes ``axis``/``keepdims``, also taking PyTorch's
+    ``dim``/``keepdim`` for them (unless the declaration says ``dim=False``)."""
+    parameters = inspect.signature(own).parameters
+    renames = {
+        torch_name: ours
+        for torch_name, ours in (("dim", "axis"), ("keepdim", "keepdims"))
+        if ours in parameters and torch_name not in parameters
+    }
+    if not decl.dim or not renames:
+        return own
+    name = decl.name
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        for torch_name, ours in renames.items():
+            if torch_name in kwargs:
+                if ours in kwargs:
+                    raise TypeError(f"{name}(): give {torch_name}= or {ours}=, not both")
+                kwargs[ours] = kwargs.pop(torch_name)
+        return own(*args, **kwargs)
+
+    call.__wrapped__ = own  # type: ignore[attr-defined]
+    return call
+
+
+def _first_axis(axis: Any) -> bool:
+    """Whether ``axis`` names axis 0 (or -1) alone: the one a 0-d tensor has in PyTorch."""
+    if isinstance(axis, (tuple, list)):
+        return len(axis) == 1 and _first_axis(axis[0])
+    return not isinstance(axis, bool) and axis in (0, -1) and isinstance(axis, int)
+
+
 def _named(fn: Entry, decl: Declaration, name: str, owner: str = "") -> Entry:
     """A copy of ``fn`` (same code, so no extra call) with the public name, and a
     docstring saying what the operator is and where it is declared."""
     copy = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
     copy.__kwdefaults__ = fn.__kwdefaults__
+    if hasattr(fn, "__wrapped__"):  # help() and inspect show the entry's own signature
+        copy.__wrapped__ = fn.__wrapped__  # type: ignore[attr-defined]
     copy.__qualname__ = f"{owner}.{name}" if owner else name
     module = (decl.op.vjp if decl.op is not None else fn).__module__
     copy.__doc__ = f"{decl.doc or name} (``{decl.name}``, declared in ``{module}``)"

@@ -140,6 +140,7 @@ def composite(
     uses: Sequence[str] = (),
     public: bool = True,
     installs: bool = True,
+    dim: bool = True,
     _op: Op | None = None,
 ) -> Declaration:
     """Declare operator ``name``'s facts; without ``_op`` (from :func:`op`) it is a
@@ -159,6 +160,8 @@ def composite(
     ``analytic``: the forward is complex-analytic in its inputs and numpy evaluates it on
     complex arrays (sg-verify's complex-step derivative checks the rule with it);
     ``uses``: the operators a composite is made of. ``torch`` defaults to ``torch.<name>``.
+    ``dim=False``: the generated ``reduction``/``axis`` call does not take PyTorch's
+    ``dim=``/``keepdim=`` (where PyTorch's call of that name means something else).
     """
     if name in DECLARATIONS:
         _redeclaring(name, ENTRIES[name][0], entry)
@@ -205,6 +208,7 @@ def composite(
         analytic=analytic,
         uses=tuple(uses),
         public=public,
+        dim=dim,
         doc=doc.strip().split("\n\n")[0].replace("\n", " "),
     )
     ENTRIES[name] = (entry, installs)

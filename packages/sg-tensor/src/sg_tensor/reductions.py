@@ -108,7 +108,8 @@ def _extreme(reduce: Any) -> Any:
 
 @op("max", _extreme(np.max), "reduction",
     numpy=np.max, cases=AXES, edges=[Tie(within=True)],
-    torch=Torch("torch.amax", dim="axis", keepdim="keepdims"))  # fmt: skip
+    torch=Torch("torch.amax", dim="axis", keepdim="keepdims"),
+    dim=False)  # fmt: skip
 def max_(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
     """d max(x): 1 at the maximum; ties share the gradient evenly (PyTorch ``amax``)."""
     return (_extremum_rule(g, out, x, axis, keepdims),)
@@ -116,7 +117,8 @@ def max_(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
 
 @op("min", _extreme(np.min), "reduction",
     numpy=np.min, cases=AXES, edges=[Tie(within=True)],
-    torch=Torch("torch.amin", dim="axis", keepdim="keepdims"))  # fmt: skip
+    torch=Torch("torch.amin", dim="axis", keepdim="keepdims"),
+    dim=False)  # fmt: skip
 def min_(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
     """d min(x): 1 at the minimum; ties share the gradient evenly (PyTorch ``amin``)."""
     return (_extremum_rule(g, out, x, axis, keepdims),)

@@ -248,6 +248,7 @@ def _join(*xs: np.ndarray, axis: int) -> np.ndarray:
 
 
 @op("concatenate", _join, "concatenate", _concatenate, method=None, numpy=np.concatenate,
+    function=("concatenate", "cat"),
     variadic=True, torch=Torch("torch.cat", dim="axis"),
     cases=[Case({"axis": 1}, ((2, 3, 4), (2, 1, 4))),
            Case({"axis": -1}, ((2, 3), (2, 2), (2, 1))),
@@ -338,16 +339,16 @@ def _expand(x: Tensor, *sizes: Any, shape: Any = None) -> Tensor:
 
 
 def _squeeze(x: Tensor, axis: Any = None) -> Tensor:
-    """Remove size-1 axes (all of them, or those in ``axis``)."""
+    """Remove size-1 axes: all of them, or those of ``axis`` (``dim``) that have size 1.
+
+    An axis of another size is left as it is, as PyTorch does (numpy raises there; on a
+    Tensor ``np.squeeze`` follows PyTorch too).
+    """
     if axis is None:
         axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
     else:
-        axes = normalize_axis(axis, x.ndim, "squeeze", x.shape)
-        for a in axes:
-            if x.shape[a] != 1:
-                raise ValueError(
-                    f"squeeze: axis {a} has size {x.shape[a]}, not 1 (shape {x.shape})"
-                )
+        given = normalize_axis(axis, x.ndim, "squeeze", x.shape)
+        axes = tuple(a for a in given if x.shape[a] == 1)
     return _reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 
@@ -414,7 +415,8 @@ composite("expand", "expand", _expand, uses=("broadcast_to",),
 composite("squeeze", "squeeze", _squeeze, numpy=np.squeeze, uses=("reshape",),
           torch=Torch(call=lambda torch, x, axis=None: x.squeeze() if axis is None else
                       x.squeeze(axis)),
-          cases=[Case({"axis": None}, ((2, 1, 4),)), Case({"axis": 1}, ((2, 1, 4),))])  # fmt: skip
+          cases=[Case({"axis": None}, ((2, 1, 4),)), Case({"axis": 1}, ((2, 1, 4),)),
+                 Case({"axis": 2}, ((2, 1, 4),))])  # fmt: skip
 composite("unsqueeze", "unsqueeze", _unsqueeze, numpy=np.expand_dims, uses=("reshape",),
           torch=Torch("Tensor.unsqueeze", dim="axis"),
           cases=[Case({"axis": 1}, X234), Case({"axis": -1}, X234)])  # fmt: skip
