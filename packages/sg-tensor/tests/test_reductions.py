@@ -22,10 +22,11 @@ NUMPY = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min, "var": np
 @pytest.mark.parametrize("name", sorted(NUMPY))
 def test_reduction_matches_numpy(name: str, axis: Any, keepdims: bool) -> None:
     expected = NUMPY[name](X, axis=axis, keepdims=keepdims)
-    out = getattr(Tensor(X), name)(axis=axis, keepdims=keepdims)
+    numpys = {"ddof": 0} if name == "var" else {}  # sg's var is PyTorch's: unbiased
+    out = getattr(Tensor(X), name)(axis=axis, keepdims=keepdims, **numpys)
     assert out.shape == np.shape(expected)
     np.testing.assert_allclose(out.data, expected, rtol=1e-14, atol=1e-15)
-    functional = getattr(st, name)(X, axis=axis, keepdims=keepdims)
+    functional = getattr(st, name)(X, axis=axis, keepdims=keepdims, **numpys)
     np.testing.assert_allclose(functional.data, expected, rtol=1e-14, atol=1e-15)
 
 
@@ -33,7 +34,7 @@ def test_reduction_matches_numpy(name: str, axis: Any, keepdims: bool) -> None:
 @pytest.mark.parametrize("axis", AXES, ids=str)
 def test_std_and_logsumexp_match_numpy(axis: Any, keepdims: bool) -> None:
     np.testing.assert_allclose(
-        Tensor(X).std(axis=axis, keepdims=keepdims).data,
+        Tensor(X).std(axis=axis, keepdims=keepdims, ddof=0).data,
         np.std(X, axis=axis, keepdims=keepdims),
         rtol=1e-14,
     )
@@ -178,7 +179,7 @@ def test_repeated_or_non_integer_axes_are_rejected() -> None:
 def test_std_of_a_constant_slice_has_a_zero_gradient_not_nan() -> None:
     # PyTorch's convention: where std is 0 its gradient is 0 (as sqrt(var) it is 0/0)
     x = st.tensor([[1.0, 1.0, 1.0], [1.0, 2.0, 4.0]], requires_grad=True)
-    x.std(axis=1).sum().backward()
+    x.std(axis=1, ddof=0).sum().backward()
     assert not np.isnan(x.grad).any()
     np.testing.assert_array_equal(x.grad[0], [0.0, 0.0, 0.0])
     row = np.array([1.0, 2.0, 4.0])
@@ -218,3 +219,22 @@ def test_a_0d_tensor_has_dims_0_and_minus_1_as_in_pytorch() -> None:
     assert x.grad == 1.0
     with pytest.raises(ValueError, match="axis 1 is out of range"):
         x.sum(dim=1)
+
+
+def test_std_and_var_are_unbiased_by_default_as_pytorch_and_np_keeps_numpy() -> None:
+    """Regression: x.std() and x.var() were population statistics (numpy's ddof=0)."""
+    data = np.array([[1.0, 2.0, 4.0], [3.0, 5.0, 9.0]])
+    x = st.tensor(data, requires_grad=True)
+    np.testing.assert_allclose(x.std().data, data.std(ddof=1))
+    np.testing.assert_allclose(x.var(dim=1).data, data.var(axis=1, ddof=1))
+    np.testing.assert_allclose(st.var(x, 0).data, data.var(axis=0, ddof=1))
+    np.testing.assert_allclose(x.std(correction=0).data, data.std())
+    np.testing.assert_allclose(x.var(unbiased=False).data, data.var())
+    np.testing.assert_allclose(x.var(1, True, 2).data, data.var(axis=1, ddof=2, keepdims=True))
+    np.testing.assert_allclose(x.std(ddof=0).data, data.std())
+    np.testing.assert_allclose(np.std(x).data, data.std())  # numpy's function: numpy's
+    np.testing.assert_allclose(np.var(x, axis=1).data, data.var(axis=1))
+    with pytest.raises(TypeError, match="got both correction= and ddof="):
+        x.std(correction=1, ddof=0)
+    with pytest.raises(TypeError, match="unbiased must be True or False"):
+        x.var(unbiased=1)

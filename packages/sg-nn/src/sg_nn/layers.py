@@ -253,7 +253,7 @@ class LayerNorm(Module):
             )
         axes = tuple(range(t.ndim - n, t.ndim))
         mean = t.mean(axis=axes, keepdims=True)
-        var = t.var(axis=axes, keepdims=True)
+        var = t.var(axis=axes, keepdims=True, correction=0)  # the biased variance, as PyTorch
         out = (t - mean) / (var + self.eps).sqrt()
         if self.weight is not None and self.bias is not None:
             out = out * self.weight + self.bias

@@ -171,11 +171,17 @@ class Param:
     """A parameter of the public call: its default and how its value is checked.
 
     ``convert(value, where)`` returns the value the rule receives, or raises a clear
-    error starting with ``where`` (``"leaky_relu: negative_slope"``).
+    error starting with ``where`` (``"leaky_relu: negative_slope"``). ``default`` is the
+    Tensor method's and sg function's (PyTorch's meaning); a numpy function called on a
+    Tensor uses ``numpy_default`` instead when one is given.
     """
 
     default: Any
     convert: Callable[[Any, str], Any] | None = None
+    numpy_default: Any = None  # numpy's default, where it differs from PyTorch's (std's ddof)
+    aliases: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+    """PyTorch's other keywords for this parameter, each with its value's translation
+    (``correction=`` is std's ``ddof``; ``unbiased=True`` is ``ddof=1``)."""
 
 
 # ---------------------------------------------------------------------------------------

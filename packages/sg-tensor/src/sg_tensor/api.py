@@ -35,9 +35,19 @@ _BINARY_SIGNATURES = ("binary", "matmul")
 _DUNDERS = {"+": "add", "-": "sub", "*": "mul", "/": "truediv", "**": "pow", "@": "matmul"}
 
 
-def bind(decl: Declaration, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The declared parameters from a call's extra arguments, checked and converted."""
+def bind(
+    decl: Declaration, args: tuple[Any, ...], kwargs: dict[str, Any], numpy: bool = False
+) -> dict[str, Any]:
+    """The declared parameters from a call's extra arguments, checked and converted
+    (with numpy's defaults for a numpy function called on a Tensor)."""
     names = list(decl.params)
+    for name, param in decl.params.items():  # PyTorch's other spellings
+        for alias, translate in param.aliases.items():
+            if alias in kwargs:
+                if name in kwargs:
+                    raise TypeError(f"{decl.name}() got both {alias}= and {name}=")
+                kwargs = {**kwargs, name: translate(kwargs[alias])}
+                del kwargs[alias]
     if len(args) > len(names):
         raise TypeError(
             f"{decl.name}() got {len(args) - len(names)} positional argument(s) too many "
@@ -52,13 +62,15 @@ def bind(decl: Declaration, args: tuple[Any, ...], kwargs: dict[str, Any]) -> di
         values[key] = value
     ctx = {}
     for name, param in decl.params.items():
-        value = values.get(name, param.default)
+        default = param.numpy_default if numpy and param.numpy_default is not None else None
+        value = values.get(name, param.default if default is None else default)
         ctx[name] = param.convert(value, f"{decl.name}: {name}") if param.convert else value
     return ctx
 
 
-def entry(decl: Declaration) -> Entry:
-    """The public call of ``decl``: its own entry, or the one its signature generates."""
+def entry(decl: Declaration, numpy: bool = False) -> Entry:
+    """The public call of ``decl``: its own entry, or the one its signature generates
+    (``numpy``: with numpy's parameter defaults, for numpy's functions on Tensors)."""
     own, _ = ENTRIES[decl.name]
     if own is not None:
         return _takes_pytorch_names(decl, own)
@@ -90,7 +102,7 @@ def entry(decl: Declaration) -> Entry:
                 "keepdims": flag(keepdims, name),
             }
             if a or k or decl.params:
-                ctx.update(bind(decl, a, k))
+                ctx.update(bind(decl, a, k, numpy))
             return x._apply1(op, ctx)
 
         return reduce
@@ -184,9 +196,9 @@ def method(decl: Declaration, name: str) -> Entry:
     return _named(entry(decl), decl, name, owner="Tensor")
 
 
-def function(decl: Declaration, name: str) -> Entry:
+def function(decl: Declaration, name: str, numpy: bool = False) -> Entry:
     """The function ``name`` of ``decl``: its first argument may be an array or a number."""
-    call = entry(decl)
+    call = entry(decl, numpy)
     if decl.variadic or decl.signature in _BINARY_SIGNATURES + ("where", "linear"):
         return _named(call, decl, name)
 
@@ -255,5 +267,5 @@ def _numpy_call(decl: Declaration) -> Entry:
     method with the first argument made a Tensor."""
     for form in decl.forms:
         if form.kind == "function":
-            return function(decl, form.name)
-    return function(decl, decl.name)
+            return function(decl, form.name, numpy=True)
+    return function(decl, decl.name, numpy=True)

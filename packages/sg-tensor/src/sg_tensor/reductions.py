@@ -24,13 +24,27 @@ AXES = [Case({"axis": a, "keepdims": k}) for a, k in
         ((None, False), (0, False), (-1, True), ((0, 2), False), ((1,), True), ((-1, 0), True),
          ((0, 1, 2), False), (None, True))]  # fmt: skip
 """The axis cases every reduction is checked in (on shape (2, 3, 4))."""
-DDOF = [Case({**c.params, "ddof": d}) for c in AXES for d in (0, 1)]
+DDOF = [Case({**c.params, "ddof": d}) for c in AXES for d in (0, 1)] + [
+    Case({"axis": 1, "keepdims": False}, label="PyTorch's default: unbiased")
+]
 
 
 def _ddof(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{where} must be an int, got {value!r}")
     return int(value)
+
+
+def _unbiased(value: Any) -> int:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"unbiased must be True or False, got {value!r}")
+    return int(value)
+
+
+CORRECTION = Param(1, _ddof, numpy_default=0, aliases={"correction": lambda c: c,
+                                                       "unbiased": _unbiased})  # fmt: skip
+"""``var`` and ``std``: PyTorch's unbiased default (``correction=1``, ``unbiased=True``) for
+the Tensor methods and sg's functions; numpy's ``ddof=0`` for ``np.var``/``np.std``."""
 
 
 def _summed(b: Bounds) -> float:
@@ -128,7 +142,7 @@ def _var(x: np.ndarray, *, axis: Axes, keepdims: bool, ddof: int) -> Any:
     return np.var(x, axis=axis, keepdims=keepdims, ddof=ddof)
 
 
-@op("var", quiet(_var), "reduction", numpy=np.var, params={"ddof": Param(0, _ddof)},
+@op("var", quiet(_var), "reduction", numpy=np.var, params={"ddof": CORRECTION},
     cases=DDOF, bound=lambda b: 2 * b.m() ** 2,
     torch=Torch("torch.var", dim="axis", keepdim="keepdims", correction="ddof"))  # fmt: skip
 def var(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool, ddof: int) -> Grads:
@@ -141,7 +155,7 @@ def _std(x: np.ndarray, *, axis: Axes, keepdims: bool, ddof: int) -> Any:
     return np.std(x, axis=axis, keepdims=keepdims, ddof=ddof)
 
 
-@op("std", quiet(_std), "reduction", numpy=np.std, params={"ddof": Param(0, _ddof)},
+@op("std", quiet(_std), "reduction", numpy=np.std, params={"ddof": CORRECTION},
     cases=DDOF, edges=[ZeroSpread()], bound=lambda b: math.sqrt(2.0) * b.m(),
     torch=Torch("torch.std", dim="axis", keepdim="keepdims", correction="ddof"))  # fmt: skip
 def std(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool, ddof: int) -> Grads:
