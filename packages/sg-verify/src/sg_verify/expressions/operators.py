@@ -129,8 +129,9 @@ class _OperatorBuilder(_Builder):
         count = math.prod(shape[i] for i in axes)
         params: dict[str, Any] = {"axis": axis, "keepdims": keepdims}
         params.update(self.case(decl, "axis", "keepdims"))
-        if params.get("ddof", 0) >= count:  # n - ddof must stay positive
-            params["ddof"] = 0
+        declared = decl.params.get("ddof")
+        if params.get("ddof", declared.default if declared else 0) >= count:
+            params["ddof"] = 0  # n - ddof must stay positive
         if keepdims:
             out = tuple(1 if i in axes else n for i, n in enumerate(shape))
         else:
