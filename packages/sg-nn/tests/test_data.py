@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
+import sg_nn as nn
 from sg_nn import data
+from sg_tensor import Tensor
 
 MAKERS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
     "moons": data.make_moons,
@@ -308,3 +310,324 @@ def test_minibatches_property(n: int, batch_size: int, drop_last: bool, seed: in
     ids = np.concatenate([yb for _, yb in batches]) // 10 if batches else np.array([], int)
     assert len(set(ids.tolist())) == len(ids)  # no sample twice
     assert len(ids) == (full * batch_size if drop_last else n)
+
+
+def test_minibatches_by_default_draw_a_new_order_each_epoch_from_the_default_generator() -> None:
+    # Regression: the default used to be rng=0, so every epoch had the same order.
+    def orders(seed: int) -> list[np.ndarray]:
+        nn.manual_seed(seed)
+        return [np.concatenate([yb for _, yb in epoch(30, batch_size=8)]) for _ in range(3)]
+
+    first, second, third = orders(5)
+    assert not np.array_equal(first, second)
+    assert not np.array_equal(second, third)
+    for order in (first, second, third):
+        np.testing.assert_array_equal(np.sort(order), np.arange(30) * 10)
+    for a, b in zip(orders(5), (first, second, third)):  # reproducible from manual_seed
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(orders(6)[0], first)
+
+
+def test_minibatches_with_an_int_seed_repeat_the_same_order() -> None:
+    runs = [np.concatenate([yb for _, yb in epoch(30, batch_size=8, rng=4)]) for _ in range(3)]
+    np.testing.assert_array_equal(runs[0], runs[1])
+    np.testing.assert_array_equal(runs[1], runs[2])
+    expected = np.random.default_rng(4).permutation(30) * 10  # numpy's permutation, seed 4
+    np.testing.assert_array_equal(runs[0], expected)
+
+
+def test_rng_none_means_the_default_generator_everywhere_in_data() -> None:
+    X, y = indexed(40)
+    nn.manual_seed(11)
+    a = data.train_test_split(X, y, rng=None)
+    moons_a = data.make_moons(20, noise=0.1, rng=None)
+    nn.manual_seed(11)
+    b = data.train_test_split(X, y, rng=None)
+    moons_b = data.make_moons(20, noise=0.1, rng=None)
+    for u, v in zip([*a, *moons_a], [*b, *moons_b]):
+        np.testing.assert_array_equal(u, v)
+    expected_test = np.random.default_rng(11).permutation(40)[:10]
+    np.testing.assert_array_equal(a[1][:, 0], expected_test)
+
+
+def test_minibatches_length_error_names_the_lengths() -> None:
+    X, y = indexed(10)
+    with pytest.raises(ValueError, match="same length, got 10, 5"):
+        list(data.iterate_minibatches(X, y[:5], batch_size=2))
+
+
+# ---------------------------------------------------------------------------------------
+# TensorDataset
+# ---------------------------------------------------------------------------------------
+def test_tensor_dataset_indexes_the_rows_of_every_tensor() -> None:
+    X = np.arange(12, dtype=np.float32).reshape(4, 3)
+    y = np.array([7, 8, 9, 10])
+    ds = data.TensorDataset(Tensor(X), y)
+    assert len(ds) == 4
+    assert all(isinstance(t, Tensor) for t in ds.tensors)
+    for i in (0, 2, -1):
+        sample = ds[i]
+        assert isinstance(sample, tuple)
+        assert len(sample) == 2
+        np.testing.assert_array_equal(sample[0].data, X[i])
+        assert sample[0].dtype == np.float32
+        assert sample[1].item() == y[i]
+        assert sample[1].dtype == np.int64
+    assert ds[0:2][0].shape == (2, 3)  # slices work as PyTorch's
+
+
+def test_tensor_dataset_errors() -> None:
+    with pytest.raises(ValueError, match=r"TensorDataset: the tensors .* got sizes 5, 4, 5"):
+        data.TensorDataset(np.zeros((5, 2)), np.zeros(4), np.zeros(5))
+    with pytest.raises(ValueError, match="TensorDataset: give at least one tensor"):
+        data.TensorDataset()
+    with pytest.raises(ValueError, match=re.escape("first dimension, got (3,), ()")):
+        data.TensorDataset(np.zeros(3), np.float64(1.0))
+
+
+# ---------------------------------------------------------------------------------------
+# DataLoader
+# ---------------------------------------------------------------------------------------
+def loader_dataset(n: int) -> data.TensorDataset:
+    """Features whose first column is the sample index, labels 10 * index."""
+    X, y = indexed(n)
+    return data.TensorDataset(X, y)
+
+
+def epoch_ids(loader: data.DataLoader) -> list[np.ndarray]:
+    """The sample indices of each batch of one epoch, checking rows stay paired."""
+    ids = []
+    for xb, yb in loader:
+        assert isinstance(xb, Tensor)
+        assert isinstance(yb, Tensor)
+        np.testing.assert_array_equal(yb.data, xb.data[:, 0] * 10)
+        ids.append(yb.data // 10)
+    return ids
+
+
+def test_loader_without_shuffle_gives_the_rows_in_order() -> None:
+    X = np.random.default_rng(0).standard_normal((7, 3)).astype(np.float32)
+    y = np.arange(7) % 3
+    batches = list(data.DataLoader(data.TensorDataset(X, y), batch_size=3))
+    assert [type(b) for b in batches] == [tuple] * 3
+    for b, rows in zip(batches, [slice(0, 3), slice(3, 6), slice(6, 7)]):
+        xb, yb = b
+        assert xb.dtype == np.float32
+        assert yb.dtype == np.int64
+        np.testing.assert_array_equal(xb.data, X[rows])
+        np.testing.assert_array_equal(yb.data, y[rows])
+
+
+def test_loader_defaults_are_pytorchs() -> None:
+    loader = data.DataLoader(loader_dataset(3))
+    assert (loader.batch_size, loader.shuffle, loader.drop_last) == (1, False, False)
+    assert loader.generator is None
+    assert [ids.tolist() for ids in epoch_ids(loader)] == [[0], [1], [2]]
+
+
+@pytest.mark.parametrize(("n", "batch_size", "drop_last", "length"), [
+    (10, 3, False, 4), (10, 3, True, 3), (9, 3, False, 3), (9, 3, True, 3),
+    (2, 3, False, 1), (2, 3, True, 0), (0, 4, False, 0), (1, 1, True, 1),
+])  # fmt: skip
+def test_loader_len_is_ceil_or_floor(
+    n: int, batch_size: int, drop_last: bool, length: int
+) -> None:
+    loader = data.DataLoader(
+        data.TensorDataset(np.zeros((n, 2))), batch_size=batch_size, drop_last=drop_last
+    )
+    assert len(loader) == length
+    assert len(list(loader)) == length
+
+
+def test_shuffled_epochs_are_new_permutations_reproducible_from_the_seed() -> None:
+    def epochs(seed: int, count: int = 4) -> list[np.ndarray]:
+        loader = data.DataLoader(
+            loader_dataset(25), batch_size=4, shuffle=True, generator=np.random.default_rng(seed)
+        )
+        return [np.concatenate(epoch_ids(loader)) for _ in range(count)]
+
+    runs = epochs(3)
+    for order in runs:
+        np.testing.assert_array_equal(np.sort(order), np.arange(25))  # every sample once
+    assert len({order.tobytes() for order in runs}) == 4  # a new order each epoch
+    assert not any(np.array_equal(order, np.arange(25)) for order in runs)
+    for a, b in zip(epochs(3), runs):  # the same seed, the same sequence of epochs
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(epochs(4, 1)[0], runs[0])
+
+
+def test_shuffled_order_is_numpys_permutation_from_the_generator() -> None:
+    gen, reference = np.random.default_rng(8), np.random.default_rng(8)
+    loader = data.DataLoader(loader_dataset(12), batch_size=5, shuffle=True, generator=gen)
+    for _ in range(2):
+        np.testing.assert_array_equal(np.concatenate(epoch_ids(loader)), reference.permutation(12))
+
+
+def test_shuffle_without_a_generator_uses_the_default_generator() -> None:
+    loader = data.DataLoader(loader_dataset(20), batch_size=6, shuffle=True)
+
+    def two_epochs() -> list[np.ndarray]:
+        return [np.concatenate(epoch_ids(loader)) for _ in range(2)]
+
+    nn.manual_seed(123)
+    first = two_epochs()
+    nn.manual_seed(123)
+    again = two_epochs()
+    assert not np.array_equal(first[0], first[1])
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    reference = np.random.default_rng(123)
+    for order in first:
+        np.testing.assert_array_equal(order, reference.permutation(20))
+
+
+def test_each_iteration_draws_its_order_when_it_starts() -> None:
+    loader = data.DataLoader(
+        loader_dataset(10), batch_size=3, shuffle=True, generator=np.random.default_rng(1)
+    )
+    it1, it2 = iter(loader), iter(loader)
+    ids1 = np.concatenate([yb.data for _, yb in it1]) // 10
+    ids2 = np.concatenate([yb.data for _, yb in it2]) // 10
+    reference = np.random.default_rng(1)
+    np.testing.assert_array_equal(ids1, reference.permutation(10))
+    np.testing.assert_array_equal(ids2, reference.permutation(10))
+
+
+def test_loader_drop_last_drops_only_the_incomplete_batch() -> None:
+    loader = data.DataLoader(
+        loader_dataset(11),
+        batch_size=4,
+        shuffle=True,
+        drop_last=True,
+        generator=np.random.default_rng(0),
+    )
+    for _ in range(3):
+        batches = epoch_ids(loader)
+        assert [len(b) for b in batches] == [4, 4]
+        ids = np.concatenate(batches)
+        assert len(set(ids.tolist())) == 8
+    unshuffled = data.DataLoader(loader_dataset(11), batch_size=4, drop_last=True)
+    np.testing.assert_array_equal(np.concatenate(epoch_ids(unshuffled)), np.arange(8))
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(
+    n=hs.integers(0, 40),
+    batch_size=hs.integers(1, 15),
+    drop_last=hs.booleans(),
+    shuffle=hs.booleans(),
+    seed=hs.integers(0, 2**32 - 1),
+)
+def test_loader_property(
+    n: int, batch_size: int, drop_last: bool, shuffle: bool, seed: int
+) -> None:
+    loader = data.DataLoader(
+        loader_dataset(n),
+        batch_size=batch_size,
+        shuffle=shuffle,
+        drop_last=drop_last,
+        generator=np.random.default_rng(seed),
+    )
+    batches = epoch_ids(loader)
+    full, rest = divmod(n, batch_size)
+    expected = [batch_size] * full + ([] if drop_last or rest == 0 else [rest])
+    assert [len(b) for b in batches] == expected
+    assert len(loader) == len(expected)
+    ids = np.concatenate(batches) if batches else np.array([], dtype=np.int64)
+    assert len(set(ids.tolist())) == len(ids)
+    if not drop_last:
+        np.testing.assert_array_equal(np.sort(ids), np.arange(n))
+    if not shuffle:
+        np.testing.assert_array_equal(ids, np.arange(len(ids)))
+
+
+def test_a_dataset_of_tuples_is_stacked_field_by_field() -> None:
+    rng = np.random.default_rng(2)
+    rows = rng.standard_normal((5, 2, 3))
+    samples = [(rows[i], i, float(i) / 2, f"s{i}") for i in range(5)]
+    batches = list(data.DataLoader(samples, batch_size=2))
+    assert len(batches) == 3
+    xb, ib, fb, sb = batches[1]
+    assert isinstance(batches[1], tuple)
+    np.testing.assert_array_equal(xb.data, rows[2:4])
+    assert xb.dtype == np.float64
+    assert ib.dtype == np.int64
+    np.testing.assert_array_equal(ib.data, [2, 3])
+    assert fb.dtype == np.float64
+    np.testing.assert_array_equal(fb.data, [1.0, 1.5])
+    assert sb == ["s2", "s3"]
+
+
+def test_lists_named_tuples_dicts_and_bools_are_batched_like_pytorch() -> None:
+    from collections import namedtuple
+
+    Pair = namedtuple("Pair", ["x", "flag"])
+    named = list(data.DataLoader([Pair(np.full(2, i), i % 2 == 0) for i in range(3)], 3))
+    assert type(named[0]) is Pair
+    np.testing.assert_array_equal(named[0].x.data, [[0, 0], [1, 1], [2, 2]])
+    assert named[0].flag.dtype == np.bool_
+    np.testing.assert_array_equal(named[0].flag.data, [True, False, True])
+    lists = list(data.DataLoader([[i, -i] for i in range(4)], batch_size=4))
+    assert isinstance(lists[0], list)
+    np.testing.assert_array_equal(lists[0][1].data, [0, -1, -2, -3])
+    dicts = list(data.DataLoader([{"a": np.float32(i), "b": [i]} for i in range(3)], 2))
+    assert dicts[0]["a"].dtype == np.float32
+    np.testing.assert_array_equal(dicts[0]["a"].data, [0, 1])
+    np.testing.assert_array_equal(dicts[1]["b"][0].data, [2])
+
+
+def test_tensor_dataset_batches_equal_the_stacked_samples() -> None:
+    X = np.random.default_rng(4).standard_normal((9, 2, 2))
+    y = np.arange(9)
+    as_tensors = data.DataLoader(
+        data.TensorDataset(X, y), 4, shuffle=True, generator=np.random.default_rng(6)
+    )
+    as_tuples = data.DataLoader(
+        list(zip(X, y)), 4, shuffle=True, generator=np.random.default_rng(6)
+    )
+    for _ in range(2):
+        for (xa, ya), (xb, yb) in zip(as_tensors, as_tuples, strict=True):
+            assert xa.data.tobytes() == xb.data.tobytes()
+            np.testing.assert_array_equal(ya.data, yb.data)
+            assert ya.dtype == yb.dtype
+
+
+def test_a_tensor_dataset_subclass_keeps_its_getitem() -> None:
+    class Doubled(data.TensorDataset):
+        def __getitem__(self, index: Any) -> tuple[Tensor, ...]:
+            return tuple(t[index] * 2 for t in self.tensors)
+
+    (xb,) = next(iter(data.DataLoader(Doubled(np.arange(4.0)), batch_size=4)))
+    np.testing.assert_array_equal(xb.data, [0.0, 2.0, 4.0, 6.0])
+
+
+def test_batch_size_none_yields_unbatched_samples() -> None:
+    X = np.arange(6.0).reshape(3, 2)
+    samples = list(data.DataLoader([(X[i], i) for i in range(3)], batch_size=None))
+    assert len(samples) == 3
+    x1, i1 = samples[1]
+    assert isinstance(x1, Tensor)
+    np.testing.assert_array_equal(x1.data, X[1])
+    assert i1 == 1
+    loader = data.DataLoader(loader_dataset(4), batch_size=None)
+    assert len(loader) == 4
+    assert [int(s[1].item()) for s in loader] == [0, 10, 20, 30]
+
+
+def test_loader_errors() -> None:
+    ds = loader_dataset(4)
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match=re.escape(f"positive integer or None, got {bad!r}")):
+            data.DataLoader(ds, batch_size=bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"batch_size=None .* drop_last=True"):
+        data.DataLoader(ds, batch_size=None, drop_last=True)
+    with pytest.raises(TypeError, match=r"generator must be a numpy Generator .* got int"):
+        data.DataLoader(ds, shuffle=True, generator=0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="needs __len__ and __getitem__, got generator"):
+        data.DataLoader(x for x in range(3))
+    with pytest.raises(TypeError):
+        data.DataLoader(ds, 2, True, None)  # type: ignore[misc]  # PyTorch's 4th is sampler
+    with pytest.raises(ValueError, match=re.escape("different shapes [(2,), (3,)]")):
+        list(data.DataLoader([np.zeros(2), np.zeros(3)], batch_size=2))
+    with pytest.raises(TypeError, match="cannot batch samples of type object"):
+        list(data.DataLoader([object(), object()], batch_size=2))

@@ -1,25 +1,37 @@
-"""Small datasets made with numpy alone, splitting, and seeded minibatches.
+"""Small datasets made with numpy alone, splitting, minibatches, and PyTorch's
+``TensorDataset`` and ``DataLoader`` (``torch.utils.data`` is ``sg_nn.data``).
 
-Every function takes a ``rng`` (a numpy ``Generator`` or an int seed), so the same
-seed always gives the same data and the same batches.
+Every function takes a ``rng``: an int seed (the same seed always gives the same data
+and the same batches), a numpy ``Generator`` (drawn from, so it advances), or ``None``
+for sg-nn's default generator, the one :func:`sg_nn.manual_seed` resets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["iterate_minibatches", "make_circles", "make_moons", "make_spirals", "train_test_split"]
+from sg_nn import init
+from sg_tensor import Tensor
+
+__all__ = [
+    "DataLoader", "TensorDataset", "iterate_minibatches", "make_circles", "make_moons",
+    "make_spirals", "train_test_split",
+]  # fmt: skip
 
 
 def _generator(rng: Any) -> np.random.Generator:
     if isinstance(rng, np.random.Generator):
         return rng
-    if rng is None or isinstance(rng, (int, np.integer)):
+    if rng is None:
+        return init.default_generator()
+    if isinstance(rng, (int, np.integer)):
         return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a numpy Generator or an int seed, got {type(rng).__name__}")
+    raise TypeError(
+        f"rng must be a numpy Generator or an int seed (or None), got {type(rng).__name__}"
+    )
 
 
 def _check_n(n_samples: int, name: str) -> None:
@@ -119,12 +131,21 @@ def iterate_minibatches(
     *arrays: np.ndarray,
     batch_size: int,
     shuffle: bool = True,
-    rng: Any = 0,
+    rng: Any = None,
     drop_last: bool = False,
 ) -> Iterator[tuple[np.ndarray, ...]]:
-    """One epoch of minibatches ``(X_batch, y_batch, ...)``, shuffled by ``rng``.
+    """One epoch of minibatches ``(X_batch, y_batch, ...)`` of numpy arrays.
 
-    Pass the same Generator every epoch for a different, reproducible order each time.
+    Call it once per epoch. The order is drawn from ``rng``:
+
+    - ``None`` (the default): sg-nn's default generator, which advances, so every
+      epoch gets a new order, reproducible from :func:`sg_nn.manual_seed`;
+    - a ``Generator``: drawn from it, so it advances too: a new order each epoch,
+      reproducible from the generator's seed;
+    - an int: a new generator with that seed, so the same order on every call.
+
+    The default used to be ``rng=0``, which silently gave the same order every epoch
+    unless a generator was passed.
     """
     if not arrays:
         raise ValueError("iterate_minibatches: give at least one array")
@@ -132,9 +153,189 @@ def iterate_minibatches(
         raise ValueError(f"iterate_minibatches: batch_size must be positive, got {batch_size}")
     n = len(arrays[0])
     if any(len(a) != n for a in arrays):
-        raise ValueError("iterate_minibatches: arrays must have the same length")
+        raise ValueError(
+            "iterate_minibatches: arrays must have the same length, got "
+            + ", ".join(str(len(a)) for a in arrays)
+        )
     order = _generator(rng).permutation(n) if shuffle else np.arange(n)
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
         idx = order[start : start + batch_size]
         yield tuple(np.asarray(a)[idx] for a in arrays)
+
+
+# ---------------------------------------------------------------------------------------
+# TensorDataset and DataLoader, as torch.utils.data's
+# ---------------------------------------------------------------------------------------
+class TensorDataset:
+    """A dataset of tensors sharing their first dimension: sample ``i`` is the tuple of
+    their ``i``-th rows.
+
+    >>> import numpy as np
+    >>> ds = TensorDataset(np.zeros((4, 2)), np.arange(4))
+    >>> len(ds), ds[1][1]
+    (4, Tensor(1, dtype=int64))
+    """
+
+    tensors: tuple[Tensor, ...]
+
+    def __init__(self, *tensors: Any) -> None:
+        if not tensors:
+            raise ValueError("TensorDataset: give at least one tensor")
+        converted = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in tensors)
+        if any(t.ndim == 0 for t in converted):
+            shapes = ", ".join(str(t.shape) for t in converted)
+            raise ValueError(f"TensorDataset: every tensor needs a first dimension, got {shapes}")
+        sizes = [t.shape[0] for t in converted]
+        if len(set(sizes)) > 1:
+            raise ValueError(
+                "TensorDataset: the tensors must have the same first dimension, got sizes "
+                + ", ".join(map(str, sizes))
+            )
+        self.tensors = converted
+
+    def __getitem__(self, index: Any) -> tuple[Tensor, ...]:
+        return tuple(t[index] for t in self.tensors)
+
+    def __len__(self) -> int:
+        return self.tensors[0].shape[0]
+
+
+def _collate(samples: list[Any]) -> Any:
+    """Stack a list of samples into a batch, field by field, as PyTorch's default_collate:
+    tensors, arrays and numbers become one Tensor with a new first axis; tuples, lists,
+    named tuples and dicts are batched per field; strings are kept as a list."""
+    first = samples[0]
+    if isinstance(first, (str, bytes)):  # numpy's str_ and bytes_ too
+        return list(samples)
+    if isinstance(first, (Tensor, np.ndarray, np.generic)):
+        arrays = [s.data if isinstance(s, Tensor) else np.asarray(s) for s in samples]
+        shapes = {a.shape for a in arrays}
+        if len(shapes) > 1:
+            raise ValueError(
+                f"DataLoader: cannot stack samples of different shapes {sorted(shapes)}"
+            )
+        return Tensor(np.stack(arrays))
+    if isinstance(first, bool):
+        return Tensor(np.array(samples, dtype=np.bool_))
+    if isinstance(first, int):
+        return Tensor(np.array(samples, dtype=np.int64))
+    if isinstance(first, float):
+        return Tensor(np.array(samples, dtype=np.float64))
+    if isinstance(first, Mapping):
+        return {key: _collate([s[key] for s in samples]) for key in first}
+    if isinstance(first, Sequence):
+        if len({len(s) for s in samples}) > 1:
+            raise ValueError("DataLoader: every sample in a batch must have the same length")
+        fields = [_collate(list(field)) for field in zip(*samples)]
+        if isinstance(first, tuple) and hasattr(first, "_fields"):  # a named tuple
+            return type(first)(*fields)
+        return tuple(fields) if isinstance(first, tuple) else fields
+    raise TypeError(f"DataLoader: cannot batch samples of type {type(first).__name__}")
+
+
+def _convert(sample: Any) -> Any:
+    """An unbatched sample (``batch_size=None``) with its arrays made Tensors."""
+    if isinstance(sample, (np.ndarray, np.generic)) and not isinstance(sample, (str, bytes)):
+        return Tensor(np.asarray(sample))
+    if isinstance(sample, Mapping):
+        return {key: _convert(value) for key, value in sample.items()}
+    if isinstance(sample, tuple) and hasattr(sample, "_fields"):  # a named tuple
+        return type(sample)(*(_convert(v) for v in sample))
+    if isinstance(sample, (tuple, list)):
+        return type(sample)(_convert(v) for v in sample)
+    return sample  # a Tensor, a number, a string
+
+
+class DataLoader:
+    """Iterate over a dataset in minibatches, as PyTorch's ``DataLoader``.
+
+    ``dataset`` is anything with ``__len__`` and ``__getitem__`` (a :class:`TensorDataset`,
+    a list of ``(x, y)`` tuples, ...). Each batch stacks ``batch_size`` samples field by
+    field into sg Tensors: a :class:`TensorDataset` gives a tuple ``(X_batch, y_batch)``.
+    ``batch_size=None`` yields the samples one by one, unbatched.
+
+    Every iteration is an epoch that visits each sample once. With ``shuffle=True``
+    every epoch draws a new order from ``generator`` (a numpy ``Generator``, which
+    advances), or, when it is ``None``, from sg-nn's default generator (see
+    :func:`sg_nn.manual_seed`): two loaders whose generators have the same seed give the
+    same sequence of epochs. ``drop_last=True`` drops a last, incomplete batch.
+
+    >>> import numpy as np
+    >>> loader = DataLoader(TensorDataset(np.arange(5.0)), batch_size=2)
+    >>> len(loader), [xb.shape for (xb,) in loader]
+    (3, [(2,), (2,), (1,)])
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        batch_size: int | None = 1,
+        shuffle: bool = False,
+        *,
+        drop_last: bool = False,
+        generator: np.random.Generator | None = None,
+    ) -> None:
+        if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
+            raise TypeError(
+                "DataLoader: the dataset needs __len__ and __getitem__, got "
+                f"{type(dataset).__name__}"
+            )
+        if batch_size is not None and (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or batch_size <= 0
+        ):
+            raise ValueError(
+                f"DataLoader: batch_size must be a positive integer or None, got {batch_size!r}"
+            )
+        if batch_size is None and drop_last:
+            raise ValueError(
+                "DataLoader: batch_size=None (no batching) cannot be combined with drop_last=True"
+            )
+        if generator is not None and not isinstance(generator, np.random.Generator):
+            raise TypeError(
+                "DataLoader: generator must be a numpy Generator (np.random.default_rng(seed))"
+                f" or None, got {type(generator).__name__}"
+            )
+        self.dataset = dataset
+        self.batch_size = None if batch_size is None else int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.generator = generator
+
+    def __len__(self) -> int:
+        """The number of batches in an epoch."""
+        n = len(self.dataset)
+        if self.batch_size is None:
+            return n
+        if self.drop_last:
+            return n // self.batch_size
+        return (n + self.batch_size - 1) // self.batch_size  # the last batch may be smaller
+
+    def _order(self) -> np.ndarray:
+        """The sample indices of one epoch."""
+        n = len(self.dataset)
+        if not self.shuffle:
+            return np.arange(n)
+        rng = init.default_generator() if self.generator is None else self.generator
+        return rng.permutation(n)
+
+    def __iter__(self) -> Iterator[Any]:
+        """One epoch (its order is drawn now, when the iteration starts)."""
+        return self._batches(self._order())
+
+    def _batches(self, order: np.ndarray) -> Iterator[Any]:
+        if self.batch_size is None:
+            for i in order:
+                yield _convert(self.dataset[int(i)])
+            return
+        # A plain TensorDataset: index all the rows of a batch at once (same result).
+        rows_at_once = type(self.dataset).__getitem__ is TensorDataset.__getitem__
+        stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
+        for start in range(0, stop, self.batch_size):
+            idx = order[start : start + self.batch_size]
+            if rows_at_once:
+                yield tuple(Tensor(t.data[idx]) for t in self.dataset.tensors)
+            else:
+                yield _collate([self.dataset[int(i)] for i in idx])
