@@ -9,6 +9,7 @@ import sg_scalar
 import sg_tensor
 from sg_scalar import Value
 from sg_tensor import Tensor
+from sg_tensor.inplace import METHODS
 from sg_verify.oracles import fd_check
 from sg_verify.registry import SCALAR_SPECS, TENSOR_SPECS, all_specs
 
@@ -51,7 +52,8 @@ def _public_members(cls: type) -> set[str]:
 
 
 def tensor_public_operators() -> set[str]:
-    members = _public_members(Tensor) - TENSOR_NON_OPERATORS - _CLASS_PLUMBING
+    # in-place methods record no graph (refused where one is recorded): not operators
+    members = _public_members(Tensor) - TENSOR_NON_OPERATORS - _CLASS_PLUMBING - set(METHODS)
     functions = set(sg_tensor.functional.__all__) - FUNCTIONAL_NON_OPERATORS
     return members | functions | set(sg_tensor.OPS)
 

@@ -18,6 +18,11 @@ A node has
 - ``_accumulate_grad(g, stored)``: add ``g`` into the node's ``.grad``; ``stored`` is
   the pass's own set of the ids of gradients already stored in a leaf (``Tensor``
   copies a gradient it finds there: two leaves never share one array);
+- ``_epoch`` and ``_modified``: the in-place counter (:func:`record_modification`) when
+  the node was computed, and when its data was last modified in place (0: never); a
+  rule whose node or inputs were modified after the node was computed would read the
+  wrong data, so a pass refuses to start (:func:`refuse_modified`, PyTorch's version
+  counter);
 - ``_retains_grad``: whether the driver also records gradients on non-leaf nodes
   (``Value`` does, so a drawn graph shows every gradient; ``Tensor`` does not, to save
   memory, as in PyTorch);
@@ -50,8 +55,11 @@ __all__ = [
     "backward",
     "enable_grad",
     "grad",
+    "inplace_count",
     "is_grad_enabled",
     "no_grad",
+    "record_modification",
+    "refuse_modified",
     "set_grad_enabled",
     "topological_order",
 ]
@@ -63,6 +71,8 @@ class Node(Protocol):
     data: Any
     grad: Any
     requires_grad: bool
+    _epoch: int
+    _modified: int
     _op: Op | None
     _parents: tuple[Any, ...]  # of Nodes (Any: each engine's node type narrows it)
     _ctx: dict[str, Any] | None
@@ -131,6 +141,56 @@ class Op:
 
 
 _NO_CTX: dict[str, Any] = {}
+
+
+class _InPlace:
+    """How many in-place modifications this process has made (see :func:`record_modification`)."""
+
+    count = 0
+
+
+def inplace_count() -> int:
+    """The in-place counter now: a node records it when it is computed (``_epoch``)."""
+    return _InPlace.count
+
+
+def record_modification(node: Any) -> None:
+    """Note that ``node``'s data was just modified in place (an engine's ``add_``...).
+
+    Nodes computed before this from ``node`` (or computing ``node``) can no longer run
+    their rules: :func:`backward` raises instead of returning a wrong gradient.
+    """
+    _InPlace.count += 1
+    node._modified = _InPlace.count
+
+
+def refuse_modified(*roots: Any) -> None:
+    """Raise if a rule a backward pass from ``roots`` would run reads data modified in
+    place after its node was computed: its gradient would be silently wrong.
+
+    Engines call this before a pass, once anything was modified in place (a process that
+    never does pays nothing).
+    """
+    if not _InPlace.count:
+        return
+    for node in topological_order(*roots):
+        if node._op is not None and node._op is not RELEASED and node._epoch != _InPlace.count:
+            _refuse_modified(node, node._parents)
+
+
+def _refuse_modified(node: Any, parents: tuple[Any, ...]) -> None:
+    """Raise if ``node`` or one of its inputs was modified in place after ``node`` was
+    computed (its rule would read the modified data)."""
+    for i, other in enumerate((node, *parents)):
+        if other._modified > node._epoch:
+            what = "its output" if i == 0 else f"its input {i - 1}"
+            shape = getattr(other, "shape", None)
+            raise RuntimeError(
+                f"{node._op.name}: {what}{'' if shape is None else f' (shape {shape})'} "
+                "was modified by an in-place operation after it was computed, so its "
+                "gradient would be wrong; modify it after backward(), or compute on a "
+                "copy (clone())"
+            )
 
 
 class GraphReleasedError(RuntimeError):

@@ -50,6 +50,8 @@ class Value:
         "__weakref__",
     )
     _retains_grad = True  # intermediate nodes keep their gradient too, for inspection
+    _epoch = 0  # a Value is never modified in place: its rules always see their data
+    _modified = 0
     _fit_gradient = None  # rules give floats: nothing to fit
     _exact_gradient = None
 

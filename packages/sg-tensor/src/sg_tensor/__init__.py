@@ -31,6 +31,7 @@ from sg_tensor import (  # declare operators
     api,
     elementwise,
     functional,
+    inplace,
     linalg,
     reductions,
     shapes,
@@ -53,6 +54,7 @@ from sg_tensor.op import DECLARATIONS, OPS, unbroadcast
 from sg_tensor.tensor import Tensor
 
 api.install()
+inplace.install()
 globals().update({name: getattr(functional, name) for name in functional.__all__})
 
 try:
@@ -60,7 +62,7 @@ try:
 except PackageNotFoundError:  # a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-del activations, elementwise, linalg, reductions, shapes  # imported to declare their operators
+del activations, elementwise, inplace, linalg, reductions, shapes  # imported to install
 
 __all__ = [
     "DECLARATIONS", "OPS", "Function", "FunctionCtx", "GraphReleasedError",

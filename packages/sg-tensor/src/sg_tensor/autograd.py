@@ -130,6 +130,7 @@ def grad(
                 f"grad(): inputs[{j}] does not require grad; create it with requires_grad=True"
             )
     seeds = [_seed(out, g, i, create_graph) for i, (out, g) in enumerate(zip(outs, given))]
+    graph.refuse_modified(*outs)  # nothing a rule reads was modified in place since
     with np.errstate(all="ignore"):  # IEEE results (inf, nan) at domain edges
         raw = graph.grad(
             list(outs), list(ins), seeds, retain_graph=retain_graph, create_graph=create_graph

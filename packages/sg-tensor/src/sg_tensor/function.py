@@ -45,6 +45,7 @@ from sg_scalar.graph import (
     NotTwiceDifferentiableError,
     Op,
     ShapeMismatchError,
+    inplace_count,
     is_grad_enabled,
     no_grad,
 )
@@ -204,6 +205,7 @@ class Function:
         node._op = cls._op
         node._parents = tensors
         node._ctx = {"ctx": ctx}
+        node._epoch = inplace_count()
         linked = layout.unpack(node, fresh)
         return linked[0] if single else linked
 

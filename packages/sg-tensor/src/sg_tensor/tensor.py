@@ -22,6 +22,7 @@ from sg_tensor import op as op_module
 __all__ = ["Tensor", "as_tensor", "binary", "operand"]
 
 _grad_mode = graph._grad_mode
+_inplace = graph._InPlace  # the in-place counter a node records when it is computed
 _new = object.__new__
 _ndarray = np.ndarray
 
@@ -50,6 +51,8 @@ class Tensor:
         "_parents",
         "_ctx",
         "_pending",
+        "_epoch",
+        "_modified",
         "__weakref__",
     )
     _retains_grad = False  # only leaves keep .grad, as in PyTorch: saves memory
@@ -86,6 +89,7 @@ class Tensor:
         self._parents = ()
         self._ctx = None
         self._pending = None
+        self._epoch = self._modified = 0
         if requires_grad:
             self.requires_grad_(True)
 
@@ -233,6 +237,7 @@ class Tensor:
                 root_seed = grad if grad.dtype == self.dtype else grad.astype(self.dtype)
             else:
                 root_seed = Tensor(seed)
+        graph.refuse_modified(self)  # nothing a rule reads was modified in place since
         with np.errstate(all="ignore"):  # IEEE results (inf, nan) at domain edges
             graph.backward(self, root_seed, retain_graph=retain_graph, create_graph=create_graph)
 
@@ -328,12 +333,15 @@ class Tensor:
         out.data = data if type(data) is _ndarray else np.asarray(data)
         out.grad = None
         out._pending = None
+        out._modified = 0
         if self.requires_grad and _grad_mode.enabled:
             out.requires_grad = True
             out._op = op
             out._parents = (self,)
             out._ctx = ctx
+            out._epoch = _inplace.count
         else:
+            out._epoch = 0
             out.requires_grad = False
             out._op = None
             out._parents = ()
@@ -352,12 +360,15 @@ class Tensor:
         out.data = data if type(data) is _ndarray else np.asarray(data)
         out.grad = None
         out._pending = None
+        out._modified = 0
         if (self.requires_grad or other.requires_grad) and _grad_mode.enabled:
             out.requires_grad = True
             out._op = op
             out._parents = (self, other)
             out._ctx = ctx
+            out._epoch = _inplace.count
         else:
+            out._epoch = 0
             out.requires_grad = False
             out._op = None
             out._parents = ()
@@ -378,6 +389,7 @@ class Tensor:
                     out._op = op
                     out._parents = tuple(inputs)
                     out._ctx = ctx
+                    out._epoch = _inplace.count
                     break
         return out
 
@@ -500,6 +512,7 @@ def _leaf(data: np.ndarray) -> Tensor:
     out._parents = ()
     out._ctx = None
     out._pending = None
+    out._epoch = out._modified = 0
     return out
 
 

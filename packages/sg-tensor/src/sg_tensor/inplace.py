@@ -1,0 +1,167 @@
+"""In-place operations: ``x.add_(y)``, ``x -= y``, ``x[i] = v``, ``x.zero_()``...
+
+They write into the tensor's own array: the same Tensor object, the same array, still a
+leaf that requires grad if it was one. That is what an optimizer's update does, so it is
+allowed where no gradient can go wrong:
+
+- inside ``no_grad()`` (``with no_grad(): w -= lr * w.grad``), or on a tensor that does
+  not require grad;
+- not on a tensor that requires grad while the graph is being recorded: PyTorch would
+  record the operation; sg refuses it with an error naming the operation, never a
+  silently wrong gradient;
+- and a tensor modified after a graph used it makes that graph's ``backward()`` raise
+  (:func:`sg_scalar.graph.refuse_modified`): the rules would read the new values.
+
+The result keeps the tensor's shape and dtype (what cannot be written there is an
+error), as in PyTorch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from sg_scalar.graph import is_grad_enabled, record_modification
+from sg_tensor.arguments import normalize_index
+from sg_tensor.tensor import Tensor
+
+__all__ = ["METHODS", "install"]
+
+
+def _writable(x: Tensor, name: str) -> None:
+    """Refuse an in-place operation that would make a gradient wrong."""
+    if x.requires_grad and is_grad_enabled():
+        what = "a leaf" if x._op is None else "the result of an operation"
+        raise RuntimeError(
+            f"{name}: in-place operation on a tensor that requires grad ({what}, shape "
+            f"{x.shape}): its gradient would be wrong. Inside `with no_grad():` it is "
+            "allowed (an optimizer's update); otherwise use the out-of-place form"
+        )
+
+
+def _value(other: Any) -> Any:
+    return other.data if isinstance(other, Tensor) else other
+
+
+def _write(x: Tensor, name: str, result: Any) -> Tensor:
+    """Store ``result`` in ``x``'s own array (same shape and dtype) and note the change."""
+    if not x.data.flags.writeable:
+        raise ValueError(f"{name}: the tensor's array (shape {x.shape}) is read-only")
+    result = np.asarray(result)
+    if result.dtype.kind == "f" and x.dtype.kind in "biu":
+        raise TypeError(
+            f"{name}: the result is floating point ({result.dtype}) but the tensor is "
+            f"{x.dtype}; an in-place operation keeps the tensor's dtype"
+        )
+    try:
+        np.copyto(x.data, np.broadcast_to(result, x.shape), casting="unsafe")
+    except ValueError as error:
+        raise ValueError(
+            f"{name}: an operand of shape {result.shape} cannot be broadcast to the "
+            f"tensor's shape {x.shape} ({error})"
+        ) from None
+    record_modification(x)
+    return x
+
+
+def _combine(x: Tensor, name: str, ufunc: np.ufunc, value: Any) -> Any:
+    """``ufunc(x, value)``, or an error naming the operation and both shapes."""
+    try:
+        return ufunc(x.data, value)
+    except ValueError:
+        raise ValueError(
+            f"{name}: an operand of shape {np.shape(value)} cannot be broadcast to the "
+            f"tensor's shape {x.shape}"
+        ) from None
+
+
+def _scaled(name: str, ufunc: np.ufunc) -> Callable[..., Tensor]:
+    """``add_``/``sub_``: ``x = x op alpha * other``, PyTorch's ``alpha``."""
+
+    def method(self: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
+        _writable(self, name)
+        value = _value(other)
+        if alpha != 1:
+            value = np.multiply(value, alpha)
+        return _write(self, name, _combine(self, name, ufunc, value))
+
+    method.__name__ = name
+    method.__doc__ = f"In place: ``x = x {ufunc.__name__} alpha * other``."
+    return method
+
+
+def _plain(name: str, ufunc: np.ufunc) -> Callable[[Tensor, Any], Tensor]:
+    def method(self: Tensor, other: Any) -> Tensor:
+        _writable(self, name)
+        return _write(self, name, _combine(self, name, ufunc, _value(other)))
+
+    method.__name__ = name
+    method.__doc__ = f"In place: ``x = x {ufunc.__name__} other``."
+    return method
+
+
+def zero_(self: Tensor) -> Tensor:
+    """In place: every element 0."""
+    _writable(self, "zero_")
+    return _write(self, "zero_", np.zeros((), dtype=self.dtype))
+
+
+def fill_(self: Tensor, value: Any) -> Tensor:
+    """In place: every element ``value``."""
+    _writable(self, "fill_")
+    return _write(self, "fill_", _value(value))
+
+
+def copy_(self: Tensor, src: Any) -> Tensor:
+    """In place: the values of ``src`` (broadcast to this tensor's shape)."""
+    _writable(self, "copy_")
+    return _write(self, "copy_", np.asarray(_value(src)).astype(self.dtype, copy=False))
+
+
+def clamp_(self: Tensor, min: Any = None, max: Any = None) -> Tensor:
+    """In place: ``clamp(min, max)`` (with ``min > max`` every element becomes ``max``)."""
+    _writable(self, "clamp_")
+    if min is None and max is None:
+        raise ValueError("clamp_: give at least one of min and max")
+    result = self.data
+    if min is not None:
+        result = np.maximum(result, _value(min))
+    if max is not None:
+        result = np.minimum(result, _value(max))
+    return _write(self, "clamp_", result)
+
+
+def setitem(self: Tensor, index: Any, value: Any) -> None:
+    """``x[index] = value``: in place, as the other in-place operations."""
+    _writable(self, "__setitem__")
+    try:
+        self.data[normalize_index(index, self.shape)] = _value(value)
+    except (ValueError, TypeError) as error:
+        raise type(error)(f"__setitem__: {error} (tensor shape {self.shape})") from None
+    record_modification(self)
+
+
+METHODS: dict[str, Callable[..., Any]] = {
+    "add_": _scaled("add_", np.add),
+    "sub_": _scaled("sub_", np.subtract),
+    "mul_": _plain("mul_", np.multiply),
+    "div_": _plain("div_", np.divide),
+    "__iadd__": _plain("__iadd__", np.add),
+    "__isub__": _plain("__isub__", np.subtract),
+    "__imul__": _plain("__imul__", np.multiply),
+    "__itruediv__": _plain("__itruediv__", np.divide),
+    "zero_": zero_,
+    "fill_": fill_,
+    "copy_": copy_,
+    "clamp_": clamp_,
+    "__setitem__": setitem,
+}
+"""Every in-place method, by its name on ``Tensor``."""
+
+
+def install() -> None:
+    """Install the in-place methods on ``Tensor`` (called once by ``sg_tensor``)."""
+    for name, method in METHODS.items():
+        setattr(Tensor, name, method)

@@ -1,0 +1,106 @@
+"""In-place operations: the same object modified, never a silently wrong gradient."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sg_tensor as st
+
+
+def test_sgd_update_under_no_grad_modifies_the_same_leaf() -> None:
+    """Regression: ``w -= lr * w.grad`` under no_grad rebound ``w`` to a new tensor that
+    did not require grad, and the next backward failed far from the cause."""
+    w = st.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    same, array = w, w.data
+    for _ in range(3):
+        (w * w).sum().backward()
+        with st.no_grad():
+            w -= 0.1 * w.grad
+        w.grad = None
+    assert w is same
+    assert w.data is array
+    assert w.requires_grad
+    assert w.is_leaf
+    np.testing.assert_allclose(w.data, np.array([1.0, -2.0, 3.0]) * 0.8**3)
+
+
+def test_in_place_on_a_tensor_that_requires_grad_is_refused_outside_no_grad() -> None:
+    """Regression: ``x += 1`` on a leaf that requires grad was accepted."""
+    x = st.tensor([1.0, 2.0], requires_grad=True)
+    for name, run in [
+        ("__iadd__", lambda: x.__iadd__(1.0)),
+        ("add_", lambda: x.add_(1.0)),
+        ("zero_", lambda: x.zero_()),
+        ("__setitem__", lambda: x.__setitem__(0, 5.0)),
+    ]:
+        with pytest.raises(RuntimeError, match=f"{name}: in-place operation on a tensor"):
+            run()
+    np.testing.assert_array_equal(x.data, [1.0, 2.0])  # nothing written
+    y = x * 2
+    with pytest.raises(RuntimeError, match="the result of an operation"):
+        y.mul_(3.0)
+
+
+def test_every_in_place_method_on_a_plain_tensor() -> None:
+    x = st.tensor([1.0, 2.0, 3.0])
+    assert x.add_(st.tensor([1.0, 1.0, 1.0]), alpha=2.0) is x
+    np.testing.assert_array_equal(x.data, [3.0, 4.0, 5.0])
+    x.sub_(1.0).mul_(2.0).div_(4.0)
+    np.testing.assert_array_equal(x.data, [1.0, 1.5, 2.0])
+    x.clamp_(1.2, 1.8)
+    np.testing.assert_array_equal(x.data, [1.2, 1.5, 1.8])
+    x.clamp_(2.0, 1.0)  # min > max: max, as PyTorch
+    np.testing.assert_array_equal(x.data, [1.0, 1.0, 1.0])
+    x.fill_(7.0)
+    np.testing.assert_array_equal(x.data, [7.0, 7.0, 7.0])
+    x.copy_(np.array([4.0, 5.0, 6.0]))
+    np.testing.assert_array_equal(x.data, [4.0, 5.0, 6.0])
+    x[1] = 0.5
+    x[np.array([True, False, True])] = st.tensor([9.0, 8.0])
+    np.testing.assert_array_equal(x.data, [9.0, 0.5, 8.0])
+    x *= 2
+    x /= 4
+    x += 1
+    x -= 0.5
+    np.testing.assert_array_equal(x.data, [5.0, 0.75, 4.5])
+    x.zero_()
+    np.testing.assert_array_equal(x.data, [0.0, 0.0, 0.0])
+
+
+def test_in_place_keeps_shape_and_dtype_and_says_what_cannot_be_written() -> None:
+    x = st.tensor(np.zeros((2, 3), dtype=np.float32))
+    x += np.ones(3)  # float64 into float32: cast, as PyTorch
+    assert x.dtype == np.float32
+    with pytest.raises(ValueError, match=r"add_: an operand of shape \(4,\) cannot be broadcast"):
+        x.add_(np.ones(4))
+    i = st.tensor(np.array([1, 2, 3]))
+    with pytest.raises(TypeError, match="the result is floating point"):
+        i += 0.5
+    with pytest.raises(TypeError, match="div_: the result is floating point"):
+        i.div_(2)
+    np.testing.assert_array_equal(i.data, [1, 2, 3])
+    frozen = np.zeros(2)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        st.Tensor(frozen).fill_(1.0)
+
+
+def test_modifying_a_tensor_a_graph_needs_makes_backward_raise() -> None:
+    """PyTorch's version counter: a rule must not read data changed after its forward."""
+    w = st.tensor([1.0, 2.0], requires_grad=True)
+    x = st.tensor([3.0, 4.0])
+    y = (w * x).sum()
+    x.add_(1.0)  # x was saved for w's gradient
+    with pytest.raises(RuntimeError, match=r"mul: its input 1 \(shape \(2,\)\) was modified"):
+        y.backward()
+    assert w.grad is None
+    z = (w * x).sum()  # computed after the change: fine
+    z.backward()
+    np.testing.assert_array_equal(w.grad, [4.0, 5.0])
+    e = w.exp()
+    out = e.sum()
+    with st.no_grad():
+        e.mul_(2.0)  # exp's rule reads its own output
+    with pytest.raises(RuntimeError, match="exp: its output"):
+        st.grad(out, w)
