@@ -85,11 +85,39 @@ def test_random_factories_are_reproducible() -> None:
     assert st.randn(2, rng=0, requires_grad=True).requires_grad
 
 
-def test_random_factories_need_a_generator() -> None:
-    with pytest.raises(TypeError, match="pass a numpy Generator"):
-        st.randn(2, rng=None)
+def test_random_factories_draw_from_the_default_generator_manual_seed_resets() -> None:
+    st.manual_seed(5)
+    first = (st.randn(2, 3).data, st.rand(4).data)
+    st.manual_seed(5)
+    again = (st.randn(2, 3).data, st.rand(4).data)
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(st.randn(2, 3).data, first[0])  # the generator advances
+    np.testing.assert_array_equal(
+        st.randn(3, rng=7).data, np.random.default_rng(7).standard_normal(3)
+    )
     with pytest.raises(TypeError, match="rng must be a numpy Generator or an int seed, got str"):
         st.rand(2, rng="seed")
+    with pytest.raises(TypeError, match="manual_seed: seed must be an int"):
+        st.manual_seed(1.5)
+
+
+def test_default_dtype_and_pytorch_dtype_names() -> None:
+    assert st.get_default_dtype() is np.float64
+    try:
+        st.set_default_dtype(st.float32)
+        assert st.tensor([1.0, 2.0]).dtype == np.float32
+        assert st.Tensor(2.5).dtype == np.float32
+        assert st.zeros(2).dtype == np.float32
+        assert st.randn(2).dtype == np.float32
+        assert st.tensor(np.zeros(2)).dtype == np.float64  # an array keeps its dtype
+        assert st.tensor([1, 2]).dtype == np.int64
+    finally:
+        st.set_default_dtype(st.float64)
+    with pytest.raises(TypeError, match="set_default_dtype: only float32 or float64"):
+        st.set_default_dtype(st.int64)
+    shared = np.zeros(3)
+    assert st.from_numpy(shared).data is shared
 
 
 def test_as_tensor_does_not_copy() -> None:

@@ -45,6 +45,10 @@ def test_gradient_matches_central_differences(example: Example) -> None:
         example.call, *arrays, h=1e-2 if rough else 1e-6, rtol=1e-5 if rough else 1e-6
     )
     rules = {decl.name} if decl.op is not None else set(decl.uses)
+    if not rules:  # declared the identity at float64 (double()): it returns its input
+        x = st.Tensor(arrays[0])
+        assert example.call(x) is x
+        return
     assert rules & used, f"{example.name} runs {sorted(used)}, not {sorted(rules)}"
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+import sg_tensor
 from sg_tensor import Tensor
 
 __all__ = [
@@ -21,19 +22,16 @@ __all__ = [
     "manual_seed", "normal_", "ones_", "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_",
 ]  # fmt: skip
 
-_default = np.random.default_rng(0)
-
 
 def manual_seed(seed: int) -> np.random.Generator:
-    """Reset the default generator to ``seed`` (and return it)."""
-    global _default
-    _default = np.random.default_rng(seed)
-    return _default
+    """Reset the default generator to ``seed`` (and return it): sg-tensor's, which
+    ``randn``/``rand`` and every random draw of sg-nn use without ``rng=``."""
+    return sg_tensor.manual_seed(seed)
 
 
 def default_generator() -> np.random.Generator:
-    """The generator used when no ``rng`` is given."""
-    return _default
+    """The generator used when no ``rng`` is given (sg-tensor's default generator)."""
+    return sg_tensor.default_generator()
 
 
 def _fan(tensor: Tensor, mode: str) -> int:
@@ -43,7 +41,7 @@ def _fan(tensor: Tensor, mode: str) -> int:
 
 
 def _rng(rng: np.random.Generator | None) -> np.random.Generator:
-    return _default if rng is None else rng
+    return sg_tensor.default_generator() if rng is None else rng
 
 
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:

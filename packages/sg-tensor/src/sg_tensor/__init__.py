@@ -35,11 +35,26 @@ from sg_tensor import (  # declare operators
     linalg,
     reductions,
     shapes,
+    tensor_methods,
 )
 from sg_tensor.autograd import grad, hessian, hvp, jacobian
+from sg_tensor.dtypes import (
+    bool,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int8,
+    int16,
+    int32,
+    int64,
+    set_default_dtype,
+    uint8,
+)
 from sg_tensor.factories import (
     arange,
     eye,
+    from_numpy,
     full,
     ones,
     ones_like,
@@ -51,10 +66,12 @@ from sg_tensor.factories import (
 )
 from sg_tensor.function import Function, FunctionCtx, once_differentiable
 from sg_tensor.op import DECLARATIONS, OPS, unbroadcast
+from sg_tensor.seeding import default_generator, manual_seed
 from sg_tensor.tensor import Tensor
 
 api.install()
 inplace.install()
+tensor_methods.install()
 globals().update({name: getattr(functional, name) for name in functional.__all__})
 
 try:
@@ -62,14 +79,17 @@ try:
 except PackageNotFoundError:  # a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-del activations, elementwise, inplace, linalg, reductions, shapes  # imported to install
+del activations, elementwise, inplace, linalg, reductions, shapes, tensor_methods  # installed
 
 __all__ = [
     "DECLARATIONS", "OPS", "Function", "FunctionCtx", "GraphReleasedError",
     "NotTwiceDifferentiableError", "ShapeMismatchError", "Tensor", "__version__", "arange",
-    "enable_grad", "eye", "full", "grad", "hessian", "hvp", "is_grad_enabled", "jacobian",
-    "no_grad", "once_differentiable", "ones", "ones_like", "rand", "randn",
-    "set_grad_enabled", "tensor", "unbroadcast", "zeros", "zeros_like", *functional.__all__,
+    "bool", "default_generator", "enable_grad", "eye", "float16", "float32", "float64",
+    "from_numpy", "full", "get_default_dtype", "grad", "hessian", "hvp", "int8", "int16",
+    "int32", "int64", "is_grad_enabled", "jacobian", "manual_seed", "no_grad",
+    "once_differentiable", "ones", "ones_like", "rand", "randn", "set_default_dtype",
+    "set_grad_enabled", "tensor", "uint8", "unbroadcast", "zeros", "zeros_like",
+    *functional.__all__,
 ]  # fmt: skip
 
 

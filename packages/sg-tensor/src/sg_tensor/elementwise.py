@@ -25,7 +25,7 @@ from sg_scalar.bounds import (
     unit,
 )
 from sg_scalar.declare import NONZERO, POSITIVE, REAL, Case, Domain, Kink, Tie, Torch, power_domain
-from sg_tensor.op import OPS, data, indicator, number, op, quiet
+from sg_tensor.op import OPS, composite, data, indicator, number, op, quiet
 from sg_tensor.tensor import Tensor, binary, operand
 
 Grads = tuple[Any, ...]
@@ -333,3 +333,43 @@ def _torch_dtype(torch: Any, x: Any, dtype: Any) -> Any:
 def astype(g: Any, out: Any, x: Any, *, dtype: np.dtype[Any]) -> Grads:
     """A change of precision: the gradient is converted back to the input's dtype."""
     return (g.astype(x.dtype),)
+
+
+# ---------------------------------------------------------------------------------------
+# PyTorch's spellings of a change of dtype, and a differentiable copy
+# ---------------------------------------------------------------------------------------
+def _to(
+    x: Tensor, *args: Any, dtype: Any = None, device: Any = None, copy: bool = False
+) -> Tensor:
+    """``x.to(dtype)`` (PyTorch): :meth:`astype`; a device may be given and must be
+    ``"cpu"`` (sg computes on the CPU). ``copy=True`` always returns a new tensor."""
+    for arg in args:
+        if isinstance(arg, str) or arg is None:
+            device = arg
+        elif isinstance(arg, Tensor):
+            dtype = arg.dtype  # x.to(other): other's dtype
+        else:
+            dtype = arg
+    if str(device) not in ("cpu", "None"):
+        raise ValueError(f"to: sg computes on the CPU; device {device!r} is not available")
+    if dtype is None:
+        return _clone(x) if copy else x
+    out = _astype(x, dtype)
+    return _clone(out) if copy and out is x else out
+
+
+def _clone(x: Tensor) -> Tensor:
+    """A copy that shares no memory, through which gradients flow (PyTorch's ``clone``)."""
+    return x._apply1(OPS["astype"], {"dtype": x.dtype})
+
+
+CAST = Case({"dtype": np.float32}, ((2, 3, 4),))
+composite("to", "astype", _to, function=None, uses=("astype",), rounding=2.0**-24,
+          torch=Torch(call=_torch_dtype), cases=[CAST])  # fmt: skip
+composite("float", "unary", lambda x: _astype(x, np.float32), function=None,
+          uses=("astype",), rounding=2.0**-24,
+          torch=Torch(call=lambda torch, x: x.float()))  # fmt: skip
+composite("double", "unary", lambda x: _astype(x, np.float64), function=None,
+          torch=Torch(call=lambda torch, x: x.double()))  # fmt: skip  # float64: x itself
+composite("clone", "unary", _clone, uses=("astype",),
+          torch=Torch(call=lambda torch, x: x.clone()))  # fmt: skip

@@ -1,7 +1,9 @@
 """Ways to make tensors: from data, filled, ranges, identity, and random numbers.
 
-Random factories take an explicit numpy ``Generator`` so that every run can be
-reproduced bit for bit.
+Floating tensors get the default dtype (float64 unless :func:`~sg_tensor.dtypes.
+set_default_dtype` says otherwise). Random factories draw from ``rng=`` (a numpy
+``Generator`` or a seed), or else from the default generator :func:`~sg_tensor.seeding.
+manual_seed` resets, so every run can be reproduced bit for bit.
 """
 
 from __future__ import annotations
@@ -11,39 +13,52 @@ from typing import Any
 import numpy as np
 
 from sg_tensor.arguments import shape_arg as _shape_arg
+from sg_tensor.dtypes import get_default_dtype
+from sg_tensor.seeding import default_generator
 from sg_tensor.tensor import Tensor
 
 __all__ = [
-    "arange", "eye", "full", "ones", "ones_like", "rand", "randn", "tensor", "zeros",
-    "zeros_like",
+    "arange", "eye", "from_numpy", "full", "ones", "ones_like", "rand", "randn", "tensor",
+    "zeros", "zeros_like",
 ]  # fmt: skip
-
-DEFAULT_DTYPE = np.float64
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     """A new tensor holding a copy of ``data``."""
     source = data.data if isinstance(data, Tensor) else data
-    return Tensor(np.array(source, dtype=dtype), requires_grad=requires_grad)
+    array = np.array(source, dtype=dtype)
+    if dtype is None and not isinstance(source, np.ndarray) and array.dtype == np.float64:
+        array = array.astype(get_default_dtype(), copy=False)  # Python floats
+    return Tensor(array, requires_grad=requires_grad)
 
 
-def zeros(*shape: Any, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing ``array``'s memory and dtype (writes to one show in the other)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy array, got {type(array).__name__}")
+    return Tensor(array)
+
+
+def _floating(dtype: Any) -> Any:
+    return get_default_dtype() if dtype is None else dtype
+
+
+def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros."""
-    return Tensor(np.zeros(_shape_arg(shape, "zeros"), dtype=dtype), requires_grad=requires_grad)
+    values = np.zeros(_shape_arg(shape, "zeros"), dtype=_floating(dtype))
+    return Tensor(values, requires_grad=requires_grad)
 
 
-def ones(*shape: Any, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones."""
-    return Tensor(np.ones(_shape_arg(shape, "ones"), dtype=dtype), requires_grad=requires_grad)
+    values = np.ones(_shape_arg(shape, "ones"), dtype=_floating(dtype))
+    return Tensor(values, requires_grad=requires_grad)
 
 
-def full(
-    shape: Any, fill_value: float, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False
-) -> Tensor:
+def full(shape: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor filled with ``fill_value``."""
-    return Tensor(
-        np.full(_shape_arg((shape,), "full"), fill_value, dtype=dtype), requires_grad=requires_grad
-    )
+    values = np.full(_shape_arg((shape,), "full"), fill_value, dtype=_floating(dtype))
+    return Tensor(values, requires_grad=requires_grad)
 
 
 def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -68,18 +83,14 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
     return Tensor(values)
 
 
-def eye(
-    n: int, m: int | None = None, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False
-) -> Tensor:
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """The ``n x m`` identity matrix."""
-    return Tensor(np.eye(n, m, dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.eye(n, m, dtype=_floating(dtype)), requires_grad=requires_grad)
 
 
 def _generator(rng: Any) -> np.random.Generator:
     if rng is None:
-        raise TypeError(
-            "pass a numpy Generator, e.g. rng=np.random.default_rng(0), so runs are reproducible"
-        )
+        return default_generator()
     if isinstance(rng, np.random.Generator):
         return rng
     if isinstance(rng, (int, np.integer)):
@@ -87,17 +98,19 @@ def _generator(rng: Any) -> np.random.Generator:
     raise TypeError(f"rng must be a numpy Generator or an int seed, got {type(rng).__name__}")
 
 
-def rand(*shape: Any, rng: Any, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in ``[0, 1)`` drawn from ``rng`` (a numpy Generator or a seed)."""
-    values = _generator(rng).random(_shape_arg(shape, "rand"), dtype=np.dtype(dtype).type)
+def rand(*shape: Any, rng: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in ``[0, 1)`` drawn from ``rng`` (a numpy Generator or a seed; by
+    default the generator :func:`~sg_tensor.manual_seed` resets)."""
+    values = _generator(rng).random(
+        _shape_arg(shape, "rand"), dtype=np.dtype(_floating(dtype)).type
+    )
     return Tensor(values, requires_grad=requires_grad)
 
 
-def randn(
-    *shape: Any, rng: Any, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False
-) -> Tensor:
-    """Standard normal samples drawn from ``rng`` (a numpy Generator or a seed)."""
+def randn(*shape: Any, rng: Any = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples drawn from ``rng`` (a numpy Generator or a seed; by default
+    the generator :func:`~sg_tensor.manual_seed` resets)."""
     values = _generator(rng).standard_normal(
-        _shape_arg(shape, "randn"), dtype=np.dtype(dtype).type
+        _shape_arg(shape, "randn"), dtype=np.dtype(_floating(dtype)).type
     )
     return Tensor(values, requires_grad=requires_grad)

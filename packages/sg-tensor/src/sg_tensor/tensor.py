@@ -17,6 +17,7 @@ import numpy as np
 
 from sg_scalar import graph
 from sg_scalar.graph import Op, ShapeMismatchError
+from sg_tensor import dtypes
 from sg_tensor import op as op_module
 
 __all__ = ["Tensor", "as_tensor", "binary", "operand"]
@@ -78,6 +79,10 @@ class Tensor:
             ) from None
         if dtype is None and array.dtype.kind in "iub" and _is_python_float_data(data):
             array = array.astype(np.float64)
+        if dtype is None and array.dtype == np.float64 and not isinstance(data, np.ndarray):
+            default = dtypes.get_default_dtype()  # Python floats: the default dtype
+            if default is not np.float64:
+                array = array.astype(default)
         if array.dtype.kind not in "biuf":
             raise TypeError(
                 f"Tensor(): unsupported dtype {array.dtype} (use bool, integer or float data)"
@@ -249,6 +254,8 @@ class Tensor:
         share it, so the second gets a copy. A stored array stays alive in ``.grad``
         until the pass ends, so its id cannot be reused within the pass.
         """
+        if LEAF_HOOKS and id(self) in LEAF_HOOKS:  # x.register_hook(fn) on this leaf
+            g = _run_hooks(LEAF_HOOKS[id(self)], g)
         if isinstance(g, Tensor):  # create_graph: the gradient is a differentiable node
             if g.dtype != self.data.dtype:
                 g = g.astype(self.data.dtype)
@@ -469,6 +476,21 @@ op_module.register_node_apply(_apply_on_nodes)
 _ONE = {np.dtype(t): np.ones((), dtype=t) for t in (np.float16, np.float32, np.float64)}
 for _one in _ONE.values():
     _one.flags.writeable = False
+
+
+LEAF_HOOKS: dict[int, list[Callable[[Tensor], Any]]] = {}
+"""Hooks registered on leaves (``x.register_hook``), by the leaf's id (see
+:mod:`sg_tensor.tensor_methods`)."""
+
+
+def _run_hooks(hooks: list[Callable[[Tensor], Any]], g: Any) -> Any:
+    """``g`` after each hook (a hook returning a value replaces it)."""
+    on_nodes = isinstance(g, Tensor)
+    for hook in list(hooks):
+        replaced = hook(g if on_nodes else Tensor(np.asarray(g)))
+        if replaced is not None:
+            g = replaced if on_nodes else np.asarray(getattr(replaced, "data", replaced))
+    return g
 
 
 def _already_stored(g: Any, stored: set[int]) -> bool:

@@ -1,0 +1,195 @@
+"""Tensor methods PyTorch users reach for that are not operators (no gradient rule).
+
+- sizes: ``x.size()``, ``x.size(d)`` (and ``x.size`` still numpy's element count),
+  ``x.numel()``, ``x.dim()``;
+- data out and new tensors: ``x.tolist()``, ``x.new_zeros(shape)``, ``x.new_ones``,
+  ``x.new_full``, ``x.new_tensor(data)`` (the dtype of ``x``, no gradient);
+- gradients: ``x.grad_fn`` (the operator that produced ``x``, or None for a leaf),
+  ``x.register_hook(fn)`` (``fn(grad)`` sees, and may replace, the gradient flowing
+  into ``x``), ``x.retain_grad()`` (a non-leaf keeps its ``.grad``, as a leaf does).
+
+Hooks need nothing from the backward driver: a hook on a non-leaf wraps the operator of
+its node (the rule receives the hook's gradient); a hook on a leaf runs where the leaf
+stores its gradient.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from sg_scalar.graph import RELEASED, Op
+from sg_tensor.arguments import one_axis
+from sg_tensor.arguments import shape_arg as _shape_arg
+from sg_tensor.tensor import LEAF_HOOKS, Tensor, _run_hooks
+
+__all__ = ["install"]
+
+
+class Size(int):
+    """``x.size``: numpy's element count, which PyTorch's ``x.size()`` and ``x.size(d)``
+    call for the shape and one dimension's length."""
+
+    _shape: tuple[int, ...]
+
+    def __new__(cls, shape: tuple[int, ...]) -> Size:
+        size = super().__new__(cls, int(np.prod(shape, dtype=np.int64)))
+        size._shape = shape
+        return size
+
+    def __call__(self, dim: Any = None) -> Any:
+        if dim is None:
+            return self._shape
+        return self._shape[one_axis(dim, len(self._shape), "size", self._shape)]
+
+
+def _size(self: Tensor) -> Size:
+    return Size(self.data.shape)
+
+
+def numel(self: Tensor) -> int:
+    """The number of elements (PyTorch's name for ``size``)."""
+    return int(self.data.size)
+
+
+def dim(self: Tensor) -> int:
+    """The number of axes (PyTorch's name for ``ndim``)."""
+    return int(self.data.ndim)
+
+
+def tolist(self: Tensor) -> Any:
+    """The data as nested Python lists (a Python number for a 0-d tensor)."""
+    return self.data.tolist()
+
+
+def _new(fill: Callable[[tuple[int, ...], Any], np.ndarray], name: str) -> Callable[..., Tensor]:
+    def new(self: Tensor, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        shape = _shape_arg(size, name)
+        return Tensor(fill(shape, dtype or self.dtype), requires_grad=requires_grad)
+
+    new.__name__ = name
+    new.__doc__ = f"A new tensor of ``size`` with this tensor's dtype: ``{name}``."
+    return new
+
+
+def new_full(
+    self: Tensor, size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """A new tensor of ``size`` filled with ``fill_value``, with this tensor's dtype."""
+    shape = _shape_arg((size,), "new_full")
+    values = np.full(shape, fill_value, dtype=dtype or self.dtype)
+    return Tensor(values, requires_grad=requires_grad)
+
+
+def new_tensor(
+    self: Tensor, data: Any, *, dtype: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """A new tensor holding a copy of ``data``, with this tensor's dtype."""
+    source = data.data if isinstance(data, Tensor) else data
+    return Tensor(np.array(source, dtype=dtype or self.dtype), requires_grad=requires_grad)
+
+
+def _grad_fn(self: Tensor) -> Op | None:
+    """The operator that produced this tensor (None for a leaf or a freed graph)."""
+    op = self._op
+    return None if op is None or op is RELEASED else op
+
+
+Hook = Callable[[Tensor], Any]
+
+
+class _Handle:
+    """What :func:`register_hook` returns: ``handle.remove()`` takes the hook off."""
+
+    def __init__(self, hooks: list[Hook], hook: Hook) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def register_hook(self: Tensor, hook: Hook) -> _Handle:
+    """Call ``hook(grad)`` with the gradient flowing into this tensor in each backward
+    pass; a value it returns replaces that gradient. Returns a handle with ``remove()``."""
+    if not self.requires_grad:
+        raise RuntimeError(
+            f"register_hook: the tensor (shape {self.shape}) does not require grad, so no "
+            "gradient flows into it"
+        )
+    # a leaf's hooks run where it stores its gradient; a node's, before its rule
+    hooks = _leaf_hooks(self) if self._op is None else _node_hooks(self)
+    hooks.append(hook)
+    return _Handle(hooks, hook)
+
+
+def retain_grad(self: Tensor) -> None:
+    """Keep this non-leaf tensor's gradient in ``.grad`` after backward (accumulating, as a
+    leaf's); on a leaf it does nothing (a leaf keeps it anyway)."""
+    if self._op is None or getattr(self._op, "_sg_retains", False):
+        return
+    hooks = _node_hooks(self)
+
+    def keep(grad: Tensor) -> None:
+        data = np.array(grad.data)  # a copy: the pass goes on with the gradient
+        self.grad = data if self.grad is None else self.grad + data
+
+    hooks.insert(0, keep)
+    op = self._op
+    assert isinstance(op, _HookedOp)  # _node_hooks made it one
+    op._sg_retains = True
+
+
+class _HookedOp(Op):
+    """A node's operator with hooks run on its gradient before its rule."""
+
+    __slots__ = ("hooks", "inner", "_sg_retains")
+
+    def __init__(self, inner: Op) -> None:
+        super().__init__(
+            inner.name,
+            inner.forward,
+            self._vjp,
+            needs_input_grad=inner.needs_input_grad,
+            twice_differentiable=inner.twice_differentiable,
+        )
+        self.inner = inner
+        self.hooks: list[Hook] = []
+        self._sg_retains = False
+
+    def _vjp(self, g: Any, out: Any, *inputs: Any, **ctx: Any) -> tuple[Any, ...]:
+        return self.inner.vjp(_run_hooks(self.hooks, g), out, *inputs, **ctx)
+
+
+def _node_hooks(x: Tensor) -> list[Hook]:
+    op = x._op
+    if op is RELEASED:
+        raise RuntimeError("register_hook: the graph of this tensor was freed by backward()")
+    if not isinstance(op, _HookedOp):
+        assert op is not None
+        op = _HookedOp(op)
+        x._op = op
+    return op.hooks
+
+
+def _leaf_hooks(x: Tensor) -> list[Hook]:
+    """The hooks of leaf ``x``, kept by id until ``x`` is collected (then the id may be
+    another tensor's: the entry goes with ``x``)."""
+    key = id(x)
+    if key not in LEAF_HOOKS:
+        LEAF_HOOKS[key] = []
+        weakref.finalize(x, LEAF_HOOKS.pop, key, None)
+    return LEAF_HOOKS[key]
+
+
+def install() -> None:
+    """Install the methods on ``Tensor`` (called once by ``sg_tensor``)."""
+    Tensor.size = property(_size, doc=Size.__doc__)  # type: ignore[assignment,method-assign]
+    Tensor.grad_fn = property(_grad_fn, doc=_grad_fn.__doc__)  # type: ignore[attr-defined]
+    for fn in (numel, dim, tolist, new_full, new_tensor, register_hook, retain_grad):
+        setattr(Tensor, fn.__name__, fn)
+    Tensor.new_zeros = _new(np.zeros, "new_zeros")  # type: ignore[attr-defined]
+    Tensor.new_ones = _new(np.ones, "new_ones")  # type: ignore[attr-defined]

@@ -1,0 +1,99 @@
+"""PyTorch's everyday Tensor methods that are not operators, and its dtype spellings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import sg_tensor as st
+
+
+def test_size_numel_dim_and_tolist() -> None:
+    x = st.tensor(np.arange(6.0).reshape(2, 3))
+    assert x.size() == (2, 3)
+    assert x.size(1) == 3
+    assert x.size(-2) == 2
+    assert x.size == 6  # numpy's element count still
+    assert x.numel() == 6
+    assert x.dim() == 2
+    assert x.tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    assert st.tensor(2.5).tolist() == 2.5
+    with pytest.raises(ValueError, match="size: axis 2 is out of range"):
+        x.size(2)
+
+
+def test_new_tensors_take_this_tensors_dtype() -> None:
+    x = st.tensor(np.zeros(2, dtype=np.float32))
+    for made, value in ((x.new_zeros(2, 3), 0.0), (x.new_ones((2, 3)), 1.0),
+                        (x.new_full((2, 3), 7.0), 7.0)):  # fmt: skip
+        assert made.shape == (2, 3)
+        assert made.dtype == np.float32
+        assert np.all(made.data == value)
+        assert not made.requires_grad
+    assert x.new_tensor([1, 2]).dtype == np.float32
+    assert x.new_zeros(2, dtype=np.float64).dtype == np.float64
+
+
+def test_to_float_double_and_clone_are_differentiable() -> None:
+    x = st.tensor([1.0, 2.0], requires_grad=True)
+    assert x.to(st.float32).dtype == np.float32
+    assert x.to("cpu") is x
+    assert x.to(x) is x
+    assert x.double() is x
+    y = x.float()
+    c = x.clone()
+    assert c.data is not x.data
+    (y.sum() * 2 + (c * c).sum()).backward()
+    np.testing.assert_allclose(x.grad, [4.0, 6.0])
+    assert x.grad.dtype == np.float64
+    with pytest.raises(ValueError, match="sg computes on the CPU"):
+        x.to("cuda")
+
+
+def test_grad_fn_names_the_operator_and_is_none_for_a_leaf() -> None:
+    x = st.tensor([1.0, 2.0], requires_grad=True)
+    assert x.grad_fn is None
+    y = (x * 2).exp()
+    assert y.grad_fn is not None
+    assert y.grad_fn.name == "exp"
+    y.sum().backward()
+    assert y.grad_fn is None  # the graph was freed
+
+
+def test_retain_grad_keeps_a_non_leaf_gradient() -> None:
+    x = st.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3
+    h.retain_grad()
+    h.retain_grad()  # twice: one copy kept, not two
+    (h * h).sum().backward()
+    np.testing.assert_allclose(h.grad, 2 * 3 * np.array([1.0, 2.0]))
+    np.testing.assert_allclose(x.grad, 2 * 9 * np.array([1.0, 2.0]))
+
+
+def test_hooks_see_and_may_replace_the_gradient() -> None:
+    x = st.tensor([1.0, 2.0], requires_grad=True)
+    seen: list[Any] = []
+    handle = x.register_hook(lambda g: seen.append(g.data.copy()))
+    h = x * 2
+    h.register_hook(lambda g: g * 10)  # a non-leaf: its rule gets ten times the gradient
+    h.sum().backward()
+    np.testing.assert_allclose(x.grad, [20.0, 20.0])
+    np.testing.assert_allclose(seen[0], [20.0, 20.0])
+    handle.remove()
+    x.grad = None
+    (x * 1).sum().backward()
+    assert len(seen) == 1
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        st.tensor([1.0]).register_hook(lambda g: g)
+
+
+def test_hooks_work_under_create_graph() -> None:
+    x = st.tensor([1.0, 2.0], requires_grad=True)
+    h = x * x
+    h.register_hook(lambda g: g * 2)
+    (g,) = st.grad(h.sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.data, [4.0, 8.0])
+    (gg,) = st.grad(g.sum(), x)
+    np.testing.assert_allclose(gg.data, [4.0, 4.0])
