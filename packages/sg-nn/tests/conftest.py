@@ -5,9 +5,10 @@ test modules cannot import their neighbours. This directory is put on ``sys.path
 that they can import ``nn_helpers.py`` (named after the package so that it does not
 shadow another package's test helpers in a monorepo-wide run).
 
-Every test starts from a freshly seeded default generator (``sg_nn.init``'s), and the
-original generator object is put back afterwards, so no test depends on the order in
-which the others ran and none leaks its random state into another package's tests.
+Every test starts from a freshly seeded default generator (sg-tensor's, which sg-nn
+uses), and the original generator object is put back afterwards, so no test depends on
+the order in which the others ran and none leaks its random state into another
+package's tests.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sg_nn import init
+from sg_tensor import seeding
 
 _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
@@ -27,4 +28,5 @@ if _HERE not in sys.path:
 
 @pytest.fixture(autouse=True)
 def _fresh_default_generator(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(init, "_default", np.random.default_rng(20240601))
+    # sg-nn draws from sg-tensor's default generator (the one manual_seed resets)
+    monkeypatch.setattr(seeding, "_default", np.random.default_rng(20240601))
