@@ -30,7 +30,10 @@ def _refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["report", "--count", "0"], "--count: must be at least 1"),
         (["trajectory", "--steps", "0"], "--steps: must be at least 1"),
         (["trajectory", "--steps", "-3"], "--steps: must be at least 1"),
-        (["trajectory", "sgdd"], "'sgdd' is not one of adam, adamw, rmsprop, sgd, sgd_nesterov"),
+        (
+            ["trajectory", "sgdd"],
+            "'sgdd' is not one of adagrad, adam, adamw, rmsprop, sgd, sgd_nesterov",
+        ),
     ],
 )
 def test_counts_seeds_and_names_are_checked(

@@ -13,8 +13,20 @@ array([ 0.8, -1.6])
 
 from importlib.metadata import PackageNotFoundError, version
 
+from sg_optim.adagrad import Adagrad
 from sg_optim.adam import Adam, AdamW
-from sg_optim.lr_scheduler import CosineAnnealingLR, LinearLR, LRScheduler, StepLR
+from sg_optim.lr_scheduler import (
+    CosineAnnealingLR,
+    ExponentialLR,
+    LambdaLR,
+    LinearLR,
+    LRScheduler,
+    MultiStepLR,
+    OneCycleLR,
+    ReduceLROnPlateau,
+    SequentialLR,
+    StepLR,
+)
 from sg_optim.optimizer import Optimizer
 from sg_optim.rmsprop import RMSprop
 from sg_optim.sgd import SGD
@@ -26,13 +38,20 @@ except PackageNotFoundError:  # a source tree that is not installed
 
 __all__ = [
     "SGD",
+    "Adagrad",
     "Adam",
     "AdamW",
     "CosineAnnealingLR",
+    "ExponentialLR",
     "LRScheduler",
+    "LambdaLR",
     "LinearLR",
+    "MultiStepLR",
+    "OneCycleLR",
     "Optimizer",
     "RMSprop",
+    "ReduceLROnPlateau",
+    "SequentialLR",
     "StepLR",
     "__version__",
 ]

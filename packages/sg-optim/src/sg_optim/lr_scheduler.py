@@ -1,109 +1,64 @@
-"""Learning-rate schedules: ``StepLR``, ``CosineAnnealingLR``, ``LinearLR``.
+"""Learning-rate schedules, with PyTorch's names, arguments and rates.
 
-A scheduler sets ``group["lr"]`` of its optimizer's parameter groups from each group's
-initial rate and an epoch counter; call :meth:`LRScheduler.step` once per epoch, after
-``optimizer.step()``. The rates come from closed-form expressions of the epoch.
-Arguments are checked before a scheduler touches its optimizer, and a checkpoint before
-:meth:`LRScheduler.load_state_dict` applies it.
+A scheduler sets ``group["lr"]`` of its optimizer's parameter groups; call its
+``step()`` once per epoch (``OneCycleLR``: once per batch), after ``optimizer.step()``.
+
+* ``StepLR``, ``MultiStepLR``, ``ExponentialLR``: multiply the rate by ``gamma`` every
+  ``step_size`` epochs, at given milestones, or every epoch;
+* ``CosineAnnealingLR``, ``LinearLR``, ``LambdaLR``: a cosine, a line, or any function
+  of the epoch, times each group's initial rate;
+* ``OneCycleLR``: up to a peak and far down again, cycling the momentum the other way;
+* ``SequentialLR``: one scheduler after another, switching at milestones;
+* ``ReduceLROnPlateau``: reduce the rates when a metric (``step(metric)``) stalls.
+
+Most rates are closed-form expressions of the epoch and each group's initial rate;
+``ExponentialLR`` and ``MultiStepLR`` multiply the current rate at each step, as PyTorch
+does, so the floats are PyTorch's to the last bit. Arguments are checked before a
+scheduler touches its optimizer, the next rates are computed before a step changes
+anything, and a checkpoint is checked before ``load_state_dict()`` applies it.
+
+>>> import sg_tensor as st
+>>> from sg_optim import SGD
+>>> opt = SGD([st.tensor([1.0], requires_grad=True)], lr=1.0)
+>>> scheduler = MultiStepLR(opt, milestones=[2, 4], gamma=0.5)
+>>> rates = []
+>>> for epoch in range(6):
+...     rates.append(scheduler.get_last_lr()[0])
+...     opt.step()
+...     scheduler.step()
+>>> rates
+[1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from abc import ABC, abstractmethod
-from collections.abc import Mapping
+import numbers
+import types
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from sg_optim._checks import (
-    Where,
-    check_non_negative,
-    check_positive_integer,
-    check_real,
-    is_integer,
-)
+from sg_optim._checks import Where, check_non_negative, check_positive_integer, check_real
 from sg_optim.optimizer import Optimizer
+from sg_optim.schedulers_base import LRScheduler, check_epoch, check_optimizer, epochs
+from sg_optim.schedulers_cycle import OneCycleLR
+from sg_optim.schedulers_plateau import ReduceLROnPlateau
+from sg_optim.schedulers_sequential import SequentialLR
 
-__all__ = ["CosineAnnealingLR", "LRScheduler", "LinearLR", "StepLR"]
-
-
-class LRScheduler(ABC):
-    """Base class: subclasses define :meth:`lr_at`, the rate of a group at an epoch."""
-
-    def __init__(self, optimizer: Optimizer) -> None:
-        """Subclasses set their arguments as attributes, then call this."""
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(
-                f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}"
-            )
-        self._check_arguments(Where(type(self).__name__))  # before the groups change
-        self.optimizer = optimizer
-        for group in optimizer.param_groups:
-            group.setdefault("initial_lr", group["lr"])
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
-        self.last_epoch = 0
-        self._apply()
-
-    def _check_arguments(self, where: Where) -> None:  # noqa: B027 (optional, not abstract)
-        """Raise naming any invalid argument (each subclass checks its own)."""
-
-    @abstractmethod
-    def lr_at(self, base_lr: float, epoch: int) -> float:
-        """The learning rate of a group whose initial rate is ``base_lr``, at ``epoch``."""
-
-    def _apply(self) -> None:
-        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
-            group["lr"] = self.lr_at(base, self.last_epoch)
-
-    def step(self) -> None:
-        """Advance one epoch and set the new rates."""
-        self.last_epoch += 1
-        self._apply()
-
-    def get_last_lr(self) -> list[float]:
-        """The current rate of each group."""
-        return [group["lr"] for group in self.optimizer.param_groups]
-
-    def state_dict(self) -> dict[str, Any]:
-        """The scheduler's settings and position (not the optimizer)."""
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned; a bad one raises and changes nothing."""
-        where = Where(f"{type(self).__name__}.load_state_dict")
-        if not isinstance(state, Mapping):
-            raise TypeError(
-                f"{where('state')}: expected a dict from state_dict(), got a "
-                f"{type(state).__name__}"
-            )
-        expected = set(self.state_dict())
-        if set(state) != expected:
-            raise ValueError(
-                f"{where('state')}: keys {sorted(map(str, state))} do not match {sorted(expected)}"
-            )
-        trial = copy.copy(self)  # the checks read attributes: try the values on a copy
-        trial.__dict__.update(copy.deepcopy(dict(state)))
-        trial._check_arguments(where)
-        trial._check_position(where)
-        self.__dict__.update(trial.__dict__)
-        self._apply()
-
-    def _check_position(self, where: Where) -> None:
-        """Raise unless ``last_epoch`` and ``base_lrs`` fit the optimizer."""
-        if not is_integer(self.last_epoch):
-            raise TypeError(f"{where('last_epoch')}: expected an integer, got {self.last_epoch!r}")
-        if self.last_epoch < 0:
-            raise ValueError(
-                f"{where('last_epoch')}: expected an epoch >= 0, got {self.last_epoch}"
-            )
-        groups = len(self.optimizer.param_groups)
-        if not isinstance(self.base_lrs, list) or len(self.base_lrs) != groups:
-            raise ValueError(
-                f"{where('base_lrs')}: expected a list of {groups} rates (one per param "
-                f"group), got {self.base_lrs!r}"
-            )
-        for i, lr in enumerate(self.base_lrs):
-            check_non_negative(where, f"base_lrs[{i}]", lr, "learning rate")
+__all__ = [
+    "CosineAnnealingLR",
+    "ExponentialLR",
+    "LRScheduler",
+    "LambdaLR",
+    "LinearLR",
+    "MultiStepLR",
+    "OneCycleLR",
+    "ReduceLROnPlateau",
+    "SequentialLR",
+    "StepLR",
+]
 
 
 class StepLR(LRScheduler):
@@ -185,3 +140,157 @@ class LinearLR(LRScheduler):
         ``progress = min(epoch, total_iters) / total_iters``."""
         progress = min(epoch, self.total_iters) / self.total_iters
         return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * progress)
+
+
+class ExponentialLR(LRScheduler):
+    """Multiply the rate by ``gamma`` every epoch: ``lr = lr0 * gamma ** t``.
+
+    As in PyTorch, each step multiplies the group's current rate by ``gamma``; this
+    repeated product can differ from ``lr0 * gamma ** t`` in the last bit, and it is
+    PyTorch's.
+    """
+
+    def __init__(self, optimizer: Optimizer, gamma: float) -> None:
+        self.gamma = gamma
+        super().__init__(optimizer)
+
+    def _check_arguments(self, where: Where) -> None:
+        check_non_negative(where, "gamma", self.gamma, "gamma value")
+
+    def lr_at(self, base_lr: float, epoch: int) -> float:
+        """``base_lr`` multiplied ``epoch`` times by ``gamma``, one product at a time, as the
+        steps compute it."""
+        lr = base_lr
+        for _ in range(epoch):
+            lr = lr * self.gamma
+        return lr
+
+    def _next_lrs(self) -> list[float]:
+        return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+
+
+class MultiStepLR(LRScheduler):
+    """Multiply the rate by ``gamma`` at each milestone: ``lr = lr0 * gamma ** k``, with
+    ``k`` the number of milestones ``<= t`` (an epoch listed twice counts twice).
+
+    As in PyTorch, ``milestones`` is kept as a :class:`collections.Counter`, and a step
+    onto a milestone multiplies the group's current rate by ``gamma ** count``.
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1
+    ) -> None:
+        self.milestones = Counter(epochs(Where(type(self).__name__), "milestones", milestones))
+        self.gamma = gamma
+        super().__init__(optimizer)
+
+    def _check_arguments(self, where: Where) -> None:
+        if not isinstance(self.milestones, Counter):
+            raise TypeError(
+                f"{where('milestones')}: expected a Counter of epochs, got {self.milestones!r}"
+            )
+        for epoch, count in self.milestones.items():
+            check_epoch(where, "milestones", epoch)
+            check_positive_integer(where, f"milestones[{epoch}]", count)
+        check_non_negative(where, "gamma", self.gamma, "gamma value")
+
+    def lr_at(self, base_lr: float, epoch: int) -> float:
+        """``base_lr`` times ``gamma ** count`` for each milestone up to ``epoch``, one
+        milestone at a time, as the steps compute it."""
+        lr = base_lr
+        for milestone in sorted(self.milestones):
+            if milestone > epoch:
+                break
+            lr = lr * self.gamma ** self.milestones[milestone]
+        return lr
+
+    def _next_lrs(self) -> list[float]:
+        lrs = [group["lr"] for group in self.optimizer.param_groups]
+        count = self.milestones[self.last_epoch + 1]  # 0 if it is not a milestone
+        return [lr * self.gamma**count for lr in lrs] if count else lrs
+
+
+class LambdaLR(LRScheduler):
+    """Scale each group's initial rate by a function of the epoch: ``lr = lr0 * f(t)``.
+
+    ``lr_lambda`` is one function for every group, or a list of one per group. As in
+    PyTorch, :meth:`state_dict` saves a plain function as ``None`` and a callable
+    object as a copy of its attributes (``__dict__``), which :meth:`load_state_dict`
+    restores into this scheduler's object.
+    """
+
+    _saved_separately = ("lr_lambdas",)
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+    ) -> None:
+        check_optimizer(type(self).__name__, optimizer)
+        self.lr_lambdas: list[Any] = (
+            list(lr_lambda)
+            if isinstance(lr_lambda, (list, tuple))
+            else [lr_lambda] * len(optimizer.param_groups)
+        )
+        super().__init__(optimizer)
+
+    def _check_arguments(self, where: Where) -> None:
+        groups = len(self.optimizer.param_groups)
+        if len(self.lr_lambdas) != groups:
+            raise ValueError(
+                f"{where('lr_lambda')}: Expected {groups} lr_lambdas, but got "
+                f"{len(self.lr_lambdas)}"
+            )
+        for i, function in enumerate(self.lr_lambdas):
+            if not callable(function):
+                raise TypeError(
+                    f"{where('lr_lambda')}: expected a function of the epoch, got "
+                    f"{function!r} for param group {i}"
+                )
+
+    def _lrs_at(self, epoch: int) -> list[float]:
+        lrs = []
+        for i, (function, base) in enumerate(zip(self.lr_lambdas, self.base_lrs)):
+            factor = function(epoch)
+            lr = base * factor if isinstance(factor, numbers.Real) else math.nan
+            if not lr >= 0:  # also a nan, or a factor that is not a number
+                raise ValueError(
+                    f"{Where(type(self).__name__, i)('lr_lambda')}: the factor {factor!r} at "
+                    f"epoch {epoch} gives the learning rate {lr}; it must be a number >= 0"
+                )
+            lrs.append(lr)
+        return lrs
+
+    def state_dict(self) -> dict[str, Any]:
+        """The position and initial rates; of each function, ``None`` or its attributes."""
+        state = super().state_dict()
+        state["lr_lambdas"] = [
+            None
+            if isinstance(function, types.FunctionType) or not hasattr(function, "__dict__")
+            else function.__dict__.copy()
+            for function in self.lr_lambdas
+        ]
+        return state
+
+    def _checked_load(self, state: Any, where: Where) -> Callable[[], None]:
+        values = self._checked_values(state, where)
+        saved = state["lr_lambdas"]
+        if (
+            not isinstance(saved, (list, tuple))
+            or len(saved) != len(self.lr_lambdas)
+            or not all(entry is None or isinstance(entry, Mapping) for entry in saved)
+        ):
+            raise ValueError(
+                f"{where('lr_lambdas')}: expected a list of {len(self.lr_lambdas)} entries, "
+                f"each None (a function) or a dict (a callable object's attributes)"
+            )
+        attributes = [None if entry is None else copy.deepcopy(dict(entry)) for entry in saved]
+
+        def load() -> None:
+            self.__dict__.update(values)
+            for function, saved_attributes in zip(self.lr_lambdas, attributes):
+                if saved_attributes is not None:
+                    function.__dict__.update(saved_attributes)
+            self._apply()
+
+        return load

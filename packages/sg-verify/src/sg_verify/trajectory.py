@@ -78,6 +78,7 @@ OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
     "adam": ("Adam", {"lr": 1e-2, "betas": (0.9, 0.999), "eps": 1e-8}),
     "adamw": ("AdamW", {"lr": 1e-2, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2}),
     "rmsprop": ("RMSprop", {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8}),
+    "adagrad": ("Adagrad", {"lr": 1e-1, "lr_decay": 0.0, "eps": 1e-10}),
 }
 
 #: The supported losses; each comes with its own dataset and output size.
