@@ -202,13 +202,28 @@ def test_the_same_tensor_concatenated_twice_gets_both_slices() -> None:
     np.testing.assert_array_equal(a.grad, [4.0, 6.0])
 
 
-def test_split_matches_numpy() -> None:
+def test_np_split_on_a_tensor_keeps_numpys_meaning() -> None:
     x = np.arange(12.0).reshape(2, 6)
-    for got, expected in zip(st.split(x, 3, axis=1), np.split(x, 3, axis=1)):
+    t = Tensor(x)
+    for got, expected in zip(np.split(t, 3, axis=1), np.split(x, 3, axis=1)):
         np.testing.assert_array_equal(got.data, expected)
-    for got, expected in zip(st.split(x, [1, 4], axis=-1), np.split(x, [1, 4], axis=-1)):
+    for got, expected in zip(np.split(t, [1, 4], axis=-1), np.split(x, [1, 4], axis=-1)):
         np.testing.assert_array_equal(got.data, expected)
-    assert len(st.split(Tensor(x), 2)) == 2
+
+
+def test_split_and_chunk_follow_pytorch() -> None:
+    """Regression: st.split(x, 2) meant numpy's two equal sections; PyTorch's split cuts
+    pieces of size 2 (and a list gives the pieces' sizes, not cut indices)."""
+    t = Tensor(np.arange(10.0).reshape(2, 5), requires_grad=True)
+    pieces = t.split(2, dim=1)
+    assert [p.shape for p in pieces] == [(2, 2), (2, 2), (2, 1)]
+    assert [p.shape for p in st.split(t, [1, 4], dim=-1)] == [(2, 1), (2, 4)]
+    assert [p.shape for p in t.chunk(2, dim=1)] == [(2, 3), (2, 2)]
+    assert [p.shape for p in st.chunk(t, 3, 0)] == [(1, 5), (1, 5)]
+    (pieces[2] * 3).sum().backward()
+    np.testing.assert_array_equal(t.grad, [[0, 0, 0, 0, 3], [0, 0, 0, 0, 3]])
+    with pytest.raises(ValueError, match=r"split: sizes \[1, 1\] do not add up to the size 5"):
+        t.split([1, 1], 1)
 
 
 def test_pad_matches_numpy() -> None:
@@ -289,9 +304,9 @@ def test_stack_needs_equal_shapes() -> None:
         st.stack([np.zeros(2), np.zeros(3)])
 
 
-def test_split_into_unequal_sections() -> None:
+def test_np_split_into_unequal_sections() -> None:
     with pytest.raises(ValueError, match="split: axis 0 of size 5 cannot be split into 2"):
-        st.split(np.zeros(5), 2)
+        np.split(Tensor(np.zeros(5)), 2)
 
 
 def test_pad_errors() -> None:
@@ -347,3 +362,12 @@ def test_cat_and_stack_take_dim() -> None:
     assert a.unsqueeze(dim=0).shape == (1, 2, 3)
     with pytest.raises(TypeError, match=r"concatenate\(\): give dim= or axis=, not both"):
         st.cat([a, b], axis=0, dim=1)
+
+
+def test_np_squeeze_keeps_numpys_meaning_and_numpy_keywords_stay_accepted() -> None:
+    t = Tensor(np.zeros((1, 3)))
+    assert np.squeeze(t, axis=0).shape == (3,)
+    with pytest.raises(ValueError, match="squeeze: axis 1 has size 3, not 1"):
+        np.squeeze(t, axis=1)
+    assert t.squeeze(axis=1).shape == (1, 3)
+    assert [p.shape for p in t.split(2, axis=1)] == [(1, 2), (1, 1)]

@@ -27,7 +27,7 @@ from typing import Any
 from sg_scalar.declare import Declaration
 from sg_tensor import functional, interop
 from sg_tensor.arguments import flag, normalize_axis, one_axis
-from sg_tensor.op import DECLARATIONS, ENTRIES
+from sg_tensor.op import DECLARATIONS, ENTRIES, NUMPY_ENTRIES
 from sg_tensor.tensor import Tensor, as_tensor, binary, operand
 
 Entry = Callable[..., Any]
@@ -142,12 +142,12 @@ def _pytorch_names(
 
 def _takes_pytorch_names(decl: Declaration, own: Entry) -> Entry:
     """An operator's own entry that takes ``axis``/``keepdims``, also taking PyTorch's
-    ``dim``/``keepdim`` for them (unless the declaration says ``dim=False``)."""
+    ``dim``/``keepdim`` for them (unless the declaration says ``dim=False``), and one that
+    takes PyTorch's names also taking numpy's."""
     parameters = inspect.signature(own).parameters
-    renames = {
-        torch_name: ours
-        for torch_name, ours in (("dim", "axis"), ("keepdim", "keepdims"))
-        if ours in parameters and torch_name not in parameters
+    pairs = (("dim", "axis"), ("keepdim", "keepdims"), ("axis", "dim"), ("keepdims", "keepdim"))
+    renames = {  # the other spelling of a keyword the entry takes (numpy's or PyTorch's)
+        other: ours for other, ours in pairs if ours in parameters and other not in parameters
     }
     if not decl.dim or not renames:
         return own
@@ -263,8 +263,11 @@ def install() -> None:
 
 
 def _numpy_call(decl: Declaration) -> Entry:
-    """What a numpy function called on a Tensor runs: the operator's function, else its
-    method with the first argument made a Tensor."""
+    """What a numpy function called on a Tensor runs: its own numpy entry where numpy's
+    meaning differs, else the operator's function (or its method, the first argument made
+    a Tensor) with numpy's parameter defaults."""
+    if decl.name in NUMPY_ENTRIES:
+        return _named(NUMPY_ENTRIES[decl.name], decl, decl.name)
     for form in decl.forms:
         if form.kind == "function":
             return function(decl, form.name, numpy=True)

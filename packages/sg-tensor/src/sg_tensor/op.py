@@ -141,6 +141,7 @@ def composite(
     public: bool = True,
     installs: bool = True,
     dim: bool = True,
+    numpy_entry: Callable[..., Any] | None = None,
     _op: Op | None = None,
 ) -> Declaration:
     """Declare operator ``name``'s facts; without ``_op`` (from :func:`op`) it is a
@@ -162,6 +163,9 @@ def composite(
     ``uses``: the operators a composite is made of. ``torch`` defaults to ``torch.<name>``.
     ``dim=False``: the generated ``reduction``/``axis`` call does not take PyTorch's
     ``dim=``/``keepdim=`` (where PyTorch's call of that name means something else).
+    ``numpy_entry``: what the ``numpy`` function runs on a Tensor where numpy's meaning
+    differs from PyTorch's, which the method and function follow (``split``); it takes
+    sg's parameter names (the ``numpy`` rename maps numpy's keywords to them).
     """
     if name in DECLARATIONS:
         _redeclaring(name, ENTRIES[name][0], entry)
@@ -212,6 +216,8 @@ def composite(
         doc=doc.strip().split("\n\n")[0].replace("\n", " "),
     )
     ENTRIES[name] = (entry, installs)
+    if numpy_entry is not None:
+        NUMPY_ENTRIES[name] = numpy_entry
     DECLARATIONS[name] = declaration
     return declaration
 
@@ -231,6 +237,8 @@ def _redeclaring(name: str, before: Any, now: Any) -> None:
         )
 
 
+NUMPY_ENTRIES: dict[str, Callable[..., Any]] = {}
+"""The numpy function's own call, for the operators whose numpy meaning differs."""
 ENTRIES: dict[str, tuple[Callable[..., Any] | None, bool]] = {}
 """Each declaration's own public call (None: generated from its signature) and whether
 :mod:`sg_tensor.api` installs its forms."""

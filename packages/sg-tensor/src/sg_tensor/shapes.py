@@ -341,8 +341,8 @@ def _expand(x: Tensor, *sizes: Any, shape: Any = None) -> Tensor:
 def _squeeze(x: Tensor, axis: Any = None) -> Tensor:
     """Remove size-1 axes: all of them, or those of ``axis`` (``dim``) that have size 1.
 
-    An axis of another size is left as it is, as PyTorch does (numpy raises there; on a
-    Tensor ``np.squeeze`` follows PyTorch too).
+    An axis of another size is left as it is, as PyTorch does (``np.squeeze`` on a
+    Tensor keeps numpy's meaning: an error there).
     """
     if axis is None:
         axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
@@ -350,6 +350,19 @@ def _squeeze(x: Tensor, axis: Any = None) -> Tensor:
         given = normalize_axis(axis, x.ndim, "squeeze", x.shape)
         axes = tuple(a for a in given if x.shape[a] == 1)
     return _reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def _numpy_squeeze(x: Tensor, axis: Any = None) -> Tensor:
+    """``np.squeeze`` on a Tensor: numpy's meaning, an axis whose size is not 1 an error."""
+    t = as_tensor(x)
+    if axis is not None:
+        for a in normalize_axis(axis, t.ndim, "squeeze", t.shape):
+            if t.shape[a] != 1:
+                raise ValueError(
+                    f"squeeze: axis {a} has size {t.shape[a]}, not 1 (shape {t.shape}); "
+                    "np.squeeze keeps numpy's meaning, x.squeeze(dim) PyTorch's (a no-op)"
+                )
+    return _squeeze(t, axis)
 
 
 def _unsqueeze(x: Tensor, axis: int) -> Tensor:
@@ -378,13 +391,41 @@ def _stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     return _concatenate([_unsqueeze(t, a) for t in ts], axis=a)
 
 
-def _split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
-    """Cut ``x`` along ``axis``: into equal sections (an int) or at the given indices."""
+def _split(x: Any, split_size_or_sections: Any, dim: int = 0) -> list[Tensor]:
+    """Cut ``x`` along ``dim`` (PyTorch's ``split``): into pieces of ``split_size`` (an
+    int; the last may be smaller), or of the sizes listed (which must add up to the axis).
+    ``np.split`` keeps numpy's meaning: equal sections, or cuts at indices."""
     t = as_tensor(x)
-    a = one_axis(axis, t.ndim, "split", t.shape)
+    a = one_axis(dim, t.ndim, "split", t.shape)
     n = t.shape[a]
-    if isinstance(indices_or_sections, (int, np.integer)):
-        sections = int(indices_or_sections)
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        size = int(split_size_or_sections)
+        if size <= 0:
+            raise ValueError(f"split: split_size must be positive, got {size}")
+        bounds = [*range(0, n, size), n] if n else [0, 0]
+    else:
+        sizes = [int(k) for k in split_size_or_sections]
+        if sum(sizes) != n or any(k < 0 for k in sizes):
+            raise ValueError(
+                f"split: sizes {sizes} do not add up to the size {n} of axis {a} "
+                f"(tensor shape {t.shape})"
+            )
+        bounds = [0, *np.cumsum(sizes).tolist()]
+    return _pieces(t, a, bounds)
+
+
+def _pieces(t: Tensor, a: int, bounds: list[int]) -> list[Tensor]:
+    lead = (slice(None),) * a
+    return [_getitem(t, lead + (slice(lo, hi),)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+def _numpy_split(x: Any, split_size_or_sections: Any, dim: int = 0) -> list[Tensor]:
+    """``np.split`` on a Tensor: into equal sections (an int) or at the given indices."""
+    t = as_tensor(x)
+    a = one_axis(dim, t.ndim, "split", t.shape)
+    n = t.shape[a]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        sections = int(split_size_or_sections)
         if sections <= 0 or n % sections:
             raise ValueError(
                 f"split: axis {a} of size {n} cannot be split into {sections} equal sections"
@@ -392,9 +433,19 @@ def _split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
         step = n // sections
         bounds = [i * step for i in range(sections + 1)]
     else:
-        bounds = [0, *(int(i) for i in indices_or_sections), n]
-    lead = (slice(None),) * a
-    return [_getitem(t, lead + (slice(lo, hi),)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        bounds = [0, *(int(i) for i in split_size_or_sections), n]
+    return _pieces(t, a, bounds)
+
+
+def _chunk(x: Any, chunks: int, dim: int = 0) -> list[Tensor]:
+    """PyTorch's ``chunk``: at most ``chunks`` pieces along ``dim``, each of
+    ``ceil(size / chunks)`` elements but the last."""
+    t = as_tensor(x)
+    if isinstance(chunks, bool) or not isinstance(chunks, (int, np.integer)) or chunks <= 0:
+        raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
+    a = one_axis(dim, t.ndim, "chunk", t.shape)
+    n = t.shape[a]
+    return _split(t, max(1, -(-n // int(chunks))), a)
 
 
 composite("permute", "permute", _permute, uses=("transpose",), torch=Torch(call=_torch_transpose),
@@ -413,6 +464,7 @@ composite("expand", "expand", _expand, uses=("broadcast_to",),
           cases=[Case({"shape": (2, 3, -1)}, ((2, 1, 4),))],
           torch=Torch(call=lambda torch, x, shape: x.expand(*shape)))  # fmt: skip
 composite("squeeze", "squeeze", _squeeze, numpy=np.squeeze, uses=("reshape",),
+          numpy_entry=_numpy_squeeze,
           torch=Torch(call=lambda torch, x, axis=None: x.squeeze() if axis is None else
                       x.squeeze(axis)),
           cases=[Case({"axis": None}, ((2, 1, 4),)), Case({"axis": 1}, ((2, 1, 4),)),
@@ -430,8 +482,11 @@ composite("stack", "stack", _stack, method=None, numpy=np.stack, variadic=True,
           cases=[Case({"axis": 1}, ((2, 3), (2, 3))),
                  Case({"axis": 0}, ((3,), (3,), (3,))),
                  Case({"axis": -1}, ((2,), (2,), (2,), (2,), (2,)))])  # fmt: skip
-composite("split", "split", _split, method=None, numpy=np.split, output=1, uses=("getitem",),
-          torch=Torch(call=lambda torch, x, indices_or_sections, axis=0: torch.tensor_split(
-              x, indices_or_sections, dim=axis)),
-          cases=[Case({"indices_or_sections": [1, 3], "axis": 2}, X234),
-                 Case({"indices_or_sections": 2, "axis": 2}, X234)])  # fmt: skip
+composite("split", "split", _split, output=1, uses=("getitem",),
+          numpy=(np.split, {"split_size_or_sections": "indices_or_sections", "dim": "axis"}),
+          numpy_entry=_numpy_split, torch="torch.split",
+          cases=[Case({"split_size_or_sections": 2, "dim": 2}, X234),  # np.split agrees
+                 Case({"split_size_or_sections": [1, 3], "dim": 2}, X234),
+                 Case({"split_size_or_sections": 3, "dim": -1}, X234)])  # fmt: skip
+composite("chunk", "chunk", _chunk, output=-1, uses=("getitem",), torch="torch.chunk",
+          cases=[Case({"chunks": 3, "dim": 1}, ((2, 5, 3),))])  # fmt: skip
