@@ -14,7 +14,7 @@ from sg_tensor import Tensor
 R = np.random.default_rng(3)
 X = R.standard_normal((2, 3, 4))
 AXES: list[Any] = [None, 0, 1, 2, -1, -3, (0, 2), (2, 0), (-1, 1), (0, 1, 2), ()]
-NUMPY = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min, "var": np.var}
+NUMPY = {"sum": np.sum, "mean": np.mean, "amax": np.max, "amin": np.min, "var": np.var}
 
 
 @pytest.mark.parametrize("keepdims", [False, True])
@@ -88,7 +88,7 @@ def test_min_ties_split_the_gradient_evenly() -> None:
 
 def test_max_ties_along_an_axis() -> None:
     x = Tensor([[1.0, 4.0, 4.0], [2.0, 2.0, 2.0], [7.0, 0.0, 1.0]], requires_grad=True)
-    out = x.max(axis=1)
+    out = x.amax(axis=1)
     np.testing.assert_array_equal(out.data, [4.0, 2.0, 7.0])
     out.backward(np.array([2.0, 3.0, 5.0]))
     np.testing.assert_array_equal(x.grad, [[0.0, 1.0, 1.0], [1.0, 1.0, 1.0], [5.0, 0.0, 0.0]])
@@ -96,7 +96,7 @@ def test_max_ties_along_an_axis() -> None:
 
 def test_max_ties_along_a_tuple_of_axes_with_keepdims() -> None:
     x = Tensor(np.array([[[1.0, 3.0], [3.0, 0.0]], [[2.0, 2.0], [2.0, 2.0]]]), requires_grad=True)
-    out = x.max(axis=(1, 2), keepdims=True)
+    out = x.amax(axis=(1, 2), keepdims=True)
     assert out.shape == (2, 1, 1)
     out.sum().backward()
     np.testing.assert_array_equal(x.grad, [[[0.0, 0.5], [0.5, 0.0]], [[0.25] * 2, [0.25] * 2]])
@@ -158,9 +158,9 @@ def test_logsumexp_gradient_is_the_softmax() -> None:
 # ---------------------------------------------------------------------------------------
 # Axis errors
 # ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["sum", "mean", "max", "min", "var", "std", "logsumexp"])
+@pytest.mark.parametrize("name", ["sum", "mean", "amax", "amin", "var", "std", "logsumexp"])
 def test_axis_out_of_range_names_operator_axis_and_shape(name: str) -> None:
-    expected = name
+    expected = name.removeprefix("a")  # amax is the operator max
     with pytest.raises(ValueError, match=rf"^{expected}: axis 3 is out of range .*\(2, 3\)"):
         getattr(Tensor(np.zeros((2, 3))), name)(axis=3)
     with pytest.raises(ValueError, match=r"axis -3 is out of range"):
@@ -203,8 +203,10 @@ def test_pytorch_dim_and_keepdim_spellings() -> None:
     assert x.grad.shape == (2, 3, 4)
     with pytest.raises(TypeError, match=r"sum\(\): give dim= or axis=, not both"):
         x.sum(axis=0, dim=1)
-    with pytest.raises(TypeError, match=r"max\(\): PyTorch's max\(dim=...\) returns"):
-        x.max(dim=0)
+    values, indices = x.max(dim=0)  # PyTorch's max(dim): values and their indices
+    np.testing.assert_array_equal(values.data, x.data.max(axis=0))
+    np.testing.assert_array_equal(indices.data, x.data.argmax(axis=0))
+    np.testing.assert_array_equal(x.amax(dim=0).data, x.data.max(axis=0))
 
 
 def test_a_0d_tensor_has_dims_0_and_minus_1_as_in_pytorch() -> None:

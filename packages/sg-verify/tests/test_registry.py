@@ -20,7 +20,7 @@ TENSOR_NON_OPERATORS = {
     "backward", "data", "detach", "dtype", "grad", "is_leaf", "item", "ndim", "numpy", "op",
     "requires_grad", "requires_grad_", "shape", "size", "zero_grad",
     "dim", "grad_fn", "new_full", "new_ones", "new_tensor", "new_zeros", "numel",
-    "register_hook", "retain_grad", "tolist",
+    "register_hook", "retain_grad", "tolist", "argmax", "argmin", "argsort",
     "__array__", "__array_function__", "__array_ufunc__", "__array_priority__", "__bool__",
     "__eq__", "__float__", "__ge__", "__gt__", "__hash__", "__init__", "__int__", "__iter__",
     "__le__", "__len__", "__lt__", "__ne__", "__pos__", "__repr__",

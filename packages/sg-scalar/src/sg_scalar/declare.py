@@ -131,11 +131,14 @@ class Kink:
 @dataclass(frozen=True)
 class Tie:
     """Equal values make the operator non-differentiable; the rule splits the gradient
-    evenly between them. Between the inputs (``maximum(a, b)`` with ``a == b``) or,
-    with ``within``, between elements reduced together (``max`` of a row with two maxima).
+    evenly between them (``routing="split"``), or gives it all to the one whose index it
+    returns (``"first"``: PyTorch's ``max(dim)``, ``sort``). Between the inputs
+    (``maximum(a, b)`` with ``a == b``) or, with ``within``, between elements reduced
+    together (``max`` of a row with two maxima).
     """
 
     within: bool = False
+    routing: str = "split"
 
 
 @dataclass(frozen=True)

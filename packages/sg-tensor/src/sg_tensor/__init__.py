@@ -34,6 +34,7 @@ from sg_tensor import (  # declare operators
     inplace,
     linalg,
     reductions,
+    selection,
     shapes,
     tensor_methods,
 )
@@ -72,6 +73,8 @@ from sg_tensor.tensor import Tensor
 api.install()
 inplace.install()
 tensor_methods.install()
+selection.install()
+argmax, argmin, argsort = selection.argmax, selection.argmin, selection.argsort
 globals().update({name: getattr(functional, name) for name in functional.__all__})
 
 try:
@@ -79,11 +82,12 @@ try:
 except PackageNotFoundError:  # a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-del activations, elementwise, inplace, linalg, reductions, shapes, tensor_methods  # installed
+del activations, elementwise, inplace, linalg, reductions, selection, shapes, tensor_methods
 
 __all__ = [
     "DECLARATIONS", "OPS", "Function", "FunctionCtx", "GraphReleasedError",
     "NotTwiceDifferentiableError", "ShapeMismatchError", "Tensor", "__version__", "arange",
+    "argmax", "argmin", "argsort",
     "bool", "default_generator", "enable_grad", "eye", "float16", "float32", "float64",
     "from_numpy", "full", "get_default_dtype", "grad", "hessian", "hvp", "int8", "int16",
     "int32", "int64", "is_grad_enabled", "jacobian", "manual_seed", "no_grad",

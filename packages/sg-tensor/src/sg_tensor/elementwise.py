@@ -26,7 +26,7 @@ from sg_scalar.bounds import (
 )
 from sg_scalar.declare import NONZERO, POSITIVE, REAL, Case, Domain, Kink, Tie, Torch, power_domain
 from sg_tensor.op import OPS, composite, data, indicator, number, op, quiet
-from sg_tensor.tensor import Tensor, binary, operand
+from sg_tensor.tensor import Tensor, as_tensor, binary, operand
 
 Grads = tuple[Any, ...]
 
@@ -373,3 +373,13 @@ composite("double", "unary", lambda x: _astype(x, np.float64), function=None,
           torch=Torch(call=lambda torch, x: x.double()))  # fmt: skip  # float64: x itself
 composite("clone", "unary", _clone, uses=("astype",),
           torch=Torch(call=lambda torch, x: x.clone()))  # fmt: skip
+
+
+def _sign(x: Any) -> Tensor:
+    """-1, 0 or 1 by the sign of each element; its gradient is 0 (PyTorch's)."""
+    t = as_tensor(x)
+    return t._indicator(np.sign(t.data))
+
+
+composite("sign", "unary", _sign, numpy=np.sign, uses=("indicator",), inputs=(NONZERO,),
+          torch="torch.sign")  # fmt: skip

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from sg_scalar.bounds import Bounds
-from sg_scalar.declare import Case, Domain, Param, Tie, Torch, ZeroSpread
-from sg_tensor.arguments import Axes, one_axis
-from sg_tensor.op import OPS, data, op, peak, quiet
+from sg_scalar.declare import Case, Domain, Kink, Param, Tie, Torch, ZeroSpread
+from sg_tensor.arguments import Axes, normalize_axis, one_axis
+from sg_tensor.op import OPS, data, indicator, op, peak, quiet
 
 Grads = tuple[Any, ...]
 AXES = [Case({"axis": a, "keepdims": k}) for a, k in
@@ -120,19 +120,17 @@ def _extreme(reduce: Any) -> Any:
     return forward
 
 
-@op("max", _extreme(np.max), "reduction",
+@op("max", _extreme(np.max), "reduction", method="amax", function="amax",
     numpy=np.max, cases=AXES, edges=[Tie(within=True)],
-    torch=Torch("torch.amax", dim="axis", keepdim="keepdims"),
-    dim=False)  # fmt: skip
+    torch=Torch("torch.amax", dim="axis", keepdim="keepdims"))  # fmt: skip
 def max_(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
     """d max(x): 1 at the maximum; ties share the gradient evenly (PyTorch ``amax``)."""
     return (_extremum_rule(g, out, x, axis, keepdims),)
 
 
-@op("min", _extreme(np.min), "reduction",
+@op("min", _extreme(np.min), "reduction", method="amin", function="amin",
     numpy=np.min, cases=AXES, edges=[Tie(within=True)],
-    torch=Torch("torch.amin", dim="axis", keepdim="keepdims"),
-    dim=False)  # fmt: skip
+    torch=Torch("torch.amin", dim="axis", keepdim="keepdims"))  # fmt: skip
 def min_(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
     """d min(x): 1 at the minimum; ties share the gradient evenly (PyTorch ``amin``)."""
     return (_extremum_rule(g, out, x, axis, keepdims),)
@@ -274,3 +272,73 @@ def cumsum(g: Any, out: Any, x: Any, *, axis: int) -> Grads:
     later output, so its gradient is the running sum of ``g`` taken from the end."""
     backwards = (slice(None),) * axis + (slice(None, None, -1),)
     return (np.cumsum(g[backwards], axis=axis)[backwards],)
+
+
+# ---------------------------------------------------------------------------------------
+# norm: PyTorch's x.norm(p, dim, keepdim)
+# ---------------------------------------------------------------------------------------
+def _p_arg(p: Any) -> float:
+    if p in ("fro", None):
+        return 2.0
+    if isinstance(p, (str, bool)) or not isinstance(p, (int, float, np.number)):
+        raise ValueError(f"norm: p must be a number, inf, -inf or 'fro', got {p!r}")
+    if p <= 0 and p != -math.inf:
+        raise ValueError(f"norm: p must be positive (or +-inf), got {p!r}")
+    return float(p)
+
+
+def _norm_forward(x: np.ndarray, *, axis: Axes, keepdims: bool, p: float) -> Any:
+    a = np.abs(x)
+    if p == math.inf:
+        return np.max(a, axis=axis, keepdims=keepdims)
+    if p == -math.inf:
+        return np.min(a, axis=axis, keepdims=keepdims)
+    if p == 2.0:
+        return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+    if p == 1.0:
+        return np.sum(a, axis=axis, keepdims=keepdims)
+    return np.sum(a**p, axis=axis, keepdims=keepdims) ** (1.0 / p)
+
+
+def _norm(x: Any, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Any:
+    """The ``p``-norm over ``dim`` (every element for None): ``(sum |x|**p) ** (1/p)``;
+    ``inf`` is the largest ``|x|``, ``-inf`` the smallest (PyTorch's ``x.norm``)."""
+    from sg_tensor.tensor import as_tensor
+
+    t = as_tensor(x)
+    ctx = {"axis": normalize_axis(dim, t.ndim, "norm", t.shape), "keepdims": bool(keepdim),
+           "p": _p_arg(p)}  # fmt: skip
+    if t.size == 0 and ctx["p"] == -math.inf:
+        raise ValueError(f"norm: the tensor is empty (shape {t.shape}): no minimum")
+    return t._apply1(OPS["norm"], ctx)
+
+
+def _norm_kink(params: Any) -> float | None:
+    return 0.0 if _p_arg(params.get("p", 2)) == 1.0 else None
+
+
+NORMS = [Case({"p": p, "dim": d, "keepdim": k}, ((2, 3, 4),)) for p, d, k in
+         ((2, None, False), (1, 1, False), (math.inf, -1, True), (3, 0, False),
+          (-math.inf, (0, 2), False), (2.5, (1, 2), True))]  # fmt: skip
+
+
+@op("norm", quiet(_norm_forward), "norm", _norm, numpy=None, cases=NORMS,
+    inputs=(Domain("away from 0", 0.2, 2.0, symmetric=True, guard=True),),
+    edges=[Kink(_norm_kink, "mean"), Tie(within=True)],
+    torch=Torch(call=lambda torch, x, p=2, dim=None, keepdim=False: torch.linalg.vector_norm(
+        x, ord=p, dim=dim, keepdim=keepdim)))  # fmt: skip
+def norm(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool, p: float) -> Grads:
+    """d ||x||_p = sign(x) |x|**(p-1) / ||x||_p**(p-1) per element (x / ||x|| for p = 2,
+    sign(x) for p = 1); for +-inf the gradient goes to the extreme |x|, split between
+    ties (PyTorch's). Where the norm is 0 the gradient is 0, as PyTorch's, not 0 / 0."""
+    x_data, out_data = data(x), data(out)
+    sign = indicator(x, np.sign(x_data))
+    if math.isinf(p):
+        return (sign * _extremum_rule(g, out, np.abs(x_data), axis, keepdims),)
+    if p == 1.0:
+        return (expand(g, x.shape, axis, keepdims) * sign,)
+    zero = out_data == 0
+    safe = np.where(zero, 1.0, out) if zero.any() else out
+    scale = np.where(zero, 0.0, g / safe ** (p - 1)) if zero.any() else g / out ** (p - 1)
+    local = x if p == 2.0 else sign * np.abs(x) ** (p - 1)
+    return (expand(scale, x.shape, axis, keepdims) * local,)

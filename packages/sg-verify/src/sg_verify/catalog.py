@@ -20,7 +20,9 @@ def _edges(decl: Declaration) -> str:
             at = "a parameter" if callable(edge.at) else f"{edge.at:g}"
             text.append(f"kink at {at}: {edge.side} derivative")
         elif isinstance(edge, Tie):
-            text.append(f"ties {'within a slice' if edge.within else 'between inputs'}: split")
+            where = "within a slice" if edge.within else "between inputs"
+            share = "split" if edge.routing == "split" else "to the returned index"
+            text.append(f"ties {where}: {share}")
         elif isinstance(edge, ZeroSpread):
             text.append("constant slice: 0")
     return "; ".join(text)
@@ -36,7 +38,7 @@ def rows() -> list[tuple[str, ...]]:
         for d in declarations(engine):
             calls = ", ".join(dict.fromkeys(f.api for f in d.forms)) or "(rules only)"
             if d.op is None:
-                calls += f" (made of {', '.join(d.uses)})"
+                calls += f" (made of {', '.join(d.uses) or 'nothing: an identity'})"
             domains = ", ".join(
                 dict.fromkeys(repr(d.domain(i, d.cases[0])) for i in range(d.arity))
             )

@@ -96,7 +96,8 @@ def probes(decl: Declaration, spread: bool = False) -> tuple[OpSpec, ...]:
                 assert point is not None
                 draw = _on_kink(example, edge.input, point)
             elif isinstance(edge, Tie) and (edge.within or len(example.shapes) == 2):
-                if edge.within and example.case.params.get("axis") not in _ROWS:
+                params = example.case.params
+                if edge.within and params.get("axis", params.get("dim")) not in _ROWS:
                     continue  # the tied probe is rows of a matrix
                 if edge.within:
                     example = Example(decl, example.form, example.case, ((3, 3),), i)

@@ -39,6 +39,21 @@ def _extremum_unsplit(g: Any, out: Any, x: Any, *, axis: Any, keepdims: bool) ->
     return (expand(g, x.shape, axis, keepdims) * hits,)
 
 
+_NORM_RULE = sg_tensor.OPS["norm"].vjp  # the right rule, taken before any patch
+
+
+def _norm_ties_unsplit(
+    g: Any, out: Any, x: Any, *, axis: Any, keepdims: bool, p: float
+) -> tuple[Any]:
+    """norm with p = +-inf giving the *full* gradient to every tied extreme |x|."""
+    if not np.isinf(p):
+        right: tuple[Any] = _NORM_RULE(g, out, x, axis=axis, keepdims=keepdims, p=p)
+        return right
+    magnitudes = np.abs(tensor_data(x))
+    (unsplit,) = _extremum_unsplit(g, out, magnitudes, axis=axis, keepdims=keepdims)
+    return (np.sign(tensor_data(x)) * unsplit,)
+
+
 def _softmax_no_sum(g: Any, out: Any, x: Any, *, axis: int) -> tuple[Any]:
     """softmax gradient ``s * g``, missing the ``- s * sum(g * s)`` term (the diagonal only)."""
     return (out * g,)
@@ -208,6 +223,7 @@ def _s_pow_exponent_log_only(g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any
 SLIPS: list[tuple[str, str, str, str, Callable[..., Any], str]] = [
     ("tensor", "max", "ties_unsplit", "tie", _extremum_unsplit, _TIE_NOTE),
     ("tensor", "min", "ties_unsplit", "tie", _extremum_unsplit, _TIE_NOTE),
+    ("tensor", "norm", "ties_unsplit", "tie", _norm_ties_unsplit, _TIE_NOTE),
     ("tensor", "matmul", "grad_a_untransposed", "operator", _matmul_a, ""),
     ("tensor", "matmul", "grad_b_untransposed", "operator", _matmul_b, ""),
     ("tensor", "softmax", "no_sum_term", "operator", _softmax_no_sum, ""),
