@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 import numpy as np
 import pytest
@@ -445,3 +446,154 @@ def test_embedding_is_a_parameter_of_its_model() -> None:
     emb = nn.Embedding(5, 2)
     assert isinstance(emb.weight, Parameter)
     assert [n for n, _ in emb.named_parameters()] == ["weight"]
+
+
+def test_embedding_padding_row_starts_at_zero_and_never_gets_a_gradient() -> None:
+    emb = nn.Embedding(6, 3, padding_idx=2, rng=rng(3))
+    assert emb.padding_idx == 2
+    np.testing.assert_array_equal(emb.weight.data[2], 0.0)
+    assert np.all(emb.weight.data[[0, 1, 3, 4, 5]] != 0)
+    same_draws = nn.Embedding(6, 3, rng=rng(3)).weight.data  # the same N(0, 1) samples
+    np.testing.assert_array_equal(emb.weight.data[[0, 1, 3]], same_draws[[0, 1, 3]])
+    emb.weight.data[2] = 7.0  # a padding vector set by hand is looked up as it is
+    idx = np.array([[2, 0, 2], [5, 2, 0]])
+    out = emb(idx)
+    np.testing.assert_array_equal(out.data, emb.weight.data[idx])
+    c = rng(4).standard_normal(out.shape)
+    out.backward(c)
+    expected = np.zeros((6, 3))
+    np.add.at(expected, idx, c)
+    expected[2] = 0.0
+    np.testing.assert_array_equal(emb.weight.grad, expected)
+
+
+def test_embedding_negative_padding_idx_counts_from_the_end() -> None:
+    emb = nn.Embedding(5, 2, padding_idx=-1)
+    assert emb.padding_idx == 4
+    np.testing.assert_array_equal(emb.weight.data[4], 0.0)
+    assert repr(emb) == "Embedding(5, 2, padding_idx=4)"
+    emb(np.array([4, 4, 1])).sum().backward()
+    np.testing.assert_array_equal(emb.weight.grad[4], 0.0)
+    np.testing.assert_array_equal(emb.weight.grad[1], 1.0)
+
+
+@pytest.mark.parametrize("bad", [5, -6])
+def test_embedding_padding_idx_must_be_a_row(bad: int) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"padding_idx must be in [-5, 5), got {bad}")):
+        nn.Embedding(5, 2, padding_idx=bad)
+    with pytest.raises(TypeError, match="padding_idx must be an int or None, got float"):
+        nn.Embedding(5, 2, padding_idx=1.0)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------
+# Flatten and Unflatten
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("start", "end", "shape"),
+    [(1, -1, (2, 60)), (0, -1, (120,)), (1, 2, (2, 12, 5)), (-2, -1, (2, 3, 20))],
+)
+def test_flatten_merges_the_dimensions_from_start_to_end(
+    start: int, end: int, shape: tuple[int, ...]
+) -> None:
+    x = leaf(rng().standard_normal((2, 3, 4, 5)))
+    out = nn.Flatten(start, end)(x)
+    assert out.shape == shape
+    np.testing.assert_array_equal(out.data, x.data.reshape(shape))
+    c = rng(1).standard_normal(shape)
+    out.backward(c)
+    np.testing.assert_array_equal(x.grad, c.reshape(x.shape))
+    assert nn.Flatten()(np.zeros((7, 2, 2))).shape == (7, 4)
+    assert repr(nn.Flatten()) == "Flatten(start_dim=1, end_dim=-1)"
+
+
+@pytest.mark.parametrize(
+    ("dim", "sizes", "shape"),
+    [(1, (3, 4), (2, 3, 4, 5)), (-1, (5, 1), (2, 12, 5, 1)), (1, [2, -1], (2, 2, 6, 5))],
+)
+def test_unflatten_splits_a_dimension(dim: int, sizes: Any, shape: tuple[int, ...]) -> None:
+    x = leaf(rng().standard_normal((2, 12, 5)))
+    module = nn.Unflatten(dim, sizes)
+    out = module(x)
+    assert out.shape == shape
+    np.testing.assert_array_equal(out.data, x.data.reshape(shape))
+    out.backward(np.ones(shape))
+    np.testing.assert_array_equal(x.grad, 1.0)
+
+
+def test_unflatten_errors() -> None:
+    with pytest.raises(
+        ValueError, match=re.escape("size 12, which cannot be unflattened into (5, 2)")
+    ):
+        nn.Unflatten(1, (5, 2))(np.zeros((2, 12)))
+    with pytest.raises(
+        ValueError, match=re.escape("size 12, which cannot be unflattened into (5, -1)")
+    ):
+        nn.Unflatten(1, (5, -1))(np.zeros((2, 12)))
+    with pytest.raises(ValueError, match="at most one -1"):
+        nn.Unflatten(1, (-1, -1))
+    with pytest.raises(TypeError, match="must be a tuple or list of ints"):
+        nn.Unflatten(1, (2.0, 6))  # type: ignore[arg-type]
+    with pytest.raises(
+        IndexError, match=re.escape("dim 2 is out of range for an input of shape (2, 12)")
+    ):
+        nn.Unflatten(2, (3, 4))(np.zeros((2, 12)))
+    assert repr(nn.Unflatten(1, [2, 6])) == "Unflatten(dim=1, unflattened_size=(2, 6))"
+    sizes = np.array([3, 4])  # numpy integers are taken as sizes too
+    assert repr(nn.Unflatten(1, sizes)) == "Unflatten(dim=1, unflattened_size=(3, 4))"
+
+
+# ---------------------------------------------------------------------------------------
+# LeakyReLU, ELU, SiLU, Softmax, LogSoftmax
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("module", "reference", "slope_at_zero"),
+    [
+        (nn.LeakyReLU(), lambda x: np.where(x > 0, x, 0.01 * x), 0.01),
+        (nn.LeakyReLU(0.2), lambda x: np.where(x > 0, x, 0.2 * x), 0.2),
+        (nn.ELU(), lambda x: np.where(x > 0, x, np.expm1(x)), 1.0),
+        (nn.ELU(alpha=0.5), lambda x: np.where(x > 0, x, 0.5 * np.expm1(x)), 0.5),
+        (nn.SiLU(), lambda x: x / (1 + np.exp(-x)), 0.5),
+    ],
+    ids=repr,
+)
+def test_new_activation_modules(module: nn.Module, reference: Any, slope_at_zero: float) -> None:
+    out = module(X)
+    np.testing.assert_allclose(out.data, reference(X), rtol=1e-14, atol=1e-16)
+    assert module.num_parameters() == 0
+    x = leaf(np.array([0.0]))
+    module(x).backward(np.ones(1))
+    assert x.grad[0] == slope_at_zero  # PyTorch's slope at the kink
+    xs = leaf(np.array([-2.3, -0.4, 0.6, 1.9]))
+    check_grads(lambda: module(xs), [xs])
+
+
+def test_activation_module_reprs() -> None:
+    assert repr(nn.LeakyReLU()) == "LeakyReLU(negative_slope=0.01)"
+    assert repr(nn.ELU(2.0)) == "ELU(alpha=2.0)"
+    assert repr(nn.SiLU()) == "SiLU()"
+    assert repr(nn.Softmax(dim=1)) == "Softmax(dim=1)"
+    assert repr(nn.LogSoftmax(-1)) == "LogSoftmax(dim=-1)"
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_softmax_modules_along_dim(dim: int) -> None:
+    x = rng().standard_normal((3, 4, 2)) * 3
+    e = np.exp(x - x.max(axis=dim, keepdims=True))
+    expected = e / e.sum(axis=dim, keepdims=True)
+    np.testing.assert_allclose(nn.Softmax(dim)(x).data, expected, rtol=1e-14)
+    np.testing.assert_allclose(
+        nn.LogSoftmax(dim=dim)(x).data, np.log(expected), rtol=1e-13, atol=1e-15
+    )
+    np.testing.assert_allclose(nn.Softmax(dim)(x).data.sum(axis=dim), 1.0, rtol=1e-15)
+    xs = leaf(x[:2, :3])
+    check_grads(lambda: nn.LogSoftmax(dim)(xs), [xs])
+
+
+def test_softmax_module_without_dim_warns_and_picks_pytorchs_legacy_axis() -> None:
+    x2, x3 = rng().standard_normal((2, 3)), rng().standard_normal((2, 3, 4))
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
+        out2 = nn.Softmax()(x2)
+    with pytest.warns(UserWarning, match="Implicit dimension choice for log_softmax"):
+        out3 = nn.LogSoftmax()(x3)
+    np.testing.assert_array_equal(out2.data, nn.Softmax(1)(x2).data)  # 2-D: axis 1
+    np.testing.assert_array_equal(out3.data, nn.LogSoftmax(0)(x3).data)  # 3-D: axis 0

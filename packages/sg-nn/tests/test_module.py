@@ -318,3 +318,142 @@ def test_call_runs_forward_with_arguments() -> None:
             return a + b
 
     assert Add()(1.0, b=2.0) == 3.0
+
+
+# ---------------------------------------------------------------------------------------
+# dtypes: to, float, double
+# ---------------------------------------------------------------------------------------
+class WithBuffers(Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(3, 2, rng=rng())
+        self.register_buffer("running", np.ones(2))
+        self.register_buffer("count", np.zeros((), dtype=np.int64))
+        self.register_buffer("scale", Tensor(np.full(2, 0.5)))
+
+    def forward(self, x: object) -> Tensor:
+        return self.linear(x) * self.scale + self.running  # type: ignore[no-any-return]
+
+
+def test_to_converts_parameters_buffers_and_gradients_in_place() -> None:
+    model = WithBuffers()
+    weight = model.linear.weight
+    model(np.ones((1, 3))).sum().backward()
+    assert model.to(np.float32) is model
+    assert model.linear.weight is weight  # the same Parameter: optimizers keep it
+    for p in model.parameters():
+        assert p.dtype == np.float32
+        assert p.grad.dtype == np.float32
+    assert model.running.dtype == np.float32
+    assert model.scale.dtype == np.float32
+    assert model.count.dtype == np.int64  # integer buffers are left alone, as PyTorch
+    assert "running" in dict(model.named_buffers())  # still a buffer
+    assert model(np.ones((4, 3), dtype=np.float32)).dtype == np.float32
+    assert model.double() is model
+    assert all(p.dtype == np.float64 for p in model.parameters())
+    assert model.running.dtype == np.float64
+    assert model.float() is model
+    assert weight.dtype == np.float32
+    model.to(dtype="float64")
+    assert weight.dtype == np.float64
+    np.testing.assert_allclose(weight.data, WithBuffers().linear.weight.data, rtol=1e-7)
+
+
+def test_to_accepts_the_cpu_and_refuses_other_devices_and_non_float_dtypes() -> None:
+    model = nn.Linear(2, 2, rng=rng())
+    before = model.weight.data
+    assert model.to("cpu") is model
+    assert model.to(device="cpu", dtype=np.float64).weight.data is before  # nothing to do
+    assert model.to("cpu", np.float32).weight.dtype == np.float32
+    with pytest.raises(ValueError, match="device 'cuda' is not available"):
+        model.to("cuda")
+    with pytest.raises(TypeError, match="only floating-point dtypes are accepted, got int64"):
+        model.to(np.int64)
+    with pytest.raises(TypeError, match="got two dtypes"):
+        model.to(np.float32, np.float64)
+
+
+# ---------------------------------------------------------------------------------------
+# apply and requires_grad_
+# ---------------------------------------------------------------------------------------
+def test_apply_visits_children_before_their_parent_and_returns_self() -> None:
+    tower = Tower()
+    visited: list[Module] = []
+    assert tower.apply(visited.append) is tower
+    body = tower.body
+    assert visited == [tower.embed, body[0], body[1], body[2], body, tower]
+
+
+def test_apply_visits_a_child_registered_twice_once_and_can_initialise_weights() -> None:
+    shared = nn.Linear(2, 2, rng=rng())
+    model = nn.Sequential(shared, shared, nn.Linear(2, 1, rng=rng()))
+    visited: list[Module] = []
+    model.apply(visited.append)
+    assert [id(m) for m in visited] == [id(shared), id(model[2]), id(model)]
+
+    def zero_biases(m: Module) -> None:
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            m.bias.data[...] = 0.0
+
+    model.apply(zero_biases)
+    assert all(not np.any(m.bias.data) for m in model if isinstance(m, nn.Linear))
+
+
+def test_requires_grad_false_freezes_every_parameter() -> None:
+    model = nn.MLP([3, 4, 1], rng=rng())
+    assert model.requires_grad_(False) is model
+    assert not any(p.requires_grad for p in model.parameters())
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    model(x).sum().backward()
+    assert all(p.grad is None for p in model.parameters())
+    assert x.grad is not None  # the input still gets its gradient
+    model[0].requires_grad_()
+    assert [p.requires_grad for p in model.parameters()] == [True, True, False, False]
+
+
+# ---------------------------------------------------------------------------------------
+# forward hooks
+# ---------------------------------------------------------------------------------------
+def test_forward_hook_sees_module_inputs_and_output() -> None:
+    layer = nn.Linear(2, 3, rng=rng())
+    calls: list[tuple[Module, tuple[object, ...], object]] = []
+    handle = layer.register_forward_hook(lambda m, inputs, out: calls.append((m, inputs, out)))
+    x = np.ones((4, 2))
+    out = layer(x)
+    assert len(calls) == 1
+    module, inputs, seen = calls[0]
+    assert module is layer
+    assert inputs == (x,)
+    assert seen is out
+    handle.remove()
+    layer(x)
+    assert len(calls) == 1
+    handle.remove()  # a second remove does nothing
+
+
+def test_a_hook_returning_a_value_replaces_the_output_in_registration_order() -> None:
+    layer = nn.Identity()
+    layer.register_forward_hook(lambda m, i, out: out * 2)
+    layer.register_forward_hook(lambda m, i, out: None)  # None keeps the output
+    layer.register_forward_hook(lambda m, i, out: out + 1)
+    assert layer(Tensor([1.0, 2.0])).data.tolist() == [3.0, 5.0]
+
+
+def test_hooks_on_submodules_fire_inside_a_model_and_the_handle_is_a_context_manager() -> None:
+    model = nn.MLP([2, 4, 1], rng=rng())
+    shapes: list[tuple[int, ...]] = []
+    with model[1].register_forward_hook(lambda m, i, out: shapes.append(out.shape)):
+        model(np.ones((5, 2)))
+    model(np.ones((5, 2)))
+    assert shapes == [(5, 4)]
+    x = Tensor(np.ones((1, 2)), requires_grad=True)
+    model[0].register_forward_hook(lambda m, i, out: out * 0.0)  # gradients follow the hook
+    model(x).sum().backward()
+    np.testing.assert_array_equal(x.grad, 0.0)
+
+
+def test_parameter_numel_counts_elements() -> None:
+    assert Parameter(np.zeros((3, 4))).numel() == 12
+    assert Parameter(np.float64(1.0)).numel() == 1
+    model = nn.MLP([3, 4, 1], rng=rng())
+    assert sum(p.numel() for p in model.parameters()) == model.num_parameters() == 21

@@ -1,5 +1,6 @@
-"""Layers: ``Linear``, ``Sequential``, ``MLP``, activations, ``Dropout``, ``LayerNorm``,
-``Embedding``.
+"""Layers: ``Linear``, ``Sequential``, ``MLP``, ``Identity``, ``Dropout``, ``LayerNorm``,
+``Embedding``, ``Flatten`` and ``Unflatten`` (the activation modules are in
+:mod:`sg_nn.activations`, and importable from here too).
 
 Layers are compositions of sg-tensor operators, so they need no gradient rules of their
 own: every gradient comes from the operator table, where it is verified.
@@ -14,13 +15,15 @@ from typing import Any
 import numpy as np
 
 import sg_tensor as st
+from sg_nn import functional as F
 from sg_nn import init
+from sg_nn.activations import GELU, ReLU, Sigmoid, Tanh
 from sg_nn.module import Module, Parameter
 from sg_tensor import Tensor
 
 __all__ = [
-    "GELU", "MLP", "Dropout", "Embedding", "Identity", "LayerNorm", "Linear", "ReLU",
-    "Sequential", "Sigmoid", "Tanh",
+    "GELU", "MLP", "Dropout", "Embedding", "Flatten", "Identity", "LayerNorm", "Linear", "ReLU",
+    "Sequential", "Sigmoid", "Tanh", "Unflatten",
 ]  # fmt: skip
 
 
@@ -110,47 +113,6 @@ class Identity(Module):
         return x
 
 
-class ReLU(Module):
-    """``max(x, 0)``."""
-
-    def forward(self, x: Any) -> Tensor:
-        """``max(x, 0)`` elementwise (derivative 0 at 0)."""
-        return st.as_tensor(x).relu()
-
-
-class Tanh(Module):
-    """Hyperbolic tangent."""
-
-    def forward(self, x: Any) -> Tensor:
-        """``tanh(x)`` elementwise."""
-        return st.as_tensor(x).tanh()
-
-
-class Sigmoid(Module):
-    """Logistic sigmoid."""
-
-    def forward(self, x: Any) -> Tensor:
-        """``1 / (1 + e**-x)`` elementwise."""
-        return st.as_tensor(x).sigmoid()
-
-
-class GELU(Module):
-    """Gaussian error linear unit (``approximate="tanh"`` for the tanh form)."""
-
-    def __init__(self, approximate: str = "none") -> None:
-        super().__init__()
-        self.approximate = approximate
-
-    def forward(self, x: Any) -> Tensor:
-        """``x * Phi(x)`` elementwise, ``Phi`` the standard normal cdf; with ``approximate="tanh"``
-        ``0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3)))``."""
-        return st.as_tensor(x).gelu(self.approximate)
-
-    def extra_repr(self) -> str:
-        """The form used: ``approximate='none'`` or ``approximate='tanh'``."""
-        return f"approximate={self.approximate!r}"
-
-
 ACTIVATIONS: dict[str, Callable[[], Module]] = {
     "relu": ReLU,
     "tanh": Tanh,
@@ -207,12 +169,7 @@ class Dropout(Module):
     def forward(self, x: Any) -> Tensor:
         """Training mode: ``x`` times a fresh random mask that keeps each element with probability
         ``1 - p``, scaled by ``1 / (1 - p)``. Evaluation mode (or ``p == 0``): ``x`` unchanged."""
-        t = st.as_tensor(x)
-        if not self.training or self.p == 0:
-            return t
-        rng = self.rng if self.rng is not None else init.default_generator()
-        keep = rng.random(t.shape) >= self.p
-        return t * (keep / (1 - self.p)).astype(t.dtype)
+        return F.dropout(x, self.p, self.training, rng=self.rng)
 
     def extra_repr(self) -> str:
         """The drop probability: ``p=0.5``."""
@@ -251,13 +208,7 @@ class LayerNorm(Module):
                 f"LayerNorm: expected inputs ending in shape {self.normalized_shape}, "
                 f"got {t.shape}"
             )
-        axes = tuple(range(t.ndim - n, t.ndim))
-        mean = t.mean(axis=axes, keepdims=True)
-        var = t.var(axis=axes, keepdims=True, correction=0)  # the biased variance, as PyTorch
-        out = (t - mean) / (var + self.eps).sqrt()
-        if self.weight is not None and self.bias is not None:
-            out = out * self.weight + self.bias
-        return out
+        return F.layer_norm(t, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         """The normalized shape and ``eps``: ``(8,), eps=1e-05``."""
@@ -268,7 +219,9 @@ class Embedding(Module):
     """A lookup table: row ``i`` of ``weight`` is the vector of token ``i``.
 
     ``weight`` starts as N(0, 1) samples, as PyTorch's ``nn.Embedding``; repeated indices
-    in a batch add up their gradients.
+    in a batch add up their gradients. The row ``padding_idx`` (if given; a negative one
+    counts from the end) starts as zeros and never receives a gradient, so it stays as it
+    is: the vector of a padding token.
     """
 
     weight: Parameter
@@ -277,27 +230,85 @@ class Embedding(Module):
         self,
         num_embeddings: int,
         embedding_dim: int,
+        padding_idx: int | None = None,
         rng: np.random.Generator | None = None,
         dtype: Any = np.float64,
     ) -> None:
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        if padding_idx is not None:
+            padding_idx = F._padding_index("Embedding", padding_idx, num_embeddings)
+        self.padding_idx = padding_idx
         self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=dtype))
         init.normal_(self.weight, rng=rng)
+        if padding_idx is not None:
+            self.weight.data[padding_idx] = 0.0
 
     def forward(self, indices: Any) -> Tensor:
         """The rows ``weight[indices]``, of shape ``indices.shape + (embedding_dim,)``, for integer
-        indices in ``[0, num_embeddings)``; repeated indices add up their gradients."""
-        idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
-        if idx.dtype.kind not in "iu":
-            raise TypeError(f"Embedding: indices must be integers, got dtype {idx.dtype}")
-        if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
-            raise IndexError(
-                f"Embedding: indices must be in [0, {self.num_embeddings}), "
-                f"got values from {idx.min()} to {idx.max()}"
-            )
-        return self.weight[idx]
+        indices in ``[0, num_embeddings)``; repeated indices add up their gradients, and the
+        padding row gets none."""
+        return F._lookup("Embedding", indices, self.weight, self.padding_idx)
 
     def extra_repr(self) -> str:
-        """The table's size: ``num_embeddings, embedding_dim`` (``10, 3``)."""
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        """The table's size, ``num_embeddings, embedding_dim`` (``10, 3``), and the
+        ``padding_idx`` if there is one."""
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
+
+
+class Flatten(Module):
+    """Merge the dimensions ``start_dim`` to ``end_dim`` into one: ``(N, C, H, W)`` to
+    ``(N, C * H * W)`` with the defaults, which keep the batch dimension."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x: Any) -> Tensor:
+        """``x`` reshaped, its dimensions ``start_dim..end_dim`` (inclusive) merged."""
+        return st.as_tensor(x).flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        """The merged range: ``start_dim=1, end_dim=-1``."""
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split dimension ``dim`` into ``unflattened_size``: ``Unflatten(1, (2, 5))`` takes
+    ``(N, 10)`` to ``(N, 2, 5)``. One size may be -1, inferred from the others."""
+
+    def __init__(self, dim: int, unflattened_size: Sequence[int]) -> None:
+        super().__init__()
+        sizes = tuple(unflattened_size)
+        if not all(isinstance(n, (int, np.integer)) for n in sizes):
+            raise TypeError(
+                f"Unflatten: unflattened_size must be a tuple or list of ints, got {sizes!r}"
+            )
+        if sum(n == -1 for n in sizes) > 1 or any(n < -1 for n in sizes):
+            raise ValueError(
+                f"Unflatten: unflattened_size takes sizes >= 0 and at most one -1, got {sizes}"
+            )
+        self.dim, self.unflattened_size = dim, tuple(int(n) for n in sizes)
+
+    def forward(self, x: Any) -> Tensor:
+        """``x`` reshaped, dimension ``dim`` replaced by ``unflattened_size``."""
+        t = st.as_tensor(x)
+        if not -t.ndim <= self.dim < t.ndim:
+            raise IndexError(
+                f"Unflatten: dim {self.dim} is out of range for an input of shape {t.shape}"
+            )
+        d = self.dim % t.ndim
+        sizes = self.unflattened_size
+        known = math.prod(n for n in sizes if n != -1)
+        fits = t.shape[d] % known == 0 if -1 in sizes and known else t.shape[d] == known
+        if not fits:
+            raise ValueError(
+                f"Unflatten: dimension {self.dim} of the input {t.shape} has size "
+                f"{t.shape[d]}, which cannot be unflattened into {sizes}"
+            )
+        return t.reshape(t.shape[:d] + sizes + t.shape[d + 1 :])
+
+    def extra_repr(self) -> str:
+        """The dimension and its new sizes: ``dim=1, unflattened_size=(2, 5)``."""
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

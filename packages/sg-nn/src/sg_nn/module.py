@@ -7,15 +7,18 @@ their names (``"layers.0.weight"``) match PyTorch's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 
 from sg_nn.checkpoint import CheckpointError
+from sg_nn.hooks import ForwardHook, RemovableHandle
 from sg_tensor import Tensor
 
 __all__ = ["Module", "Parameter"]
+
+M = TypeVar("M", bound="Module")
 
 
 class Parameter(Tensor):
@@ -31,6 +34,10 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter(" + super().__repr__()[len("Tensor(") :]
+
+    def numel(self) -> int:
+        """The number of elements (PyTorch's name for ``size``)."""
+        return self.size
 
 
 class Module:
@@ -50,9 +57,12 @@ class Module:
     _parameters: dict[str, Parameter]
     _modules: dict[str, Module]
     _buffers: dict[str, Any]
+    _forward_hooks: dict[int, ForwardHook]
 
     def __init__(self) -> None:
-        self.__dict__.update(_parameters={}, _modules={}, _buffers={}, training=True)
+        self.__dict__.update(
+            _parameters={}, _modules={}, _buffers={}, _forward_hooks={}, training=True
+        )
 
     # -- registration ------------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
@@ -93,7 +103,23 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        output = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    def register_forward_hook(self, hook: ForwardHook) -> RemovableHandle:
+        """Call ``hook(module, inputs, output)`` after every forward of this module.
+
+        ``inputs`` is the tuple of positional arguments; a hook that returns something
+        other than ``None`` replaces the output (the next hook sees the new one). Hooks
+        run in the order they were registered. Returns a handle: ``handle.remove()``.
+        """
+        handle = RemovableHandle(self._forward_hooks)
+        self._forward_hooks[handle.id] = hook
+        return handle
 
     # -- traversal -----------------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:
@@ -158,6 +184,26 @@ class Module:
         """Set evaluation mode (dropout off): ``train(False)``."""
         return self.train(False)
 
+    def requires_grad_(self: M, requires_grad: bool = True) -> M:
+        """Set whether every parameter requires grad (``False`` freezes them); returns self."""
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
+        return self
+
+    def apply(self: M, fn: Callable[[Module], Any]) -> M:
+        """Call ``fn`` on every sub-module, depth first, then on this module; returns self.
+
+        As PyTorch, ``fn`` sees the children (each through its own ``apply``) before their
+        parent, e.g. ``model.apply(init_weights)``.
+        """
+        seen: set[int] = set()
+        for module in self.children():
+            if id(module) not in seen:  # a child registered under two names: once
+                seen.add(id(module))
+                module.apply(fn)
+        fn(self)
+        return self
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient (to ``None``, or to zeros)."""
         for param in self.parameters():
@@ -166,6 +212,48 @@ class Module:
     def num_parameters(self) -> int:
         """The total number of trainable scalars."""
         return sum(p.size for p in self.parameters())
+
+    # -- dtypes ----------------------------------------------------------------------------
+    def to(self: M, *args: Any, dtype: Any = None, device: Any = None) -> M:
+        """Convert the floating-point parameters and buffers (and their gradients) to
+        ``dtype``, in place (the same Parameter objects, so an optimizer keeps them);
+        returns self.
+
+        ``model.to(np.float32)``, ``model.to("float32")`` or ``model.to(dtype=...)``.
+        Integer buffers are left alone, as in PyTorch. sg runs on the CPU: ``"cpu"`` as
+        the device is accepted (and changes nothing), any other device is an error.
+        """
+        for arg in args:
+            if _is_device(arg):
+                device = arg
+            elif dtype is None:
+                dtype = arg
+            else:
+                raise TypeError(f"to(): got two dtypes, {dtype!r} and {arg!r}")
+        if device is not None and device != "cpu":
+            raise ValueError(
+                f"to(): sg computes on the CPU with numpy; device {device!r} is not available"
+            )
+        if dtype is None:
+            return self
+        target = _float_dtype(dtype)
+        for module in self.modules():
+            for param in module._parameters.values():
+                _convert_tensor(param, target)
+            for name, buffer in module._buffers.items():
+                if isinstance(buffer, Tensor):
+                    _convert_tensor(buffer, target)
+                elif isinstance(buffer, np.ndarray) and buffer.dtype.kind == "f":
+                    module.register_buffer(name, buffer.astype(target))
+        return self
+
+    def float(self: M) -> M:
+        """``to(np.float32)``: floating-point parameters and buffers to float32."""
+        return self.to(np.float32)
+
+    def double(self: M) -> M:
+        """``to(np.float64)``: floating-point parameters and buffers to float64."""
+        return self.to(np.float64)
 
     # -- state ---------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -233,6 +321,36 @@ class Module:
         if not children:
             return head + ")"
         return head + "\n" + "\n".join(children) + "\n)"
+
+
+def _is_device(value: Any) -> bool:
+    """Whether ``value`` names a device (``"cpu"``, ``"cuda:0"``), not a dtype."""
+    if not isinstance(value, str):
+        return False
+    try:
+        np.dtype(value)
+    except TypeError:
+        return True
+    return False
+
+
+def _float_dtype(dtype: Any) -> np.dtype[Any]:
+    try:
+        target: np.dtype[Any] = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"to(): {dtype!r} is not a numpy dtype") from None
+    if target.kind != "f":
+        raise TypeError(f"to(): only floating-point dtypes are accepted, got {target}")
+    return target
+
+
+def _convert_tensor(tensor: Tensor, dtype: np.dtype[Any]) -> None:
+    """``tensor``'s floating data (and gradient) as ``dtype``, in place."""
+    if tensor.data.dtype.kind != "f" or tensor.data.dtype == dtype:
+        return
+    tensor.data = tensor.data.astype(dtype)
+    if tensor.grad is not None:
+        tensor.grad = tensor.grad.astype(dtype)
 
 
 def _key_problems(own: dict[str, Any], state: Mapping[str, Any]) -> list[str]:

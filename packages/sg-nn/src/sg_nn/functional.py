@@ -1,0 +1,260 @@
+"""``sg_nn.functional``: what ``torch.nn.functional`` is to ``torch.nn``.
+
+Every function takes PyTorch's name, arguments and defaults (``dim=``, ``reduction=``,
+``negative_slope=``...), accepts sg Tensors, numpy arrays and numbers, and returns a
+Tensor whose values and gradients are PyTorch's (float64 results agree to about 1e-15):
+
+>>> import numpy as np
+>>> import sg_nn.functional as F
+>>> F.leaky_relu(np.array([-2.0, 3.0]), negative_slope=0.1)
+Tensor([-0.2,  3. ])
+>>> F.softmax(np.array([[0.0, 0.0]]), dim=1)
+Tensor([[0.5, 0.5]])
+
+The activations are defined in :mod:`sg_nn.activation_functions`, the losses in
+:mod:`sg_nn.losses`; all are importable from here. PyTorch's ``inplace=`` arguments
+are not taken: sg never overwrites a tensor that a graph may need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+import sg_tensor as st
+from sg_nn import init
+from sg_nn.activation_functions import (
+    celu,
+    elu,
+    gelu,
+    glu,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    leaky_relu,
+    log_softmax,
+    logsigmoid,
+    mish,
+    relu,
+    relu6,
+    selu,
+    sigmoid,
+    silu,
+    softmax,
+    softmin,
+    softplus,
+    softshrink,
+    softsign,
+    tanh,
+    tanhshrink,
+    threshold,
+)
+from sg_nn.losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    gaussian_nll_loss,
+    hinge_loss,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    margin_ranking_loss,
+    mse_loss,
+    nll_loss,
+    poisson_nll_loss,
+    smooth_l1_loss,
+    soft_margin_loss,
+)
+from sg_tensor import Tensor
+
+__all__ = [
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "celu", "cross_entropy",
+    "dropout", "elu", "embedding", "gaussian_nll_loss", "gelu", "glu", "hardshrink",
+    "hardsigmoid", "hardswish", "hardtanh", "hinge_loss", "huber_loss", "kl_div", "l1_loss",
+    "layer_norm", "leaky_relu", "linear", "log_softmax", "logsigmoid", "margin_ranking_loss",
+    "mish", "mse_loss", "nll_loss", "normalize", "one_hot", "pad", "poisson_nll_loss", "relu",
+    "relu6", "selu", "sigmoid", "silu", "smooth_l1_loss", "soft_margin_loss", "softmax",
+    "softmin", "softplus", "softshrink", "softsign", "tanh", "tanhshrink", "threshold",
+]  # fmt: skip
+
+
+def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:
+    """``input @ weight.T + bias``, ``weight`` of shape ``(out_features, in_features)``."""
+    return st.linear(st.as_tensor(input), weight, bias)
+
+
+def dropout(
+    input: Any,
+    p: float = 0.5,
+    training: bool = True,
+    *,
+    rng: np.random.Generator | None = None,
+) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``.
+
+    The identity when ``training`` is false or ``p == 0``; all zeros for ``p == 1``.
+    The mask is drawn from ``rng``, or from the default generator of :mod:`sg_nn.init`
+    (reset by :func:`sg_nn.manual_seed`). Note that ``training`` defaults to ``True`` here,
+    as in PyTorch: inside a module, pass ``self.training``.
+    """
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    t = st.as_tensor(input)
+    if not training or p == 0:
+        return t
+    if p == 1:
+        return t * 0.0
+    generator = rng if rng is not None else init.default_generator()
+    keep = generator.random(t.shape) >= p
+    return t * (keep / (1 - p)).astype(t.dtype)
+
+
+def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Tensor:
+    """The rows ``weight[input]``, of shape ``input.shape + (embedding_dim,)``.
+
+    ``input`` holds integer indices into the ``(num_embeddings, embedding_dim)`` table;
+    repeated indices add up their gradients, and the row ``padding_idx`` (if given; a
+    negative one counts from the end) gets no gradient.
+    """
+    return _lookup("embedding", input, st.as_tensor(weight), padding_idx)
+
+
+def _lookup(name: str, indices: Any, weight: Tensor, padding_idx: int | None) -> Tensor:
+    """:func:`embedding`, its errors naming ``name`` (the caller: a function or a module)."""
+    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{name}: indices must be integers, got dtype {idx.dtype}")
+    if weight.ndim != 2:
+        raise ValueError(
+            f"{name}: weight must be a 2-D table (num_embeddings, embedding_dim), "
+            f"got shape {weight.shape}"
+        )
+    n = weight.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise IndexError(
+            f"{name}: indices must be in [0, {n}), got values from {idx.min()} to {idx.max()}"
+        )
+    rows = weight[idx]
+    if padding_idx is None:
+        return rows
+    padding = _padding_index(name, padding_idx, n)
+    is_padding = (idx == padding)[..., None]
+    if not is_padding.any():
+        return rows
+    # The same values, but the padding rows come from a detached copy: no gradient.
+    return st.where(is_padding, rows.detach(), rows)
+
+
+def _padding_index(name: str, padding_idx: int, num_embeddings: int) -> int:
+    """``padding_idx`` in ``[0, num_embeddings)``; a negative one counts from the end."""
+    if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)):
+        raise TypeError(
+            f"{name}: padding_idx must be an int or None, got {type(padding_idx).__name__}"
+        )
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        raise ValueError(
+            f"{name}: padding_idx must be in [-{num_embeddings}, {num_embeddings}), "
+            f"got {padding_idx}"
+        )
+    return int(padding_idx) % num_embeddings
+
+
+def layer_norm(
+    input: Any,
+    normalized_shape: int | Sequence[int],
+    weight: Any = None,
+    bias: Any = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """``(x - mean) / sqrt(var + eps) * weight + bias`` over the trailing
+    ``normalized_shape`` dimensions (biased variance, as PyTorch)."""
+    x = st.as_tensor(input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    n = len(shape)
+    if n == 0 or x.ndim < n or x.shape[x.ndim - n :] != shape:
+        raise ValueError(f"layer_norm: expected inputs ending in shape {shape}, got {x.shape}")
+    axes = tuple(range(x.ndim - n, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    var = x.var(axis=axes, keepdims=True, correction=0)  # the biased variance, as PyTorch
+    out = (x - mean) / (var + eps).sqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def normalize(input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """``input / max(||input||_p, eps)``, the norm taken along ``dim``.
+
+    As PyTorch, no gradient flows through the norm where it is below ``eps``. ``p`` may
+    be any positive number or ``inf``.
+    """
+    x = st.as_tensor(input)
+    if not p > 0:
+        raise ValueError(f"normalize: p must be positive (or inf), got {p}")
+    axis = dim if x.ndim else None
+    norm_data = _p_norm(x.detach(), p, axis)
+    small = norm_data.data < eps
+    if small.any():
+        # Rows whose norm is clamped: their norm gets no gradient, so compute it on a
+        # harmless stand-in (the norm of zeros would have an infinite derivative).
+        x_for_norm = st.where(np.broadcast_to(small, x.shape), 1.0, x)
+        norm = st.where(small, eps, _p_norm(x_for_norm, p, axis))
+    else:
+        norm = _p_norm(x, p, axis)
+    return x / norm
+
+
+def _p_norm(x: Tensor, p: float, axis: int | None) -> Tensor:
+    """The ``p``-norm along ``axis`` (kept): sg-tensor's ``norm`` operator."""
+    norm: Tensor = x.norm(p, dim=axis, keepdim=True)
+    return norm
+
+
+def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
+    """Integer class indices of any shape as one-hot rows: shape ``tensor.shape + (C,)``,
+    dtype int64, ``C = num_classes``, or ``max(tensor) + 1`` if it is -1."""
+    idx = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected integer class indices, got dtype {idx.dtype}")
+    if idx.size and idx.min() < 0:
+        raise ValueError(f"one_hot: class indices must not be negative, got {idx.min()}")
+    if num_classes == -1:
+        if not idx.size:
+            raise ValueError("one_hot: cannot infer num_classes from an empty tensor")
+        num_classes = int(idx.max()) + 1
+    elif idx.size and idx.max() >= num_classes:
+        raise ValueError(
+            f"one_hot: class index {idx.max()} is out of range for num_classes={num_classes}"
+        )
+    return Tensor((idx[..., None] == np.arange(num_classes)).astype(np.int64))
+
+
+def pad(
+    input: Any, pad: Sequence[int], mode: str = "constant", value: float | None = None
+) -> Tensor:
+    """Pad with a constant, the widths given as PyTorch does: flat, last dimension first.
+
+    ``pad=(1, 2)`` adds 1 before and 2 after along the last dimension; ``(1, 2, 0, 3)``
+    also 3 after along the one before it. Only ``mode="constant"`` with non-negative
+    widths (:func:`sg_tensor.pad` takes numpy's ``pad_width``).
+    """
+    if mode != "constant":
+        raise ValueError(f"pad: only mode='constant' is supported, got {mode!r}")
+    x = st.as_tensor(input)
+    widths = [int(w) for w in pad]
+    if len(widths) % 2 or len(widths) // 2 > x.ndim:
+        raise ValueError(
+            f"pad: expected an even number of widths, at most 2 per dimension of the input "
+            f"{x.shape}, got {tuple(widths)}"
+        )
+    if any(w < 0 for w in widths):
+        raise ValueError(f"pad: negative widths (cropping) are not supported, got {tuple(widths)}")
+    pairs = [(0, 0)] * x.ndim
+    for i in range(len(widths) // 2):
+        pairs[x.ndim - 1 - i] = (widths[2 * i], widths[2 * i + 1])
+    return st.pad(x, pairs, 0.0 if value is None else value)
