@@ -25,11 +25,12 @@ def test_second_order_agrees_with_both_oracles(spec) -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_hvp_jacobian_hessian_match_torch_autograd_functional(seed: int) -> None:
+def test_hvp_jacobian_hessian_vjp_jvp_match_torch_autograd_functional(seed: int) -> None:
     results = run_functional(seed)
     scalar_cases = sum(case.scalar for case in FUNCTIONAL_CASES)
     assert any(len(case.shapes) > 1 for case in FUNCTIONAL_CASES)  # tuples of inputs too
-    assert len(results) == len(FUNCTIONAL_CASES) + 2 * scalar_cases
-    assert {r.helper for r in results} == {"hvp", "jacobian", "hessian"}
+    single = sum(len(case.shapes) == 1 for case in FUNCTIONAL_CASES)  # vjp: one input
+    assert len(results) == 2 * len(FUNCTIONAL_CASES) + 2 * scalar_cases + single
+    assert {r.helper for r in results} == {"hvp", "jacobian", "hessian", "vjp", "jvp"}
     bad = [f"{r.case} {r.helper}: {r.worst:.3g}" for r in results if not r.passed]
     assert not bad, bad

@@ -1,4 +1,5 @@
-"""sg-tensor's ``hvp``, ``jacobian`` and ``hessian`` against ``torch.autograd.functional``.
+"""sg-tensor's ``hvp``, ``jacobian``, ``hessian``, ``vjp`` and ``jvp`` against
+``torch.autograd.functional``.
 
 Each case is a small function written twice, once with sg's operators and once with
 torch's, evaluated at a fixed random point. The scalar functions are checked by all
@@ -38,7 +39,7 @@ class FunctionalResult:
     """The worst difference of one helper on one case."""
 
     case: str
-    helper: str  # "hvp", "jacobian" or "hessian"
+    helper: str  # "hvp", "jacobian", "hessian", "vjp" or "jvp"
     worst: float
 
     @property
@@ -105,6 +106,18 @@ def run_functional(seed: int = 0) -> list[FunctionalResult]:
         jac = st.jacobian(case.sg, sg_in)
         jac_ref = functional.jacobian(reference, torch_in)
         results.append(FunctionalResult(case.name, "jacobian", _worst(jac, jac_ref)))
+        # vjp and jvp: a random output vector, a random input vector
+        out_shape = jac_ref.shape[: jac_ref.ndim - len(case.shapes[0])] if not several else None
+        if out_shape is not None:
+            u = rng.standard_normal(out_shape)
+            _, vj = st.autograd.functional.vjp(case.sg, sg_in, u)
+            _, vj_ref = functional.vjp(reference, torch_in, _t(u))
+            results.append(FunctionalResult(case.name, "vjp", _worst(vj, vj_ref)))
+        ws = tuple(rng.standard_normal(shape) for shape in case.shapes)
+        _, jv = st.autograd.functional.jvp(case.sg, sg_in, ws if several else ws[0])
+        w_ref = tuple(_t(w) for w in ws) if several else _t(ws[0])
+        _, jv_ref = functional.jvp(reference, torch_in, w_ref)
+        results.append(FunctionalResult(case.name, "jvp", _worst(jv, jv_ref)))
         if case.scalar:
             vs = tuple(rng.standard_normal(shape) for shape in case.shapes)
             _, hv = st.hvp(case.sg, sg_in, vs if several else vs[0])

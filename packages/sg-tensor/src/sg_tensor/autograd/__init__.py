@@ -27,7 +27,8 @@ from sg_scalar import graph
 from sg_scalar.graph import ShapeMismatchError
 from sg_tensor.tensor import Tensor
 
-__all__ = ["grad", "hessian", "hvp", "jacobian"]
+__all__ = ["Function", "FunctionCtx", "functional", "grad", "hessian", "hvp", "jacobian",
+           "once_differentiable"]  # fmt: skip
 
 TensorOrTensors = Tensor | Sequence[Tensor]
 
@@ -310,3 +311,9 @@ def hessian(f: Callable[..., Tensor], inputs: Inputs) -> Any:
                 tuple(Tensor(r.reshape(x_i.shape + x_j.shape)) for r, x_j in zip(rows, leaves))
             )
         return tuple(blocks) if is_tuple else blocks[0][0]
+
+
+# PyTorch's torch.autograd names: the custom-operator API and the functional module
+# (imported last: they import this module).
+from sg_tensor.autograd import functional  # noqa: E402
+from sg_tensor.function import Function, FunctionCtx, once_differentiable  # noqa: E402
