@@ -282,7 +282,7 @@ def test_squeeze_of_a_non_unit_axis_leaves_it_as_pytorch() -> None:
 def test_unsqueeze_and_flatten_axis_errors() -> None:
     with pytest.raises(ValueError, match="unsqueeze: axis 4 is out of range"):
         Tensor(np.zeros((2, 3))).unsqueeze(4)
-    with pytest.raises(ValueError, match="flatten: start_axis 1 comes after end_axis 0"):
+    with pytest.raises(ValueError, match="flatten: start_dim 1 comes after end_dim 0"):
         Tensor(X).flatten(1, 0)
 
 

@@ -371,14 +371,20 @@ def _unsqueeze(x: Tensor, axis: int) -> Tensor:
     return _reshape(x, x.shape[:a] + (1,) + x.shape[a:])
 
 
-def _flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
-    """Merge the axes ``start_axis..end_axis`` into one (by default: all, giving 1-D)."""
+def _flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge the axes ``start_dim..end_dim`` into one (by default: all, giving 1-D)."""
     if x.ndim == 0:
         return _reshape(x, 1)
-    start, end = (one_axis(a, x.ndim, "flatten", x.shape) for a in (start_axis, end_axis))
+    start, end = (one_axis(a, x.ndim, "flatten", x.shape) for a in (start_dim, end_dim))
     if start > end:
-        raise ValueError(f"flatten: start_axis {start_axis} comes after end_axis {end_axis}")
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     return _reshape(x, x.shape[:start] + (-1,) + x.shape[end + 1 :])
+
+
+def _unflatten(x: Tensor, dim: int, sizes: Any) -> Tensor:
+    """Split axis ``dim`` into ``sizes`` (one of them may be -1), PyTorch's ``unflatten``."""
+    a = one_axis(dim, x.ndim, "unflatten", x.shape)
+    return _reshape(x, x.shape[:a] + tuple(ints_arg((sizes,), "unflatten")) + x.shape[a + 1 :])
 
 
 def _stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
@@ -472,10 +478,11 @@ composite("squeeze", "squeeze", _squeeze, numpy=np.squeeze, uses=("reshape",),
 composite("unsqueeze", "unsqueeze", _unsqueeze, numpy=np.expand_dims, uses=("reshape",),
           torch=Torch("Tensor.unsqueeze", dim="axis"),
           cases=[Case({"axis": 1}, X234), Case({"axis": -1}, X234)])  # fmt: skip
-composite("flatten", "flatten", _flatten, uses=("reshape",),
-          torch=Torch("Tensor.flatten", start_dim="start_axis", end_dim="end_axis"),
-          cases=[Case({"start_axis": 0, "end_axis": -1}, X234),
-                 Case({"start_axis": 1, "end_axis": -1}, X234)])  # fmt: skip
+composite("flatten", "flatten", _flatten, uses=("reshape",), torch="Tensor.flatten",
+          cases=[Case({"start_dim": 0, "end_dim": -1}, X234),
+                 Case({"start_dim": 1, "end_dim": -1}, X234)])  # fmt: skip
+composite("unflatten", "unflatten", _unflatten, uses=("reshape",), torch="Tensor.unflatten",
+          cases=[Case({"dim": 1, "sizes": (2, 2)}, ((3, 4),))])  # fmt: skip
 composite("stack", "stack", _stack, method=None, numpy=np.stack, variadic=True,
           uses=("concatenate", "reshape"),
           torch=Torch("torch.stack", dim="axis"),
