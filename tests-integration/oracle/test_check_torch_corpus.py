@@ -1042,7 +1042,7 @@ class SgGeluTanh(st.Function):
 class SgLogSumExp(st.Function):
     @staticmethod
     def forward(ctx: Any, x: st.Tensor, axis: int = -1) -> st.Tensor:
-        m = x.max(axis=axis, keepdims=True)
+        m = x.amax(axis=axis, keepdims=True)
         y = ((x - m).exp().sum(axis=axis, keepdims=True).log() + m).sum(axis=axis)
         ctx.save_for_backward(x, y)
         ctx.axis = axis

@@ -245,7 +245,7 @@ class LogSumExp(st.Function):
 
     @staticmethod
     def forward(ctx: Any, x: st.Tensor, axis: int = -1) -> st.Tensor:
-        m = x.max(axis=axis, keepdims=True)
+        m = x.amax(axis=axis, keepdims=True)
         y = ((x - m).exp().sum(axis=axis, keepdims=True).log() + m).sum(axis=axis)
         ctx.save_for_backward(x, y)
         ctx.axis = axis
@@ -279,7 +279,7 @@ class Variance(st.Function):
 class Softmax(st.Function):
     @staticmethod
     def forward(ctx: Any, x: st.Tensor) -> st.Tensor:
-        e = (x - x.max(axis=-1, keepdims=True)).exp()
+        e = (x - x.amax(axis=-1, keepdims=True)).exp()
         y = e / e.sum(axis=-1, keepdims=True)
         ctx.save_for_backward(y)
         return y
@@ -689,7 +689,7 @@ class LogSumExpSavesIntermediate(LogSumExp):
 
     @staticmethod
     def forward(ctx: Any, x: st.Tensor, axis: int = -1) -> st.Tensor:
-        m = x.max(axis=axis, keepdims=True)
+        m = x.amax(axis=axis, keepdims=True)
         y = (x - m).exp().sum(axis=axis, keepdims=True).log() + m
         ctx.save_for_backward(x, y)
         ctx.axis = axis

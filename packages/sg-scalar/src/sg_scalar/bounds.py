@@ -54,8 +54,9 @@ class Bounds:
         return self.intervals[i][1]
 
     def reduced(self) -> int:
-        """How many elements of input 0 a reduction over ``params["axis"]`` combines."""
-        shape, axis = self.shapes[0], self.params.get("axis")
+        """How many elements of input 0 a reduction over ``params["axis"]`` (or PyTorch's
+        ``dim``) combines."""
+        shape, axis = self.shapes[0], self.params.get("axis", self.params.get("dim"))
         if axis is None:
             return math.prod(shape)
         axes = axis if isinstance(axis, (tuple, list)) else (axis,)

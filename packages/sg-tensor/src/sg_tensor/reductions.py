@@ -322,7 +322,7 @@ NORMS = [Case({"p": p, "dim": d, "keepdim": k}, ((2, 3, 4),)) for p, d, k in
           (-math.inf, (0, 2), False), (2.5, (1, 2), True))]  # fmt: skip
 
 
-@op("norm", quiet(_norm_forward), "norm", _norm, numpy=None, cases=NORMS,
+@op("norm", quiet(_norm_forward), "norm", _norm, numpy=None, cases=NORMS, bound=_summed,
     inputs=(Domain("away from 0", 0.2, 2.0, symmetric=True, guard=True),),
     edges=[Kink(_norm_kink, "mean"), Tie(within=True)],
     torch=Torch(call=lambda torch, x, p=2, dim=None, keepdim=False: torch.linalg.vector_norm(

@@ -95,20 +95,28 @@ def _margin(decl: Declaration, node: Node, args: list[Any], out: Any) -> float:
         elif isinstance(edge, Tie) and not edge.within:
             margin = min(margin, float(np.min(np.abs(xs[0] - xs[1]))))
         elif isinstance(edge, Tie):
-            margin = min(margin, _tie_margin(xs[0], np.asarray(out.data), p))
+            if "p" in p and not math.isinf(p["p"]):  # a norm ties only at p = +-inf
+                continue
+            x = np.abs(xs[0]) if "p" in p else xs[0]  # a norm's extremes are of |x|
+            margin = min(margin, _tie_margin(x, np.asarray(out.data), p))
         elif isinstance(edge, ZeroSpread) and _reduced(xs[0], p) > 1:  # one element: always 0
             margin = min(margin, float(np.min(np.asarray(out.data))))
     return margin
 
 
+def _axes(x: np.ndarray, p: dict[str, Any]) -> tuple[int, ...]:
+    """The reduced axes of a node's parameters (numpy's ``axis`` or PyTorch's ``dim``)."""
+    return normalize_axis(p.get("axis", p.get("dim")), x.ndim, "", x.shape)
+
+
 def _reduced(x: np.ndarray, p: dict[str, Any]) -> int:
-    return math.prod(x.shape[i] for i in normalize_axis(p["axis"], x.ndim, "", x.shape))
+    return math.prod(x.shape[i] for i in _axes(x, p))
 
 
 def _tie_margin(x: np.ndarray, extreme: np.ndarray, p: dict[str, Any]) -> float:
     """How far the extreme of each reduced slice is from the slice's next value."""
-    axes = normalize_axis(p["axis"], x.ndim, "", x.shape)
-    if not p["keepdims"]:
+    axes = _axes(x, p)
+    if not p.get("keepdims", p.get("keepdim", False)):
         extreme = extreme.reshape(tuple(1 if i in axes else n for i, n in enumerate(x.shape)))
     gap = np.abs(x - extreme)
     if np.any(np.sum(gap == 0, axis=axes) != 1):

@@ -138,6 +138,22 @@ class _OperatorBuilder(_Builder):
             out = tuple(n for i, n in enumerate(shape) if i not in axes)
         self.apply(decl, [a], out, params)
 
+    def norm(self, decl: Declaration) -> None:
+        """A p-norm (p from a declared case) over every axis or one, keepdim or not."""
+        a = self.any_arg()
+        shape = self.shape(a)
+        nd = len(shape)
+        dim = self.integer(-nd, nd - 1) if nd and not self.one_in(3) else None
+        keepdim = self.one_in(2)
+        axes = normalize_axis(dim, nd, "", shape)
+        params: dict[str, Any] = {**self.case(decl, "dim", "keepdim"), "dim": dim,
+                                  "keepdim": keepdim}  # fmt: skip
+        if keepdim:
+            out = tuple(1 if i in axes else n for i, n in enumerate(shape))
+        else:
+            out = tuple(n for i, n in enumerate(shape) if i not in axes)
+        self.apply(decl, [a], out, params)
+
     def axis(self, decl: Declaration) -> None:
         """An operator along one random axis (softmax, cumsum...), the shape unchanged."""
         a = self.any_arg(min_ndim=1)
