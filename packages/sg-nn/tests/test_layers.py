@@ -597,3 +597,16 @@ def test_softmax_module_without_dim_warns_and_picks_pytorchs_legacy_axis() -> No
         out3 = nn.LogSoftmax()(x3)
     np.testing.assert_array_equal(out2.data, nn.Softmax(1)(x2).data)  # 2-D: axis 1
     np.testing.assert_array_equal(out3.data, nn.LogSoftmax(0)(x3).data)  # 3-D: axis 0
+
+
+def test_layers_follow_sg_tensors_default_dtype() -> None:
+    import sg_tensor as st_
+
+    try:
+        st_.set_default_dtype(st_.float32)
+        assert nn.Linear(2, 3).weight.dtype == np.float32
+        assert nn.Embedding(4, 2).weight.dtype == np.float32
+        assert nn.LayerNorm(3).weight.dtype == np.float32
+    finally:
+        st_.set_default_dtype(st_.float64)
+    assert nn.Linear(2, 3).weight.dtype == np.float64

@@ -97,3 +97,45 @@ def test_hooks_work_under_create_graph() -> None:
     np.testing.assert_allclose(g.data, [4.0, 8.0])
     (gg,) = st.grad(g.sum(), x)
     np.testing.assert_allclose(gg.data, [4.0, 4.0])
+
+
+def test_a_0d_tensor_does_not_widen_a_dimensioned_one_as_pytorch() -> None:
+    a = st.tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    s = st.tensor(2.0, requires_grad=True)  # float64, 0-d
+    out = a * s
+    assert out.dtype == np.float32
+    assert (s * a).dtype == np.float32
+    out.sum().backward()
+    assert s.grad.dtype == np.float64
+    np.testing.assert_allclose(s.grad, 3.0)
+    assert (a * st.tensor([2.0])).dtype == np.float64  # 1-d: numpy's (and PyTorch's) widening
+
+
+def test_retain_grad_stores_the_gradient_after_the_hooks_as_pytorch_2() -> None:
+    y = st.tensor([1.0, 2.0], requires_grad=True)
+    h = y * 1
+    h.retain_grad()
+    h.register_hook(lambda g: g * 2)
+    h.sum().backward()
+    np.testing.assert_array_equal(h.grad, [2.0, 2.0])
+    np.testing.assert_array_equal(y.grad, [2.0, 2.0])
+
+
+def test_clamp_with_tensor_bounds() -> None:
+    x = st.tensor([-2.0, 0.5, 3.0], requires_grad=True)
+    low = st.tensor([0.0, 0.0, 0.0], requires_grad=True)
+    high = st.tensor([1.0, 1.0, 1.0], requires_grad=True)
+    (x.clamp(low, high) * st.tensor([1.0, 2.0, 3.0])).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 2.0, 0.0])
+    np.testing.assert_array_equal(low.grad, [1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(high.grad, [0.0, 0.0, 3.0])
+
+
+def test_arange_follows_the_default_dtype() -> None:
+    try:
+        st.set_default_dtype(st.float32)
+        assert st.arange(3.0).dtype == np.float32
+        assert st.arange(3).dtype == np.int64
+    finally:
+        st.set_default_dtype(st.float64)
+    assert st.arange(3.0).dtype == np.float64

@@ -27,6 +27,12 @@ __all__ = [
 ]  # fmt: skip
 
 
+def _dtype(dtype: Any) -> Any:
+    """A layer's parameter dtype: as given, else sg-tensor's default (float64 unless
+    ``sg_tensor.set_default_dtype`` said otherwise, as PyTorch's layers follow theirs)."""
+    return st.get_default_dtype() if dtype is None else dtype
+
+
 class Linear(Module):
     """``y = x @ W.T + b`` with ``W`` of shape ``(out_features, in_features)``, as PyTorch.
 
@@ -43,7 +49,7 @@ class Linear(Module):
         out_features: int,
         bias: bool = True,
         rng: np.random.Generator | None = None,
-        dtype: Any = np.float64,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
         if in_features <= 0 or out_features <= 0:
@@ -52,11 +58,11 @@ class Linear(Module):
                 f"got {in_features} and {out_features}"
             )
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=_dtype(dtype)))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5), rng=rng)
         self.bias = None
         if bias:
-            self.bias = Parameter(np.empty(out_features, dtype=dtype))
+            self.bias = Parameter(np.empty(out_features, dtype=_dtype(dtype)))
             bound = 1 / math.sqrt(in_features)
             init.uniform_(self.bias, -bound, bound, rng=rng)
 
@@ -134,7 +140,7 @@ class MLP(Sequential):
         sizes: Sequence[int],
         activation: str | Callable[[], Module] = "relu",
         rng: np.random.Generator | None = None,
-        dtype: Any = np.float64,
+        dtype: Any = None,
     ) -> None:
         if len(sizes) < 2:
             raise ValueError(f"MLP: sizes needs at least an input and an output size, got {sizes}")
@@ -185,7 +191,7 @@ class LayerNorm(Module):
         normalized_shape: int | Sequence[int],
         eps: float = 1e-5,
         elementwise_affine: bool = True,
-        dtype: Any = np.float64,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
         shape = (
@@ -195,8 +201,8 @@ class LayerNorm(Module):
         self.weight = None
         self.bias = None
         if elementwise_affine:
-            self.weight = Parameter(np.ones(shape, dtype=dtype))
-            self.bias = Parameter(np.zeros(shape, dtype=dtype))
+            self.weight = Parameter(np.ones(shape, dtype=_dtype(dtype)))
+            self.bias = Parameter(np.zeros(shape, dtype=_dtype(dtype)))
 
     def forward(self, x: Any) -> Tensor:
         """``(x - mean) / sqrt(var + eps)`` over the trailing ``normalized_shape`` dimensions
@@ -232,14 +238,14 @@ class Embedding(Module):
         embedding_dim: int,
         padding_idx: int | None = None,
         rng: np.random.Generator | None = None,
-        dtype: Any = np.float64,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         if padding_idx is not None:
             padding_idx = F._padding_index("Embedding", padding_idx, num_embeddings)
         self.padding_idx = padding_idx
-        self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=dtype))
+        self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=_dtype(dtype)))
         init.normal_(self.weight, rng=rng)
         if padding_idx is not None:
             self.weight.data[padding_idx] = 0.0

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+import sg_tensor as st
 from sg_nn.checkpoint import CheckpointError
 from sg_nn.hooks import ForwardHook, RemovableHandle
 from sg_tensor import Tensor
@@ -28,8 +29,8 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
         super().__init__(data.data if isinstance(data, Tensor) else data)
-        if self.data.dtype.kind != "f":
-            self.data = self.data.astype(np.float64)
+        if self.data.dtype.kind != "f":  # integer data: sg-tensor's default floating dtype
+            self.data = self.data.astype(st.get_default_dtype())
         self.requires_grad_(requires_grad)
 
     def __repr__(self) -> str:

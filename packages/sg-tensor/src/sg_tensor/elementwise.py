@@ -267,9 +267,22 @@ def _clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tens
     """
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
+    if isinstance(min, (Tensor, np.ndarray)) or isinstance(max, (Tensor, np.ndarray)):
+        return _clip_between(x, min, max)
     low = None if min is None else number(min, "clip: min")
     high = None if max is None else number(max, "clip: max")
     return x._apply1(OPS["clip"], {"min": low, "max": high})
+
+
+def _clip_between(x: Tensor, low: Any, high: Any) -> Tensor:
+    """``clamp`` with tensor bounds (PyTorch's): ``min(max(x, low), high)``, the gradient
+    to ``x`` where ``low <= x <= high`` and to the bound that is taken elsewhere."""
+    out = x
+    if low is not None:
+        out = _where(out >= low, out, low)
+    if high is not None:
+        out = _where(out <= high, out, high)
+    return out
 
 
 def _clip_bound(b: Bounds) -> float:

@@ -80,6 +80,8 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
         if stop is None
         else np.arange(start, stop, step, dtype=dtype)
     )
+    if dtype is None and values.dtype == np.float64:  # float bounds: the default dtype
+        values = values.astype(get_default_dtype(), copy=False)
     return Tensor(values)
 
 

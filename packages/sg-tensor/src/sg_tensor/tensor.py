@@ -356,6 +356,8 @@ class Tensor:
         return out
 
     def _apply2(self, op: Op, other: Tensor, ctx: dict[str, Any] | None = None) -> Tensor:
+        if self.data.dtype is not other.data.dtype:  # (dtypes are singletons: fast check)
+            self, other = _scalar_keeps_dtype(self, other)
         try:
             if ctx:
                 data = op.forward(self.data, other.data, **ctx)
@@ -491,6 +493,18 @@ def _run_hooks(hooks: list[Callable[[Tensor], Any]], g: Any) -> Any:
         if replaced is not None:
             g = replaced if on_nodes else np.asarray(getattr(replaced, "data", replaced))
     return g
+
+
+def _scalar_keeps_dtype(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """PyTorch's promotion: a 0-d floating tensor beside a dimensioned floating one takes
+    that one's dtype (``float32 * tensor(2.0)`` stays float32), where numpy would widen."""
+    da, db = a.data, b.data
+    if da.dtype.kind == "f" and db.dtype.kind == "f" and da.dtype != db.dtype:
+        if db.ndim == 0 and da.ndim:
+            b = b.astype(da.dtype)
+        elif da.ndim == 0 and db.ndim:
+            a = a.astype(db.dtype)
+    return a, b
 
 
 def _already_stored(g: Any, stored: set[int]) -> bool:

@@ -131,22 +131,22 @@ def retain_grad(self: Tensor) -> None:
     leaf's); on a leaf it does nothing (a leaf keeps it anyway)."""
     if self._op is None or getattr(self._op, "_sg_retains", False):
         return
-    hooks = _node_hooks(self)
-
-    def keep(grad: Tensor) -> None:
-        data = np.array(grad.data)  # a copy: the pass goes on with the gradient
-        self.grad = data if self.grad is None else self.grad + data
-
-    hooks.insert(0, keep)
+    _node_hooks(self)
     op = self._op
     assert isinstance(op, _HookedOp)  # _node_hooks made it one
+
+    def keep(grad: Any) -> None:  # after the hooks, as PyTorch 2 stores it
+        data = np.array(getattr(grad, "data", grad))  # a copy: the pass goes on with it
+        self.grad = data if self.grad is None else self.grad + data
+
+    op.keep = keep
     op._sg_retains = True
 
 
 class _HookedOp(Op):
     """A node's operator with hooks run on its gradient before its rule."""
 
-    __slots__ = ("hooks", "inner", "_sg_retains")
+    __slots__ = ("hooks", "inner", "keep", "_sg_retains")
 
     def __init__(self, inner: Op) -> None:
         super().__init__(
@@ -158,10 +158,14 @@ class _HookedOp(Op):
         )
         self.inner = inner
         self.hooks: list[Hook] = []
+        self.keep: Callable[[Any], None] | None = None  # retain_grad's store
         self._sg_retains = False
 
     def _vjp(self, g: Any, out: Any, *inputs: Any, **ctx: Any) -> tuple[Any, ...]:
-        return self.inner.vjp(_run_hooks(self.hooks, g), out, *inputs, **ctx)
+        g = _run_hooks(self.hooks, g)
+        if self.keep is not None:
+            self.keep(g)
+        return self.inner.vjp(g, out, *inputs, **ctx)
 
 
 def _node_hooks(x: Tensor) -> list[Hook]:
