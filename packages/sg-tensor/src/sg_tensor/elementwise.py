@@ -259,8 +259,9 @@ def _clamp(x: np.ndarray, *, min: float | None, max: float | None) -> np.ndarray
     return x
 
 
-def _clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
-    """Limit the values to ``[min, max]`` (either bound may be None; PyTorch's ``clamp``).
+def _clip(x: Tensor, min: Any = None, max: Any = None) -> Tensor:
+    """Limit the values to ``[min, max]`` (either bound may be None, a number or a tensor;
+    PyTorch's ``clamp``).
 
     With ``min > max`` every value becomes ``max`` (and gets no gradient), as in PyTorch
     and numpy: the bounds are applied in that order, not checked against each other.
