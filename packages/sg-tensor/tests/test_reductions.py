@@ -232,11 +232,17 @@ def test_std_and_var_are_unbiased_by_default_as_pytorch_and_np_keeps_numpy() -> 
     np.testing.assert_allclose(st.var(x, 0).data, data.var(axis=0, ddof=1))
     np.testing.assert_allclose(x.std(correction=0).data, data.std())
     np.testing.assert_allclose(x.var(unbiased=False).data, data.var())
-    np.testing.assert_allclose(x.var(1, True, 2).data, data.var(axis=1, ddof=2, keepdims=True))
+    # PyTorch's positional order: (dim, unbiased, keepdim)
+    np.testing.assert_allclose(x.std(1, False).data, data.std(axis=1))
+    np.testing.assert_allclose(x.var(1, True, True).data, data.var(axis=1, ddof=1, keepdims=True))
+    np.testing.assert_allclose(x.var(1, correction=2).data, data.var(axis=1, ddof=2))
     np.testing.assert_allclose(x.std(ddof=0).data, data.std())
     np.testing.assert_allclose(np.std(x).data, data.std())  # numpy's function: numpy's
     np.testing.assert_allclose(np.var(x, axis=1).data, data.var(axis=1))
-    with pytest.raises(TypeError, match="got both correction= and ddof="):
+    np.testing.assert_allclose(np.var(x, axis=0, ddof=1).data, data.var(axis=0, ddof=1))
+    with pytest.raises(TypeError, match="give correction= or ddof=, not both"):
         x.std(correction=1, ddof=0)
+    with pytest.raises(TypeError, match="give unbiased or correction=, not both"):
+        x.std(1, True, correction=0)
     with pytest.raises(TypeError, match="unbiased must be True or False"):
-        x.var(unbiased=1)
+        x.var(unbiased=2)

@@ -441,7 +441,7 @@ def test_the_spread_probes_sit_on_constant_slices() -> None:
     assert not {p.name for p in probes} & {p.name for p in all_probes("tensor")}
     for probe in probes[:4]:
         (x,) = probe.sample(np.random.default_rng(0))
-        axis = probe.example.case.params["axis"]  # type: ignore[union-attr]
+        axis = probe.example.case.params["dim"]  # type: ignore[union-attr]
         spread = np.std(x, axis=axis)
         assert ((spread == 0).any() and (spread != 0).any()) or np.ndim(spread) == 0
         assert fd_check(probe, [x], 0).passed

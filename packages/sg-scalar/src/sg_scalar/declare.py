@@ -174,17 +174,11 @@ class Param:
     """A parameter of the public call: its default and how its value is checked.
 
     ``convert(value, where)`` returns the value the rule receives, or raises a clear
-    error starting with ``where`` (``"leaky_relu: negative_slope"``). ``default`` is the
-    Tensor method's and sg function's (PyTorch's meaning); a numpy function called on a
-    Tensor uses ``numpy_default`` instead when one is given.
+    error starting with ``where`` (``"leaky_relu: negative_slope"``).
     """
 
     default: Any
     convert: Callable[[Any, str], Any] | None = None
-    numpy_default: Any = None  # numpy's default, where it differs from PyTorch's (std's ddof)
-    aliases: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
-    """PyTorch's other keywords for this parameter, each with its value's translation
-    (``correction=`` is std's ``ddof``; ``unbiased=True`` is ``ddof=1``)."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -323,7 +317,6 @@ class Declaration:
     analytic: bool = False  # complex-analytic forward that numpy evaluates on complex inputs
     uses: tuple[str, ...] = ()  # a composite: the operators it is made of
     public: bool = True  # False for operators only rules use (scatter)
-    dim: bool = True  # the generated call also takes PyTorch's dim= and keepdim=
     doc: str = ""
 
     @property

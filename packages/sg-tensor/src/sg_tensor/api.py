@@ -35,19 +35,9 @@ _BINARY_SIGNATURES = ("binary", "matmul")
 _DUNDERS = {"+": "add", "-": "sub", "*": "mul", "/": "truediv", "**": "pow", "@": "matmul"}
 
 
-def bind(
-    decl: Declaration, args: tuple[Any, ...], kwargs: dict[str, Any], numpy: bool = False
-) -> dict[str, Any]:
-    """The declared parameters from a call's extra arguments, checked and converted
-    (with numpy's defaults for a numpy function called on a Tensor)."""
+def bind(decl: Declaration, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The declared parameters from a call's extra arguments, checked and converted."""
     names = list(decl.params)
-    for name, param in decl.params.items():  # PyTorch's other spellings
-        for alias, translate in param.aliases.items():
-            if alias in kwargs:
-                if name in kwargs:
-                    raise TypeError(f"{decl.name}() got both {alias}= and {name}=")
-                kwargs = {**kwargs, name: translate(kwargs[alias])}
-                del kwargs[alias]
     if len(args) > len(names):
         raise TypeError(
             f"{decl.name}() got {len(args) - len(names)} positional argument(s) too many "
@@ -62,15 +52,13 @@ def bind(
         values[key] = value
     ctx = {}
     for name, param in decl.params.items():
-        default = param.numpy_default if numpy and param.numpy_default is not None else None
-        value = values.get(name, param.default if default is None else default)
+        value = values.get(name, param.default)
         ctx[name] = param.convert(value, f"{decl.name}: {name}") if param.convert else value
     return ctx
 
 
-def entry(decl: Declaration, numpy: bool = False) -> Entry:
-    """The public call of ``decl``: its own entry, or the one its signature generates
-    (``numpy``: with numpy's parameter defaults, for numpy's functions on Tensors)."""
+def entry(decl: Declaration) -> Entry:
+    """The public call of ``decl``: its own entry, or the one its signature generates."""
     own, _ = ENTRIES[decl.name]
     if own is not None:
         return _takes_pytorch_names(decl, own)
@@ -87,14 +75,8 @@ def entry(decl: Declaration, numpy: bool = False) -> Entry:
     if signature == "reduction":
 
         def reduce(x: Tensor, axis: Any = None, keepdims: Any = False, *a: Any, **k: Any) -> Any:
-            if k and decl.dim:
+            if k:  # PyTorch's dim= and keepdim=
                 axis, keepdims = _pytorch_names(name, axis, keepdims, k, None)
-            elif "dim" in k or "keepdim" in k:
-                raise TypeError(
-                    f"{name}(): PyTorch's {name}(dim=...) returns (values, indices), which "
-                    f"sg's {name} does not; axis= and keepdims= give the values (numpy's "
-                    "meaning)"
-                )
             if x.ndim == 0 and _first_axis(axis):  # PyTorch: a 0-d tensor has dims 0 and -1
                 return reduce(x.reshape((1,)), 0, keepdims, *a, **k).reshape(())
             ctx = {
@@ -102,14 +84,14 @@ def entry(decl: Declaration, numpy: bool = False) -> Entry:
                 "keepdims": flag(keepdims, name),
             }
             if a or k or decl.params:
-                ctx.update(bind(decl, a, k, numpy))
+                ctx.update(bind(decl, a, k))
             return x._apply1(op, ctx)
 
         return reduce
     if signature == "axis":
 
         def along(x: Tensor, axis: Any = -1, *a: Any, **k: Any) -> Any:
-            if "dim" in k and decl.dim:
+            if "dim" in k:
                 axis, _ = _pytorch_names(name, axis, None, k, -1)
             if x.ndim == 0 and _first_axis(axis):
                 return along(x.reshape((1,)), 0, *a, **k).reshape(())
@@ -142,14 +124,13 @@ def _pytorch_names(
 
 def _takes_pytorch_names(decl: Declaration, own: Entry) -> Entry:
     """An operator's own entry that takes ``axis``/``keepdims``, also taking PyTorch's
-    ``dim``/``keepdim`` for them (unless the declaration says ``dim=False``), and one that
-    takes PyTorch's names also taking numpy's."""
+    ``dim``/``keepdim`` for them, and one that takes PyTorch's names also numpy's."""
     parameters = inspect.signature(own).parameters
     pairs = (("dim", "axis"), ("keepdim", "keepdims"), ("axis", "dim"), ("keepdims", "keepdim"))
     renames = {  # the other spelling of a keyword the entry takes (numpy's or PyTorch's)
         other: ours for other, ours in pairs if ours in parameters and other not in parameters
     }
-    if not decl.dim or not renames:
+    if not renames:
         return own
     name = decl.name
 
@@ -196,9 +177,9 @@ def method(decl: Declaration, name: str) -> Entry:
     return _named(entry(decl), decl, name, owner="Tensor")
 
 
-def function(decl: Declaration, name: str, numpy: bool = False) -> Entry:
+def function(decl: Declaration, name: str) -> Entry:
     """The function ``name`` of ``decl``: its first argument may be an array or a number."""
-    call = entry(decl, numpy)
+    call = entry(decl)
     if decl.variadic or decl.signature in _BINARY_SIGNATURES + ("where", "linear"):
         return _named(call, decl, name)
 
@@ -265,10 +246,10 @@ def install() -> None:
 def _numpy_call(decl: Declaration) -> Entry:
     """What a numpy function called on a Tensor runs: its own numpy entry where numpy's
     meaning differs, else the operator's function (or its method, the first argument made
-    a Tensor) with numpy's parameter defaults."""
+    a Tensor)."""
     if decl.name in NUMPY_ENTRIES:
         return _named(NUMPY_ENTRIES[decl.name], decl, decl.name)
     for form in decl.forms:
         if form.kind == "function":
-            return function(decl, form.name, numpy=True)
-    return function(decl, decl.name, numpy=True)
+            return function(decl, form.name)
+    return function(decl, decl.name)

@@ -140,7 +140,6 @@ def composite(
     uses: Sequence[str] = (),
     public: bool = True,
     installs: bool = True,
-    dim: bool = True,
     numpy_entry: Callable[..., Any] | None = None,
     _op: Op | None = None,
 ) -> Declaration:
@@ -161,8 +160,6 @@ def composite(
     ``analytic``: the forward is complex-analytic in its inputs and numpy evaluates it on
     complex arrays (sg-verify's complex-step derivative checks the rule with it);
     ``uses``: the operators a composite is made of. ``torch`` defaults to ``torch.<name>``.
-    ``dim=False``: the generated ``reduction``/``axis`` call does not take PyTorch's
-    ``dim=``/``keepdim=`` (where PyTorch's call of that name means something else).
     ``numpy_entry``: what the ``numpy`` function runs on a Tensor where numpy's meaning
     differs from PyTorch's, which the method and function follow (``split``); it takes
     sg's parameter names (the ``numpy`` rename maps numpy's keywords to them).
@@ -212,7 +209,6 @@ def composite(
         analytic=analytic,
         uses=tuple(uses),
         public=public,
-        dim=dim,
         doc=doc.strip().split("\n\n")[0].replace("\n", " "),
     )
     ENTRIES[name] = (entry, installs)

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from sg_scalar.bounds import Bounds
-from sg_scalar.declare import Case, Domain, Kink, Param, Tie, Torch, ZeroSpread
-from sg_tensor.arguments import Axes, normalize_axis, one_axis
+from sg_scalar.declare import Case, Domain, Kink, Tie, Torch, ZeroSpread
+from sg_tensor.arguments import Axes, flag, normalize_axis, one_axis
 from sg_tensor.op import OPS, data, indicator, op, peak, quiet
 
 Grads = tuple[Any, ...]
@@ -24,27 +24,93 @@ AXES = [Case({"axis": a, "keepdims": k}) for a, k in
         ((None, False), (0, False), (-1, True), ((0, 2), False), ((1,), True), ((-1, 0), True),
          ((0, 1, 2), False), (None, True))]  # fmt: skip
 """The axis cases every reduction is checked in (on shape (2, 3, 4))."""
-DDOF = [Case({**c.params, "ddof": d}) for c in AXES for d in (0, 1)] + [
-    Case({"axis": 1, "keepdims": False}, label="PyTorch's default: unbiased")
-]
+VARIANCE_CASES = [
+    Case({"dim": c.params["axis"], "unbiased": u, "keepdim": c.params["keepdims"]})
+    for c in AXES
+    for u in (True, False)
+] + [Case({"dim": 1}, label="PyTorch's default: unbiased")]
+"""``std``/``var`` in PyTorch's positional order ``(dim, unbiased, keepdim)``."""
+
+
+def _variance_entry(name: str) -> Any:
+    """``x.std(dim=None, unbiased=True, keepdim=False, *, correction=None)``, PyTorch's
+    (``ddof=`` is numpy's name for ``correction``, and ``axis=``/``keepdims=`` stay
+    accepted); unbiased by default. ``np.std``/``np.var`` keep numpy's ``ddof=0``."""
+
+    def entry(
+        x: Any,
+        dim: Any = None,
+        unbiased: Any = None,
+        keepdim: Any = False,
+        *,
+        correction: Any = None,
+        ddof: Any = None,
+    ) -> Any:
+        if correction is not None and ddof is not None:
+            raise TypeError(f"{name}(): give correction= or ddof=, not both")
+        given = correction if correction is not None else ddof
+        if given is not None:
+            if unbiased is not None:
+                raise TypeError(f"{name}(): give unbiased or correction=, not both")
+            return _reduce_variance(name, x, dim, keepdim, _ddof(given, f"{name}: correction"))
+        if unbiased is None:
+            unbiased = True
+        if not isinstance(unbiased, (bool, np.bool_)) and unbiased not in (0, 1):
+            raise TypeError(
+                f"{name}(): unbiased must be True or False, got {unbiased!r} (correction= "
+                "takes another number of degrees of freedom)"
+            )
+        return _reduce_variance(name, x, dim, keepdim, int(bool(unbiased)))
+
+    entry.__doc__ = _variance_entry.__doc__
+    return entry
+
+
+def _numpy_variance(name: str) -> Any:
+    """``np.std``/``np.var`` on a Tensor: numpy's meaning (``ddof=0`` by default). It
+    receives sg's parameter names: ``unbiased`` carries numpy's ``ddof``."""
+
+    def entry(x: Any, dim: Any = None, unbiased: Any = 0, keepdim: Any = False) -> Any:
+        ddof = int(unbiased) if isinstance(unbiased, (bool, np.bool_)) else unbiased  # numpy's
+        return _reduce_variance(name, x, dim, keepdim, _ddof(ddof, f"{name}: ddof"))
+
+    return entry
+
+
+def _reduce_variance(name: str, x: Any, dim: Any, keepdim: Any, ddof: int) -> Any:
+    from sg_tensor.tensor import as_tensor
+
+    t = as_tensor(x)
+    if t.ndim == 0 and dim in (0, -1):  # PyTorch: a 0-d tensor has dims 0 and -1
+        dim = None
+    ctx = {
+        "axis": normalize_axis(dim, t.ndim, name, t.shape),
+        "keepdims": flag(keepdim, name, "keepdim"),
+        "ddof": ddof,
+    }
+    return t._apply1(OPS[name], ctx)
+
+
+NUMPY_VARIANCE = {"dim": "axis", "unbiased": "ddof", "keepdim": "keepdims"}
+"""numpy's keywords for std's and var's parameters (``ddof`` arrives as ``unbiased``)."""
+
+
+def _torch_variance(name: str) -> Any:
+    def call(torch: Any, x: Any, dim: Any = None, unbiased: bool = True, keepdim: bool = False,
+             axis: Any = None, keepdims: Any = None) -> Any:  # fmt: skip
+        dim = axis if axis is not None else dim
+        keepdim = keepdims if keepdims is not None else keepdim
+        if dim is None:
+            dim = tuple(range(x.ndim))
+        return getattr(torch, name)(x, dim, unbiased=unbiased, keepdim=keepdim)
+
+    return call
 
 
 def _ddof(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{where} must be an int, got {value!r}")
     return int(value)
-
-
-def _unbiased(value: Any) -> int:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"unbiased must be True or False, got {value!r}")
-    return int(value)
-
-
-CORRECTION = Param(1, _ddof, numpy_default=0, aliases={"correction": lambda c: c,
-                                                       "unbiased": _unbiased})  # fmt: skip
-"""``var`` and ``std``: PyTorch's unbiased default (``correction=1``, ``unbiased=True``) for
-the Tensor methods and sg's functions; numpy's ``ddof=0`` for ``np.var``/``np.std``."""
 
 
 def _summed(b: Bounds) -> float:
@@ -140,9 +206,10 @@ def _var(x: np.ndarray, *, axis: Axes, keepdims: bool, ddof: int) -> Any:
     return np.var(x, axis=axis, keepdims=keepdims, ddof=ddof)
 
 
-@op("var", quiet(_var), "reduction", numpy=np.var, params={"ddof": CORRECTION},
-    cases=DDOF, bound=lambda b: 2 * b.m() ** 2,
-    torch=Torch("torch.var", dim="axis", keepdim="keepdims", correction="ddof"))  # fmt: skip
+@op("var", quiet(_var), "reduction", _variance_entry("var"),
+    numpy=(np.var, NUMPY_VARIANCE), numpy_entry=_numpy_variance("var"),
+    cases=VARIANCE_CASES, bound=lambda b: 2 * b.m() ** 2,
+    torch=Torch(call=_torch_variance("var")))  # fmt: skip
 def var(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool, ddof: int) -> Grads:
     """d var(x) = 2 (x - mean(x)) / (n - ddof) for each element."""
     centered = x - x.mean(axis=axis, keepdims=True)
@@ -153,9 +220,10 @@ def _std(x: np.ndarray, *, axis: Axes, keepdims: bool, ddof: int) -> Any:
     return np.std(x, axis=axis, keepdims=keepdims, ddof=ddof)
 
 
-@op("std", quiet(_std), "reduction", numpy=np.std, params={"ddof": CORRECTION},
-    cases=DDOF, edges=[ZeroSpread()], bound=lambda b: math.sqrt(2.0) * b.m(),
-    torch=Torch("torch.std", dim="axis", keepdim="keepdims", correction="ddof"))  # fmt: skip
+@op("std", quiet(_std), "reduction", _variance_entry("std"),
+    numpy=(np.std, NUMPY_VARIANCE), numpy_entry=_numpy_variance("std"),
+    cases=VARIANCE_CASES, edges=[ZeroSpread()], bound=lambda b: math.sqrt(2.0) * b.m(),
+    torch=Torch(call=_torch_variance("std")))  # fmt: skip
 def std(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool, ddof: int) -> Grads:
     """d sqrt(var(x)) = d var / (2 std) = (x - mean(x)) / ((n - ddof) std) per element.
 

@@ -103,8 +103,9 @@ def probes(decl: Declaration, spread: bool = False) -> tuple[OpSpec, ...]:
                     example = Example(decl, example.form, example.case, ((3, 3),), i)
                     base = spec(example)
                 draw = _tied(example, edge.within)
-            elif isinstance(edge, ZeroSpread) and "axis" in example.case.params:
-                draw = _constant_slices(example, example.case.params["axis"])
+            elif isinstance(edge, ZeroSpread) and {"axis", "dim"} & set(example.case.params):
+                params = example.case.params
+                draw = _constant_slices(example, params.get("axis", params.get("dim")))
             if draw is not None:
                 name = f"probe:{decl.name}[{type(edge).__name__.lower()}{n};case {i}]"
                 found.append(dataclasses.replace(base, name=name, sample=draw))

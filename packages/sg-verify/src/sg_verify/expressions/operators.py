@@ -128,10 +128,12 @@ class _OperatorBuilder(_Builder):
         axes = normalize_axis(axis, nd, "", shape)
         count = math.prod(shape[i] for i in axes)
         params: dict[str, Any] = {"axis": axis, "keepdims": keepdims}
-        params.update(self.case(decl, "axis", "keepdims"))
-        declared = decl.params.get("ddof")
-        if params.get("ddof", declared.default if declared else 0) >= count:
-            params["ddof"] = 0  # n - ddof must stay positive
+        drawn = self.case(decl, "axis", "keepdims", "dim", "keepdim")
+        if any("unbiased" in c.params for c in decl.cases):  # std, var: PyTorch's order
+            unbiased = bool(drawn.get("unbiased", True)) and count > 1  # n - 1 stays positive
+            params = {"dim": axis, "unbiased": unbiased, "keepdim": keepdims}
+        else:
+            params.update(drawn)
         if keepdims:
             out = tuple(1 if i in axes else n for i, n in enumerate(shape))
         else:
