@@ -1100,3 +1100,50 @@ def test_shape_mismatches_are_value_and_runtime_errors() -> None:
             call()
         assert isinstance(info.value, ValueError)
         assert isinstance(info.value, RuntimeError)
+
+
+def test_grad_takes_pytorchs_positional_order_and_sees_input_hooks() -> None:
+    """Regression: grad's fourth positional argument was create_graph (PyTorch's is
+    retain_graph), and a hook on an input was ignored by grad()."""
+    x = st.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    (g,) = st.autograd.grad(y, x, st.ones_like(y), None, True)  # create_graph=True
+    (h,) = st.autograd.grad(g.sum(), x)
+    np.testing.assert_array_equal(h.data, [2.0, 2.0])
+    x.register_hook(lambda grad: grad * 10)
+    (g,) = st.autograd.grad((x**2).sum(), x)
+    np.testing.assert_array_equal(g.data, [20.0, 40.0])
+    unused = st.tensor([1.0], requires_grad=True)
+    found = st.autograd.grad((x * 2).sum(), [x, unused], materialize_grads=True)
+    np.testing.assert_array_equal(found[1].data, [0.0])
+
+
+def test_backward_into_given_inputs_and_autograd_backward() -> None:
+    a = st.tensor([1.0, 2.0], requires_grad=True)
+    b = st.tensor([3.0, 4.0], requires_grad=True)
+    (a * b).sum().backward(inputs=[a])
+    np.testing.assert_array_equal(a.grad, [3.0, 4.0])
+    assert b.grad is None
+    a.grad = None
+    shared = a * b
+    st.autograd.backward([shared.sum(), (shared * a).sum()])  # one graph, two passes
+    np.testing.assert_array_equal(a.grad, [3.0 + 6.0, 4.0 + 16.0])
+    np.testing.assert_array_equal(b.grad, [1.0 + 1.0, 2.0 + 4.0])
+
+
+def test_functional_takes_pytorchs_keywords() -> None:
+    f = st.autograd.functional
+    x = st.tensor([1.0, 2.0])
+    np.testing.assert_array_equal(
+        f.jacobian(lambda t: t * t, x, vectorize=True).data, [[2.0, 0.0], [0.0, 4.0]]
+    )
+    _, vh = f.vhp(lambda t: (t**3).sum(), x, st.tensor([1.0, 1.0]))
+    np.testing.assert_array_equal(vh.data, [6.0, 12.0])
+    with pytest.raises(NotImplementedError, match="create_graph=True"):
+        f.hessian(lambda t: (t**3).sum(), x, create_graph=True)
+    with pytest.raises(NotImplementedError, match="strict=True"):
+        f.vjp(lambda t: t * 2, x, st.tensor([1.0, 1.0]), strict=True)
+    from sg_tensor.autograd.function import Function, once_differentiable
+
+    assert Function is st.Function
+    assert once_differentiable is st.once_differentiable

@@ -62,8 +62,8 @@ def grad(
     outputs: Value | Sequence[Value],
     inputs: Value | Sequence[Value],
     grad_outputs: Any = None,
-    create_graph: bool = False,
     retain_graph: bool | None = None,
+    create_graph: bool = False,
     allow_unused: bool = False,
 ) -> tuple[Value | None, ...]:
     """The gradients of ``outputs`` with respect to ``inputs``, returned, not accumulated.

@@ -193,6 +193,7 @@ class Tensor:
         grad: Any = None,
         retain_graph: bool | None = None,
         create_graph: bool = False,
+        inputs: Any = None,
         *,
         gradient: Any = None,
     ) -> None:
@@ -200,7 +201,8 @@ class Tensor:
 
         ``grad`` (or ``gradient=``, PyTorch's name) is the gradient of some scalar with
         respect to this tensor; it may be omitted only when the tensor has one element.
-        Leaves accumulate into ``.grad``. The graph is freed afterwards unless
+        Leaves accumulate into ``.grad`` (only ``inputs`` do, when given: leaves or not,
+        as PyTorch's ``inputs=``). The graph is freed afterwards unless
         ``retain_graph=True``. With ``create_graph=True`` the gradients are differentiable
         Tensors (a ``grad`` Tensor that requires grad is differentiated through as well).
         """
@@ -208,6 +210,9 @@ class Tensor:
             if grad is not None:
                 raise TypeError("backward(): pass grad or gradient, not both")
             grad = gradient
+        if inputs is not None:  # accumulate into these tensors alone (PyTorch's inputs=)
+            self._backward_into(inputs, grad, retain_graph, create_graph)
+            return
         if not self.requires_grad:
             raise RuntimeError(
                 "backward(): this tensor does not require grad, so there is no graph to "
@@ -245,6 +250,21 @@ class Tensor:
         graph.refuse_modified(self)  # nothing a rule reads was modified in place since
         with np.errstate(all="ignore"):  # IEEE results (inf, nan) at domain edges
             graph.backward(self, root_seed, retain_graph=retain_graph, create_graph=create_graph)
+
+    def _backward_into(
+        self, inputs: Any, grad: Any, retain_graph: bool | None, create_graph: bool
+    ) -> None:
+        from sg_tensor.autograd import grad as gradients  # (it imports this module)
+
+        targets = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+        found = gradients(
+            self, targets, grad, retain_graph=retain_graph, create_graph=create_graph,
+            allow_unused=True,
+        )  # fmt: skip
+        stored: set[int] = set()
+        for x, g in zip(targets, found):
+            if g is not None:
+                x._accumulate_grad(g if create_graph else g.data, stored)
 
     def _accumulate_grad(self, g: Any, stored: set[int]) -> None:
         """Add ``g`` into ``.grad``; the stored array is always owned and writable.

@@ -25,10 +25,10 @@ import numpy as np
 
 from sg_scalar import graph
 from sg_scalar.graph import ShapeMismatchError
-from sg_tensor.tensor import Tensor
+from sg_tensor.tensor import LEAF_HOOKS, Tensor, _run_hooks
 
-__all__ = ["Function", "FunctionCtx", "functional", "grad", "hessian", "hvp", "jacobian",
-           "once_differentiable"]  # fmt: skip
+__all__ = ["Function", "FunctionCtx", "backward", "function", "functional", "grad", "hessian",
+           "hvp", "jacobian", "once_differentiable"]  # fmt: skip
 
 TensorOrTensors = Tensor | Sequence[Tensor]
 
@@ -92,9 +92,11 @@ def grad(
     outputs: TensorOrTensors,
     inputs: TensorOrTensors,
     grad_outputs: Any = None,
-    create_graph: bool = False,
     retain_graph: bool | None = None,
-    allow_unused: bool = False,
+    create_graph: bool = False,
+    only_inputs: bool = True,
+    allow_unused: bool | None = None,
+    materialize_grads: bool = False,
 ) -> tuple[Tensor | None, ...]:
     """The gradients of ``outputs`` with respect to ``inputs``, returned, not accumulated.
 
@@ -104,8 +106,12 @@ def grad(
     one element. With ``create_graph=True`` the results are differentiable Tensors
     (differentiate them again for second derivatives); ``retain_graph`` defaults to
     ``create_graph``. An input the outputs do not depend on raises an error, or gives
-    ``None`` with ``allow_unused=True``.
+    ``None`` with ``allow_unused=True`` (zeros with ``materialize_grads=True``). The
+    arguments are PyTorch's, in its order; ``only_inputs`` is accepted and ignored, as
+    PyTorch ignores it. Hooks registered on the inputs see their gradients.
     """
+    if materialize_grads:
+        allow_unused = True
     outs = _as_tuple("grad", "outputs", outputs)
     ins = _as_tuple("grad", "inputs", inputs)
     if grad_outputs is None:
@@ -138,6 +144,12 @@ def grad(
         )
     results: list[Tensor | None] = []
     for j, (g, x) in enumerate(zip(raw, ins)):
+        hooks = _hooks_of(x)
+        if g is not None and hooks:
+            g = _run_hooks(hooks, g)
+        if g is None and materialize_grads:
+            results.append(Tensor(np.zeros(x.shape, dtype=x.dtype)))
+            continue
         if g is None:
             if not allow_unused:
                 raise RuntimeError(
@@ -151,6 +163,13 @@ def grad(
                 result = result * 1.0
             results.append(result)
     return tuple(results)
+
+
+def _hooks_of(x: Tensor) -> list[Any] | None:
+    """The hooks registered on ``x`` (``x.register_hook``), if any."""
+    if x._op is None:
+        return LEAF_HOOKS.get(id(x)) if LEAF_HOOKS else None
+    return getattr(x._op, "hooks", None)
 
 
 Inputs = Any  # one array-like, or a tuple of them (then f takes several arguments)
@@ -198,7 +217,31 @@ def _value(g: Tensor | None, x: Tensor) -> np.ndarray:
     return np.zeros(x.shape, dtype=x.dtype) if g is None else g.data
 
 
-def hvp(f: Callable[..., Tensor], inputs: Inputs, v: Any = None) -> tuple[Tensor, Any]:
+def _options(
+    name: str, create_graph: bool, strict: bool = False, strategy: str = "reverse-mode"
+) -> None:
+    """PyTorch's keywords these helpers take: results without a graph, by reverse mode,
+    and no ``strict`` independence check (asked for, it is a clear error)."""
+    if strict:
+        raise NotImplementedError(
+            f"{name}(strict=True): sg does not check that the outputs depend on every input"
+        )
+    if create_graph:
+        raise NotImplementedError(
+            f"{name}(create_graph=True): sg's functional helpers return plain Tensors; for "
+            "differentiable derivatives use sg_tensor.autograd.grad(..., create_graph=True)"
+        )
+    if strategy != "reverse-mode":
+        raise ValueError(f"{name}: only strategy='reverse-mode' is available, got {strategy!r}")
+
+
+def hvp(
+    f: Callable[..., Tensor],
+    inputs: Inputs,
+    v: Any = None,
+    create_graph: bool = False,
+    strict: bool = False,
+) -> tuple[Tensor, Any]:
     """``(f(x), H v)``: the Hessian of scalar ``f`` at ``inputs`` times the vector ``v``.
 
     Two reverse passes (the gradient with ``create_graph=True``, then the gradient of
@@ -211,6 +254,7 @@ def hvp(f: Callable[..., Tensor], inputs: Inputs, v: Any = None) -> tuple[Tensor
     >>> hv.data
     array([ 6., 12.])
     """
+    _options("hvp", create_graph, strict)
     with graph.enable_grad():  # as torch.autograd.functional: works inside no_grad()
         leaves, is_tuple = _leaves("hvp", inputs)
         if v is None:
@@ -247,7 +291,14 @@ def hvp(f: Callable[..., Tensor], inputs: Inputs, v: Any = None) -> tuple[Tensor
         return Tensor(out.data.copy()), results if is_tuple else results[0]
 
 
-def jacobian(f: Callable[..., Any], inputs: Inputs) -> Any:
+def jacobian(
+    f: Callable[..., Any],
+    inputs: Inputs,
+    create_graph: bool = False,
+    strict: bool = False,
+    vectorize: bool = False,
+    strategy: str = "reverse-mode",
+) -> Any:
     """The Jacobian of ``f`` at ``inputs``, shape ``f(x).shape + x.shape`` (small inputs).
 
     One reverse pass per output element (each with a one-hot output gradient), as
@@ -259,6 +310,7 @@ def jacobian(f: Callable[..., Any], inputs: Inputs) -> Any:
     array([[2., 0.],
            [0., 6.]])
     """
+    _options("jacobian", create_graph, strict, strategy)  # vectorize changes nothing here
     with graph.enable_grad():  # as torch.autograd.functional: works inside no_grad()
         leaves, inputs_tuple = _leaves("jacobian", inputs)
         out = _call("jacobian", f, leaves)
@@ -279,7 +331,14 @@ def jacobian(f: Callable[..., Any], inputs: Inputs) -> Any:
         return tuple(blocks) if outputs_tuple else blocks[0]
 
 
-def hessian(f: Callable[..., Tensor], inputs: Inputs) -> Any:
+def hessian(
+    f: Callable[..., Tensor],
+    inputs: Inputs,
+    create_graph: bool = False,
+    strict: bool = False,
+    vectorize: bool = False,
+    outer_jacobian_strategy: str = "reverse-mode",
+) -> Any:
     """The Hessian of scalar ``f`` at ``inputs``, shape ``x.shape + x.shape`` (small inputs).
 
     The Jacobian of the gradient: one differentiable gradient, then one reverse pass per
@@ -292,6 +351,7 @@ def hessian(f: Callable[..., Tensor], inputs: Inputs) -> Any:
     array([[0., 6.],
            [6., 2.]])
     """
+    _options("hessian", create_graph, strict, outer_jacobian_strategy)
     with graph.enable_grad():  # as torch.autograd.functional: works inside no_grad()
         leaves, is_tuple = _leaves("hessian", inputs)
         out = _scalar_output("hessian", _call("hessian", f, leaves))
@@ -313,7 +373,31 @@ def hessian(f: Callable[..., Tensor], inputs: Inputs) -> Any:
         return tuple(blocks) if is_tuple else blocks[0][0]
 
 
+def backward(
+    tensors: TensorOrTensors,
+    grad_tensors: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    inputs: TensorOrTensors | None = None,
+) -> None:
+    """``torch.autograd.backward``: ``t.backward(g)`` for each tensor (and its gradient),
+    accumulating into the leaves' ``.grad`` (only into ``inputs`` when given)."""
+    outs = _as_tuple("backward", "tensors", tensors)
+    if grad_tensors is None:
+        grads: tuple[Any, ...] = (None,) * len(outs)
+    else:
+        grads = tuple(grad_tensors) if isinstance(grad_tensors, (list, tuple)) else (grad_tensors,)
+    if len(grads) != len(outs):
+        raise ShapeMismatchError(
+            f"backward(): got {len(grads)} grad_tensors for {len(outs)} tensors; give one each"
+        )
+    keep = create_graph if retain_graph is None else retain_graph
+    for k, (out, g) in enumerate(zip(outs, grads)):
+        last = k == len(outs) - 1  # the graph may be shared: keep it until the last pass
+        out.backward(g, retain_graph=keep or not last, create_graph=create_graph, inputs=inputs)
+
+
 # PyTorch's torch.autograd names: the custom-operator API and the functional module
 # (imported last: they import this module).
-from sg_tensor.autograd import functional  # noqa: E402
+from sg_tensor.autograd import function, functional  # noqa: E402
 from sg_tensor.function import Function, FunctionCtx, once_differentiable  # noqa: E402

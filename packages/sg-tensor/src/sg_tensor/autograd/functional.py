@@ -7,7 +7,12 @@ of several arguments) and returns plain Tensors, as PyTorch's do:
 - ``jvp(f, x, v)``: ``(f(x), J v)``, two reverse passes (the "double vjp" trick: the
   vector-Jacobian product is linear in its output gradient ``u``, so differentiating
   ``<vjp(u), v>`` with respect to ``u`` gives ``J v``);
+- ``vhp``: ``v^T H``, which is ``H v`` (a Hessian is symmetric);
 - ``hvp``, ``jacobian``, ``hessian``: see :mod:`sg_tensor.autograd`.
+
+PyTorch's keywords are taken: ``vectorize`` changes nothing; ``create_graph=True`` and
+``strict=True`` are clear errors (use :func:`sg_tensor.autograd.grad` for differentiable
+derivatives).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from sg_tensor.autograd import (
     Inputs,
     _call,
     _leaves,
+    _options,
     _value,
     grad,
     hessian,
@@ -31,7 +37,7 @@ from sg_tensor.autograd import (
 )
 from sg_tensor.tensor import Tensor
 
-__all__ = ["hessian", "hvp", "jacobian", "jvp", "vjp"]
+__all__ = ["hessian", "hvp", "jacobian", "jvp", "vhp", "vjp"]
 
 
 def _vectors(name: str, v: Any, like: tuple[Tensor, ...], is_tuple: bool, of: str) -> list[Any]:
@@ -66,7 +72,13 @@ def _detached(outs: tuple[Tensor, ...], is_tuple: bool) -> Any:
     return copies if is_tuple else copies[0]
 
 
-def vjp(func: Callable[..., Any], inputs: Inputs, v: Any = None) -> tuple[Any, Any]:
+def vjp(
+    func: Callable[..., Any],
+    inputs: Inputs,
+    v: Any = None,
+    create_graph: bool = False,
+    strict: bool = False,
+) -> tuple[Any, Any]:
     """``(func(inputs), v^T J)``: the vector-Jacobian product, as
     ``torch.autograd.functional.vjp``. ``v`` has the output's shape (a tuple for a
     tuple of outputs; it may be omitted for one output with one element).
@@ -76,6 +88,7 @@ def vjp(func: Callable[..., Any], inputs: Inputs, v: Any = None) -> tuple[Any, A
     >>> g.data
     array([2., 4.])
     """
+    _options("vjp", create_graph, strict)
     with graph.enable_grad():
         leaves, inputs_tuple = _leaves("vjp", inputs)
         outs, outputs_tuple = _outputs(_call("vjp", func, leaves))
@@ -89,7 +102,13 @@ def vjp(func: Callable[..., Any], inputs: Inputs, v: Any = None) -> tuple[Any, A
         return _detached(outs, outputs_tuple), results if inputs_tuple else results[0]
 
 
-def jvp(func: Callable[..., Any], inputs: Inputs, v: Any = None) -> tuple[Any, Any]:
+def jvp(
+    func: Callable[..., Any],
+    inputs: Inputs,
+    v: Any = None,
+    create_graph: bool = False,
+    strict: bool = False,
+) -> tuple[Any, Any]:
     """``(func(inputs), J v)``: the Jacobian-vector product, as
     ``torch.autograd.functional.jvp``. ``v`` has the inputs' shape (a tuple for a tuple
     of inputs; it may be omitted for one input of one element).
@@ -99,6 +118,7 @@ def jvp(func: Callable[..., Any], inputs: Inputs, v: Any = None) -> tuple[Any, A
     >>> jv.data
     array([2., 0.])
     """
+    _options("jvp", create_graph, strict)
     with graph.enable_grad():
         leaves, inputs_tuple = _leaves("jvp", inputs)
         vectors = _vectors("jvp", v, leaves, inputs_tuple, "input")
@@ -121,6 +141,8 @@ def jvp(func: Callable[..., Any], inputs: Inputs, v: Any = None) -> tuple[Any, A
         return _detached(outs, outputs_tuple), results if outputs_tuple else results[0]
 
 
-# hvp, jacobian and hessian live in sg_tensor.autograd; they are re-exported here, where
-# PyTorch users look for them.
-_ = (hessian, hvp, jacobian)
+def vhp(func: Callable[..., Any], inputs: Inputs, v: Any = None, create_graph: bool = False,
+        strict: bool = False) -> tuple[Any, Any]:  # fmt: skip
+    """``torch.autograd.functional.vhp``: ``(func(inputs), v^T H)``, which is ``H v`` (a
+    Hessian of a twice continuously differentiable function is symmetric)."""
+    return hvp(func, inputs, v, create_graph, strict)
