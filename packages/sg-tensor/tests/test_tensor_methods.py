@@ -139,3 +139,35 @@ def test_arange_follows_the_default_dtype() -> None:
     finally:
         st.set_default_dtype(st.float64)
     assert st.arange(3.0).dtype == np.float64
+
+
+def test_conversions_tests_logic_and_product_spellings() -> None:
+    x = st.tensor([[1.0, -2.5], [0.4, 3.6]], requires_grad=True)
+    assert x.long().dtype == np.int64
+    assert x.int().dtype == np.int32
+    assert x.bool().dtype == np.bool_
+    positive = x > 0
+    np.testing.assert_array_equal((positive & (x < 3)).data, [[True, False], [True, False]])
+    np.testing.assert_array_equal((~positive).data, [[False, True], [False, False]])
+    np.testing.assert_array_equal((positive | (x < 0)).data, True)
+    assert x.all().item()
+    np.testing.assert_array_equal(x.any(1).data, [True, True])
+    assert st.allclose(x, x.detach() + 1e-9)
+    assert st.equal(x, x.detach())
+    assert not st.isnan(x).any().item()
+    np.testing.assert_array_equal(x.round().data, [[1.0, -2.0], [0.0, 4.0]])
+    np.testing.assert_array_equal(x.t().data, x.data.T)
+    np.testing.assert_allclose(st.mm(x, x).data, x.data @ x.data)
+    assert st.dot(st.tensor([1.0, 2.0]), st.tensor([3.0, 4.0])).item() == 11.0
+    assert st.outer(st.tensor([1.0, 2.0]), st.tensor([3.0, 4.0, 5.0])).shape == (2, 3)
+    np.testing.assert_allclose(x.add(x, alpha=2).data, 3 * x.data)
+    np.testing.assert_allclose(x.sub(1.0, alpha=3).data, x.data - 3)
+    assert x.view_as(np.zeros(4)).shape == (4,)
+    assert st.tensor([[1.0], [2.0]]).expand_as(x).shape == (2, 2)
+    assert x.contiguous() is x
+    y = x * 2
+    assert y.detach_() is y
+    assert y.is_leaf
+    assert not y.requires_grad
+    with pytest.raises(ValueError, match="mm: expects 2-D and 2-D operands"):
+        st.mm(st.tensor([1.0]), x)

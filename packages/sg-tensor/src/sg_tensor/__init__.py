@@ -73,8 +73,14 @@ from sg_tensor.tensor import Tensor
 api.install()
 inplace.install()
 tensor_methods.install()
+tensor_methods.install_more()
 selection.install()
 argmax, argmin, argsort = selection.argmax, selection.argmin, selection.argsort
+allclose, equal = tensor_methods.allclose, tensor_methods.equal
+isnan, isinf, isfinite = (getattr(Tensor, n) for n in ("isnan", "isinf", "isfinite"))
+logical_and, logical_or, logical_xor, logical_not = (
+    getattr(Tensor, n) for n in ("logical_and", "logical_or", "logical_xor", "logical_not")
+)
 globals().update({name: getattr(functional, name) for name in functional.__all__})
 
 try:
@@ -87,7 +93,8 @@ del activations, elementwise, inplace, linalg, reductions, selection, shapes, te
 __all__ = [
     "DECLARATIONS", "OPS", "Function", "FunctionCtx", "GraphReleasedError",
     "NotTwiceDifferentiableError", "ShapeMismatchError", "Tensor", "__version__", "arange",
-    "argmax", "argmin", "argsort",
+    "allclose", "argmax", "argmin", "argsort", "equal", "isfinite", "isinf", "isnan",
+    "logical_and", "logical_not", "logical_or", "logical_xor",
     "bool", "default_generator", "enable_grad", "eye", "float16", "float32", "float64",
     "from_numpy", "full", "get_default_dtype", "grad", "hessian", "hvp", "int8", "int16",
     "int32", "int64", "is_grad_enabled", "jacobian", "manual_seed", "no_grad",

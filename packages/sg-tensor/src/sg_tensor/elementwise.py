@@ -397,3 +397,13 @@ def _sign(x: Any) -> Tensor:
 
 composite("sign", "unary", _sign, numpy=np.sign, uses=("indicator",), inputs=(NONZERO,),
           torch="torch.sign")  # fmt: skip
+
+
+def _round(x: Any, decimals: int = 0) -> Tensor:
+    """Round to ``decimals`` places (half to even, as PyTorch and numpy); its gradient is 0."""
+    t = as_tensor(x)
+    return t._indicator(np.round(t.data, decimals))
+
+
+composite("round", "unary", _round, numpy=np.round, uses=("indicator",),
+          inputs=(Domain("away from halves", -0.3, 0.3),), torch="torch.round")  # fmt: skip

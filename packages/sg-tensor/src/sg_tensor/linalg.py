@@ -15,8 +15,8 @@ import numpy as np
 
 from sg_scalar.bounds import Bounds
 from sg_scalar.declare import REAL, Case
-from sg_tensor.op import OPS, op
-from sg_tensor.tensor import Tensor, as_tensor, operand
+from sg_tensor.op import OPS, composite, op
+from sg_tensor.tensor import Tensor, as_tensor, binary, operand
 
 Grads = tuple[Any, ...]
 MATMUL_SHAPES = [
@@ -135,3 +135,43 @@ def linear(
     # np.add.reduce is the array method's sum without its Python wrapper; nodes sum
     # through their method (np.add.reduce is not one of their operators).
     return gx, gw, (np.add.reduce(g, axis=0) if type(g) is np.ndarray else g.sum(axis=0))
+
+
+# ---------------------------------------------------------------------------------------
+# PyTorch's other names for products: composites of matmul
+# ---------------------------------------------------------------------------------------
+def _product_of(name: str, ranks: tuple[int, int]) -> Any:
+    """``torch.<name>``: ``matmul`` of operands of exactly these ranks (a clear error
+    otherwise, where ``matmul`` would broadcast)."""
+
+    def product(a: Any, b: Any) -> Tensor:
+        x, y = as_tensor(a), as_tensor(b)
+        if (x.ndim, y.ndim) != ranks:
+            raise ValueError(
+                f"{name}: expects {ranks[0]}-D and {ranks[1]}-D operands, got shapes "
+                f"{x.shape} and {y.shape} (matmul broadcasts other ranks)"
+            )
+        if name == "bmm" and x.shape[0] != y.shape[0]:
+            raise ValueError(f"bmm: batch sizes differ: {x.shape} and {y.shape}")
+        return binary(OPS["matmul"], x, y)
+
+    product.__doc__ = f"PyTorch's ``{name}``: the matrix product of {ranks}-D operands."
+    return product
+
+
+def _outer(a: Any, b: Any) -> Tensor:
+    """The outer product of two vectors: ``out[i, j] = a[i] * b[j]``."""
+    x, y = as_tensor(a), as_tensor(b)
+    if x.ndim != 1 or y.ndim != 1:
+        raise ValueError(f"outer: expects 1-D operands, got shapes {x.shape} and {y.shape}")
+    return binary(OPS["mul"], x.reshape((-1, 1)), y.reshape((1, -1)))
+
+
+for _name, _ranks, _shapes in (("mm", (2, 2), ((3, 4), (4, 2))),
+                               ("bmm", (3, 3), ((2, 3, 4), (2, 4, 5))),
+                               ("dot", (1, 1), ((4,), (4,))),
+                               ("mv", (2, 1), ((3, 4), (4,)))):  # fmt: skip
+    composite(_name, "product", _product_of(_name, _ranks), uses=("matmul",),
+              inputs=(REAL, REAL), cases=[Case({}, _shapes)])  # fmt: skip
+composite("outer", "product", _outer, uses=("mul", "reshape"), inputs=(REAL, REAL),
+          cases=[Case({}, ((3,), (4,)))])  # fmt: skip

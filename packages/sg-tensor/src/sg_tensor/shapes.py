@@ -497,3 +497,29 @@ composite("split", "split", _split, output=1, uses=("getitem",),
                  Case({"split_size_or_sections": 3, "dim": -1}, X234)])  # fmt: skip
 composite("chunk", "chunk", _chunk, output=-1, uses=("getitem",), torch="torch.chunk",
           cases=[Case({"chunks": 3, "dim": 1}, ((2, 5, 3),))])  # fmt: skip
+
+
+def _t(x: Tensor) -> Tensor:
+    """PyTorch's ``t()``: the transpose of a matrix (a vector or a 0-d tensor as it is)."""
+    if x.ndim > 2:
+        raise ValueError(f"t: expects at most 2 dimensions, got a tensor of shape {x.shape}")
+    return x if x.ndim < 2 else _transpose(x, 0, 1)
+
+
+def _view_as(x: Tensor, other: Any) -> Tensor:
+    """``x.reshape(other.shape)`` (PyTorch's ``view_as``)."""
+    return _reshape(x, tuple(np.shape(getattr(other, "data", other))))
+
+
+def _expand_as(x: Tensor, other: Any) -> Tensor:
+    """``x.expand(other.shape)`` (PyTorch's ``expand_as``)."""
+    return _expand(x, tuple(np.shape(getattr(other, "data", other))))
+
+
+composite("t", "t", _t, uses=("transpose",), torch="Tensor.t", cases=[Case({}, ((3, 4),))])
+composite("view_as", "view_as", _view_as, function=None, uses=("reshape",),
+          torch=Torch(call=lambda torch, x, other: x.view_as(torch.as_tensor(other))),
+          cases=[Case({"other": np.zeros((4, 3))}, ((3, 4),))])  # fmt: skip
+composite("expand_as", "expand_as", _expand_as, function=None, uses=("broadcast_to",),
+          torch=Torch(call=lambda torch, x, other: x.expand_as(torch.as_tensor(other))),
+          cases=[Case({"other": np.zeros((2, 3, 4))}, ((3, 1),))])  # fmt: skip

@@ -197,3 +197,96 @@ def install() -> None:
         setattr(Tensor, fn.__name__, fn)
     Tensor.new_zeros = _new(np.zeros, "new_zeros")  # type: ignore[attr-defined]
     Tensor.new_ones = _new(np.ones, "new_ones")  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------------------
+# More of PyTorch's everyday methods: conversions, tests and logic (no gradient), and
+# spellings of operators that exist
+# ---------------------------------------------------------------------------------------
+def _cast(dtype: Any, name: str) -> Callable[[Tensor], Tensor]:
+    def cast(self: Tensor) -> Tensor:
+        result: Tensor = self.to(dtype)
+        return result
+
+    cast.__name__ = name
+    cast.__doc__ = f"``x.to({np.dtype(dtype).name})`` (PyTorch's ``x.{name}()``)."
+    return cast
+
+
+def _logical(fn: Any, name: str) -> Callable[..., Tensor]:
+    def logical(self: Any, *others: Any) -> Tensor:
+        args = [o.data if isinstance(o, Tensor) else o for o in (self, *others)]
+        return Tensor(np.asarray(fn(*args)))
+
+    logical.__name__ = name
+    logical.__doc__ = f"numpy's ``{fn.__name__}`` on the data: a tensor with no gradient."
+    return logical
+
+
+def all_(self: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Whether every element (along ``dim``) is nonzero: a boolean tensor."""
+    return Tensor(np.asarray(np.all(self.data, axis=dim, keepdims=keepdim)))
+
+
+def any_(self: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Whether some element (along ``dim``) is nonzero: a boolean tensor."""
+    return Tensor(np.asarray(np.any(self.data, axis=dim, keepdims=keepdim)))
+
+
+def allclose(self: Any, other: Any, rtol: float = 1e-5, atol: float = 1e-8,
+             equal_nan: bool = False) -> bool:  # fmt: skip
+    """PyTorch's (and numpy's) ``allclose``: a Python bool."""
+    a, b = (t.data if isinstance(t, Tensor) else t for t in (self, other))
+    return bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(self: Any, other: Any) -> bool:
+    """Whether the two tensors have the same shape and elements (PyTorch's ``equal``)."""
+    a, b = (np.asarray(t.data if isinstance(t, Tensor) else t) for t in (self, other))
+    return a.shape == b.shape and bool(np.array_equal(a, b))
+
+
+def contiguous(self: Tensor) -> Tensor:
+    """The tensor itself (sg's arrays need no layout change: PyTorch's ``contiguous``)."""
+    return self
+
+
+def detach_(self: Tensor) -> Tensor:
+    """Make this tensor a leaf that requires no grad, in place (PyTorch's ``detach_``)."""
+    self._op, self._parents, self._ctx = None, (), None
+    self.requires_grad = False
+    return self
+
+
+def _with_alpha(method: Callable[..., Tensor], name: str) -> Callable[..., Tensor]:
+    """``x.add(y, alpha=2)`` (PyTorch's ``alpha`` scales ``y``) on the operator's method."""
+
+    def call(self: Any, other: Any, *, alpha: Any = 1) -> Tensor:
+        if alpha != 1:
+            other = other * alpha
+        return method(self, other)
+
+    call.__name__, call.__doc__ = name, f"{method.__doc__} (``alpha`` scales the other.)"
+    return call
+
+
+def install_more() -> None:
+    """Install the conversions, tests and logic methods (called once by ``sg_tensor``)."""
+    for dtype, name in ((np.int64, "long"), (np.int32, "int"), (np.bool_, "bool"),
+                        (np.float16, "half")):  # fmt: skip
+        setattr(Tensor, name, _cast(dtype, name))
+    Tensor.all = all_  # type: ignore[attr-defined]
+    Tensor.any = any_  # type: ignore[attr-defined]
+    tests: dict[str, Any] = {
+        "isnan": np.isnan, "isinf": np.isinf, "isfinite": np.isfinite,
+        "logical_and": np.logical_and, "logical_or": np.logical_or,
+        "logical_xor": np.logical_xor, "logical_not": np.logical_not,
+        "__and__": np.bitwise_and, "__or__": np.bitwise_or, "__xor__": np.bitwise_xor,
+        "__invert__": np.invert,
+    }  # fmt: skip
+    for name, fn in tests.items():
+        setattr(Tensor, name, _logical(fn, name))
+    for name in ("allclose", "equal", "contiguous", "detach_"):
+        setattr(Tensor, name, globals()[name])
+    for name in ("add", "sub"):
+        setattr(Tensor, name, _with_alpha(getattr(Tensor, name), name))
