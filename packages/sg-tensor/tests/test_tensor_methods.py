@@ -171,3 +171,15 @@ def test_conversions_tests_logic_and_product_spellings() -> None:
     assert not y.requires_grad
     with pytest.raises(ValueError, match="mm: expects 2-D and 2-D operands"):
         st.mm(st.tensor([1.0]), x)
+
+
+def test_remainder_and_floor_divide_as_pytorch() -> None:
+    a = st.tensor([5.5, -3.2], requires_grad=True)
+    b = st.tensor([2.0, 1.5], requires_grad=True)
+    (a % b).sum().backward()
+    np.testing.assert_allclose((a % b).data, np.remainder(a.data, b.data))
+    np.testing.assert_array_equal(a.grad, [1.0, 1.0])
+    np.testing.assert_array_equal(b.grad, [-2.0, 3.0])  # -floor(a / b)
+    np.testing.assert_array_equal((a // 2).data, [2.0, -2.0])
+    with pytest.raises(RuntimeError, match="floor_divide: its derivative is not implemented"):
+        (a // 2).sum().backward()

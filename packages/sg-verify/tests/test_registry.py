@@ -24,6 +24,8 @@ TENSOR_NON_OPERATORS = {
     "long", "int", "bool", "half", "all", "any", "isnan", "isinf", "isfinite", "logical_and",
     "logical_or", "logical_xor", "logical_not", "__and__", "__or__", "__xor__",
     "__invert__", "allclose", "equal", "contiguous", "detach_",
+    # % is remainder's spelling (checked by name); // has no derivative (as PyTorch)
+    "__mod__", "__rmod__", "__floordiv__", "__rfloordiv__", "floor_divide",
     "__array__", "__array_function__", "__array_ufunc__", "__array_priority__", "__bool__",
     "__eq__", "__float__", "__ge__", "__gt__", "__hash__", "__init__", "__int__", "__iter__",
     "__le__", "__len__", "__lt__", "__ne__", "__pos__", "__repr__",

@@ -25,6 +25,7 @@ from sg_scalar.bounds import (
     unit,
 )
 from sg_scalar.declare import NONZERO, POSITIVE, REAL, Case, Domain, Kink, Tie, Torch, power_domain
+from sg_scalar.graph import Op
 from sg_tensor.op import OPS, composite, data, indicator, number, op, quiet
 from sg_tensor.tensor import Tensor, as_tensor, binary, operand
 
@@ -407,3 +408,35 @@ def _round(x: Any, decimals: int = 0) -> Tensor:
 
 composite("round", "unary", _round, numpy=np.round, uses=("indicator",),
           inputs=(Domain("away from halves", -0.3, 0.3),), torch="torch.round")  # fmt: skip
+
+
+def _remainder(a: Any, b: Any) -> Tensor:
+    """``a - b * floor(a / b)``: the remainder with the sign of ``b`` (Python's ``%``,
+    ``np.remainder`` and PyTorch's ``remainder``). Its gradient is 1 for ``a`` and
+    ``-floor(a / b)`` for ``b`` (the floor's own derivative is 0), as PyTorch's."""
+    x = a if isinstance(a, Tensor) else operand(a, b, "remainder")
+    y = b if isinstance(b, Tensor) else operand(b, x, "remainder")
+    quotient = x / y
+    return x - y * quotient._indicator(np.floor(quotient.data))
+
+
+def _no_derivative(g: Any, out: Any, *inputs: Any, **ctx: Any) -> tuple[Any, ...]:
+    raise RuntimeError(
+        "floor_divide: its derivative is not implemented (as in PyTorch): a // b is "
+        "piecewise constant, with jumps; detach it, or use remainder/division"
+    )
+
+
+_FLOOR_DIVIDE = Op("floor_divide", np.floor_divide, _no_derivative)  # not in the table
+
+
+def _floor_divide(a: Any, b: Any) -> Tensor:
+    """``floor(a / b)`` (Python's ``//``): a backward pass through it raises, as PyTorch's."""
+    x = a if isinstance(a, Tensor) else operand(a, b, "floor_divide")
+    y = b if isinstance(b, Tensor) else operand(b, x, "floor_divide")
+    return x._apply2(_FLOOR_DIVIDE, y)
+
+
+composite("remainder", "binary", _remainder, numpy=np.remainder, uses=("div", "mul", "sub"),
+          inputs=(REAL, Domain("away from 0", 0.6, 2.0, symmetric=True, guard=True)),
+          cases=[Case({}, ((3, 4), (3, 4))), Case({}, ((3, 4), (4,)))])  # fmt: skip

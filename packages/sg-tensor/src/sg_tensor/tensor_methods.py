@@ -290,3 +290,14 @@ def install_more() -> None:
         setattr(Tensor, name, globals()[name])
     for name in ("add", "sub"):
         setattr(Tensor, name, _with_alpha(getattr(Tensor, name), name))
+    from sg_tensor.elementwise import _floor_divide, _remainder
+
+    spellings: dict[str, Callable[..., Tensor]] = {
+        "__mod__": lambda self, other: _remainder(self, other),
+        "__rmod__": lambda self, other: _remainder(other, self),
+        "__floordiv__": lambda self, other: _floor_divide(self, other),
+        "__rfloordiv__": lambda self, other: _floor_divide(other, self),
+        "floor_divide": _floor_divide,
+    }
+    for name, method in spellings.items():
+        setattr(Tensor, name, method)
