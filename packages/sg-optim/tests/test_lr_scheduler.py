@@ -204,7 +204,8 @@ def test_initial_lr_is_recorded_and_reused_by_a_second_scheduler() -> None:
     assert opt.param_groups[0]["initial_lr"] == 0.8
     second = LinearLR(opt, start_factor=0.25, total_iters=3)
     assert second.base_lrs == [0.8]
-    assert second.get_last_lr() == [0.2]
+    # chainable, as PyTorch's: the warm-up scales the current rate, 0.4, not the initial one
+    assert second.get_last_lr() == [0.4 * 0.25]
 
 
 @pytest.mark.parametrize(

@@ -1,21 +1,33 @@
 """Learning-rate schedules, with PyTorch's names, arguments and rates.
 
 A scheduler sets ``group["lr"]`` of its optimizer's parameter groups; call its
-``step()`` once per epoch (``OneCycleLR``: once per batch), after ``optimizer.step()``.
+``step()`` once per epoch (``OneCycleLR``, ``CyclicLR``: once per batch), after
+``optimizer.step()``.
 
 * ``StepLR``, ``MultiStepLR``, ``ExponentialLR``: multiply the rate by ``gamma`` every
   ``step_size`` epochs, at given milestones, or every epoch;
-* ``CosineAnnealingLR``, ``LinearLR``, ``LambdaLR``: a cosine, a line, or any function
-  of the epoch, times each group's initial rate;
-* ``OneCycleLR``: up to a peak and far down again, cycling the momentum the other way;
-* ``SequentialLR``: one scheduler after another, switching at milestones;
+* ``ConstantLR``, ``LinearLR``: scale the rate by a constant factor, or by one that goes
+  linearly to ``end_factor``, for ``total_iters`` epochs;
+* ``CosineAnnealingLR``, ``PolynomialLR``: half a cosine down to ``eta_min``, or a
+  polynomial down to 0;
+* ``LambdaLR``, ``MultiplicativeLR``: the initial rate times a function of the epoch,
+  or the current rate times one at each step;
+* ``CosineAnnealingWarmRestarts``: cosines that restart from the initial rate;
+* ``OneCycleLR``, ``CyclicLR``: up to a peak and down again (once, or cycling),
+  cycling the momentum the other way;
+* ``SequentialLR``, ``ChainedScheduler``: one scheduler after another, switching at
+  milestones, or several stepped together;
 * ``ReduceLROnPlateau``: reduce the rates when a metric (``step(metric)``) stalls.
 
-Most rates are closed-form expressions of the epoch and each group's initial rate;
-``ExponentialLR`` and ``MultiStepLR`` multiply the current rate at each step, as PyTorch
-does, so the floats are PyTorch's to the last bit. Arguments are checked before a
-scheduler touches its optimizer, the next rates are computed before a step changes
-anything, and a checkpoint is checked before ``load_state_dict()`` applies it.
+The rates are PyTorch's to the last bit: as in PyTorch, the *chainable* schedulers
+(``StepLR``, ``MultiStepLR``, ``ExponentialLR``, ``ConstantLR``, ``LinearLR``,
+``CosineAnnealingLR``, ``PolynomialLR``, ``MultiplicativeLR``) compute each step's
+rate from the group's current rate, with PyTorch's formulas in PyTorch's order, so
+two of them on one optimizer combine (``StepLR`` and ``ExponentialLR`` multiply their
+factors) and a rate set by hand carries on; the others set a rate computed from the
+initial rates. Arguments are checked before a scheduler touches its optimizer, the
+next rates are computed before a step changes anything, and a checkpoint is checked
+before ``load_state_dict()`` applies it (and sets the rates the scheduler set last).
 
 >>> import sg_tensor as st
 >>> from sg_optim import SGD
@@ -28,33 +40,49 @@ anything, and a checkpoint is checked before ``load_state_dict()`` applies it.
 ...     scheduler.step()
 >>> rates
 [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+
+Chained, as in PyTorch: ``ExponentialLR`` multiplies what ``StepLR`` set.
+
+>>> opt = SGD([st.tensor([1.0], requires_grad=True)], lr=1.0)
+>>> steps, decay = StepLR(opt, step_size=2, gamma=0.5), ExponentialLR(opt, gamma=0.9)
+>>> for epoch in range(2):
+...     opt.step()
+...     steps.step()
+...     decay.step()
+>>> opt.param_groups[0]["lr"] == 1.0 * 0.9 * 0.9 * 0.5
+True
 """
 
 from __future__ import annotations
 
-import copy
 import math
-import numbers
-import types
+from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from sg_optim._checks import Where, check_non_negative, check_positive_integer, check_real
 from sg_optim.optimizer import Optimizer
-from sg_optim.schedulers_base import LRScheduler, check_epoch, check_optimizer, epochs
-from sg_optim.schedulers_cycle import OneCycleLR
+from sg_optim.schedulers_base import LRScheduler, check_epoch, epochs
+from sg_optim.schedulers_cycle import CyclicLR, OneCycleLR
+from sg_optim.schedulers_lambda import LambdaLR, MultiplicativeLR
 from sg_optim.schedulers_plateau import ReduceLROnPlateau
-from sg_optim.schedulers_sequential import SequentialLR
+from sg_optim.schedulers_restarts import CosineAnnealingWarmRestarts
+from sg_optim.schedulers_sequential import ChainedScheduler, SequentialLR
 
 __all__ = [
+    "ChainedScheduler",
+    "ConstantLR",
     "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
+    "CyclicLR",
     "ExponentialLR",
     "LRScheduler",
     "LambdaLR",
     "LinearLR",
     "MultiStepLR",
+    "MultiplicativeLR",
     "OneCycleLR",
+    "PolynomialLR",
     "ReduceLROnPlateau",
     "SequentialLR",
     "StepLR",
@@ -62,9 +90,11 @@ __all__ = [
 
 
 class StepLR(LRScheduler):
-    """Multiply the rate by ``gamma`` every ``step_size`` epochs.
+    """Multiply the rate by ``gamma`` every ``step_size`` epochs: ``lr = lr0 * gamma **
+    (t // step_size)`` alone.
 
-    ``lr = lr0 * gamma ** (t // step_size)``.
+    Chainable, as PyTorch's: a step onto a multiple of ``step_size`` multiplies the
+    group's current rate by ``gamma``, and the others leave it as it is.
     """
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
@@ -79,10 +109,24 @@ class StepLR(LRScheduler):
         """``base_lr * gamma ** (epoch // step_size)``."""
         return base_lr * self.gamma ** (epoch // self.step_size)
 
+    def _get_lr(self, epoch: int, initial: bool) -> list[float]:
+        lrs = self._current_lrs()
+        if epoch == 0 or epoch % self.step_size != 0:
+            return lrs
+        return [lr * self.gamma for lr in lrs]
+
 
 class CosineAnnealingLR(LRScheduler):
     """Follow half a cosine from the initial rate down to ``eta_min`` over ``T_max`` epochs:
-    ``eta_min + (lr0 - eta_min) * (1 + cos(pi * t / T_max)) / 2``."""
+    ``eta_min + (lr0 - eta_min) * (1 + cos(pi * t / T_max)) / 2`` alone; past ``T_max``
+    it rises again.
+
+    Chainable, as PyTorch's, with its recursive form: each step scales the current
+    rate's distance to ``eta_min`` by ``(1 + cos(pi * t / T_max)) / (1 + cos(pi * (t - 1)
+    / T_max))``, and just after the bottom of a cosine (where that divides by 0) adds
+    ``(lr0 - eta_min) * (1 - cos(pi / T_max)) / 2``. The rates alone differ from the
+    closed form by rounding.
+    """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
         self.T_max, self.eta_min = T_max, eta_min
@@ -101,10 +145,76 @@ class CosineAnnealingLR(LRScheduler):
             + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
         )
 
+    def _get_lr(self, epoch: int, initial: bool) -> list[float]:
+        lrs = self._current_lrs()
+        if initial:
+            return lrs
+        t_max, eta_min = self.T_max, self.eta_min
+        if (epoch - 1 - t_max) % (2 * t_max) == 0:  # the step after a cosine's bottom
+            return [
+                lr + (base - eta_min) * (1 - math.cos(math.pi / t_max)) / 2
+                for base, lr in zip(self.base_lrs, lrs)
+            ]
+        return [
+            (1 + math.cos(math.pi * epoch / t_max))
+            / (1 + math.cos(math.pi * (epoch - 1) / t_max))
+            * (lr - eta_min)
+            + eta_min
+            for lr in lrs
+        ]
+
+
+class ConstantLR(LRScheduler):
+    """Scale the rate by ``factor`` until epoch ``total_iters``: ``lr = lr0 * factor``,
+    then ``lr0``.
+
+    Chainable, as PyTorch's: the constructor multiplies the current rate by ``factor``,
+    and the step onto ``total_iters`` multiplies it by ``1 / factor``.
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5
+    ) -> None:
+        self.factor, self.total_iters = factor, total_iters
+        super().__init__(optimizer)
+
+    def _check_arguments(self, where: Where) -> None:
+        check_real(where, "factor", self.factor)
+        if not 0 <= self.factor <= 1:
+            raise ValueError(
+                f"{where('factor')}: Constant multiplicative factor expected to be between "
+                f"0 and 1, got {self.factor}"
+            )
+        if self.factor == 0:
+            raise ValueError(
+                f"{where('factor')}: a factor of 0 cannot be undone at total_iters "
+                "(PyTorch's ConstantLR divides by it there); expected a factor in (0, 1]"
+            )
+        check_positive_integer(where, "total_iters", self.total_iters)
+
+    def lr_at(self, base_lr: float, epoch: int) -> float:
+        """``base_lr * factor`` before ``total_iters``, ``base_lr`` from it on."""
+        return base_lr * (self.factor + (epoch >= self.total_iters) * (1 - self.factor))
+
+    def _get_lr(self, epoch: int, initial: bool) -> list[float]:
+        lrs = self._current_lrs()
+        if epoch == 0:
+            return [lr * self.factor for lr in lrs]
+        if epoch != self.total_iters:
+            return lrs
+        return [lr * (1.0 / self.factor) for lr in lrs]
+
 
 class LinearLR(LRScheduler):
     """Scale the rate linearly from ``start_factor`` to ``end_factor`` over ``total_iters``
-    epochs, then hold it: ``lr0 * (start + (end - start) * min(t, total_iters) / total_iters)``."""
+    epochs, then hold it: ``lr0 * (start + (end - start) * min(t, total_iters) / total_iters)``
+    alone.
+
+    Chainable, as PyTorch's: the constructor multiplies the current rate by
+    ``start_factor``, and each step up to ``total_iters`` by the ratio of this epoch's
+    factor to the last one's, ``1 + (end - start) / (total_iters * start + (t - 1) *
+    (end - start))``. The rates alone differ from the closed form by rounding.
+    """
 
     def __init__(
         self,
@@ -136,18 +246,63 @@ class LinearLR(LRScheduler):
         check_positive_integer(where, "total_iters", self.total_iters)
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
-        """``base_lr * (start_factor + (end_factor - start_factor) * progress)``, with
-        ``progress = min(epoch, total_iters) / total_iters``."""
-        progress = min(epoch, self.total_iters) / self.total_iters
-        return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * progress)
+        """``base_lr * (start_factor + (end_factor - start_factor) * min(total_iters, epoch)
+        / total_iters)``."""
+        return base_lr * (
+            self.start_factor
+            + (self.end_factor - self.start_factor)
+            * min(self.total_iters, epoch)
+            / self.total_iters
+        )
+
+    def _get_lr(self, epoch: int, initial: bool) -> list[float]:
+        lrs = self._current_lrs()
+        if epoch == 0:
+            return [lr * self.start_factor for lr in lrs]
+        if initial or epoch > self.total_iters:
+            return lrs
+        start, end = self.start_factor, self.end_factor
+        ratio = 1.0 + (end - start) / (self.total_iters * start + (epoch - 1) * (end - start))
+        return [lr * ratio for lr in lrs]
+
+
+class PolynomialLR(LRScheduler):
+    """Decay the rate to 0 along a polynomial over ``total_iters`` epochs, then hold it:
+    ``lr = lr0 * (1 - min(t, total_iters) / total_iters) ** power`` alone.
+
+    Chainable, as PyTorch's: each step up to ``total_iters`` multiplies the current rate
+    by ``((1 - t / total_iters) / (1 - (t - 1) / total_iters)) ** power``.
+    """
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0) -> None:
+        self.total_iters, self.power = total_iters, power
+        super().__init__(optimizer)
+
+    def _check_arguments(self, where: Where) -> None:
+        check_positive_integer(where, "total_iters", self.total_iters)
+        # a negative power would make the rate grow, and divide by 0 at total_iters
+        check_non_negative(where, "power", self.power, "power value")
+
+    def lr_at(self, base_lr: float, epoch: int) -> float:
+        """``base_lr * (1 - min(total_iters, epoch) / total_iters) ** power``."""
+        lr: float = base_lr * (1.0 - min(self.total_iters, epoch) / self.total_iters) ** self.power
+        return lr
+
+    def _get_lr(self, epoch: int, initial: bool) -> list[float]:
+        lrs = self._current_lrs()
+        if initial or epoch > self.total_iters:
+            return lrs
+        total = self.total_iters
+        decay = ((1.0 - epoch / total) / (1.0 - (epoch - 1) / total)) ** self.power
+        return [lr * decay for lr in lrs]
 
 
 class ExponentialLR(LRScheduler):
     """Multiply the rate by ``gamma`` every epoch: ``lr = lr0 * gamma ** t``.
 
-    As in PyTorch, each step multiplies the group's current rate by ``gamma``; this
-    repeated product can differ from ``lr0 * gamma ** t`` in the last bit, and it is
-    PyTorch's.
+    As in PyTorch, each step multiplies the group's current rate by ``gamma``
+    (chainable); this repeated product can differ from ``lr0 * gamma ** t`` in the last
+    bit, and it is PyTorch's.
     """
 
     def __init__(self, optimizer: Optimizer, gamma: float) -> None:
@@ -158,15 +313,14 @@ class ExponentialLR(LRScheduler):
         check_non_negative(where, "gamma", self.gamma, "gamma value")
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
-        """``base_lr`` multiplied ``epoch`` times by ``gamma``, one product at a time, as the
-        steps compute it."""
-        lr = base_lr
-        for _ in range(epoch):
-            lr = lr * self.gamma
-        return lr
+        """``base_lr * gamma ** epoch`` (PyTorch's closed form)."""
+        return base_lr * self.gamma**epoch
 
-    def _next_lrs(self) -> list[float]:
-        return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+    def _get_lr(self, epoch: int, initial: bool) -> list[float]:
+        lrs = self._current_lrs()
+        if initial:
+            return lrs
+        return [lr * self.gamma for lr in lrs]
 
 
 class MultiStepLR(LRScheduler):
@@ -174,7 +328,8 @@ class MultiStepLR(LRScheduler):
     ``k`` the number of milestones ``<= t`` (an epoch listed twice counts twice).
 
     As in PyTorch, ``milestones`` is kept as a :class:`collections.Counter`, and a step
-    onto a milestone multiplies the group's current rate by ``gamma ** count``.
+    onto a milestone (the constructor: onto epoch 0) multiplies the group's current rate
+    by ``gamma ** count``: chainable.
     """
 
     def __init__(
@@ -194,103 +349,13 @@ class MultiStepLR(LRScheduler):
             check_positive_integer(where, f"milestones[{epoch}]", count)
         check_non_negative(where, "gamma", self.gamma, "gamma value")
 
-    def lr_at(self, base_lr: float, epoch: int) -> float:
-        """``base_lr`` times ``gamma ** count`` for each milestone up to ``epoch``, one
-        milestone at a time, as the steps compute it."""
-        lr = base_lr
-        for milestone in sorted(self.milestones):
-            if milestone > epoch:
-                break
-            lr = lr * self.gamma ** self.milestones[milestone]
-        return lr
-
-    def _next_lrs(self) -> list[float]:
-        lrs = [group["lr"] for group in self.optimizer.param_groups]
-        count = self.milestones[self.last_epoch + 1]  # 0 if it is not a milestone
-        return [lr * self.gamma**count for lr in lrs] if count else lrs
-
-
-class LambdaLR(LRScheduler):
-    """Scale each group's initial rate by a function of the epoch: ``lr = lr0 * f(t)``.
-
-    ``lr_lambda`` is one function for every group, or a list of one per group. As in
-    PyTorch, :meth:`state_dict` saves a plain function as ``None`` and a callable
-    object as a copy of its attributes (``__dict__``), which :meth:`load_state_dict`
-    restores into this scheduler's object.
-    """
-
-    _saved_separately = ("lr_lambdas",)
-
-    def __init__(
-        self,
-        optimizer: Optimizer,
-        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
-    ) -> None:
-        check_optimizer(type(self).__name__, optimizer)
-        self.lr_lambdas: list[Any] = (
-            list(lr_lambda)
-            if isinstance(lr_lambda, (list, tuple))
-            else [lr_lambda] * len(optimizer.param_groups)
-        )
-        super().__init__(optimizer)
-
-    def _check_arguments(self, where: Where) -> None:
-        groups = len(self.optimizer.param_groups)
-        if len(self.lr_lambdas) != groups:
-            raise ValueError(
-                f"{where('lr_lambda')}: Expected {groups} lr_lambdas, but got "
-                f"{len(self.lr_lambdas)}"
-            )
-        for i, function in enumerate(self.lr_lambdas):
-            if not callable(function):
-                raise TypeError(
-                    f"{where('lr_lambda')}: expected a function of the epoch, got "
-                    f"{function!r} for param group {i}"
-                )
-
     def _lrs_at(self, epoch: int) -> list[float]:
-        lrs = []
-        for i, (function, base) in enumerate(zip(self.lr_lambdas, self.base_lrs)):
-            factor = function(epoch)
-            lr = base * factor if isinstance(factor, numbers.Real) else math.nan
-            if not lr >= 0:  # also a nan, or a factor that is not a number
-                raise ValueError(
-                    f"{Where(type(self).__name__, i)('lr_lambda')}: the factor {factor!r} at "
-                    f"epoch {epoch} gives the learning rate {lr}; it must be a number >= 0"
-                )
-            lrs.append(lr)
-        return lrs
+        """``base_lr * gamma ** k``, ``k`` the number of milestones ``<= epoch`` (PyTorch's
+        closed form)."""
+        count = bisect_right(sorted(self.milestones.elements()), epoch)
+        return [base_lr * self.gamma**count for base_lr in self.base_lrs]
 
-    def state_dict(self) -> dict[str, Any]:
-        """The position and initial rates; of each function, ``None`` or its attributes."""
-        state = super().state_dict()
-        state["lr_lambdas"] = [
-            None
-            if isinstance(function, types.FunctionType) or not hasattr(function, "__dict__")
-            else function.__dict__.copy()
-            for function in self.lr_lambdas
-        ]
-        return state
-
-    def _checked_load(self, state: Any, where: Where) -> Callable[[], None]:
-        values = self._checked_values(state, where)
-        saved = state["lr_lambdas"]
-        if (
-            not isinstance(saved, (list, tuple))
-            or len(saved) != len(self.lr_lambdas)
-            or not all(entry is None or isinstance(entry, Mapping) for entry in saved)
-        ):
-            raise ValueError(
-                f"{where('lr_lambdas')}: expected a list of {len(self.lr_lambdas)} entries, "
-                f"each None (a function) or a dict (a callable object's attributes)"
-            )
-        attributes = [None if entry is None else copy.deepcopy(dict(entry)) for entry in saved]
-
-        def load() -> None:
-            self.__dict__.update(values)
-            for function, saved_attributes in zip(self.lr_lambdas, attributes):
-                if saved_attributes is not None:
-                    function.__dict__.update(saved_attributes)
-            self._apply()
-
-        return load
+    def _get_lr(self, epoch: int, initial: bool) -> list[float]:
+        lrs = self._current_lrs()
+        count = self.milestones[epoch]  # 0 if it is not a milestone
+        return [lr * self.gamma**count for lr in lrs] if count else lrs

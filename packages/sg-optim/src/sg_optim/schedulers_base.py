@@ -1,8 +1,22 @@
 """The base class of the learning-rate schedulers, and the checks they share.
 
-A scheduler holds its optimizer, each group's initial rate (``base_lrs``) and an epoch
-counter (``last_epoch``), and sets ``group["lr"]`` of the optimizer's groups. The
-schedulers themselves are in :mod:`sg_optim.lr_scheduler`.
+A scheduler holds its optimizer, each group's initial rate (``base_lrs``), an epoch
+counter (``last_epoch``) and the rates it set last (``_last_lr``), and sets
+``group["lr"]`` of the optimizer's groups. The schedulers themselves are in
+:mod:`sg_optim.lr_scheduler`.
+
+As in PyTorch, a *chainable* scheduler computes the next rate from each group's
+current rate (``StepLR`` multiplies it by ``gamma``), so several schedulers can drive
+one optimizer and a rate set by hand carries on; the others compute it from the
+initial rates. Three methods define the rates, after PyTorch's:
+
+* ``_get_lr(epoch, initial)``: the rates at ``epoch`` (``last_epoch + 1`` in a step);
+  ``initial`` in the constructor's step to epoch 0 (PyTorch's ``get_lr()``);
+* ``_lrs_at(epoch)``: the closed form, from ``base_lrs`` (PyTorch's
+  ``_get_closed_form_lr()``, or ``get_lr()`` where it has none): ``SequentialLR``
+  restarts a scheduler with it at its milestone;
+* ``lr_at(base_lr, epoch)``: one group's closed form, for the schedulers whose
+  ``_lrs_at`` is just that.
 """
 
 from __future__ import annotations
@@ -20,11 +34,9 @@ __all__ = ["LRScheduler"]
 class LRScheduler:
     """Base class of the schedulers.
 
-    A subclass defines the rates: :meth:`lr_at` (the rate at an epoch of a group whose
-    initial rate is ``base_lr``) or, when a rate depends on more than that, ``_lrs_at``
-    (every group's rate at an epoch). :meth:`step` computes the next epoch's rates
-    before it changes anything, so an error leaves the scheduler and the optimizer as
-    they were.
+    A subclass defines its rates with ``_get_lr``, ``_lrs_at`` or ``lr_at`` (see the
+    module). :meth:`step` computes the next epoch's rates before it changes anything, so
+    an error leaves the scheduler and the optimizer as they were.
     """
 
     #: state_dict() entries saved in another form than the attribute (LambdaLR's
@@ -36,10 +48,18 @@ class LRScheduler:
         check_optimizer(type(self).__name__, optimizer)
         self.optimizer = optimizer
         self._check_arguments(Where(type(self).__name__))  # before the groups change
-        self._set_up_groups()
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
-        self.last_epoch = 0
-        self._restart()
+        saved = [dict(group) for group in optimizer.param_groups]
+        try:
+            self._set_up_groups()
+            self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+            self.last_epoch = 0
+            self._last_lr: list[float] = self._current_lrs()
+            self._initial_step()
+        except BaseException:  # a rate that cannot be computed (a function's): put them back
+            for group, values in zip(optimizer.param_groups, saved):
+                group.clear()
+                group.update(values)
+            raise
 
     def _check_arguments(self, where: Where) -> None:
         """Raise naming any invalid argument (each subclass checks its own)."""
@@ -49,42 +69,59 @@ class LRScheduler:
         for group in self.optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])
 
+    def _current_lrs(self) -> list[float]:
+        """Each group's rate now (what a chainable scheduler changes)."""
+        return [group["lr"] for group in self.optimizer.param_groups]
+
     def lr_at(self, base_lr: float, epoch: int) -> float:
-        """The learning rate of a group whose initial rate is ``base_lr``, at ``epoch``."""
+        """The closed-form rate of a group whose initial rate is ``base_lr``, at ``epoch``."""
         raise NotImplementedError(f"{type(self).__name__} defines neither lr_at nor _lrs_at")
 
     def _lrs_at(self, epoch: int) -> list[float]:
-        """Each group's rate at ``epoch``."""
+        """Each group's rate at ``epoch`` in closed form, from ``base_lrs``."""
         return [self.lr_at(base, epoch) for base in self.base_lrs]
 
-    def _next_lrs(self) -> list[float]:
-        """Each group's rate at the next epoch, ``last_epoch + 1``."""
-        return self._lrs_at(self.last_epoch + 1)
+    def _get_lr(self, epoch: int, initial: bool) -> list[float]:
+        """Each group's rate at ``epoch``, one step after ``last_epoch`` (``initial``: the
+        constructor's step to epoch 0). By default the closed form; a chainable
+        scheduler computes it from the groups' current rates instead."""
+        return self._lrs_at(epoch)
 
     def _set_lrs(self, lrs: list[float]) -> None:
         """Set the groups' rates; ``last_epoch`` is already the epoch they belong to."""
         for group, lr in zip(self.optimizer.param_groups, lrs):
             group["lr"] = lr
+        self._last_lr = list(lrs)
 
     def _apply(self) -> None:
-        """Set the rates of ``last_epoch`` (after :meth:`load_state_dict`)."""
-        self._set_lrs(self._lrs_at(self.last_epoch))
+        """Set the rates of the loaded state (after :meth:`load_state_dict`): the ones
+        this scheduler set last."""
+        self._set_lrs(self._last_lr)
+
+    def _initial_step(self) -> None:
+        """The constructor's step to epoch 0 (``SequentialLR`` takes it again for its
+        first scheduler)."""
+        lrs = self._get_lr(0, initial=True)
+        self.last_epoch = 0
+        self._set_lrs(lrs)
 
     def _restart(self) -> None:
-        """Start again at epoch 0 (``SequentialLR`` restarts a scheduler at its milestone)."""
+        """Start again at epoch 0, in closed form (``SequentialLR`` restarts a scheduler
+        so at its milestone, as PyTorch's ``step(0)``)."""
         lrs = self._lrs_at(0)
         self.last_epoch = 0
         self._set_lrs(lrs)
 
     def step(self) -> None:
         """Advance one epoch and set the new rates."""
-        lrs = self._next_lrs()  # first: an error here changes nothing
+        lrs = self._get_lr(self.last_epoch + 1, initial=False)  # first: an error changes nothing
         self.last_epoch += 1
         self._set_lrs(lrs)
 
     def get_last_lr(self) -> list[float]:
-        """The current rate of each group."""
-        return [group["lr"] for group in self.optimizer.param_groups]
+        """The rate of each group this scheduler set last, as PyTorch's (a rate changed
+        by hand or by another scheduler since is not seen)."""
+        return list(self._last_lr)
 
     def state_dict(self) -> dict[str, Any]:
         """The scheduler's settings and position (not the optimizer)."""
@@ -126,9 +163,10 @@ class LRScheduler:
         return trial.__dict__
 
     def _check_position(self, where: Where) -> None:
-        """Raise unless ``last_epoch`` and ``base_lrs`` fit the optimizer."""
+        """Raise unless ``last_epoch``, ``base_lrs`` and ``_last_lr`` fit the optimizer."""
         check_epoch(where, "last_epoch", self.last_epoch)
         check_group_rates(where, "base_lrs", self.base_lrs, self.optimizer)
+        check_group_rates(where, "_last_lr", self._last_lr, self.optimizer)
 
 
 def check_epoch(where: Where, name: str, value: Any) -> None:

@@ -56,7 +56,7 @@ class ReduceLROnPlateau(LRScheduler):
         self.best = self.mode_worse
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
-        self._last_lr = self.get_last_lr()
+        self._last_lr = self._current_lrs()
 
     def _check_arguments(self, where: Where) -> None:
         if self.mode not in ("min", "max"):
@@ -131,7 +131,7 @@ class ReduceLROnPlateau(LRScheduler):
             self.optimizer.param_groups[i]["lr"] = lr
         self.last_epoch += 1
         self.best, self.num_bad_epochs, self.cooldown_counter = best, bad, cooldown_counter
-        self._last_lr = self.get_last_lr()
+        self._last_lr = self._current_lrs()
 
     def _reduced_lrs(self, where: Where) -> dict[int, float]:
         """Group index -> its reduced rate, for the groups the reduction changes."""
