@@ -14,17 +14,35 @@ from importlib.metadata import PackageNotFoundError, version
 
 from sg_nn import data, functional, init, utils
 from sg_nn.activations import (
+    CELU,
     ELU,
     GELU,
+    GLU,
+    SELU,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
     LeakyReLU,
+    LogSigmoid,
     LogSoftmax,
+    Mish,
+    PReLU,
     ReLU,
+    ReLU6,
     Sigmoid,
     SiLU,
     Softmax,
+    Softmin,
+    Softplus,
+    Softshrink,
+    Softsign,
     Tanh,
+    Tanhshrink,
+    Threshold,
 )
 from sg_nn.checkpoint import CheckpointError, CheckpointTooLargeError, load, save
+from sg_nn.containers import ModuleDict, ModuleList, Sequential
 from sg_nn.hooks import RemovableHandle
 from sg_nn.init import manual_seed
 from sg_nn.layers import (
@@ -35,7 +53,6 @@ from sg_nn.layers import (
     Identity,
     LayerNorm,
     Linear,
-    Sequential,
     Unflatten,
 )
 from sg_nn.losses import (
@@ -76,14 +93,17 @@ except PackageNotFoundError:  # a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
 __all__ = [
-    "ELU", "GELU", "MLP", "BCELoss", "BCEWithLogitsLoss", "CheckpointError",
-    "CheckpointTooLargeError", "CrossEntropyLoss", "Dropout", "Embedding", "Flatten",
-    "GaussianNLLLoss", "HingeLoss", "HuberLoss", "Identity", "KLDivLoss", "L1Loss",
-    "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MarginRankingLoss",
-    "Module", "NLLLoss", "Parameter", "PoissonNLLLoss", "ReLU", "RemovableHandle",
-    "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "SoftMarginLoss", "Softmax", "Tanh",
-    "Unflatten", "__version__", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-    "cross_entropy", "data", "functional", "gaussian_nll_loss", "hinge_loss", "huber_loss",
-    "init", "kl_div", "l1_loss", "load", "manual_seed", "margin_ranking_loss", "mse_loss",
-    "nll_loss", "poisson_nll_loss", "save", "smooth_l1_loss", "soft_margin_loss", "utils",
+    "CELU", "ELU", "GELU", "GLU", "MLP", "SELU", "BCELoss", "BCEWithLogitsLoss",
+    "CheckpointError", "CheckpointTooLargeError", "CrossEntropyLoss", "Dropout", "Embedding",
+    "Flatten", "GaussianNLLLoss", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh",
+    "HingeLoss", "HuberLoss", "Identity", "KLDivLoss", "L1Loss", "LayerNorm", "LeakyReLU",
+    "Linear", "LogSigmoid", "LogSoftmax", "MSELoss", "MarginRankingLoss", "Mish", "Module",
+    "ModuleDict", "ModuleList", "NLLLoss", "PReLU", "Parameter", "PoissonNLLLoss", "ReLU",
+    "ReLU6", "RemovableHandle", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss",
+    "SoftMarginLoss", "Softmax", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanh",
+    "Tanhshrink", "Threshold", "Unflatten", "__version__", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "cross_entropy", "data", "functional",
+    "gaussian_nll_loss", "hinge_loss", "huber_loss", "init", "kl_div", "l1_loss", "load",
+    "manual_seed", "margin_ranking_loss", "mse_loss", "nll_loss", "poisson_nll_loss", "save",
+    "smooth_l1_loss", "soft_margin_loss", "utils",
 ]  # fmt: skip

@@ -6,6 +6,10 @@ and is otherwise a composition of them. The piecewise ones choose their branch w
 :func:`sg_tensor.where`, whose gradient flows only into the branch chosen, on the same
 side of each kink as PyTorch's backward; a branch that would overflow where it is not
 chosen is fed a harmless value there, so that no ``inf * 0`` turns into a ``nan``.
+
+PyTorch's ``inplace=`` argument is accepted (``relu(x, inplace=True)``) and changes
+nothing: sg computes out of place, so the values and gradients are PyTorch's and the
+input is left as it was (sg never overwrites a tensor that a graph may need).
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from sg_tensor import Tensor
 
 __all__ = [
     "celu", "elu", "gelu", "glu", "hardshrink", "hardsigmoid", "hardswish", "hardtanh",
-    "leaky_relu", "log_softmax", "logsigmoid", "mish", "relu", "relu6", "selu", "sigmoid",
-    "silu", "softmax", "softmin", "softplus", "softshrink", "softsign", "tanh", "tanhshrink",
-    "threshold",
+    "leaky_relu", "log_softmax", "logsigmoid", "mish", "prelu", "relu", "relu6", "selu",
+    "sigmoid", "silu", "softmax", "softmin", "softplus", "softshrink", "softsign", "tanh",
+    "tanhshrink", "threshold",
 ]  # fmt: skip
 
 # SELU's constants (Klambauer et al., 2017), as PyTorch spells them.
@@ -33,13 +37,14 @@ SELU_SCALE = 1.0507009873554804934193349852946
 # ---------------------------------------------------------------------------------------
 # Operators of sg-tensor, under PyTorch's argument names
 # ---------------------------------------------------------------------------------------
-def relu(input: Any) -> Tensor:
-    """``max(input, 0)`` (derivative 0 at 0, as PyTorch)."""
+def relu(input: Any, inplace: bool = False) -> Tensor:
+    """``max(input, 0)`` (derivative 0 at 0, as PyTorch); ``inplace`` changes nothing."""
     return st.as_tensor(input).relu()
 
 
-def leaky_relu(input: Any, negative_slope: float = 0.01) -> Tensor:
-    """``x`` where positive, else ``negative_slope * x`` (slope ``negative_slope`` at 0)."""
+def leaky_relu(input: Any, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """``x`` where positive, else ``negative_slope * x`` (slope ``negative_slope`` at 0);
+    ``inplace`` changes nothing."""
     return st.as_tensor(input).leaky_relu(negative_slope)
 
 
@@ -74,18 +79,21 @@ def _elu(x: Tensor, alpha: float, scale: float = 1.0, input_scale: float = 1.0) 
     return st.where(positive, x * scale, (negative_part * input_scale).expm1() * (alpha * scale))
 
 
-def elu(input: Any, alpha: float = 1.0) -> Tensor:
-    """``x`` where ``x > 0``, else ``alpha (e**x - 1)`` (slope ``alpha`` at 0)."""
+def elu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``x`` where ``x > 0``, else ``alpha (e**x - 1)`` (slope ``alpha`` at 0); ``inplace``
+    changes nothing."""
     return _elu(st.as_tensor(input), alpha)
 
 
-def selu(input: Any) -> Tensor:
-    """``scale * elu(x, alpha)`` with SELU's fixed ``alpha`` and ``scale``."""
+def selu(input: Any, inplace: bool = False) -> Tensor:
+    """``scale * elu(x, alpha)`` with SELU's fixed ``alpha`` and ``scale``; ``inplace``
+    changes nothing."""
     return _elu(st.as_tensor(input), SELU_ALPHA, SELU_SCALE)
 
 
-def celu(input: Any, alpha: float = 1.0) -> Tensor:
-    """``x`` where ``x > 0``, else ``alpha (e**(x / alpha) - 1)`` (slope 1 at 0)."""
+def celu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``x`` where ``x > 0``, else ``alpha (e**(x / alpha) - 1)`` (slope 1 at 0); ``inplace``
+    changes nothing."""
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0")
     return _elu(st.as_tensor(input), alpha, input_scale=1.0 / alpha)
@@ -94,14 +102,14 @@ def celu(input: Any, alpha: float = 1.0) -> Tensor:
 # ---------------------------------------------------------------------------------------
 # Smooth gates
 # ---------------------------------------------------------------------------------------
-def silu(input: Any) -> Tensor:
-    """``x * sigmoid(x)`` (also called swish)."""
+def silu(input: Any, inplace: bool = False) -> Tensor:
+    """``x * sigmoid(x)`` (also called swish); ``inplace`` changes nothing."""
     x = st.as_tensor(input)
     return x * x.sigmoid()
 
 
-def mish(input: Any) -> Tensor:
-    """``x * tanh(softplus(x))``."""
+def mish(input: Any, inplace: bool = False) -> Tensor:
+    """``x * tanh(softplus(x))``; ``inplace`` changes nothing."""
     x = st.as_tensor(input)
     return x * x.softplus().tanh()
 
@@ -144,8 +152,11 @@ def glu(input: Any, dim: int = -1) -> Tensor:
 # ---------------------------------------------------------------------------------------
 # Piecewise linear functions: PyTorch's derivative is 0 on the kinks
 # ---------------------------------------------------------------------------------------
-def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
-    """``input`` clamped to ``[min_val, max_val]``; slope 1 strictly inside, else 0."""
+def hardtanh(
+    input: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> Tensor:
+    """``input`` clamped to ``[min_val, max_val]``; slope 1 strictly inside, else 0;
+    ``inplace`` changes nothing."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
     x = st.as_tensor(input)
@@ -153,13 +164,14 @@ def hardtanh(input: Any, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     return st.where(inside, x, np.clip(x.data, min_val, max_val))
 
 
-def relu6(input: Any) -> Tensor:
-    """``min(max(x, 0), 6)``: :func:`hardtanh` on ``[0, 6]``."""
+def relu6(input: Any, inplace: bool = False) -> Tensor:
+    """``min(max(x, 0), 6)``: :func:`hardtanh` on ``[0, 6]``; ``inplace`` changes nothing."""
     return hardtanh(input, 0.0, 6.0)
 
 
-def hardsigmoid(input: Any) -> Tensor:
-    """``relu6(x + 3) / 6``: 0 up to -3, 1 from 3, slope 1/6 strictly between.
+def hardsigmoid(input: Any, inplace: bool = False) -> Tensor:
+    """``relu6(x + 3) / 6``: 0 up to -3, 1 from 3, slope 1/6 strictly between (``inplace``
+    changes nothing).
 
     PyTorch's backward uses ``1/6`` rounded to float32 even in float64 (a gradient
     3e-8 too large, relatively); sg's is the float64 ``1/6``, the forward's derivative.
@@ -170,9 +182,10 @@ def hardsigmoid(input: Any) -> Tensor:
     return st.where(inside, (x + 3) / 6, outside)
 
 
-def hardswish(input: Any) -> Tensor:
+def hardswish(input: Any, inplace: bool = False) -> Tensor:
     """``x * relu6(x + 3) / 6``: 0 up to -3, ``x`` from 3 (slopes 0 and 1 at the kinks,
-    as PyTorch's backward), ``x (x + 3) / 6`` strictly between."""
+    as PyTorch's backward), ``x (x + 3) / 6`` strictly between; ``inplace`` changes
+    nothing."""
     x = st.as_tensor(input)
     upper = st.where(x.data < 3, x * (x + 3) / 6, x)
     return st.where(x.data <= -3, 0.0, upper)
@@ -193,10 +206,32 @@ def softshrink(input: Any, lambd: float = 0.5) -> Tensor:
     return st.where(outside, x - np.sign(x.data) * lambd, 0.0)
 
 
-def threshold(input: Any, threshold: float, value: float) -> Tensor:
-    """``x`` where ``x > threshold``, else ``value``."""
+def threshold(input: Any, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """``x`` where ``x > threshold``, else ``value``; ``inplace`` changes nothing."""
     x = st.as_tensor(input)
     return st.where(x.data > threshold, x, value)
+
+
+def prelu(input: Any, weight: Any) -> Tensor:
+    """``x`` where ``x > 0``, else ``weight * x``, with a learnable slope ``weight``.
+
+    A ``weight`` of one element is used everywhere; one of ``C`` elements gives each
+    channel (dimension 1 of the input, which needs at least 2 dimensions) its own slope,
+    as PyTorch's. At 0 the slope is ``weight`` (PyTorch's backward). A composition of
+    sg-tensor operators: the gradient of ``weight`` is ``x`` summed where ``x <= 0``.
+    """
+    x, a = st.as_tensor(input), st.as_tensor(weight)
+    if a.size == 1:
+        slope = a.reshape(())
+    else:
+        channels = x.shape[1] if x.ndim >= 2 else 1
+        if a.ndim != 1 or channels != a.size:
+            raise ValueError(
+                f"prelu: mismatch of parameter numbers and input channel size: found "
+                f"{a.size} parameters and {channels} channels (dimension 1 of {x.shape})"
+            )
+        slope = a.reshape((a.size,) + (1,) * (x.ndim - 2))
+    return st.where(x.data > 0, x, slope * x)
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Small datasets made with numpy alone, splitting, minibatches, and PyTorch's
-``TensorDataset`` and ``DataLoader`` (``torch.utils.data`` is ``sg_nn.data``).
+``Dataset``, ``TensorDataset``, ``Subset``, ``ConcatDataset``, ``random_split`` and
+``DataLoader`` (``torch.utils.data`` is ``sg_nn.data``).
 
 Every function takes a ``rng``: an int seed (the same seed always gives the same data
 and the same batches), a numpy ``Generator`` (drawn from, so it advances), or ``None``
@@ -8,8 +9,12 @@ for sg-nn's default generator, the one :func:`sg_nn.manual_seed` resets.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+import bisect
+import itertools
+import math
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -17,9 +22,11 @@ from sg_nn import init
 from sg_tensor import Tensor
 
 __all__ = [
-    "DataLoader", "TensorDataset", "iterate_minibatches", "make_circles", "make_moons",
-    "make_spirals", "train_test_split",
+    "ConcatDataset", "DataLoader", "Dataset", "Subset", "TensorDataset", "iterate_minibatches",
+    "make_circles", "make_moons", "make_spirals", "random_split", "train_test_split",
 ]  # fmt: skip
+
+T_co = TypeVar("T_co", covariant=True)
 
 
 def _generator(rng: Any) -> np.random.Generator:
@@ -165,9 +172,144 @@ def iterate_minibatches(
 
 
 # ---------------------------------------------------------------------------------------
-# TensorDataset and DataLoader, as torch.utils.data's
+# Datasets, as torch.utils.data's
 # ---------------------------------------------------------------------------------------
-class TensorDataset:
+class Dataset(Generic[T_co]):
+    """The base class of map-style datasets, as PyTorch's: subclass it and define
+    ``__getitem__`` (sample ``i``) and ``__len__`` (the number of samples); a
+    :class:`DataLoader` batches any such dataset. ``a + b`` is a :class:`ConcatDataset`.
+
+    >>> class Squares(Dataset):
+    ...     def __len__(self):
+    ...         return 4
+    ...     def __getitem__(self, i):
+    ...         return float(i), float(i * i)
+    >>> [tuple(t.data.tolist()) for t in next(iter(DataLoader(Squares(), batch_size=4)))]
+    [(0.0, 1.0, 2.0, 3.0), (0.0, 1.0, 4.0, 9.0)]
+    """
+
+    def __getitem__(self, index: Any) -> T_co:
+        raise NotImplementedError(f"{type(self).__name__} does not define __getitem__")
+
+    def __add__(self, other: Dataset[T_co]) -> ConcatDataset[T_co]:
+        return ConcatDataset([self, other])
+
+
+class Subset(Dataset[T_co]):
+    """The samples of ``dataset`` at ``indices``, in that order: ``subset[i]`` is
+    ``dataset[indices[i]]``, as PyTorch's (a list of positions gives
+    ``dataset[[indices[i] for i in positions]]``)."""
+
+    dataset: Any
+    indices: Sequence[int]
+
+    def __init__(self, dataset: Any, indices: Sequence[int]) -> None:
+        self.dataset = dataset
+        self.indices = indices
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, list):
+            return self.dataset[[self.indices[i] for i in index]]
+        return self.dataset[self.indices[index]]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class ConcatDataset(Dataset[T_co]):
+    """The datasets one after the other: sample ``i`` of the first, then of the second...
+
+    ``cumulative_sizes`` holds the running totals of their lengths, as PyTorch's; a
+    negative index counts from the end.
+    """
+
+    datasets: list[Any]
+    cumulative_sizes: list[int]
+
+    def __init__(self, datasets: Iterable[Any]) -> None:
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        self.cumulative_sizes = list(itertools.accumulate(len(d) for d in self.datasets))
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index: int) -> Any:
+        if index < 0:
+            if -index > len(self):
+                raise ValueError(
+                    "ConcatDataset: absolute value of index should not exceed dataset length"
+                )
+            index = len(self) + index
+        which = bisect.bisect_right(self.cumulative_sizes, index)
+        if which == len(self.datasets):
+            raise IndexError(f"ConcatDataset: index {index} is out of range for {len(self)}")
+        start = self.cumulative_sizes[which - 1] if which else 0
+        return self.datasets[which][index - start]
+
+
+def random_split(
+    dataset: Any, lengths: Sequence[int | float], generator: Any = None
+) -> list[Subset[Any]]:
+    """Split ``dataset`` into non-overlapping :class:`Subset` s of the given ``lengths``,
+    its indices shuffled, as PyTorch's.
+
+    ``lengths`` are sample counts adding up to ``len(dataset)``, or fractions adding up
+    to 1: each part gets ``floor(n * fraction)`` samples and the ones left over go one
+    each to the first parts (PyTorch's rule; a part of 0 samples warns). The permutation
+    is drawn from ``generator``: a numpy ``Generator`` (which advances), an int seed, or
+    ``None`` for sg-nn's default generator (see :func:`sg_nn.manual_seed`). The same
+    generator state always gives the same split, but not the split PyTorch's generator
+    would: the two draw from different random streams.
+
+    >>> import numpy as np
+    >>> train, test = random_split(list(range(10)), [0.8, 0.2], np.random.default_rng(0))
+    >>> len(train), len(test), sorted(list(train) + list(test)) == list(range(10))
+    (8, 2, True)
+    """
+    n = len(dataset)
+    sizes: list[int]
+    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        sizes = []
+        for i, fraction in enumerate(lengths):
+            if not 0 <= fraction <= 1:
+                raise ValueError(f"random_split: fraction at index {i} is not between 0 and 1")
+            sizes.append(math.floor(n * fraction))
+        for i in range(n - sum(sizes)):
+            sizes[i % len(sizes)] += 1
+        for i, size in enumerate(sizes):
+            if size == 0:
+                warnings.warn(
+                    f"Length of split at index {i} is 0. This might result in an empty dataset.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+    else:
+        if sum(lengths) != n:
+            raise ValueError(
+                "random_split: sum of input lengths does not equal the length of the input "
+                f"dataset ({sum(lengths)} != {n})"
+            )
+        if any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) for k in lengths):
+            raise TypeError(
+                "random_split: lengths must be integers (or fractions adding up to 1), "
+                f"got {list(lengths)}"
+            )
+        if any(k < 0 for k in lengths):
+            raise ValueError(f"random_split: lengths must not be negative, got {list(lengths)}")
+        sizes = [int(k) for k in lengths]
+    if generator is not None and not isinstance(generator, (np.random.Generator, int, np.integer)):
+        raise TypeError(
+            "random_split: generator must be a numpy Generator, an int seed or None, got "
+            f"{type(generator).__name__}"
+        )
+    order = _generator(generator).permutation(n).tolist()
+    ends = itertools.accumulate(sizes)
+    return [Subset(dataset, order[end - size : end]) for end, size in zip(ends, sizes)]
+
+
+class TensorDataset(Dataset[tuple[Tensor, ...]]):
     """A dataset of tensors sharing their first dimension: sample ``i`` is the tuple of
     their ``i``-th rows.
 
@@ -251,8 +393,10 @@ class DataLoader:
     """Iterate over a dataset in minibatches, as PyTorch's ``DataLoader``.
 
     ``dataset`` is anything with ``__len__`` and ``__getitem__`` (a :class:`TensorDataset`,
-    a list of ``(x, y)`` tuples, ...). Each batch stacks ``batch_size`` samples field by
-    field into sg Tensors: a :class:`TensorDataset` gives a tuple ``(X_batch, y_batch)``.
+    a subclass of :class:`Dataset`, a :class:`Subset`, a list of ``(x, y)`` tuples, ...).
+    Each batch stacks ``batch_size`` samples field by field into sg Tensors (tensors,
+    arrays and numbers; tuples, lists and dicts of them): a :class:`TensorDataset` gives
+    a tuple ``(X_batch, y_batch)``.
     ``batch_size=None`` yields the samples one by one, unbatched.
 
     Every iteration is an epoch that visits each sample once. With ``shuffle=True``

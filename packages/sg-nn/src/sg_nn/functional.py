@@ -13,7 +13,9 @@ Tensor([[0.5, 0.5]])
 
 The activations are defined in :mod:`sg_nn.activation_functions`, the losses in
 :mod:`sg_nn.losses`; all are importable from here. PyTorch's ``inplace=`` arguments
-are not taken: sg never overwrites a tensor that a graph may need.
+are accepted and change nothing: sg computes out of place (never overwriting a tensor
+that a graph may need), so the values and gradients are the same and the input is left
+as it was.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from sg_nn.activation_functions import (
     log_softmax,
     logsigmoid,
     mish,
+    prelu,
     relu,
     relu6,
     selu,
@@ -75,9 +78,10 @@ __all__ = [
     "dropout", "elu", "embedding", "gaussian_nll_loss", "gelu", "glu", "hardshrink",
     "hardsigmoid", "hardswish", "hardtanh", "hinge_loss", "huber_loss", "kl_div", "l1_loss",
     "layer_norm", "leaky_relu", "linear", "log_softmax", "logsigmoid", "margin_ranking_loss",
-    "mish", "mse_loss", "nll_loss", "normalize", "one_hot", "pad", "poisson_nll_loss", "relu",
-    "relu6", "selu", "sigmoid", "silu", "smooth_l1_loss", "soft_margin_loss", "softmax",
-    "softmin", "softplus", "softshrink", "softsign", "tanh", "tanhshrink", "threshold",
+    "mish", "mse_loss", "nll_loss", "normalize", "one_hot", "pad", "poisson_nll_loss", "prelu",
+    "relu", "relu6", "selu", "sigmoid", "silu", "smooth_l1_loss", "soft_margin_loss",
+    "softmax", "softmin", "softplus", "softshrink", "softsign", "tanh", "tanhshrink",
+    "threshold",
 ]  # fmt: skip
 
 
@@ -90,10 +94,13 @@ def dropout(
     input: Any,
     p: float = 0.5,
     training: bool = True,
+    inplace: bool = False,
     *,
     rng: np.random.Generator | None = None,
 ) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``.
+
+    ``inplace`` is accepted and changes nothing (sg computes out of place).
 
     The identity when ``training`` is false or ``p == 0``; all zeros for ``p == 1``.
     The mask is drawn from ``rng``, or from the default generator of :mod:`sg_nn.init`

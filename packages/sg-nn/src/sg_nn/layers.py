@@ -1,6 +1,7 @@
-"""Layers: ``Linear``, ``Sequential``, ``MLP``, ``Identity``, ``Dropout``, ``LayerNorm``,
-``Embedding``, ``Flatten`` and ``Unflatten`` (the activation modules are in
-:mod:`sg_nn.activations`, and importable from here too).
+"""Layers: ``Linear``, ``MLP``, ``Identity``, ``Dropout``, ``LayerNorm``, ``Embedding``,
+``Flatten`` and ``Unflatten`` (the activation modules are in :mod:`sg_nn.activations`,
+the containers ``Sequential``, ``ModuleList`` and ``ModuleDict`` in
+:mod:`sg_nn.containers`; both importable from here too).
 
 Layers are compositions of sg-tensor operators, so they need no gradient rules of their
 own: every gradient comes from the operator table, where it is verified.
@@ -9,7 +10,7 @@ own: every gradient comes from the operator table, where it is verified.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,12 +19,13 @@ import sg_tensor as st
 from sg_nn import functional as F
 from sg_nn import init
 from sg_nn.activations import GELU, ReLU, Sigmoid, Tanh
+from sg_nn.containers import ModuleDict, ModuleList, Sequential
 from sg_nn.module import Module, Parameter
 from sg_tensor import Tensor
 
 __all__ = [
-    "GELU", "MLP", "Dropout", "Embedding", "Flatten", "Identity", "LayerNorm", "Linear", "ReLU",
-    "Sequential", "Sigmoid", "Tanh", "Unflatten",
+    "GELU", "MLP", "Dropout", "Embedding", "Flatten", "Identity", "LayerNorm", "Linear",
+    "ModuleDict", "ModuleList", "ReLU", "Sequential", "Sigmoid", "Tanh", "Unflatten",
 ]  # fmt: skip
 
 
@@ -85,34 +87,12 @@ class Linear(Module):
         )
 
 
-class Sequential(Module):
-    """Modules applied one after the other: ``Sequential(Linear(2, 8), ReLU())``."""
-
-    def __init__(self, *modules: Module) -> None:
-        super().__init__()
-        for i, module in enumerate(modules):
-            if not isinstance(module, Module):
-                raise TypeError(f"Sequential: item {i} is a {type(module).__name__}, not a Module")
-            setattr(self, str(i), module)
-
-    def forward(self, x: Any) -> Any:
-        """Each module in turn on the previous one's output; ``x`` unchanged if there are none."""
-        for module in self._modules.values():
-            x = module(x)
-        return x
-
-    def __getitem__(self, index: int) -> Module:
-        return list(self._modules.values())[index]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-
 class Identity(Module):
-    """Returns its input."""
+    """Returns its input. As PyTorch's, it takes any arguments and ignores them (so it can
+    stand in for a layer: ``Identity(54, bias=False)``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
 
     def forward(self, x: Any) -> Any:
         """``x`` itself, unchanged (not converted to a Tensor)."""
@@ -163,13 +143,21 @@ class MLP(Sequential):
 
 class Dropout(Module):
     """Zero each element with probability ``p`` in training mode, scaling the rest by
-    ``1 / (1 - p)``; the identity in evaluation mode."""
+    ``1 / (1 - p)``; the identity in evaluation mode.
 
-    def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None) -> None:
+    ``inplace`` is accepted, as PyTorch's, but sg computes out of place: the values and
+    gradients are the same, and the input is not modified. The mask is drawn from
+    ``rng``, or from the default generator (see :func:`sg_nn.manual_seed`).
+    """
+
+    def __init__(
+        self, p: float = 0.5, inplace: bool = False, rng: np.random.Generator | None = None
+    ) -> None:
         super().__init__()
         if not 0 <= p < 1:
             raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
         self.p = p
+        self.inplace = inplace
         self.rng = rng
 
     def forward(self, x: Any) -> Tensor:
@@ -178,19 +166,27 @@ class Dropout(Module):
         return F.dropout(x, self.p, self.training, rng=self.rng)
 
     def extra_repr(self) -> str:
-        """The drop probability: ``p=0.5``."""
-        return f"p={self.p}"
+        """The drop probability: ``p=0.5`` (and ``inplace=True`` if it was asked for)."""
+        return f"p={self.p}" + (", inplace=True" if self.inplace else "")
 
 
 class LayerNorm(Module):
     """Normalise over the last dimensions to zero mean and unit variance, then scale and
-    shift: ``(x - mean) / sqrt(var + eps) * weight + bias`` (biased variance, as PyTorch)."""
+    shift: ``(x - mean) / sqrt(var + eps) * weight + bias`` (biased variance, as PyTorch).
+
+    ``elementwise_affine=False``: neither ``weight`` nor ``bias``; ``bias=False``: a
+    ``weight`` (ones) but no ``bias``, as PyTorch's.
+    """
+
+    weight: Parameter | None
+    bias: Parameter | None
 
     def __init__(
         self,
         normalized_shape: int | Sequence[int],
         eps: float = 1e-5,
         elementwise_affine: bool = True,
+        bias: bool = True,
         dtype: Any = None,
     ) -> None:
         super().__init__()
@@ -202,7 +198,8 @@ class LayerNorm(Module):
         self.bias = None
         if elementwise_affine:
             self.weight = Parameter(np.ones(shape, dtype=_dtype(dtype)))
-            self.bias = Parameter(np.zeros(shape, dtype=_dtype(dtype)))
+            if bias:
+                self.bias = Parameter(np.zeros(shape, dtype=_dtype(dtype)))
 
     def forward(self, x: Any) -> Tensor:
         """``(x - mean) / sqrt(var + eps)`` over the trailing ``normalized_shape`` dimensions
@@ -227,7 +224,8 @@ class Embedding(Module):
     ``weight`` starts as N(0, 1) samples, as PyTorch's ``nn.Embedding``; repeated indices
     in a batch add up their gradients. The row ``padding_idx`` (if given; a negative one
     counts from the end) starts as zeros and never receives a gradient, so it stays as it
-    is: the vector of a padding token.
+    is: the vector of a padding token. :meth:`from_pretrained` makes one from a given
+    table.
     """
 
     weight: Parameter
@@ -239,16 +237,55 @@ class Embedding(Module):
         padding_idx: int | None = None,
         rng: np.random.Generator | None = None,
         dtype: Any = None,
+        *,
+        _weight: Any = None,
+        _freeze: bool = False,
     ) -> None:
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         if padding_idx is not None:
             padding_idx = F._padding_index("Embedding", padding_idx, num_embeddings)
         self.padding_idx = padding_idx
+        if _weight is not None:  # a given table (as PyTorch's _weight): nothing is drawn
+            table = np.array(_weight.data if isinstance(_weight, Tensor) else _weight)
+            if table.shape != (num_embeddings, embedding_dim):
+                raise ValueError(
+                    f"Embedding: the weight's shape {table.shape} does not match "
+                    f"num_embeddings and embedding_dim ({num_embeddings}, {embedding_dim})"
+                )
+            self.weight = Parameter(table, requires_grad=not _freeze)
+            return
         self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=_dtype(dtype)))
         init.normal_(self.weight, rng=rng)
         if padding_idx is not None:
             self.weight.data[padding_idx] = 0.0
+
+    @classmethod
+    def from_pretrained(
+        cls, embeddings: Any, freeze: bool = True, padding_idx: int | None = None
+    ) -> Embedding:
+        """An Embedding whose table is (a copy of) the 2-D ``embeddings``, as PyTorch's.
+
+        ``freeze=True`` (the default): the table is not trained (its ``requires_grad`` is
+        false). The ``padding_idx`` row keeps its given values (it is not zeroed) and gets
+        no gradient. The table keeps its floating dtype (integers become sg-tensor's
+        default). Unlike PyTorch, whose weight shares memory with ``embeddings``, the
+        table is a copy: changing ``embeddings`` later does not change the layer.
+
+        >>> import numpy as np
+        >>> layer = Embedding.from_pretrained(np.array([[1.0, 2.0], [3.0, 4.0]]))
+        >>> layer(np.array([1, 1])), layer.weight.requires_grad
+        (Tensor([[3., 4.],
+                [3., 4.]]), False)
+        """
+        table = np.asarray(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
+        if table.ndim != 2:
+            raise ValueError(
+                f"Embedding.from_pretrained: embeddings must be 2-dimensional, got shape "
+                f"{table.shape}"
+            )
+        rows, cols = table.shape
+        return cls(rows, cols, padding_idx=padding_idx, _weight=table, _freeze=freeze)
 
     def forward(self, indices: Any) -> Tensor:
         """The rows ``weight[indices]``, of shape ``indices.shape + (embedding_dim,)``, for integer

@@ -1,23 +1,34 @@
 """``Module`` and ``Parameter``: the bookkeeping every layer shares.
 
-A module registers the parameters and sub-modules assigned to its attributes, in the
-order they are assigned, so ``parameters()`` and ``state_dict()`` are deterministic and
-their names (``"layers.0.weight"``) match PyTorch's.
+A module registers the parameters, buffers and sub-modules assigned to its attributes,
+in the order they are assigned, so ``parameters()`` and ``state_dict()`` are
+deterministic and their names and order match PyTorch's: ``state_dict()`` lists a
+module's own parameters, then its own (persistent) buffers, then each child's entries.
+
+>>> import numpy as np
+>>> import sg_nn as nn
+>>> class Normalizer(Module):
+...     def __init__(self):
+...         super().__init__()
+...         self.register_buffer("mean", np.zeros(2))
+...         self.lin = nn.Linear(2, 1)
+>>> list(Normalizer().state_dict())
+['mean', 'lin.weight', 'lin.bias']
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
 import sg_tensor as st
 from sg_nn.checkpoint import CheckpointError
-from sg_nn.hooks import ForwardHook, RemovableHandle
+from sg_nn.hooks import ForwardHook, ForwardPreHook, RemovableHandle
 from sg_tensor import Tensor
 
-__all__ = ["Module", "Parameter"]
+__all__ = ["IncompatibleKeys", "Module", "Parameter"]
 
 M = TypeVar("M", bound="Module")
 
@@ -41,6 +52,26 @@ class Parameter(Tensor):
         return self.size
 
 
+class IncompatibleKeys(NamedTuple):
+    """What :meth:`Module.load_state_dict` returns, as PyTorch's ``_IncompatibleKeys``:
+    the model's keys the checkpoint lacks and the checkpoint's keys the model lacks, in
+    PyTorch's order (with ``strict=True`` both are empty, or it raised)."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[Any]
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return (
+            f"_IncompatibleKeys(missing_keys={self.missing_keys!r}, "
+            f"unexpected_keys={self.unexpected_keys!r})"
+        )
+
+    def __str__(self) -> str:
+        return self.__repr__()
+
+
 class Module:
     """Base class of layers and models: subclass it and define :meth:`forward`.
 
@@ -58,11 +89,19 @@ class Module:
     _parameters: dict[str, Parameter]
     _modules: dict[str, Module]
     _buffers: dict[str, Any]
+    _non_persistent_buffers_set: set[str]
     _forward_hooks: dict[int, ForwardHook]
+    _forward_pre_hooks: dict[int, tuple[Callable[..., Any], bool]]
 
     def __init__(self) -> None:
         self.__dict__.update(
-            _parameters={}, _modules={}, _buffers={}, _forward_hooks={}, training=True
+            _parameters={},
+            _modules={},
+            _buffers={},
+            _non_persistent_buffers_set=set(),
+            _forward_hooks={},
+            _forward_pre_hooks={},
+            training=True,
         )
 
     # -- registration ------------------------------------------------------------------
@@ -82,6 +121,8 @@ class Module:
         for other in (self._parameters, self._modules, self._buffers):
             if other is not table:
                 other.pop(name, None)
+        if table is not self._buffers:
+            self._non_persistent_buffers_set.discard(name)
         if table is not None:
             table[name] = value  # an existing name keeps its position
         object.__setattr__(self, name, value)
@@ -89,14 +130,65 @@ class Module:
     def __delattr__(self, name: str) -> None:
         for table in (self._parameters, self._modules, self._buffers):
             table.pop(name, None)
+        self._non_persistent_buffers_set.discard(name)
         object.__delattr__(self, name)
 
-    def register_buffer(self, name: str, value: Any) -> None:
-        """Keep ``value`` (an array) in the state dict without training it (e.g. running stats)."""
-        self._parameters.pop(name, None)
-        self._modules.pop(name, None)
-        object.__setattr__(self, name, value)
-        self._buffers[name] = value
+    def _check_new_name(self, kind: str, name: Any, table: str) -> None:
+        """PyTorch's checks of a name given to ``register_buffer``, ``register_parameter``
+        or ``add_module``: a non-empty string without a dot that does not hide another
+        attribute (one already in the table ``table`` may be replaced)."""
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"{type(self).__name__}: call super().__init__() before registering a {kind}"
+            )
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
+        if "." in name:
+            raise KeyError(f'{kind} name can\'t contain ".", got: {name}')
+        if name == "":
+            raise KeyError(f'{kind} name can\'t be empty string ""')
+        if hasattr(self, name) and name not in self.__dict__[table]:
+            raise KeyError(f"attribute '{name}' already exists")
+
+    def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
+        """Keep ``tensor`` (an array or a Tensor; ``None`` holds the place) as a buffer: state
+        that is not trained (running statistics, a mask), returned by :meth:`buffers` and
+        converted by :meth:`to`.
+
+        A persistent buffer is in the :meth:`state_dict` (after this module's parameters,
+        before its children, as PyTorch); ``persistent=False`` keeps it out. As PyTorch, the
+        name must be new or already a buffer's: ``KeyError`` if it names another attribute.
+        """
+        self._check_new_name("buffer", name, "_buffers")
+        self._buffers[name] = tensor
+        object.__setattr__(self, name, tensor)
+        if persistent:
+            self._non_persistent_buffers_set.discard(name)
+        else:
+            self._non_persistent_buffers_set.add(name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` under ``name``, as ``self.name = param`` does, with PyTorch's
+        checks on the name; ``None`` sets a plain ``None`` attribute (nothing to train)."""
+        self._check_new_name("parameter", name, "_parameters")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
+                "(sg_nn.Parameter or None required)"
+            )
+        setattr(self, name, param)
+
+    def add_module(self, name: str, module: Module) -> None:
+        """Register ``module`` as a child under ``name`` (as ``self.name = module``, with
+        PyTorch's checks: a string without a dot that does not hide another attribute)."""
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        self._check_new_name("module", name, "_modules")
+        setattr(self, name, module)
+
+    def register_module(self, name: str, module: Module) -> None:
+        """:meth:`add_module` under its other name."""
+        self.add_module(name, module)
 
     # -- calling ---------------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -104,6 +196,20 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        for hook, with_kwargs in list(self._forward_pre_hooks.values()):
+            if with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(
+                            "forward pre-hook must return None or a tuple of (new_args, "
+                            f"new_kwargs), but got {result!r}."
+                        )
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
         output = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             result = hook(self, args, output)
@@ -122,27 +228,56 @@ class Module:
         self._forward_hooks[handle.id] = hook
         return handle
 
+    def register_forward_pre_hook(
+        self, hook: ForwardPreHook, *, prepend: bool = False, with_kwargs: bool = False
+    ) -> RemovableHandle:
+        """Call ``hook(module, args)`` before every forward of this module.
+
+        ``args`` is the tuple of positional arguments; a hook that returns something other
+        than ``None`` replaces them (a value that is not a tuple is wrapped in one), and the
+        next hook, ``forward`` and the forward hooks see the new ones. With
+        ``with_kwargs=True`` the hook is ``hook(module, args, kwargs)`` and returns ``None``
+        or a pair ``(args, kwargs)``. Hooks run in the order they were registered
+        (``prepend=True`` puts this one first). Returns a handle: ``handle.remove()``.
+        """
+        hooks = self._forward_pre_hooks
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = (hook, bool(with_kwargs))
+        if prepend:  # in place: the handles hold this dict
+            for key in [key for key in hooks if key != handle.id]:
+                hooks[key] = hooks.pop(key)
+        return handle
+
     # -- traversal -----------------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:
-        """The direct sub-modules with their attribute names."""
-        yield from self._modules.items()
+        """The direct sub-modules with their attribute names (one registered under two names
+        only under the first, as PyTorch)."""
+        seen: set[int] = set()
+        for name, module in self._modules.items():
+            if id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
 
     def children(self) -> Iterator[Module]:
         """The direct sub-modules."""
         for _, module in self.named_children():
             yield module
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """This module and every module below it, depth first, with dotted names."""
+    def named_modules(
+        self, prefix: str = "", *, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
+        """This module and every module below it, depth first, with dotted names; a module
+        reached twice is listed once (``remove_duplicate=False``: every time)."""
         seen: set[int] = set()
         stack: list[tuple[str, Module]] = [(prefix, self)]
         while stack:
             name, module = stack.pop()
-            if id(module) in seen:
-                continue
-            seen.add(id(module))
+            if remove_duplicate:
+                if id(module) in seen:
+                    continue
+                seen.add(id(module))
             yield name, module
-            children = [(f"{name}.{n}" if name else n, m) for n, m in module.named_children()]
+            children = [(f"{name}.{n}" if name else n, m) for n, m in module._modules.items()]
             stack.extend(reversed(children))
 
     def modules(self) -> Iterator[Module]:
@@ -150,29 +285,56 @@ class Module:
         for _, module in self.named_modules():
             yield module
 
-    def named_parameters(
-        self, prefix: str = "", recurse: bool = True
-    ) -> Iterator[tuple[str, Parameter]]:
-        """Every parameter with its dotted name (each shared parameter once)."""
+    def _named_members(
+        self,
+        members: Callable[[Module], Iterator[tuple[str, Any]]],
+        prefix: str,
+        recurse: bool,
+        remove_duplicate: bool,
+    ) -> Iterator[tuple[str, Any]]:
+        """``members`` of every module (of this one only, without ``recurse``), by dotted
+        name, each object once unless ``remove_duplicate`` is false; ``None`` is skipped."""
         seen: set[int] = set()
-        modules = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        modules = (
+            self.named_modules(prefix, remove_duplicate=remove_duplicate)
+            if recurse
+            else iter([(prefix, self)])
+        )
         for module_name, module in modules:
-            for name, param in module._parameters.items():
-                if id(param) in seen:
+            for name, value in members(module):
+                if value is None or id(value) in seen:
                     continue
-                seen.add(id(param))
-                yield (f"{module_name}.{name}" if module_name else name), param
+                if remove_duplicate:
+                    seen.add(id(value))
+                yield (f"{module_name}.{name}" if module_name else name), value
+
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
+        """Every parameter with its dotted name (each shared parameter once): each
+        module's own, then its children's, depth first, as PyTorch."""
+        yield from self._named_members(
+            lambda module: iter(module._parameters.items()), prefix, recurse, remove_duplicate
+        )
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         """Every parameter, in registration order."""
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_buffers(self) -> Iterator[tuple[str, Any]]:
-        """Every buffer with its dotted name."""
-        for module_name, module in self.named_modules():
-            for name, buffer in module._buffers.items():
-                yield (f"{module_name}.{name}" if module_name else name), buffer
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Any]]:
+        """Every buffer (persistent or not; not ``None`` ones) with its dotted name, in the
+        order of :meth:`named_parameters`."""
+        yield from self._named_members(
+            lambda module: iter(module._buffers.items()), prefix, recurse, remove_duplicate
+        )
+
+    def buffers(self, recurse: bool = True) -> Iterator[Any]:
+        """Every buffer, in the order of :meth:`named_buffers`."""
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
 
     # -- modes and gradients -------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
@@ -245,7 +407,7 @@ class Module:
                 if isinstance(buffer, Tensor):
                     _convert_tensor(buffer, target)
                 elif isinstance(buffer, np.ndarray) and buffer.dtype.kind == "f":
-                    module.register_buffer(name, buffer.astype(target))
+                    module._replace_buffer(name, buffer.astype(target))
         return self
 
     def float(self: M) -> M:
@@ -257,56 +419,83 @@ class Module:
         return self.to(np.float64)
 
     # -- state ---------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of every parameter and buffer, by dotted name."""
-        state = {name: param.data.copy() for name, param in self.named_parameters()}
-        for name, buffer in self.named_buffers():
-            state[name] = np.array(buffer.data if isinstance(buffer, Tensor) else buffer)
+    def _state_entries(self, prefix: str = "") -> Iterator[tuple[str, Module, str, Any]]:
+        """``(key, owner, name, value)`` of every state entry, in PyTorch's order: the
+        module's own parameters, its own persistent buffers (each in registration order),
+        then each child's entries. A module or tensor registered under two names is listed
+        under both, as PyTorch's ``state_dict``."""
+        for name, param in self._parameters.items():
+            yield prefix + name, self, name, param
+        for name, buffer in self._buffers.items():
+            if buffer is not None and name not in self._non_persistent_buffers_set:
+                yield prefix + name, self, name, buffer
+        for name, child in self._modules.items():
+            yield from child._state_entries(f"{prefix}{name}.")
+
+    def state_dict(self, *, prefix: str = "") -> dict[str, np.ndarray]:
+        """Copies (numpy arrays) of every parameter and persistent buffer, by dotted name.
+
+        The keys are PyTorch's, in its order: for each module, its own parameters, then its
+        own persistent buffers, then its children, depth first; ``prefix`` is put before
+        every key. (PyTorch's values are tensors sharing the parameters' memory; these are
+        independent copies.)
+        """
+        state: dict[str, np.ndarray] = {}
+        for key, _, _, value in self._state_entries(prefix):
+            state[key] = np.array(value.data if isinstance(value, Tensor) else value)
         return state
 
-    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True
+    ) -> IncompatibleKeys:
         """Copy values into the parameters and buffers of the same names.
 
-        With ``strict`` (the default) the keys must match exactly; a shape mismatch and a
-        value that is not a real number (text, objects, dates, or complex for a real
-        parameter) are always errors. It is all or nothing: every value is checked and
-        converted before the first is copied, so after a :class:`CheckpointError` the
-        module is exactly as it was.
+        Returns ``(missing_keys, unexpected_keys)`` as PyTorch does: the model's keys that
+        ``state_dict`` lacks and the keys of ``state_dict`` that the model has no place
+        for, in PyTorch's order. With ``strict`` (the default) either is an error; with
+        ``strict=False`` the matching keys are loaded and the others reported. A shape
+        mismatch and a value that is not a real number (text, objects, dates, or complex
+        for a real parameter) are always errors. It is all or nothing: every value is
+        checked and converted before the first is copied, so after a
+        :class:`CheckpointError` (PyTorch raises ``RuntimeError``) the module is exactly as
+        it was.
         """
+        state = state_dict
         if not isinstance(state, Mapping):
             raise TypeError(
                 f"load_state_dict for {type(self).__name__}: expected a mapping of names to "
                 f"arrays (a state_dict()), got {type(state).__name__}"
             )
-        own: dict[str, Any] = dict(self.named_parameters())
-        own.update(self.named_buffers())
-        problems = _key_problems(own, state) if strict else []
-        updates: list[tuple[str, Any, np.ndarray]] = []
+        own = {key: (owner, name, value) for key, owner, name, value in self._state_entries()}
+        missing = [key for key in own if key not in state]
+        unexpected = _unexpected_keys(self, list(state), "")
+        problems = _key_problems(missing, unexpected) if strict else []
+        updates: list[tuple[Module, str, Any, np.ndarray]] = []
         for key, value in state.items():
-            if key in own:
-                converted = _converted(key, value, own[key])
+            if isinstance(key, str) and key in own:
+                owner, name, target = own[key]
+                converted = _converted(key, value, target)
                 if isinstance(converted, str):
                     problems.append(converted)
                 else:
-                    updates.append((key, own[key], converted))
+                    updates.append((owner, name, target, converted))
         if problems:
             raise CheckpointError(
                 f"load_state_dict for {type(self).__name__}: " + "; ".join(problems)
             )
         # Nothing below can fail: every array has its target's shape (and a parameter's
         # dtype), so the model is never left half loaded.
-        for key, target, array in updates:
+        for owner, name, target, array in updates:
             if isinstance(target, Tensor):
                 np.copyto(target.data, array)  # in place: optimizers keep their references
             else:
-                self._set_buffer(key, array)
+                owner._replace_buffer(name, array)
+        return IncompatibleKeys(missing, unexpected)
 
-    def _set_buffer(self, dotted: str, value: Any) -> None:
-        *path, name = dotted.split(".")
-        module: Module = self
-        for part in path:
-            module = module._modules[part]
-        module.register_buffer(name, value)
+    def _replace_buffer(self, name: str, value: Any) -> None:
+        """A new value for the buffer ``name``, which keeps its place and persistence."""
+        self._buffers[name] = value
+        object.__setattr__(self, name, value)
 
     # -- display -------------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -316,7 +505,7 @@ class Module:
     def __repr__(self) -> str:
         children = [
             f"  ({name}): " + repr(module).replace("\n", "\n  ")
-            for name, module in self.named_children()
+            for name, module in self._modules.items()
         ]
         head = f"{type(self).__name__}({self.extra_repr()}"
         if not children:
@@ -354,15 +543,39 @@ def _convert_tensor(tensor: Tensor, dtype: np.dtype[Any]) -> None:
         tensor.grad = tensor.grad.astype(dtype)
 
 
-def _key_problems(own: dict[str, Any], state: Mapping[str, Any]) -> list[str]:
-    missing = [str(k) for k in own if k not in state]
-    unexpected = [str(k) for k in state if k not in own]
+def _key_problems(missing: list[str], unexpected: list[Any]) -> list[str]:
     problems = []
     if missing:
         problems.append(f"missing keys: {', '.join(missing)}")
     if unexpected:
-        problems.append(f"unexpected keys: {', '.join(unexpected)}")
+        problems.append(f"unexpected keys: {', '.join(map(str, unexpected))}")
     return problems
+
+
+def _unexpected_keys(module: Module, keys: list[Any], prefix: str) -> list[Any]:
+    """The ``keys`` (all starting with ``prefix``) that have no place in ``module``, in
+    PyTorch's order: those of this module first (a key that is not a string at the top),
+    in the checkpoint's order, then each child's. A dotted key must name a child; an
+    undotted one, a parameter or persistent buffer."""
+    local = set(module._parameters)
+    local.update(
+        name
+        for name, buffer in module._buffers.items()
+        if buffer is not None and name not in module._non_persistent_buffers_set
+    )
+    unexpected: list[Any] = []
+    for key in keys:
+        if not isinstance(key, str):
+            unexpected.append(key)
+            continue
+        head, dot, _ = key[len(prefix) :].partition(".")
+        if head not in (module._modules if dot else local):
+            unexpected.append(key)
+    for name, child in module._modules.items():
+        inner = f"{prefix}{name}."
+        below = [key for key in keys if isinstance(key, str) and key.startswith(inner)]
+        unexpected.extend(_unexpected_keys(child, below, inner))
+    return unexpected
 
 
 def _converted(key: str, value: Any, target: Any) -> np.ndarray | str:
