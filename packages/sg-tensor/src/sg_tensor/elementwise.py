@@ -416,6 +416,8 @@ def _remainder(a: Any, b: Any) -> Tensor:
     ``-floor(a / b)`` for ``b`` (the floor's own derivative is 0), as PyTorch's."""
     x = a if isinstance(a, Tensor) else operand(a, b, "remainder")
     y = b if isinstance(b, Tensor) else operand(b, x, "remainder")
+    if x.dtype.kind in "biu" and y.dtype.kind in "biu":  # integers: exact, no gradient
+        return Tensor(np.remainder(x.data, y.data))
     quotient = x / y
     return x - y * quotient._indicator(np.floor(quotient.data))
 
