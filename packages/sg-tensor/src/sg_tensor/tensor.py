@@ -254,8 +254,9 @@ class Tensor:
     def _backward_into(
         self, inputs: Any, grad: Any, retain_graph: bool | None, create_graph: bool
     ) -> None:
-        from sg_tensor.autograd import grad as gradients  # (it imports this module)
-
+        if _grad is None:  # pragma: no cover - sg_tensor's import registers it
+            raise RuntimeError("import sg_tensor before calling backward(inputs=...)")
+        gradients = _grad
         targets = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
         found = gradients(
             self, targets, grad, retain_graph=retain_graph, create_graph=create_graph,
@@ -498,6 +499,16 @@ op_module.register_node_apply(_apply_on_nodes)
 _ONE = {np.dtype(t): np.ones((), dtype=t) for t in (np.float16, np.float32, np.float64)}
 for _one in _ONE.values():
     _one.flags.writeable = False
+
+
+_grad: Callable[..., Any] | None = None
+
+
+def register_grad(grad: Callable[..., Any]) -> None:
+    """Called once by :mod:`sg_tensor.autograd.core` (which imports this module, not the
+    reverse): the ``grad()`` that ``backward(inputs=...)`` runs."""
+    global _grad
+    _grad = grad
 
 
 LEAF_HOOKS: dict[int, list[Callable[[Tensor], Any]]] = {}

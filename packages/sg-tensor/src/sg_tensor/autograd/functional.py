@@ -24,7 +24,7 @@ import numpy as np
 
 from sg_scalar import graph
 from sg_scalar.graph import ShapeMismatchError
-from sg_tensor.autograd import (
+from sg_tensor.autograd.core import (
     Inputs,
     _call,
     _leaves,
