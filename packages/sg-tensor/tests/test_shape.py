@@ -371,3 +371,19 @@ def test_np_squeeze_keeps_numpys_meaning_and_numpy_keywords_stay_accepted() -> N
         np.squeeze(t, axis=1)
     assert t.squeeze(axis=1).shape == (1, 3)
     assert [p.shape for p in t.split(2, axis=1)] == [(1, 2), (1, 1)]
+
+
+def test_flip_repeat_and_index_select_as_pytorch() -> None:
+    x = st.tensor(np.arange(24.0).reshape(2, 3, 4), requires_grad=True)
+    np.testing.assert_array_equal(x.flip(0, 2).data, x.data[::-1, :, ::-1])
+    np.testing.assert_array_equal(x.repeat(2, 1, 3).data, np.tile(x.data, (2, 1, 3)))
+    assert st.tensor([1.0, 2.0]).repeat(3, 2).shape == (3, 4)
+    picked = st.index_select(x, 1, np.array([2, 0, 2]))
+    np.testing.assert_array_equal(picked.data, x.data[:, [2, 0, 2]])
+    (picked.sum() + x.repeat(2, 1, 1).sum()).backward()
+    expected = np.full((2, 3, 4), 2.0)
+    expected[:, 2] += 2.0
+    expected[:, 0] += 1.0
+    np.testing.assert_array_equal(x.grad, expected)
+    with pytest.raises(ValueError, match="repeat: give one non-negative count per axis"):
+        x.repeat(2, 2)

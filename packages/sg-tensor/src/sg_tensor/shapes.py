@@ -523,3 +523,46 @@ composite("view_as", "view_as", _view_as, function=None, uses=("reshape",),
 composite("expand_as", "expand_as", _expand_as, function=None, uses=("broadcast_to",),
           torch=Torch(call=lambda torch, x, other: x.expand_as(torch.as_tensor(other))),
           cases=[Case({"other": np.zeros((2, 3, 4))}, ((3, 1),))])  # fmt: skip
+
+
+def _flip(x: Tensor, *dims: Any) -> Tensor:
+    """Reverse the order of the elements along ``dims`` (PyTorch's ``flip``)."""
+    axes = normalize_axis(ints_arg(dims, "flip", "dims"), x.ndim, "flip", x.shape)
+    return _getitem(x, tuple(slice(None, None, -1) if a in axes else slice(None)
+                             for a in range(x.ndim)))  # fmt: skip
+
+
+def _repeat(x: Tensor, *sizes: Any) -> Tensor:
+    """Tile ``x``: ``sizes[i]`` copies along axis ``i`` (PyTorch's ``repeat``, numpy's
+    ``tile``); more sizes than axes add leading axes."""
+    counts = ints_arg(sizes, "repeat", "sizes")
+    if len(counts) < x.ndim or any(n < 0 for n in counts):
+        raise ValueError(
+            f"repeat: give one non-negative count per axis of the tensor (shape {x.shape}), "
+            f"or more; got {counts}"
+        )
+    shape = (1,) * (len(counts) - x.ndim) + x.shape
+    # each axis of size n becomes (1, n), broadcast to (count, n), then merged
+    spread = _reshape(x, tuple(d for n in shape for d in (1, n)))
+    tiled = _broadcast_to(spread, tuple(d for c, n in zip(counts, shape) for d in (c, n)))
+    return _reshape(tiled, tuple(c * n for c, n in zip(counts, shape)))
+
+
+def _index_select(x: Tensor, dim: int, index: Any) -> Tensor:
+    """The slices of ``x`` at the positions ``index`` (1-D integers) along ``dim``."""
+    idx = np.asarray(index.data if isinstance(index, Tensor) else index)
+    if idx.ndim != 1 or idx.dtype.kind not in "iu":
+        raise TypeError(f"index_select: index must be 1-D integers, got {idx.dtype} {idx.shape}")
+    a = one_axis(dim, x.ndim, "index_select", x.shape)
+    return _getitem(x, (slice(None),) * a + (idx,))
+
+
+composite("flip", "flip", _flip, uses=("getitem",), torch="torch.flip",
+          cases=[Case({"dims": (0, 2)}, X234), Case({"dims": (-1,)}, X234)])  # fmt: skip
+composite("repeat", "repeat", _repeat, function=None, uses=("reshape", "broadcast_to"),
+          torch=Torch(call=lambda torch, x, sizes: x.repeat(*sizes)),
+          cases=[Case({"sizes": (2, 1, 3)}, X234), Case({"sizes": (2, 2)}, ((3,),))])  # fmt: skip
+composite("index_select", "index_select", _index_select, uses=("getitem",),
+          torch=Torch(call=lambda torch, x, dim, index: torch.index_select(
+              x, dim, torch.as_tensor(index))),
+          cases=[Case({"dim": 1, "index": np.array([2, 0, 2])}, X234)])  # fmt: skip
