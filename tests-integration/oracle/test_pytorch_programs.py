@@ -24,10 +24,6 @@ numbers as they are) and requires: the same structure, shapes and kinds of dtype
 integer and boolean results exactly equal; floating results within a scale-aware
 ``|sg - torch| / max(1, |torch|) <= 1e-12``. Every float tensor is created in float64
 (``dtype=ns.f64``), PyTorch's default being float32 and sg's float64.
-
-A program marked ``xfail`` shows a difference between sg and PyTorch that is a bug or
-a missing feature of sg; the mark says which (``strict``: it must keep failing until
-sg is fixed, then the mark goes).
 """
 
 from __future__ import annotations
@@ -57,19 +53,10 @@ Program = Callable[[Any], dict[str, Any]]
 PROGRAMS: list[Any] = []
 
 
-def program(fn: Program | None = None, *, xfail: str | None = None, raises: Any = None) -> Any:
-    """Register a program (with ``xfail``: a known sg problem, described there)."""
-
-    def register(f: Program) -> Program:
-        marks = (
-            [pytest.mark.xfail(strict=True, reason=xfail, raises=raises)]
-            if xfail is not None
-            else []
-        )
-        PROGRAMS.append(pytest.param(f, id=f.__name__, marks=marks))
-        return f
-
-    return register(fn) if fn is not None else register
+def program(fn: Program) -> Program:
+    """Register a program."""
+    PROGRAMS.append(pytest.param(fn, id=fn.__name__))
+    return fn
 
 
 # ---------------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ def _extreme_along(name: str, arg: Any) -> Any:
     def extreme(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
         t = as_tensor(x)
         if dim is None:
-            return t._apply1(OPS[name], {"axis": tuple(range(t.ndim)), "keepdims": False})
+            return getattr(t, f"a{name}")()  # the whole tensor's extreme: amax/amin
         if isinstance(dim, (Tensor, np.ndarray)):
             return getattr(t, "maximum" if name == "max" else "minimum")(dim)
         if t.ndim == 0 and dim in (0, -1):  # PyTorch: a 0-d tensor has dims 0 and -1
