@@ -74,14 +74,15 @@ from sg_nn.losses import (
 from sg_tensor import Tensor
 
 __all__ = [
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "celu", "cross_entropy",
-    "dropout", "elu", "embedding", "gaussian_nll_loss", "gelu", "glu", "hardshrink",
-    "hardsigmoid", "hardswish", "hardtanh", "hinge_loss", "huber_loss", "kl_div", "l1_loss",
-    "layer_norm", "leaky_relu", "linear", "log_softmax", "logsigmoid", "margin_ranking_loss",
-    "mish", "mse_loss", "nll_loss", "normalize", "one_hot", "pad", "poisson_nll_loss", "prelu",
-    "relu", "relu6", "selu", "sigmoid", "silu", "smooth_l1_loss", "soft_margin_loss",
-    "softmax", "softmin", "softplus", "softshrink", "softsign", "tanh", "tanhshrink",
-    "threshold",
+    "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "celu", "conv1d", "conv2d", "conv_transpose1d",
+    "conv_transpose2d", "cross_entropy", "dropout", "dropout1d", "dropout2d", "elu", "embedding",
+    "gaussian_nll_loss", "gelu", "glu", "hardshrink", "hardsigmoid", "hardswish", "hardtanh",
+    "hinge_loss", "huber_loss", "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear",
+    "log_softmax", "logsigmoid", "margin_ranking_loss", "max_pool1d", "max_pool2d", "mish",
+    "mse_loss", "nll_loss", "normalize", "one_hot", "pad", "poisson_nll_loss", "prelu", "relu",
+    "relu6", "selu", "sigmoid", "silu", "smooth_l1_loss", "soft_margin_loss", "softmax", "softmin",
+    "softplus", "softshrink", "softsign", "tanh", "tanhshrink", "threshold"
 ]  # fmt: skip
 
 
@@ -117,6 +118,81 @@ def dropout(
     generator = rng if rng is not None else init.default_generator()
     keep = generator.random(t.shape) >= p
     return t * (keep / (1 - p)).astype(t.dtype)
+
+
+# Convolution and pooling: sg-tensor's operators, under torch.nn.functional's names
+conv1d, conv2d = st.conv1d, st.conv2d
+conv_transpose1d, conv_transpose2d = st.conv_transpose1d, st.conv_transpose2d
+max_pool1d, max_pool2d = st.max_pool1d, st.max_pool2d
+avg_pool1d, avg_pool2d = st.avg_pool1d, st.avg_pool2d
+adaptive_avg_pool2d = st.adaptive_avg_pool2d
+
+
+def batch_norm(
+    input: Any,
+    running_mean: Any,
+    running_var: Any,
+    weight: Any = None,
+    bias: Any = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each channel of ``input`` (N, C, ...), then ``* weight + bias``.
+
+    ``training``: with the batch's mean and biased variance, the running statistics (if
+    given, as arrays or Tensors) moved in place towards the batch's with ``momentum``
+    (the unbiased variance, as PyTorch). Otherwise with the running statistics.
+    """
+    return st.batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps)
+
+
+def _channel_dropout(
+    name: str, input: Any, p: float, training: bool, rng: Any, spatial: int
+) -> Tensor:
+    """Zero whole channels: one draw per (sample, channel), kept ones scaled by 1/(1-p)."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"{name}: p must be in [0, 1], got {p}")
+    t = st.as_tensor(input)
+    if t.ndim not in (spatial + 1, spatial + 2):
+        raise ValueError(
+            f"{name}: expected a {spatial + 2}-D input (N, C, ...) or a {spatial + 1}-D one "
+            f"(C, ...), got shape {t.shape}"
+        )
+    if not training or p == 0:
+        return t
+    if p == 1:
+        return t * 0.0
+    generator = rng if rng is not None else init.default_generator()
+    channels = t.shape[: t.ndim - spatial]
+    keep = generator.random(channels + (1,) * spatial) >= p
+    return t * (keep / (1 - p)).astype(t.dtype)
+
+
+def dropout2d(
+    input: Any,
+    p: float = 0.5,
+    training: bool = True,
+    inplace: bool = False,
+    *,
+    rng: np.random.Generator | None = None,
+) -> Tensor:
+    """Zero each channel of ``input`` (N, C, H, W) or (C, H, W) with probability ``p``
+    and scale the rest by ``1 / (1 - p)`` (the identity when not ``training``)."""
+    return _channel_dropout("dropout2d", input, p, training, rng, 2)
+
+
+def dropout1d(
+    input: Any,
+    p: float = 0.5,
+    training: bool = True,
+    inplace: bool = False,
+    *,
+    rng: np.random.Generator | None = None,
+) -> Tensor:
+    """Zero each channel of ``input`` (N, C, L) or (C, L) with probability ``p`` and scale
+    the rest by ``1 / (1 - p)`` (the identity when not ``training``)."""
+    return _channel_dropout("dropout1d", input, p, training, rng, 1)
 
 
 def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Tensor:

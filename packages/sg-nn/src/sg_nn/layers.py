@@ -24,8 +24,8 @@ from sg_nn.module import Module, Parameter
 from sg_tensor import Tensor
 
 __all__ = [
-    "GELU", "MLP", "Dropout", "Embedding", "Flatten", "Identity", "LayerNorm", "Linear",
-    "ModuleDict", "ModuleList", "ReLU", "Sequential", "Sigmoid", "Tanh", "Unflatten",
+    "GELU", "MLP", "Dropout", "Dropout2d", "Embedding", "Flatten", "Identity", "LayerNorm",
+    "Linear", "ModuleDict", "ModuleList", "ReLU", "Sequential", "Sigmoid", "Tanh", "Unflatten",
 ]  # fmt: skip
 
 
@@ -168,6 +168,27 @@ class Dropout(Module):
     def extra_repr(self) -> str:
         """The drop probability: ``p=0.5`` (and ``inplace=True`` if it was asked for)."""
         return f"p={self.p}" + (", inplace=True" if self.inplace else "")
+
+
+class Dropout2d(Module):
+    """Zero whole channels of (N, C, H, W) or (C, H, W) inputs with probability ``p`` in
+    training mode, scaling the rest by ``1 / (1 - p)``; the identity in evaluation mode."""
+
+    def __init__(
+        self, p: float = 0.5, inplace: bool = False, rng: np.random.Generator | None = None
+    ) -> None:
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"Dropout2d: p must be in [0, 1), got {p}")
+        self.p, self.inplace, self.rng = p, inplace, rng
+
+    def forward(self, x: Any) -> Tensor:
+        """``x`` times a random per-channel mask (training), or ``x`` unchanged."""
+        return F.dropout2d(x, self.p, self.training, rng=self.rng)
+
+    def extra_repr(self) -> str:
+        """The drop probability: ``p=0.5``."""
+        return f"p={self.p}"
 
 
 class LayerNorm(Module):

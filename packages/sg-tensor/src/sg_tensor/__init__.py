@@ -29,10 +29,13 @@ from sg_scalar import (
 from sg_tensor import (  # declare operators
     activations,
     api,
+    convolution,
     elementwise,
     functional,
     inplace,
     linalg,
+    normalization,
+    pooling,
     reductions,
     selection,
     shapes,
@@ -88,7 +91,8 @@ try:
 except PackageNotFoundError:  # a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-del activations, elementwise, inplace, linalg, reductions, selection, shapes, tensor_methods
+del activations, convolution, elementwise, inplace, linalg, pooling, reductions, selection
+del normalization, shapes, tensor_methods
 
 __all__ = [
     "DECLARATIONS", "OPS", "Function", "FunctionCtx", "GraphReleasedError",

@@ -38,6 +38,7 @@ public call is its own ``entry`` function and whose cases give their shapes.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -58,6 +59,7 @@ __all__ = [
     "fit",
     "indicator",
     "op",
+    "positional",
     "quiet",
     "unbroadcast",
 ]
@@ -216,6 +218,22 @@ def composite(
         NUMPY_ENTRIES[name] = numpy_entry
     DECLARATIONS[name] = declaration
     return declaration
+
+
+def positional(entry: Callable[..., Any], shapes: Shapes, label: str = "", **params: Any) -> Case:
+    """A case of an operator whose public call has optional inputs (``conv2d``'s bias):
+    the checks pass parameters positionally after the inputs, so ``params`` are put in
+    the entry's order, every skipped one at its default (``bias=None`` when ``shapes``
+    has no bias)."""
+    names = list(inspect.signature(entry).parameters)[len(shapes) :]
+    unknown = set(params) - set(names)
+    if unknown:
+        raise ValueError(f"{entry.__name__}: no parameters {sorted(unknown)} after the inputs")
+    last = max((names.index(k) for k in params), default=-1)
+    defaults = inspect.signature(entry).parameters
+    ordered = {k: params.get(k, defaults[k].default) for k in names[: last + 1]}
+    given = ",".join(f"{k}={v!r}" for k, v in params.items())
+    return Case(ordered, shapes, label=label or given)
 
 
 def _origin(code: Any) -> str:

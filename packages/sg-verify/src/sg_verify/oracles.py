@@ -324,8 +324,11 @@ def input_differences(
         for index in np.ndindex(x.shape)
         if x[index] == point
     }
-    if second_order and spec.declaration is not None and spec.declaration.ties is not None:
+    ties = spec.declaration.ties if spec.declaration is not None else None
+    if second_order and ties is not None:
         edges.update((index, "mean") for index in _tied(arrays, i))
+    elif ties is not None and ties.routing == "first":
+        edges.update(_first_gets_it(arrays, i))
     if not edges:
         return differences(phi, x, 8, rng, scale=scale)
     found = differences(phi, x, 8, rng, full_limit=max(64, x.size), scale=scale)
@@ -337,6 +340,22 @@ def input_differences(
         value[index] = sum(v for v, _ in slopes) / len(slopes)
         error[index] = max(e for _, e in slopes)
     return Differences(value, error, None)
+
+
+def _first_gets_it(arrays: Sequence[np.ndarray], i: int) -> dict[tuple[int, ...], str]:
+    """The derivative a rule that gives a tie's gradient to its first element must match
+    (``max_pool2d``, ``sort``): of a value that occurs twice, the first occurrence (in
+    reading order) takes the derivative from the right (raising it raises the maximum),
+    the second from the left (lowering it changes nothing the first does not hold). Exact
+    for values that occur at most twice, as the probes place them."""
+    x = arrays[i]
+    sides: dict[tuple[int, ...], str] = {}
+    seen: set[float] = set()
+    for index in _tied(arrays, i):  # in reading order
+        value = float(x[index])
+        sides[index] = "left" if value in seen else "right"
+        seen.add(value)
+    return sides
 
 
 def _tied(arrays: Sequence[np.ndarray], i: int) -> list[tuple[int, ...]]:

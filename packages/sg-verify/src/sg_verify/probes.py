@@ -51,6 +51,21 @@ def _tied(example: Example, within: bool) -> Callable[..., list[np.ndarray]]:
     return draw
 
 
+def _paired(example: Example) -> Callable[..., list[np.ndarray]]:
+    """The example's first input with each even column copied into the next one: every
+    value occurs at most twice, side by side, so windows (pooling's) see ties between
+    neighbours and nothing else (the convention oracles rely on pairs)."""
+
+    def draw(rng: np.random.Generator) -> list[np.ndarray]:
+        arrays = [np.array(a, dtype=np.float64) for a in example.draw(rng)]
+        x = arrays[0]
+        width = x.shape[-1] // 2
+        x[..., 1 : 2 * width : 2] = x[..., 0 : 2 * width : 2]
+        return arrays
+
+    return draw
+
+
 def _constant_slices(example: Example, axis: object) -> Callable[..., list[np.ndarray]]:
     """The example's input with every third reduced slice constant (all of it for a full
     reduction), at a whole number, so that the mean is exact and the spread exactly 0."""
@@ -95,6 +110,12 @@ def probes(decl: Declaration, spread: bool = False) -> tuple[OpSpec, ...]:
                 point = edge.point(example.case.params)
                 assert point is not None
                 draw = _on_kink(example, edge.input, point)
+            elif (
+                isinstance(edge, Tie)
+                and edge.within
+                and not {"axis", "dim"} & set(example.case.params)
+            ):
+                draw = _paired(example)  # windows (pooling): neighbours tied in pairs
             elif isinstance(edge, Tie) and (edge.within or len(example.shapes) == 2):
                 params = example.case.params
                 if edge.within and params.get("axis", params.get("dim")) not in _ROWS:

@@ -21,6 +21,8 @@ from sg_scalar import Value, no_grad
 from sg_scalar.declare import Declaration, Kink, Tie, ZeroSpread
 from sg_scalar.examples import apply
 from sg_tensor.arguments import normalize_axis
+from sg_tensor.convolution import windows
+from sg_tensor.pooling import pool_geometry, pooled_size
 from sg_verify import oracles
 from sg_verify.expressions.ir import DECLARED, Expression, Node
 from sg_verify.pytorch import require_torch
@@ -94,6 +96,8 @@ def _margin(decl: Declaration, node: Node, args: list[Any], out: Any) -> float:
                 margin = min(margin, float(np.min(np.abs(xs[edge.input] - point))))
         elif isinstance(edge, Tie) and not edge.within:
             margin = min(margin, float(np.min(np.abs(xs[0] - xs[1]))))
+        elif isinstance(edge, Tie) and decl.signature == "pool":
+            margin = min(margin, _window_margin(xs[0], p))
         elif isinstance(edge, Tie):
             if "p" in p and not math.isinf(p["p"]):  # a norm ties only at p = +-inf
                 continue
@@ -102,6 +106,22 @@ def _margin(decl: Declaration, node: Node, args: list[Any], out: Any) -> float:
         elif isinstance(edge, ZeroSpread) and _reduced(xs[0], p) > 1:  # one element: always 0
             margin = min(margin, float(np.min(np.asarray(out.data))))
     return margin
+
+
+def _window_margin(x: np.ndarray, p: dict[str, Any]) -> float:
+    """How far each pooling window's maximum is from the window's next value."""
+    keys = ("stride", "padding", "dilation", "ceil_mode")
+    geometry = pool_geometry(
+        "", st.tensor(x), p["kernel_size"], **{k: p[k] for k in keys if k in p}
+    )
+    size = pooled_size(x, **geometry)
+    view = windows(x, geometry["kernel"], geometry["stride"], geometry["padding"],
+                   geometry["dilation"], size, fill=-np.inf)  # fmt: skip
+    values = view.reshape((*view.shape[:2], -1, *size))
+    if values.shape[2] < 2:
+        return math.inf
+    top = np.sort(values, axis=2)[:, :, -2:]
+    return float(np.min(top[:, :, 1] - top[:, :, 0]))
 
 
 def _axes(x: np.ndarray, p: dict[str, Any]) -> tuple[int, ...]:

@@ -25,7 +25,8 @@ ENGINES = ("tensor", "scalar")
 # is left out of random expressions (and the test of the tables says so).
 SIGNATURES = (
     "binary", "where", "unary", "reduction", "axis", "reshape", "transpose", "broadcast_to",
-    "getitem", "concatenate", "pad", "matmul", "linear", "astype", "norm",
+    "getitem", "concatenate", "pad", "matmul", "linear", "astype", "norm", "conv", "pool",
+    "batch_norm",
 )  # fmt: skip
 
 

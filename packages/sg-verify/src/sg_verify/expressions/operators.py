@@ -20,6 +20,7 @@ import numpy as np
 from sg_scalar.bounds import Bounds
 from sg_scalar.declare import Case, Declaration
 from sg_tensor.arguments import normalize_axis
+from sg_tensor.op import ENTRIES, positional
 from sg_verify.expressions.builder import _Builder
 from sg_verify.expressions.ir import DECLARED, MAX_SIZE, IndexArray, Mask
 from sg_verify.expressions.ir import _numpy_index as numpy_index
@@ -337,3 +338,72 @@ class _OperatorBuilder(_Builder):
         if self.one_in(2):
             args.append(self.arg(lambda i: self.shape(i) == (m,), lambda: (m,), first=False))
         self.apply(decl, args, sx[:-1] + (m,), {})
+
+    # -- convolutional networks --------------------------------------------------------------
+    def _image(self) -> int:
+        """A 4-D node (N, C, H, W), or a new small input."""
+        return self.arg(
+            lambda i: len(self.shape(i)) == 4 and min(self.shape(i)[2:]) >= 2,
+            lambda: (self.integer(1, 2), self.integer(1, 3), self.integer(2, 4),
+                     self.integer(2, 4)),
+        )  # fmt: skip
+
+    def _apply_entry(self, decl: Declaration, args: list[int], params: dict[str, Any]) -> None:
+        """Append a node calling ``decl``'s public entry, its shape found by calling it on
+        zeros; the parameters put in the entry's order (they are passed positionally)."""
+        entry = ENTRIES[decl.name][0]
+        assert entry is not None
+        shapes = tuple(self.shape(i) for i in args)
+        ordered = positional(entry, shapes, **params).params
+        out = entry(*(np.zeros(s) for s in shapes), **params).shape
+        self.apply(decl, args, tuple(out), dict(ordered))
+
+    def conv(self, decl: Declaration) -> None:
+        """A convolution or transposed convolution of a 4-D node: a kernel of 1-3 pixels,
+        stride 1-2, padding, groups 1 or 2, a bias or none."""
+        x = self._image()
+        _, c, h, w = self.shape(x)
+        groups = self.pick([g for g in (1, 2) if c % g == 0])
+        kh, kw = self.integer(1, min(3, h)), self.integer(1, min(3, w))
+        stride = self.integer(1, 2)
+        padding = self.integer(0, (min(kh, kw) - 1) // 2)
+        o = groups * self.integer(1, 2)
+        params: dict[str, Any] = {"stride": stride, "padding": padding, "groups": groups}
+        if decl.name == "conv_transpose2d":
+            weight: tuple[int, ...] = (c, o // groups, kh, kw)
+            params["output_padding"] = self.integer(0, stride - 1)
+        else:
+            weight = (o, c // groups, kh, kw)
+        args = [x, self.arg(lambda i: self.shape(i) == weight, lambda: weight, first=False)]
+        if self.one_in(2):
+            args.append(self.arg(lambda i: self.shape(i) == (o,), lambda: (o,), first=False))
+        self._apply_entry(decl, args, params)
+
+    def pool(self, decl: Declaration) -> None:
+        """Max or average pooling of a 4-D node: windows of 1-3 pixels, stride 1-2, padding
+        up to half a window, sometimes ceil_mode (and count_include_pad=False)."""
+        x = self._image()
+        h, w = self.shape(x)[2:]
+        k = self.integer(1, min(3, h, w))
+        params: dict[str, Any] = {"kernel_size": k, "stride": self.integer(1, 2),
+                                  "padding": self.integer(0, k // 2),
+                                  "ceil_mode": self.one_in(3)}  # fmt: skip
+        if decl.name == "avg_pool2d":
+            params["count_include_pad"] = not self.one_in(2)
+        self._apply_entry(decl, [x], params)
+
+    def batch_norm(self, decl: Declaration) -> None:
+        """Batch normalisation in training mode of a node (N, C, ...) with more than one
+        value per channel, with or without the weight and bias."""
+
+        def ok(i: int) -> bool:
+            s = self.shape(i)
+            return len(s) >= 2 and s[1] > 0 and math.prod(s) // s[1] > 1
+
+        x = self.arg(ok, lambda: (self.integer(2, 3), self.integer(1, 3), self.integer(1, 3)))
+        channels = (self.shape(x)[1],)
+        args = [x]
+        if self.one_in(2):
+            args += [self.arg(lambda i: self.shape(i) == channels, lambda: channels,
+                              first=False) for _ in range(2)]  # fmt: skip
+        self._apply_entry(decl, args, {"training": True, "eps": self.pick((1e-5, 0.5))})

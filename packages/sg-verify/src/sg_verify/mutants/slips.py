@@ -20,6 +20,7 @@ import sg_tensor
 from sg_scalar.ieee import log as scalar_log
 from sg_scalar.ieee import power as scalar_power
 from sg_tensor import op as tensor_op_module
+from sg_tensor.convolution import add_back, windows
 from sg_tensor.op import data as tensor_data
 from sg_tensor.reductions import expand
 from sg_verify.mutants.derived import _MEAN_NOTE
@@ -219,6 +220,82 @@ def _s_pow_exponent_log_only(g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any
     return g * (y * scalar_power(x, y - 1.0)), g * scalar_log(x)
 
 
+# Convolution, pooling, batch normalisation: the rules taken before any patch
+_CONV2D_RULE = sg_tensor.OPS["conv2d"].vjp
+_CONV_TRANSPOSE2D_RULE = sg_tensor.OPS["conv_transpose2d"].vjp
+_AVG_POOL2D_RULE = sg_tensor.OPS["avg_pool2d"].vjp
+_BATCH_NORM_RULE = sg_tensor.OPS["batch_norm"].vjp
+
+
+def _conv2d_kernel_flipped(g: Any, out: Any, x: Any, w: Any, *rest: Any, **ctx: Any) -> Any:
+    """conv2d's input gradient with the kernel rotated by 180 degrees: the textbook
+    "convolve with the flipped kernel", applied to a rule already written as a transposed
+    correlation (flipped twice)."""
+    grads = _CONV2D_RULE(g, out, x, w, *rest, **ctx)
+    flipped = _CONV2D_RULE(g, out, x, w[:, :, ::-1, ::-1], *rest, **ctx)
+    return (flipped[0],) + tuple(grads[1:])
+
+
+def _conv_transpose2d_kernel_flipped(
+    g: Any, out: Any, y: Any, w: Any, *rest: Any, **ctx: Any
+) -> Any:
+    """conv_transpose2d's input gradient with the kernel rotated by 180 degrees."""
+    grads = _CONV_TRANSPOSE2D_RULE(g, out, y, w, *rest, **ctx)
+    flipped = _CONV_TRANSPOSE2D_RULE(g, out, y, w[:, :, ::-1, ::-1], *rest, **ctx)
+    return (flipped[0],) + tuple(grads[1:])
+
+
+def _conv2d_bias_per_pixel_mean(g: Any, out: Any, x: Any, w: Any, *rest: Any, **ctx: Any) -> Any:
+    """conv2d's bias gradient averaged over the pixels instead of summed."""
+    grads = _CONV2D_RULE(g, out, x, w, *rest, **ctx)
+    if not rest or grads[2] is None:
+        return grads
+    return tuple(grads[:2]) + (grads[2] / (g.shape[2] * g.shape[3]),)
+
+
+def _max_pool2d_ties_split(
+    g: Any, out: Any, x: Any, *, kernel: Any, stride: Any, padding: Any, dilation: Any
+) -> tuple[Any]:
+    """max_pool2d splitting a window's gradient evenly between its tied maxima instead of
+    giving it all to the first (PyTorch's rule)."""
+    size = out.shape[2:]
+    view = windows(x, kernel, stride, padding, dilation, size, fill=-np.inf)
+    hits = view == out[:, :, None, None]
+    share = g[:, :, None, None] / hits.sum(axis=(2, 3))[:, :, None, None]
+    return (add_back(hits * share, x.shape[2:], stride, padding, dilation),)
+
+
+def _avg_pool2d_padding_counted(g: Any, out: Any, x: Any, **ctx: Any) -> Any:
+    """avg_pool2d's gradient divided by the whole window's size, padding included, even
+    where ``count_include_pad=False`` says to count only the input's pixels."""
+    return _AVG_POOL2D_RULE(g, out, x, **{**ctx, "count_include_pad": True})
+
+
+def _batch_norm_missing(term: str) -> Callable[..., Any]:
+    """batch_norm's rule with one term of its input gradient left out."""
+
+    def rule(g: Any, out: Any, x: Any, *wb: Any, axes: Any, eps: float, **ctx: Any) -> Any:
+        grads = _BATCH_NORM_RULE(g, out, x, *wb, axes=axes, eps=eps, **ctx)
+        centred = x - x.mean(axis=axes, keepdims=True)
+        std = np.sqrt((centred * centred).mean(axis=axes, keepdims=True) + eps)
+        x_hat = centred / std
+        h = g * wb[0].reshape((1, -1) + (1,) * (x.ndim - 2)) if wb else g
+        kept = h - (h.mean(axis=axes, keepdims=True) if term != "mean" else 0.0)
+        if term != "variance":
+            kept = kept - x_hat * (h * x_hat).mean(axis=axes, keepdims=True)
+        return (kept / std,) + tuple(grads[1:])
+
+    return rule
+
+
+_batch_norm_no_variance_term = _batch_norm_missing("variance")
+_batch_norm_no_variance_term.__doc__ = """batch_norm's input gradient missing the term through
+the variance, ``(h - mean(h)) / std`` (the mean is seen to depend on x, the variance not)."""
+_batch_norm_no_mean_term = _batch_norm_missing("mean")
+_batch_norm_no_mean_term.__doc__ = """batch_norm's input gradient missing the term through
+the mean, ``(h - x_hat mean(h x_hat)) / std``."""
+
+
 # (engine, operator, label, kind, the wrong rule or a wrapper of the right one, note)
 SLIPS: list[tuple[str, str, str, str, Callable[..., Any], str]] = [
     ("tensor", "max", "ties_unsplit", "tie", _extremum_unsplit, _TIE_NOTE),
@@ -253,6 +330,16 @@ SLIPS: list[tuple[str, str, str, str, Callable[..., Any], str]] = [
     ("tensor", "logsumexp", "unnormalised", "operator", _logsumexp_unnormalised, ""),
     ("tensor", "div", "divisor_unsquared", "operator", _div_unsquared, ""),
     ("tensor", "pow", "exponent_no_log", "operator", _pow_no_log, ""),
+    ("tensor", "conv2d", "kernel_flipped", "operator", _conv2d_kernel_flipped, ""),
+    ("tensor", "conv2d", "bias_mean_not_sum", "operator", _conv2d_bias_per_pixel_mean,
+     "Visible only on specs with a bias."),
+    ("tensor", "conv_transpose2d", "kernel_flipped", "operator",
+     _conv_transpose2d_kernel_flipped, ""),
+    ("tensor", "max_pool2d", "ties_split", "tie", _max_pool2d_ties_split, _TIE_NOTE),
+    ("tensor", "avg_pool2d", "padding_counted", "operator", _avg_pool2d_padding_counted,
+     "Visible only where count_include_pad=False and a window overlaps the padding."),
+    ("tensor", "batch_norm", "no_variance_term", "operator", _batch_norm_no_variance_term, ""),
+    ("tensor", "batch_norm", "no_mean_term", "operator", _batch_norm_no_mean_term, ""),
     ("scalar", "pow_const", "not_decremented", "operator", _s_pow_const_not_decremented, ""),
     ("scalar", "pow", "exponent_no_log", "operator", _s_pow_exponent_no_log, ""),
     ("scalar", "pow", "exponent_log_only", "operator", _s_pow_exponent_log_only, ""),

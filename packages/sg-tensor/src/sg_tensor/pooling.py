@@ -1,0 +1,398 @@
+"""Pooling in PyTorch's layout: ``max_pool2d``, ``avg_pool2d``, ``adaptive_avg_pool2d``
+and their 1-D forms.
+
+Pooling reduces each window of a channel to one number, with the windows of
+:func:`sg_tensor.convolution.windows` (a strided view, no copy for the forward):
+
+- ``max_pool2d`` keeps the largest value; its gradient goes back to that one input,
+  the *first* maximum of the window in reading order where several tie (PyTorch's rule),
+  adding up where overlapping windows chose the same input. That is ``getitem``'s
+  adjoint, ``scatter``, at the winning positions.
+- ``avg_pool2d`` divides the window's sum by its size (or by the number of input pixels
+  in it, ``count_include_pad=False``); its gradient spreads each output gradient evenly
+  over the window: a transposed convolution with a kernel of ones.
+- ``adaptive_avg_pool2d`` averages windows that tile the input into a given output
+  size: two matrix products with averaging matrices, so it needs no rule of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sg_scalar.declare import Case, Tie, Torch
+from sg_tensor.convolution import Padding, Pair, windows
+from sg_tensor.op import OPS, call, composite, data, op, positional
+from sg_tensor.tensor import Tensor, as_tensor
+
+Grads = tuple[Any, ...]
+
+
+# ---------------------------------------------------------------------------------------
+# Arguments and the windows' geometry (PyTorch's pooling_output_shape)
+# ---------------------------------------------------------------------------------------
+def _ints(value: Any, n: int, name: str, where: str, least: int) -> tuple[int, ...]:
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+    if len(values) == 1 and n > 1:
+        values = values * n
+    if len(values) != n or any(
+        isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in values
+    ):
+        raise TypeError(f"{where}: {name} must be an int or {n} ints, got {value!r}")
+    if any(v < least for v in values):
+        raise ValueError(f"{where}: {name} must be at least {least}, got {value!r}")
+    return tuple(int(v) for v in values)
+
+
+def _pooled_size(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """Windows along one axis: PyTorch's count, where with ``ceil_mode`` a last partial
+    window counts if it starts inside the input or its left padding."""
+    span = n + 2 * p - d * (k - 1) - 1
+    size = (span + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (size - 1) * s >= n + p:
+        size -= 1
+    return size
+
+
+def pool_geometry(
+    where: str, x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+    dilation: Any = 1, ceil_mode: Any = False, spatial: int = 2,
+) -> dict[str, Any]:  # fmt: skip
+    """The pooling operator's context from the public arguments: kernel, stride, dilation,
+    and the padding before and after each axis (after: enough for ``ceil_mode``'s
+    partial window)."""
+    if not isinstance(ceil_mode, (bool, np.bool_)):
+        raise TypeError(f"{where}: ceil_mode must be True or False, got {ceil_mode!r}")
+    kernel = _ints(kernel_size, spatial, "kernel_size", where, 1)
+    steps = kernel if stride is None or stride == [] or stride == () else stride
+    strides = _ints(steps, spatial, "stride", where, 1)
+    pads = _ints(padding, spatial, "padding", where, 0)
+    dilations = _ints(dilation, spatial, "dilation", where, 1)
+    for k, p, d in zip(kernel, pads, dilations):
+        if p > (d * (k - 1) + 1) // 2:
+            raise ValueError(f"{where}: padding {padding} must be at most half of the "
+                             f"effective kernel size (kernel {kernel_size}, dilation "
+                             f"{dilation})")  # fmt: skip
+    size = x.shape[-spatial:]
+    out = tuple(_pooled_size(n, k, s, p, d, bool(ceil_mode))
+                for n, k, s, p, d in zip(size, kernel, strides, pads, dilations))  # fmt: skip
+    if any(n < 1 for n in out):
+        raise ValueError(f"{where}: input {x.shape} is too small for kernel {kernel}, stride "
+                         f"{strides}, padding {pads} and dilation {dilations} (output "
+                         f"{out})")  # fmt: skip
+    reach = zip(out, strides, dilations, kernel, size, pads)
+    after = tuple((o - 1) * s + d * (k - 1) + 1 - n - p for o, s, d, k, n, p in reach)
+    return {"kernel": kernel, "stride": strides, "padding": tuple(zip(pads, after)),
+            "dilation": dilations}  # fmt: skip
+
+
+def _batched(where: str, input: Any, spatial: int = 2) -> tuple[Tensor, bool]:
+    x = as_tensor(input)
+    if x.ndim not in (spatial + 1, spatial + 2):
+        raise ValueError(f"{where}: expected a {spatial + 2}-D input (N, C, ...) or a "
+                         f"{spatial + 1}-D one (C, ...), got shape {x.shape}")  # fmt: skip
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{where}: input must be floating point, got dtype {x.dtype}")
+    if 0 in x.shape[-spatial - 1 :]:
+        raise ValueError(f"{where}: empty input {x.shape}")
+    unbatched = x.ndim == spatial + 1
+    return (x.reshape((1,) + x.shape) if unbatched else x), unbatched
+
+
+def pooled_size(
+    x: np.ndarray, *, stride: Pair, padding: Padding, dilation: Pair, kernel: Pair
+) -> Pair:
+    """The output size of a pooling operator's context on ``x`` (N, C, H, W)."""
+    h, w = (
+        (n + before + after - d * (k - 1) - 1) // s + 1
+        for n, k, s, (before, after), d in zip(x.shape[2:], kernel, stride, padding, dilation)
+    )
+    return h, w
+
+
+# ---------------------------------------------------------------------------------------
+# max_pool2d
+# ---------------------------------------------------------------------------------------
+def _max_pool2d(
+    x: np.ndarray, *, kernel: Pair, stride: Pair, padding: Padding, dilation: Pair
+) -> Any:
+    out = pooled_size(x, stride=stride, padding=padding, dilation=dilation, kernel=kernel)
+    view = windows(x, kernel, stride, padding, dilation, out, fill=-np.inf)
+    return view.max(axis=(2, 3))
+
+
+def winners(
+    x: np.ndarray, kernel: Pair, stride: Pair, padding: Padding, dilation: Pair
+) -> tuple[np.ndarray, np.ndarray]:
+    """The row and column in ``x`` of each window's first maximum (reading order), each
+    of shape ``(N, C, Ho, Wo)``."""
+    out = pooled_size(x, stride=stride, padding=padding, dilation=dilation, kernel=kernel)
+    view = windows(x, kernel, stride, padding, dilation, out, fill=-np.inf)
+    n, c = x.shape[:2]
+    first = view.reshape(n, c, kernel[0] * kernel[1], *out).argmax(axis=2)  # (N, C, Ho, Wo)
+    i, j = np.divmod(first, kernel[1])
+    rows = np.arange(out[0]).reshape(-1, 1) * stride[0] - padding[0][0] + i * dilation[0]
+    cols = np.arange(out[1]) * stride[1] - padding[1][0] + j * dilation[1]
+    # A window of -inf only (an input of -inf beside the padding) may pick the padding.
+    return np.clip(rows, 0, x.shape[2] - 1), np.clip(cols, 0, x.shape[3] - 1)
+
+
+def _winning_index(x: np.ndarray, **geometry: Any) -> tuple[np.ndarray, ...]:
+    rows, cols = winners(x, **geometry)
+    n, c = x.shape[:2]
+    return np.arange(n).reshape(-1, 1, 1, 1), np.arange(c).reshape(1, -1, 1, 1), rows, cols
+
+
+def _max_pool_entry(
+    input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+    ceil_mode: bool = False, return_indices: bool = False,
+) -> Any:  # fmt: skip
+    """The maximum of each ``kernel_size`` window of ``input`` (N, C, H, W) or (C, H, W),
+    moved by ``stride`` (default: the kernel size), over the input padded with ``-inf``:
+    PyTorch's ``max_pool2d``. With ``return_indices``, also each maximum's position as
+    ``row * W + column`` (int64). The gradient goes to the first maximum of a window."""
+    where = "max_pool2d"
+    x, unbatched = _batched(where, input)
+    geometry = pool_geometry(where, x, kernel_size, stride, padding, dilation, ceil_mode)
+    out = x._apply1(OPS["max_pool2d"], geometry)
+    if unbatched:
+        out = out.reshape(out.shape[1:])
+    if not return_indices:
+        return out
+    rows, cols = winners(x.data, **geometry)
+    indices = (rows * x.shape[3] + cols).astype(np.int64)
+    return out, Tensor(indices[0] if unbatched else indices)
+
+
+def _pool_bound(b: Any) -> float:
+    return float(b.m())
+
+
+X = (2, 3, 6, 7)
+MAX_POOL = [
+    positional(_max_pool_entry, (X,), kernel_size=2),
+    positional(_max_pool_entry, (X,), kernel_size=3, stride=2, padding=1),
+    positional(_max_pool_entry, (X,), kernel_size=(2, 3), stride=(1, 2), dilation=(2, 1)),
+    positional(_max_pool_entry, (X,), kernel_size=3, stride=2, ceil_mode=True),
+    positional(_max_pool_entry, ((3, 5, 5),), "unbatched, overlapping", kernel_size=2,
+               stride=1),
+]  # fmt: skip
+"""Non-overlapping and overlapping windows, padding, dilation, ceil_mode's partial window."""
+
+
+@op("max_pool2d", _max_pool2d, "pool", _max_pool_entry, method=None, cases=MAX_POOL,
+    torch="F.max_pool2d", edges=[Tie(within=True, routing="first")],
+    bound=_pool_bound)  # fmt: skip
+def max_pool2d(
+    g: Any, out: Any, x: Any, *, kernel: Pair, stride: Pair, padding: Padding, dilation: Pair
+) -> Grads:
+    """Each window's gradient goes to its first maximum; overlapping windows add up."""
+    index = _winning_index(data(x), kernel=kernel, stride=stride, padding=padding,
+                           dilation=dilation)  # fmt: skip
+    return (call("scatter", g, shape=tuple(x.shape), index=index),)
+
+
+# ---------------------------------------------------------------------------------------
+# avg_pool2d
+# ---------------------------------------------------------------------------------------
+def _counts(n: int, out: int, k: int, s: int, before: int, include_pad: bool) -> np.ndarray:
+    """How many pixels each window along one axis averages: PyTorch's, where the padding
+    counts with ``include_pad`` but the part of a ``ceil_mode`` window past it never does."""
+    starts = np.arange(out) * s - before
+    ends = np.minimum(starts + k, n + before)
+    if include_pad:
+        return ends - starts
+    return np.minimum(ends, n) - np.maximum(starts, 0)
+
+
+def _divisor(
+    x: np.ndarray, out: Pair, kernel: Pair, stride: Pair, padding: Padding,
+    count_include_pad: bool, divisor_override: int | None,
+) -> Any:  # fmt: skip
+    if divisor_override is not None:
+        return float(divisor_override)
+    rows, cols = (
+        _counts(n, o, k, s, before, count_include_pad)
+        for n, o, k, s, (before, _) in zip(x.shape[2:], out, kernel, stride, padding)
+    )
+    return (rows.reshape(-1, 1) * cols).astype(x.dtype)
+
+
+def _avg_pool2d(
+    x: np.ndarray, *, kernel: Pair, stride: Pair, padding: Padding, dilation: Pair,
+    count_include_pad: bool, divisor_override: int | None,
+) -> Any:  # fmt: skip
+    out = pooled_size(x, stride=stride, padding=padding, dilation=dilation, kernel=kernel)
+    total = windows(x, kernel, stride, padding, dilation, out).sum(axis=(2, 3))
+    return total / _divisor(x, out, kernel, stride, padding, count_include_pad, divisor_override)
+
+
+def _avg_pool_entry(
+    input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+    count_include_pad: bool = True, divisor_override: Any = None,
+) -> Tensor:  # fmt: skip
+    """The mean of each ``kernel_size`` window of ``input`` (N, C, H, W) or (C, H, W),
+    moved by ``stride`` (default: the kernel size), over the input padded with zeros:
+    PyTorch's ``avg_pool2d``. ``count_include_pad=False`` divides by the input pixels in
+    the window only; ``divisor_override`` by that number instead."""
+    where = "avg_pool2d"
+    x, unbatched = _batched(where, input)
+    geometry = pool_geometry(where, x, kernel_size, stride, padding, 1, ceil_mode)
+    if not isinstance(count_include_pad, (bool, np.bool_)):
+        raise TypeError(f"{where}: count_include_pad must be True or False, got "
+                        f"{count_include_pad!r}")  # fmt: skip
+    if divisor_override is not None:
+        if isinstance(divisor_override, bool) or not isinstance(divisor_override, int):
+            raise TypeError(f"{where}: divisor_override must be an int, got "
+                            f"{divisor_override!r}")  # fmt: skip
+        if divisor_override == 0:
+            raise ValueError(f"{where}: divisor_override must not be zero")
+    ctx = {**geometry, "count_include_pad": bool(count_include_pad),
+           "divisor_override": divisor_override}  # fmt: skip
+    out = x._apply1(OPS["avg_pool2d"], ctx)
+    return out.reshape(out.shape[1:]) if unbatched else out
+
+
+AVG_POOL = [
+    positional(_avg_pool_entry, (X,), kernel_size=2),
+    positional(_avg_pool_entry, (X,), kernel_size=3, stride=2, padding=1),
+    positional(_avg_pool_entry, (X,), kernel_size=3, stride=2, padding=1,
+               count_include_pad=False),
+    positional(_avg_pool_entry, (X,), kernel_size=(3, 2), stride=2, padding=1, ceil_mode=True),
+    positional(_avg_pool_entry, (X,), kernel_size=3, stride=2, padding=1, ceil_mode=True,
+               count_include_pad=False),
+    positional(_avg_pool_entry, ((3, 5, 5),), "unbatched, divisor_override", kernel_size=2,
+               stride=1, divisor_override=3),
+]  # fmt: skip
+
+
+@op("avg_pool2d", _avg_pool2d, "pool", _avg_pool_entry, method=None, cases=AVG_POOL,
+    torch="F.avg_pool2d", bound=_pool_bound, analytic=True)  # fmt: skip
+def avg_pool2d(
+    g: Any, out: Any, x: Any, *, kernel: Pair, stride: Pair, padding: Padding, dilation: Pair,
+    count_include_pad: bool, divisor_override: int | None,
+) -> Grads:  # fmt: skip
+    """Each output gradient, divided by its window's size, is spread over the window: a
+    transposed convolution of each channel with a kernel of ones."""
+    n, c, h, w = x.shape
+    ho, wo = g.shape[2:]
+    divisor = _divisor(data(x), (ho, wo), kernel, stride, padding, count_include_pad,
+                       divisor_override)  # fmt: skip
+    per_channel = (g / divisor).reshape((n * c, 1, ho, wo))
+    ones = np.ones((1, 1) + tuple(kernel), dtype=data(x).dtype)
+    spread = call("conv_transpose2d", per_channel, ones, stride=stride, padding=padding,
+                  dilation=dilation, groups=1, size=(h, w))  # fmt: skip
+    return (spread.reshape((n, c, h, w)),)
+
+
+# ---------------------------------------------------------------------------------------
+# adaptive_avg_pool2d: averaging matrices
+# ---------------------------------------------------------------------------------------
+def averaging(n: int, out: int, dtype: Any) -> np.ndarray:
+    """The ``(out, n)`` matrix whose row ``i`` averages PyTorch's adaptive window ``i``:
+    from ``floor(i n / out)`` to ``ceil((i + 1) n / out)``."""
+    matrix = np.zeros((out, n), dtype=dtype)
+    for i in range(out):  # one row per output pixel along the axis
+        start, end = (i * n) // out, -((-(i + 1) * n) // out)
+        matrix[i, start:end] = 1.0 / (end - start)
+    return matrix
+
+
+def _adaptive_avg_pool_entry(input: Any, output_size: Any) -> Tensor:
+    """The mean over each of ``output_size`` windows tiling ``input`` (N, C, H, W) or
+    (C, H, W): PyTorch's ``adaptive_avg_pool2d`` (``None`` in ``output_size`` keeps
+    that size). Windows of unequal sizes overlap where the sizes do not divide."""
+    where = "adaptive_avg_pool2d"
+    x, unbatched = _batched(where, input)
+    sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 2
+    if len(sizes) != 2:
+        raise ValueError(f"{where}: output_size must be an int or 2 sizes, got {output_size!r}")
+    sizes = tuple(n if s is None else s for s, n in zip(sizes, x.shape[2:]))
+    out = _ints(sizes, 2, "output_size", where, 1)
+    rows = averaging(x.shape[2], out[0], x.dtype)
+    cols = averaging(x.shape[3], out[1], x.dtype).T
+    pooled = Tensor(rows) @ (x @ Tensor(cols))
+    return pooled.reshape(pooled.shape[1:]) if unbatched else pooled
+
+
+def _torch_adaptive(torch: Any, x: Any, output_size: Any) -> Any:
+    return torch.nn.functional.adaptive_avg_pool2d(x, output_size)
+
+
+composite("adaptive_avg_pool2d", "pool", _adaptive_avg_pool_entry, method=None,
+          uses=("matmul",), torch=Torch(call=_torch_adaptive),
+          cases=[Case({"output_size": 1}, (X,)), Case({"output_size": (4, 3)}, (X,)),
+                 Case({"output_size": (None, 5)}, (X,)),
+                 Case({"output_size": 4}, ((3, 9, 10),), label="unbatched")])  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------
+# The 1-D forms: the 2-D operators on inputs of height 1
+# ---------------------------------------------------------------------------------------
+def _as_2d(where: str, input: Any) -> Tensor:
+    """(N, C, L) as (N, C, 1, L), (C, L) as (C, 1, L)."""
+    x = as_tensor(input)
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{where}: expected a 3-D input (N, C, L) or a 2-D one (C, L), got "
+                         f"shape {x.shape}")  # fmt: skip
+    return x.reshape(x.shape[:-1] + (1,) + x.shape[-1:])
+
+
+def _one(value: Any, where: str, name: str) -> Any:
+    if isinstance(value, (tuple, list)):
+        if len(value) != 1:
+            raise ValueError(f"{where}: {name} must be an int or 1 int, got {value!r}")
+        value = value[0]
+    return value
+
+
+def _max_pool1d_entry(
+    input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+    ceil_mode: bool = False, return_indices: bool = False,
+) -> Any:  # fmt: skip
+    """PyTorch's ``max_pool1d`` on (N, C, L) or (C, L): ``max_pool2d`` with height 1."""
+    where = "max_pool1d"
+    x = _as_2d(where, input)
+    k = _one(kernel_size, where, "kernel_size")
+    s = None if stride is None else _one(stride, where, "stride")
+    result = _max_pool_entry(x, (1, k), (1, k if s is None else s), (0, _one(padding, where,
+                             "padding")), (1, _one(dilation, where, "dilation")), ceil_mode,
+                             return_indices)  # fmt: skip
+    return _squeezed(result)
+
+
+def _avg_pool1d_entry(
+    input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:  # fmt: skip
+    """PyTorch's ``avg_pool1d`` on (N, C, L) or (C, L): ``avg_pool2d`` with height 1."""
+    where = "avg_pool1d"
+    x = _as_2d(where, input)
+    k = _one(kernel_size, where, "kernel_size")
+    s = None if stride is None else _one(stride, where, "stride")
+    result = _avg_pool_entry(x, (1, k), (1, k if s is None else s),
+                             (0, _one(padding, where, "padding")), ceil_mode,
+                             count_include_pad)  # fmt: skip
+    squeezed: Tensor = _squeezed(result)
+    return squeezed
+
+
+def _squeezed(result: Any) -> Any:
+    """The height-1 axis removed again (from the indices too)."""
+    if isinstance(result, tuple):
+        return tuple(_squeezed(r) for r in result)
+    return result.reshape(result.shape[:-2] + result.shape[-1:])
+
+
+L = (2, 3, 7)
+composite("max_pool1d", "pool", _max_pool1d_entry, method=None, uses=("max_pool2d",),
+          torch="F.max_pool1d", edges=[Tie(within=True, routing="first")],
+          cases=[positional(_max_pool1d_entry, (L,), kernel_size=2),
+                 positional(_max_pool1d_entry, (L,), kernel_size=3, stride=2, padding=1,
+                            ceil_mode=True)])  # fmt: skip
+composite("avg_pool1d", "pool", _avg_pool1d_entry, method=None, uses=("avg_pool2d",),
+          torch="F.avg_pool1d",
+          cases=[positional(_avg_pool1d_entry, (L,), kernel_size=2),
+                 positional(_avg_pool1d_entry, (L,), kernel_size=3, stride=2, padding=1,
+                            count_include_pad=False)])  # fmt: skip
