@@ -229,6 +229,29 @@ def _trajectory_section(report: Report, steps: int) -> None:
         },
     }
     report.tables["trajectory"] = format_table(results)
+    from sg_verify.cnn_trajectory import CNN_OPTIMIZERS, CNN_STEPS, run_cnn_trajectory
+
+    cnn = {name: run_cnn_trajectory(name, steps=min(steps, CNN_STEPS)) for name in CNN_OPTIMIZERS}
+    report.sections["cnn_trajectory"] = {
+        "steps": min(steps, CNN_STEPS),
+        "passed": all(_cnn_worst(r) <= r.tolerance for r in cnn.values()),
+        "optimizers": {
+            name: {
+                "max_loss_diff": r.max_loss_diff,
+                "max_grad_diff": r.max_grad_diff,
+                "max_param_diff": r.max_param_diff,
+                "max_buffer_diff": r.extra["max_buffer_diff"],
+                "final_loss": r.final_full_loss_sg,
+            }
+            for name, r in cnn.items()
+        },
+    }
+    report.tables["cnn_trajectory"] = format_table(cnn)
+
+
+def _cnn_worst(r: Any) -> float:
+    """A CNN run's largest difference: loss, gradient, parameter or running statistic."""
+    return max(r.max_loss_diff, r.max_grad_diff, r.max_param_diff, r.extra["max_buffer_diff"])
 
 
 def _fmt(x: Any) -> str:
@@ -322,6 +345,14 @@ def render_markdown(report: Report) -> str:
         lines.append(_row(f"trajectory parity, {name}, {traj['steps']} steps",
                           f"max loss difference {diff:.2e}", f"<= {t.TRAJECTORY:.0e}",
                           diff <= t.TRAJECTORY))  # fmt: skip
+    cnn = s.get("cnn_trajectory", {})
+    for name, run in cnn.get("optimizers", {}).items():
+        worst = max(run["max_loss_diff"], run["max_grad_diff"], run["max_param_diff"],
+                    run["max_buffer_diff"])  # fmt: skip
+        lines.append(_row(f"CNN trajectory parity, {name}, {cnn['steps']} steps",
+                          f"max loss, gradient, parameter or running-stat difference "
+                          f"{worst:.2e}", f"<= {t.TRAJECTORY:.0e}",
+                          worst <= t.TRAJECTORY))  # fmt: skip
     moons = s["moons"]
     accs = ", ".join(f"{a:.3f}" for a in moons["accuracy_by_seed"].values())
     lines.append(_row("two moons test accuracy", f"{accs} (mean {moons['mean_accuracy']:.4f})",
@@ -344,6 +375,8 @@ def render_markdown(report: Report) -> str:
         ("source_mutants", "## Source mutants (a sample)", "Every survivor is listed with "
          "its classification; the full run is `nox -s mutants_source`."),
         ("trajectory", "## Training trajectories, sg vs PyTorch", ""),
+        ("cnn_trajectory", "", "A CNN (conv, batch norm, ReLU, max pool, twice; linear; "
+         "cross-entropy), losses, gradients, parameters and running statistics:"),
     ):  # fmt: skip
         if key in report.tables:
             head = [h for h in (title, intro) if h]
