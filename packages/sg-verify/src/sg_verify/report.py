@@ -251,7 +251,9 @@ def _trajectory_section(report: Report, steps: int) -> None:
 
 def _cnn_worst(r: Any) -> float:
     """A CNN run's largest difference: loss, gradient, parameter or running statistic."""
-    return max(r.max_loss_diff, r.max_grad_diff, r.max_param_diff, r.extra["max_buffer_diff"])
+    return float(
+        max(r.max_loss_diff, r.max_grad_diff, r.max_param_diff, r.extra["max_buffer_diff"])
+    )
 
 
 def _fmt(x: Any) -> str:
