@@ -168,7 +168,8 @@ def mutants_source(session: nox.Session) -> None:
 
 @nox.session(python=ORACLE_PYTHON)
 def gates(session: nox.Session) -> None:
-    """Training gates: two moons (5 seeds) and digits with sg's own Adam; resume exactness."""
+    """Training gates: two moons (5 seeds), digits with an MLP and with a CNN (3 seeds),
+    sg's own optimizers; resume exactness."""
     install_package(session, "sg-verify")  # its train_moons; it brings sg-nn and sg-optim
     session.install(*TEST_TOOLS, "scikit-learn")
     session.run(
@@ -178,10 +179,12 @@ def gates(session: nox.Session) -> None:
 
 @nox.session(python=ORACLE_PYTHON)
 def bench(session: nox.Session) -> None:
-    """Speed against references measured in the same run (not part of the default set)."""
+    """Speed against references measured in the same run (not part of the default set):
+    the scalar engine, an MLP step and a CNN step."""
     _install_bench(session)
     session.run("python", "benchmarks/bench_scalar.py", *session.posargs)
     session.run("python", "benchmarks/bench_tensor.py", *session.posargs)
+    session.run("python", "benchmarks/bench_cnn.py", *session.posargs)
 
 
 def _install_bench(session: nox.Session) -> None:
@@ -233,7 +236,7 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(python=ORACLE_PYTHON)
 def bench_snapshot(session: nox.Session) -> None:
-    """Rerun both benchmarks and keep what they print as the Performance page's snapshot."""
+    """Rerun the benchmarks and keep what they print as the Performance page's snapshot."""
     _install_bench(session)
     commit = session.run("git", "rev-parse", "--short", "HEAD", external=True, silent=True)
     changed = session.run("git", "status", "--porcelain", external=True, silent=True)
@@ -243,7 +246,7 @@ def bench_snapshot(session: nox.Session) -> None:
         f" on {os.cpu_count()} CPU core(s), by nox -s bench_snapshot.\n\n"
     )
     BENCH_SNAPSHOT.mkdir(exist_ok=True)
-    for name in ("scalar", "tensor"):
+    for name in ("scalar", "tensor", "cnn"):
         with open(BENCH_SNAPSHOT / f"bench_{name}.txt", "w", encoding="utf-8") as out:
             out.write(stamp)
             out.flush()

@@ -1,11 +1,12 @@
-"""Accuracy gates: sg's own MLP and Adam must really learn (``nox -s gates``)."""
+"""Accuracy gates: sg's own MLP, CNN and Adam must really learn (``nox -s gates``)."""
 
 from __future__ import annotations
 
 import numpy as np
-from training import train_digits, train_moons
+from training import train_digits, train_digits_cnn, train_moons
 
 MOONS_SEEDS = [0, 1, 2, 3, 4]
+CNN_SEEDS = [0, 1, 2]
 
 
 def test_two_moons_every_seed_above_95_percent_and_mean_at_least_98() -> None:
@@ -27,3 +28,13 @@ def test_digits_at_least_97_percent() -> None:
         f"({result.seconds:.1f} s)"
     )
     assert result.accuracy >= 0.97
+
+
+def test_digits_cnn_at_least_98_5_percent_on_every_seed() -> None:
+    print("\ndigits 8x8 as images, CNN (conv-bn-relu x2, pool, x2, pool, linear), AdamW")
+    accuracies = []
+    for seed in CNN_SEEDS:
+        result = train_digits_cnn(seed)
+        accuracies.append(result.accuracy)
+        print(f"  seed {seed}: test accuracy {result.accuracy:.4f}  ({result.seconds:.1f} s)")
+    assert all(a >= 0.985 for a in accuracies), accuracies
