@@ -148,6 +148,10 @@ def winners(
     for k in reversed(range(kernel[0] * kernel[1])):  # the last write is the first maximum
         row, col = divmod(k, kernel[1])
         np.copyto(first, k, where=view[:, :, row, col] == peaks)
+    if np.isnan(peaks).any():  # PyTorch's: a NaN is the maximum, the window's last NaN
+        for k in range(kernel[0] * kernel[1]):
+            row, col = divmod(k, kernel[1])
+            np.copyto(first, k, where=np.isnan(view[:, :, row, col]))
     di, dj = np.divmod(first, kernel[1])
     rows = np.arange(out[0]).reshape(-1, 1) * stride[0] - padding[0][0] + di * dilation[0]
     cols = np.arange(out[1]) * stride[1] - padding[1][0] + dj * dilation[1]
@@ -309,11 +313,10 @@ def avg_pool2d(
 def averaging(n: int, out: int, dtype: Any) -> np.ndarray:
     """The ``(out, n)`` matrix whose row ``i`` averages PyTorch's adaptive window ``i``:
     from ``floor(i n / out)`` to ``ceil((i + 1) n / out)``."""
-    matrix = np.zeros((out, n), dtype=dtype)
-    for i in range(out):  # one row per output pixel along the axis
-        start, end = (i * n) // out, -((-(i + 1) * n) // out)
-        matrix[i, start:end] = 1.0 / (end - start)
-    return matrix
+    rows = np.arange(out).reshape(-1, 1)
+    starts, ends = (rows * n) // out, -((-(rows + 1) * n) // out)
+    inside = (np.arange(n) >= starts) & (np.arange(n) < ends)
+    return (inside / (ends - starts)).astype(dtype)
 
 
 def _adaptive_avg_pool_entry(input: Any, output_size: Any) -> Tensor:
@@ -326,7 +329,7 @@ def _adaptive_avg_pool_entry(input: Any, output_size: Any) -> Tensor:
     if len(sizes) != 2:
         raise ValueError(f"{where}: output_size must be an int or 2 sizes, got {output_size!r}")
     sizes = tuple(n if s is None else s for s, n in zip(sizes, x.shape[2:]))
-    out = _ints(sizes, 2, "output_size", where, 1)
+    out = _ints(sizes, 2, "output_size", where, 0)
     rows = averaging(x.shape[2], out[0], x.dtype)
     cols = averaging(x.shape[3], out[1], x.dtype).T
     pooled = Tensor(rows) @ (x @ Tensor(cols))
