@@ -8,6 +8,7 @@ digits is here. Used by the gate tests (``nox -s gates``) and runnable alone:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,21 +53,38 @@ def train_digits(seed: int = 0, epochs: int = 40) -> Result:
         nn.Linear(128, 10, rng=rng),
     )
     optimizer = AdamW(model.parameters(), lr=2e-3, weight_decay=1e-2)
+    accuracy, loss = _fit(
+        model, optimizer, epochs, (X_train, y_train, X_test, y_test), "digits",
+        batches=np.random.default_rng(seed), batch_size=32, label_smoothing=0.1,
+    )  # fmt: skip
+    return Result(accuracy, time.perf_counter() - start, loss)
+
+
+def _fit(
+    model: nn.Module, optimizer: AdamW, epochs: int, split: tuple[np.ndarray, ...], name: str,
+    *, batches: np.random.Generator, batch_size: int, label_smoothing: float = 0.0,
+    augment: Callable[[np.ndarray], np.ndarray] | None = None, drop_last: bool = False,
+) -> tuple[float, float]:  # fmt: skip
+    """Train with cross-entropy and a cosine schedule over ``epochs`` (the inputs
+    ``augment``-ed afresh every epoch), then the held-out accuracy and the last loss."""
+    X_train, y_train, X_test, y_test = split
     schedule = CosineAnnealingLR(optimizer, T_max=epochs)
-    batches = np.random.default_rng(seed)
     loss = st.tensor(np.nan)
-    for _ in progress(range(epochs), epochs, "digits"):
+    for _ in progress(range(epochs), epochs, name):
         model.train()
-        for xb, yb in nn.data.iterate_minibatches(X_train, y_train, batch_size=32, rng=batches):
+        inputs = X_train if augment is None else augment(X_train)
+        for xb, yb in nn.data.iterate_minibatches(
+            inputs, y_train, batch_size=batch_size, rng=batches, drop_last=drop_last
+        ):
             optimizer.zero_grad()
-            loss = nn.cross_entropy(model(xb), yb, label_smoothing=0.1)
+            loss = nn.cross_entropy(model(xb), yb, label_smoothing=label_smoothing)
             loss.backward()
             optimizer.step()
         schedule.step()
     model.eval()
     with st.no_grad():
         accuracy = float(np.mean(model(X_test).data.argmax(axis=1) == y_test))
-    return Result(accuracy, time.perf_counter() - start, float(loss.item()))
+    return accuracy, float(loss.item())
 
 
 def digits_cnn(rng: np.random.Generator) -> nn.Sequential:
@@ -115,23 +133,12 @@ def train_digits_cnn(seed: int = 0, epochs: int = 20) -> Result:
     rng = np.random.default_rng(seed)
     model = digits_cnn(rng)
     optimizer = AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
-    schedule = CosineAnnealingLR(optimizer, T_max=epochs)
-    loss = st.tensor(np.nan)
-    for _ in progress(range(epochs), epochs, "digits CNN"):
-        model.train()
-        shifted = _shifted(X_train, rng)
-        for xb, yb in nn.data.iterate_minibatches(
-            shifted, y_train, batch_size=64, rng=rng, drop_last=True
-        ):
-            optimizer.zero_grad()
-            loss = nn.cross_entropy(model(xb), yb, label_smoothing=0.1)
-            loss.backward()
-            optimizer.step()
-        schedule.step()
-    model.eval()
-    with st.no_grad():
-        accuracy = float(np.mean(model(X_test).data.argmax(axis=1) == y_test))
-    return Result(accuracy, time.perf_counter() - start, float(loss.item()))
+    accuracy, loss = _fit(
+        model, optimizer, epochs, (X_train, y_train, X_test, y_test), "digits CNN",
+        batches=rng, batch_size=64, label_smoothing=0.1,
+        augment=lambda images: _shifted(images, rng), drop_last=True,
+    )  # fmt: skip
+    return Result(accuracy, time.perf_counter() - start, loss)
 
 
 if __name__ == "__main__":

@@ -18,20 +18,12 @@ import sg_tensor as st
 from sg_nn import init
 from sg_nn.module import Module, Parameter
 from sg_tensor import Tensor
+from sg_tensor.arguments import int_tuple
 
 __all__ = [
     "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "Conv1d", "Conv2d", "ConvTranspose1d",
     "ConvTranspose2d", "MaxPool1d", "MaxPool2d",
 ]  # fmt: skip
-
-
-def _tuple(value: Any, n: int, name: str, where: str) -> tuple[int, ...]:
-    values = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
-    if len(values) != n or any(
-        isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in values
-    ):
-        raise TypeError(f"{where}: {name} must be an int or {n} ints, got {value!r}")
-    return tuple(int(v) for v in values)
 
 
 class _ConvNd(Module):
@@ -65,13 +57,13 @@ class _ConvNd(Module):
             raise ValueError(f"{where}: padding_mode {padding_mode!r} is not supported; sg pads "
                              f"with zeros only (padding_mode='zeros')")  # fmt: skip
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = _tuple(kernel_size, n, "kernel_size", where)
-        self.stride = _tuple(stride, n, "stride", where)
+        self.kernel_size = int_tuple(kernel_size, n, "kernel_size", where)
+        self.stride = int_tuple(stride, n, "stride", where)
         self.padding = (
-            padding if isinstance(padding, str) else _tuple(padding, n, "padding", where)
+            padding if isinstance(padding, str) else int_tuple(padding, n, "padding", where, 0)
         )
-        self.dilation = _tuple(dilation, n, "dilation", where)
-        self.output_padding = _tuple(output_padding, n, "output_padding", where)
+        self.dilation = int_tuple(dilation, n, "dilation", where)
+        self.output_padding = int_tuple(output_padding, n, "output_padding", where, 0)
         self.padding_mode = padding_mode
         if self.transposed:
             shape = (in_channels, out_channels // groups, *self.kernel_size)
@@ -120,6 +112,8 @@ class Conv2d(_ConvNd):
     in_channels / groups, kh, kw), ``bias`` (out_channels,); inputs (N, C, H, W) or
     (C, H, W). ``padding`` is an int, a pair, ``"valid"`` or ``"same"``."""
 
+    convolve = staticmethod(st.conv2d)
+
     def __init__(
         self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
         padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
@@ -132,30 +126,17 @@ class Conv2d(_ConvNd):
         """The convolution of ``x`` with the layer's kernels, plus its bias."""
         t = st.as_tensor(x)
         self._check(t)
-        return st.conv2d(t, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                         self.groups)  # fmt: skip
+        out: Tensor = self.convolve(t, self.weight, self.bias, self.stride, self.padding,
+                                    self.dilation, self.groups)  # fmt: skip
+        return out
 
 
-class Conv1d(_ConvNd):
+class Conv1d(Conv2d):
     """A 1-D convolution layer, PyTorch's ``nn.Conv1d``: ``weight`` (out_channels,
     in_channels / groups, k); inputs (N, C, L) or (C, L)."""
 
     spatial = 1
-
-    def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
-        padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
-        padding_mode: str = "zeros", rng: np.random.Generator | None = None, dtype: Any = None,
-    ) -> None:  # fmt: skip
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, rng, dtype)  # fmt: skip
-
-    def forward(self, x: Any) -> Tensor:
-        """The convolution of ``x`` with the layer's kernels, plus its bias."""
-        t = st.as_tensor(x)
-        self._check(t)
-        return st.conv1d(t, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                         self.groups)  # fmt: skip
+    convolve = staticmethod(st.conv1d)
 
 
 class ConvTranspose2d(_ConvNd):
@@ -164,6 +145,7 @@ class ConvTranspose2d(_ConvNd):
     one of the output sizes the stride allows (it sets the output padding)."""
 
     transposed = True
+    transpose = staticmethod(st.conv_transpose2d)
 
     def __init__(
         self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
@@ -194,22 +176,16 @@ class ConvTranspose2d(_ConvNd):
         t = st.as_tensor(x)
         self._check(t)
         extra = self._output_padding(t, output_size)
-        return st.conv_transpose2d(t, self.weight, self.bias, self.stride, self.padding, extra,
-                                   self.groups, self.dilation)  # fmt: skip
+        out: Tensor = self.transpose(t, self.weight, self.bias, self.stride, self.padding,
+                                     extra, self.groups, self.dilation)  # fmt: skip
+        return out
 
 
 class ConvTranspose1d(ConvTranspose2d):
     """A transposed 1-D convolution layer, PyTorch's ``nn.ConvTranspose1d``."""
 
     spatial = 1
-
-    def forward(self, x: Any, output_size: Any = None) -> Tensor:
-        """The transposed convolution of ``x``, plus the bias."""
-        t = st.as_tensor(x)
-        self._check(t)
-        extra = self._output_padding(t, output_size)
-        return st.conv_transpose1d(t, self.weight, self.bias, self.stride, self.padding, extra,
-                                   self.groups, self.dilation)  # fmt: skip
+    transpose = staticmethod(st.conv_transpose1d)
 
 
 # ---------------------------------------------------------------------------------------

@@ -108,15 +108,29 @@ def dropout(
     (reset by :func:`sg_nn.manual_seed`). Note that ``training`` defaults to ``True`` here,
     as in PyTorch: inside a module, pass ``self.training``.
     """
+    return _dropout("dropout", input, p, training, rng, None)
+
+
+def _dropout(
+    name: str, input: Any, p: float, training: bool, rng: Any, spatial: int | None
+) -> Tensor:
+    """Dropout of single elements (``spatial`` None) or of whole channels: one draw per
+    (sample, channel) of an input with ``spatial`` trailing axes."""
     if not 0 <= p <= 1:
-        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+        raise ValueError(f"{name}: p must be in [0, 1], got {p}")
     t = st.as_tensor(input)
+    if spatial is not None and t.ndim not in (spatial + 1, spatial + 2):
+        raise ValueError(
+            f"{name}: expected a {spatial + 2}-D input (N, C, ...) or a {spatial + 1}-D one "
+            f"(C, ...), got shape {t.shape}"
+        )
     if not training or p == 0:
         return t
     if p == 1:
         return t * 0.0
     generator = rng if rng is not None else init.default_generator()
-    keep = generator.random(t.shape) >= p
+    shape = t.shape if spatial is None else t.shape[: t.ndim - spatial] + (1,) * spatial
+    keep = generator.random(shape) >= p
     return t * (keep / (1 - p)).astype(t.dtype)
 
 
@@ -147,28 +161,6 @@ def batch_norm(
     return st.batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps)
 
 
-def _channel_dropout(
-    name: str, input: Any, p: float, training: bool, rng: Any, spatial: int
-) -> Tensor:
-    """Zero whole channels: one draw per (sample, channel), kept ones scaled by 1/(1-p)."""
-    if not 0 <= p <= 1:
-        raise ValueError(f"{name}: p must be in [0, 1], got {p}")
-    t = st.as_tensor(input)
-    if t.ndim not in (spatial + 1, spatial + 2):
-        raise ValueError(
-            f"{name}: expected a {spatial + 2}-D input (N, C, ...) or a {spatial + 1}-D one "
-            f"(C, ...), got shape {t.shape}"
-        )
-    if not training or p == 0:
-        return t
-    if p == 1:
-        return t * 0.0
-    generator = rng if rng is not None else init.default_generator()
-    channels = t.shape[: t.ndim - spatial]
-    keep = generator.random(channels + (1,) * spatial) >= p
-    return t * (keep / (1 - p)).astype(t.dtype)
-
-
 def dropout2d(
     input: Any,
     p: float = 0.5,
@@ -179,7 +171,7 @@ def dropout2d(
 ) -> Tensor:
     """Zero each channel of ``input`` (N, C, H, W) or (C, H, W) with probability ``p``
     and scale the rest by ``1 / (1 - p)`` (the identity when not ``training``)."""
-    return _channel_dropout("dropout2d", input, p, training, rng, 2)
+    return _dropout("dropout2d", input, p, training, rng, 2)
 
 
 def dropout1d(
@@ -192,7 +184,7 @@ def dropout1d(
 ) -> Tensor:
     """Zero each channel of ``input`` (N, C, L) or (C, L) with probability ``p`` and scale
     the rest by ``1 / (1 - p)`` (the identity when not ``training``)."""
-    return _channel_dropout("dropout1d", input, p, training, rng, 1)
+    return _dropout("dropout1d", input, p, training, rng, 1)
 
 
 def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Tensor:

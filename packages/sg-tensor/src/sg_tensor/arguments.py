@@ -105,3 +105,19 @@ def normalize_index(index: Any, shape: tuple[int, ...]) -> tuple[Any, ...]:
             )
         result.append(item)
     return tuple(result)
+
+
+def int_tuple(value: Any, n: int, name: str, where: str, least: int = 1) -> tuple[int, ...]:
+    """A size argument of ``n`` dimensions (``stride``, ``kernel_size``...): an int (or
+    one int in a sequence, as PyTorch expands it) for all of them, or ``n`` ints, each at
+    least ``least``; else an error naming ``where``."""
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(values) == 1:
+        values *= n
+    if len(values) != n or any(
+        isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in values
+    ):
+        raise TypeError(f"{where}: {name} must be an int or {n} ints, got {value!r}")
+    if any(v < least for v in values):
+        raise ValueError(f"{where}: {name} must be at least {least}, got {value!r}")
+    return tuple(int(v) for v in values)

@@ -35,6 +35,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from sg_scalar.bounds import Bounds
 from sg_scalar.declare import REAL, Case, Torch
+from sg_tensor.arguments import int_tuple
 from sg_tensor.op import OPS, call, composite, op, positional
 from sg_tensor.tensor import Tensor, as_tensor, operand
 
@@ -151,18 +152,6 @@ def _conv2d_weight(
 # ---------------------------------------------------------------------------------------
 # Arguments: PyTorch's, checked with the operator's name and the shapes involved
 # ---------------------------------------------------------------------------------------
-def _ints(value: Any, n: int, name: str, where: str, least: int = 1) -> tuple[int, ...]:
-    """An int or a sequence of ``n`` ints, each at least ``least``."""
-    values = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
-    if len(values) != n or any(
-        isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in values
-    ):
-        raise TypeError(f"{where}: {name} must be an int or {n} ints, got {value!r}")
-    if any(v < least for v in values):
-        raise ValueError(f"{where}: {name} must be at least {least}, got {value!r}")
-    return tuple(int(v) for v in values)
-
-
 def _padding(
     value: Any, kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...],
     where: str,
@@ -181,11 +170,11 @@ def _padding(
                              f"convolutions (stride {stride})")  # fmt: skip
         totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
         return tuple((t // 2, t - t // 2) for t in totals)
-    return tuple((p, p) for p in _ints(value, len(kernel), "padding", where, least=0))
+    return tuple((p, p) for p in int_tuple(value, len(kernel), "padding", where, least=0))
 
 
 def _groups(value: Any, where: str) -> int:
-    return _ints(value, 1, "groups", where)[0]
+    return int_tuple(value, 1, "groups", where)[0]
 
 
 def _check_conv(
@@ -266,8 +255,8 @@ def _conv2d_entry(
     x, w, b, unbatched = _operands(where, input, weight, bias, 2)
     g = _groups(groups, where)
     _check_conv(where, x, w, b, g)
-    s = _ints(stride, 2, "stride", where)
-    d = _ints(dilation, 2, "dilation", where)
+    s = int_tuple(stride, 2, "stride", where)
+    d = int_tuple(dilation, 2, "dilation", where)
     p = _padding(padding, w.shape[2:], s, d, where)
     out = _convolve(where, x, w, b, s, p, d, g)  # type: ignore[arg-type]
     return out.reshape(out.shape[1:]) if unbatched else out
@@ -284,8 +273,8 @@ def _conv1d_entry(
     x, w, b, unbatched = _operands(where, input, weight, bias, 1)
     g = _groups(groups, where)
     _check_conv(where, x, w, b, g)
-    (s,) = _ints(stride, 1, "stride", where)
-    (d,) = _ints(dilation, 1, "dilation", where)
+    (s,) = int_tuple(stride, 1, "stride", where)
+    (d,) = int_tuple(dilation, 1, "dilation", where)
     (p,) = _padding(padding, w.shape[2:], (s,), (d,), where)
     flat_x = x.reshape(x.shape[:2] + (1,) + x.shape[2:])
     flat_w = w.reshape(w.shape[:2] + (1,) + w.shape[2:])
@@ -332,10 +321,10 @@ def _conv_transpose2d_entry(
     x, w, b, unbatched = _operands(where, input, weight, bias, 2)
     g = _groups(groups, where)
     _check_conv(where, x, w, b, g, transposed=True)
-    s = _ints(stride, 2, "stride", where)
-    d = _ints(dilation, 2, "dilation", where)
-    p = _ints(padding, 2, "padding", where, least=0)
-    op_ = _ints(output_padding, 2, "output_padding", where, least=0)
+    s = int_tuple(stride, 2, "stride", where)
+    d = int_tuple(dilation, 2, "dilation", where)
+    p = int_tuple(padding, 2, "padding", where, least=0)
+    op_ = int_tuple(output_padding, 2, "output_padding", where, least=0)
     out = _transposed(where, x, w, b, s, p, op_, d, g)
     return out.reshape(out.shape[1:]) if unbatched else out
 
@@ -350,10 +339,10 @@ def _conv_transpose1d_entry(
     x, w, b, unbatched = _operands(where, input, weight, bias, 1)
     g = _groups(groups, where)
     _check_conv(where, x, w, b, g, transposed=True)
-    s = (1,) + _ints(stride, 1, "stride", where)
-    d = (1,) + _ints(dilation, 1, "dilation", where)
-    p = (0,) + _ints(padding, 1, "padding", where, least=0)
-    op_ = (0,) + _ints(output_padding, 1, "output_padding", where, least=0)
+    s = (1,) + int_tuple(stride, 1, "stride", where)
+    d = (1,) + int_tuple(dilation, 1, "dilation", where)
+    p = (0,) + int_tuple(padding, 1, "padding", where, least=0)
+    op_ = (0,) + int_tuple(output_padding, 1, "output_padding", where, least=0)
     flat_x = x.reshape(x.shape[:2] + (1,) + x.shape[2:])
     flat_w = w.reshape(w.shape[:2] + (1,) + w.shape[2:])
     out = _transposed(where, flat_x, flat_w, b, s, p, op_, d, g)
@@ -404,16 +393,20 @@ def conv2d(
     the transposed convolution.
     """
     geometry = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
-    gx = gw = gb = None
-    if needs_input_grad[0]:
-        gx = call("conv_transpose2d", g, w, size=tuple(x.shape[2:]), **geometry)
-    if needs_input_grad[1]:
-        gw = call("conv2d_weight", x, g, kernel=tuple(w.shape[2:]), **geometry)
+    return _with_bias(
+        needs_input_grad, g, b,
+        lambda: call("conv_transpose2d", g, w, size=tuple(x.shape[2:]), **geometry),
+        lambda: call("conv2d_weight", x, g, kernel=tuple(w.shape[2:]), **geometry),
+    )  # fmt: skip
+
+
+def _with_bias(needs: tuple[bool, ...], g: Any, b: Any, first: Any, second: Any) -> Grads:
+    """The gradients of a convolution's two operands (each computed only if needed) and,
+    if it has a bias, the bias's: ``g`` summed over the batch and the pixels."""
+    grads = (first() if needs[0] else None, second() if needs[1] else None)
     if b is None:
-        return gx, gw
-    if needs_input_grad[2]:
-        gb = g.sum(axis=(0, 2, 3))
-    return gx, gw, gb
+        return grads
+    return grads + ((g.sum(axis=(0, 2, 3)) if needs[2] else None),)
 
 
 TRANSPOSED = [
@@ -441,16 +434,11 @@ def conv_transpose2d(
     """grad_y = conv2d(G, W) (the adjoint of the adjoint), grad_W = the correlation of G
     with y, grad_b = G summed over the batch and the pixels."""
     geometry = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
-    gy = gw = gb = None
-    if needs_input_grad[0]:
-        gy = call("conv2d", g, w, **geometry)
-    if needs_input_grad[1]:
-        gw = call("conv2d_weight", g, y, kernel=tuple(w.shape[2:]), **geometry)
-    if b is None:
-        return gy, gw
-    if needs_input_grad[2]:
-        gb = g.sum(axis=(0, 2, 3))
-    return gy, gw, gb
+    return _with_bias(
+        needs_input_grad, g, b,
+        lambda: call("conv2d", g, w, **geometry),
+        lambda: call("conv2d_weight", g, y, kernel=tuple(w.shape[2:]), **geometry),
+    )  # fmt: skip
 
 
 def _torch_conv2d_weight(

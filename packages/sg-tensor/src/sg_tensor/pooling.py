@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from sg_scalar.declare import Case, Tie, Torch
+from sg_tensor.arguments import int_tuple
 from sg_tensor.convolution import Padding, Pair, windows
 from sg_tensor.op import OPS, call, composite, data, op, positional
 from sg_tensor.tensor import Tensor, as_tensor
@@ -32,19 +33,6 @@ Grads = tuple[Any, ...]
 # ---------------------------------------------------------------------------------------
 # Arguments and the windows' geometry (PyTorch's pooling_output_shape)
 # ---------------------------------------------------------------------------------------
-def _ints(value: Any, n: int, name: str, where: str, least: int) -> tuple[int, ...]:
-    values = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
-    if len(values) == 1 and n > 1:
-        values = values * n
-    if len(values) != n or any(
-        isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in values
-    ):
-        raise TypeError(f"{where}: {name} must be an int or {n} ints, got {value!r}")
-    if any(v < least for v in values):
-        raise ValueError(f"{where}: {name} must be at least {least}, got {value!r}")
-    return tuple(int(v) for v in values)
-
-
 def _pooled_size(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
     """Windows along one axis: PyTorch's count, where with ``ceil_mode`` a last partial
     window counts if it starts inside the input or its left padding."""
@@ -64,11 +52,11 @@ def pool_geometry(
     partial window)."""
     if not isinstance(ceil_mode, (bool, np.bool_)):
         raise TypeError(f"{where}: ceil_mode must be True or False, got {ceil_mode!r}")
-    kernel = _ints(kernel_size, spatial, "kernel_size", where, 1)
+    kernel = int_tuple(kernel_size, spatial, "kernel_size", where, 1)
     steps = kernel if stride is None or stride == [] or stride == () else stride
-    strides = _ints(steps, spatial, "stride", where, 1)
-    pads = _ints(padding, spatial, "padding", where, 0)
-    dilations = _ints(dilation, spatial, "dilation", where, 1)
+    strides = int_tuple(steps, spatial, "stride", where, 1)
+    pads = int_tuple(padding, spatial, "padding", where, 0)
+    dilations = int_tuple(dilation, spatial, "dilation", where, 1)
     for k, p, d in zip(kernel, pads, dilations):
         if p > (d * (k - 1) + 1) // 2:
             raise ValueError(f"{where}: padding {padding} must be at most half of the "
@@ -329,7 +317,7 @@ def _adaptive_avg_pool_entry(input: Any, output_size: Any) -> Tensor:
     if len(sizes) != 2:
         raise ValueError(f"{where}: output_size must be an int or 2 sizes, got {output_size!r}")
     sizes = tuple(n if s is None else s for s, n in zip(sizes, x.shape[2:]))
-    out = _ints(sizes, 2, "output_size", where, 0)
+    out = int_tuple(sizes, 2, "output_size", where, 0)
     rows = averaging(x.shape[2], out[0], x.dtype)
     cols = averaging(x.shape[3], out[1], x.dtype).T
     pooled = Tensor(rows) @ (x @ Tensor(cols))

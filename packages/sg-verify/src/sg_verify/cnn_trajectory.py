@@ -23,7 +23,14 @@ import sg_optim
 import sg_tensor as st
 from sg_verify.pytorch import torch_threads as threads
 from sg_verify.tolerances import TRAJECTORY
-from sg_verify.trajectory import TrajectoryResult, _hyperparameters, _max_abs
+from sg_verify.trajectory import (
+    TrajectoryResult,
+    _hyperparameters,
+    _max_abs,
+    gradient_difference,
+    parameter_difference,
+    step_both,
+)
 
 __all__ = ["CNN_OPTIMIZERS", "CNN_STEPS", "make_images", "run_cnn_trajectory", "sg_cnn"]
 
@@ -160,21 +167,11 @@ def run_cnn_trajectory(
                 tl.backward()
                 torch_loss[step] = float(tl.item())
                 seconds_torch += time.perf_counter() - start
-                grad_diff[step] = max(
-                    _max_abs(p.grad, t_params[n].grad.numpy())[0]
-                    for n, p in model.named_parameters()
-                )
-                start = time.perf_counter()
-                opt.step()
-                seconds_sg += time.perf_counter() - start
-                start = time.perf_counter()
-                topt.step()
-                seconds_torch += time.perf_counter() - start
-                for name, p in model.named_parameters():
-                    d, r = _max_abs(p.data, t_params[name].detach().numpy())
-                    param_max[name] = max(param_max[name], d)
-                    param_diff[step] = max(param_diff[step], d)
-                    param_rel[step] = max(param_rel[step], r)
+                pairs = [(n, p, t_params[n]) for n, p in model.named_parameters()]
+                grad_diff[step] = gradient_difference(pairs)
+                sg_s, torch_s = step_both(opt, topt)
+                seconds_sg, seconds_torch = seconds_sg + sg_s, seconds_torch + torch_s
+                param_diff[step], param_rel[step] = parameter_difference(pairs, param_max)
                 theirs = _buffers(tmodel)
                 for name, mine in _buffers(model).items():
                     buffer_diff = max(buffer_diff, _max_abs(mine, theirs[name])[0])

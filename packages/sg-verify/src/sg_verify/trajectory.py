@@ -364,6 +364,33 @@ def _max_abs(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return float(diff.max()), float((diff / np.maximum(1.0, np.abs(b))).max())
 
 
+def gradient_difference(pairs: Sequence[tuple[str, Any, Any]]) -> float:
+    """The largest gradient difference over ``(name, sg parameter, torch parameter)``."""
+    return max(_max_abs(p.grad, tp.grad.numpy())[0] for _, p, tp in pairs)
+
+
+def step_both(opt: Any, topt: Any) -> tuple[float, float]:
+    """Both optimizers take their step: the seconds each took."""
+    start = time.perf_counter()
+    opt.step()
+    middle = time.perf_counter()
+    topt.step()
+    return middle - start, time.perf_counter() - middle
+
+
+def parameter_difference(
+    pairs: Sequence[tuple[str, Any, Any]], worst: dict[str, float]
+) -> tuple[float, float]:
+    """The largest parameter difference and relative difference over ``(name, sg
+    parameter, torch parameter)``; ``worst`` keeps each parameter's largest so far."""
+    largest = relative = 0.0
+    for name, p, tp in pairs:
+        d, r = _max_abs(p.data, tp.detach().numpy())
+        worst[name] = max(worst[name], d)
+        largest, relative = max(largest, d), max(relative, r)
+    return largest, relative
+
+
 def run_trajectory(
     optimizer: str,
     steps: int = 200,
@@ -429,22 +456,11 @@ def run_trajectory(
                 torch_loss[t] = float(tl.item())
                 seconds_torch += time.perf_counter() - start
 
-                grad_diff[t] = max(
-                    _max_abs(p.grad, tp.grad.numpy())[0] for p, tp in zip(sg_params, t_list)
-                )
-
-                start = time.perf_counter()
-                opt.step()
-                seconds_sg += time.perf_counter() - start
-                start = time.perf_counter()
-                topt.step()
-                seconds_torch += time.perf_counter() - start
-
-                for name, p, tp in zip(names, sg_params, t_list):
-                    d, r = _max_abs(p.data, tp.detach().numpy())
-                    param_max[name] = max(param_max[name], d)
-                    param_diff[t] = max(param_diff[t], d)
-                    param_rel_diff[t] = max(param_rel_diff[t], r)
+                pairs = list(zip(names, sg_params, t_list))
+                grad_diff[t] = gradient_difference(pairs)
+                sg_s, torch_s = step_both(opt, topt)
+                seconds_sg, seconds_torch = seconds_sg + sg_s, seconds_torch + torch_s
+                param_diff[t], param_rel_diff[t] = parameter_difference(pairs, param_max)
 
         with torch.no_grad():
             final_torch = float(_loss(torch.nn.functional, problem.loss, tmodel(X_t), y_t).item())
