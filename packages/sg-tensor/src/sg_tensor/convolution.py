@@ -28,6 +28,7 @@ negative: rows past the last window, which no window reads (``conv_transpose2d``
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -378,7 +379,20 @@ CONV2D = [
 """Strides, padding of every form, dilation, groups, a 1x1 kernel, an unbatched input."""
 
 
-@op("conv2d", _conv2d, "conv", _conv2d_entry, method=None, torch="F.conv2d",
+def _same_padding_quietly(name: str) -> Torch:
+    """PyTorch's ``F.<name>``, without the warning (once per process) that
+    ``padding="same"`` with an even kernel pads a copy of the input (sg does too)."""
+
+    def call(torch: Any, *args: Any, **params: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Using padding='same' with even kernel lengths")
+            return getattr(torch.nn.functional, name)(*args, **params)
+
+    return Torch(f"F.{name}", call=call)
+
+
+@op("conv2d", _conv2d, "conv", _conv2d_entry, method=None,
+    torch=_same_padding_quietly("conv2d"),
     inputs=(REAL, REAL, REAL), cases=CONV2D, bound=_conv_bound, needs_input_grad=True,
     analytic=True)  # fmt: skip
 def conv2d(
@@ -498,7 +512,8 @@ CONV1D = [
     positional(_conv1d_entry, ((2, 3, 8), (2, 3, 2)), stride=2, padding=1, dilation=2),
     positional(_conv1d_entry, ((1, 4, 5), (4, 2, 4), (4,)), padding="same", groups=2),
 ]  # fmt: skip
-composite("conv1d", "conv", _conv1d_entry, method=None, torch="F.conv1d", uses=("conv2d",),
+composite("conv1d", "conv", _conv1d_entry, method=None, uses=("conv2d",),
+          torch=_same_padding_quietly("conv1d"),
           inputs=(REAL, REAL, REAL), cases=CONV1D)  # fmt: skip
 composite("conv_transpose1d", "conv", _conv_transpose1d_entry, method=None,
           torch="F.conv_transpose1d", uses=("conv_transpose2d",), inputs=(REAL, REAL, REAL),
