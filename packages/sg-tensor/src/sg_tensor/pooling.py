@@ -150,7 +150,7 @@ def winners(
 def _winning_index(x: np.ndarray, peaks: Any, **geometry: Any) -> tuple[np.ndarray, ...]:
     rows, cols = winners(x, peaks=peaks, **geometry)
     n, c = x.shape[:2]
-    return np.arange(n).reshape(-1, 1, 1, 1), np.arange(c).reshape(1, -1, 1, 1), rows, cols
+    return np.arange(n)[:, None, None, None], np.arange(c)[None, :, None, None], rows, cols
 
 
 def _max_pool_entry(
@@ -225,7 +225,7 @@ def _divisor(
         _counts(n, o, k, s, before, count_include_pad)
         for n, o, k, s, (before, _) in zip(x.shape[2:], out, kernel, stride, padding)
     )
-    return (rows.reshape(-1, 1) * cols).astype(x.dtype)
+    return np.multiply.outer(rows, cols).astype(x.dtype)
 
 
 def _avg_pool2d(

@@ -177,6 +177,21 @@ CLASSIFIED: dict[str, tuple[str, str]] = {
         "sg_scalar.graph:_exact_gradient:3:18:Const:1->0",
     ),
     **_each(
+        EQUIVALENT,
+        """The convolution and pooling operators see only 4-D arrays (N, C, H, W): their
+        public calls add the batch axis of an unbatched input and the height axis of a
+        1-D one before the operator runs. On those, axis ``2`` is axis ``-2``,
+        ``shape[2:]`` is ``shape[-2:]`` and ``shape[:2]`` is ``shape[:-2]``.""",
+        "sg_tensor.convolution:conv2d:15:66:Const:2->-2",
+        "sg_tensor.convolution:conv2d:16:65:Const:2->-2",
+        "sg_tensor.convolution:conv_transpose2d:11:65:Const:2->-2",
+        "sg_tensor.convolution:conv2d_weight:11:64:Const:2->-2",
+        "sg_tensor.convolution:_with_bias:7:36:Const:2->-2",
+        "sg_tensor.pooling:avg_pool2d:8:21:Const:2->-2",
+        "sg_tensor.pooling:_divisor:9:51:Const:2->-2",
+        "sg_tensor.pooling:_winning_index:3:20:Const:2->-2",
+    ),
+    **_each(
         LIMIT,
         """``ga = None`` after a one-input rule only drops the driver's own reference to a
         gradient it has handed on: without it that array lives until the next one-input
