@@ -18,8 +18,9 @@ Three implementations of the same arithmetic, float64:
 - **numpy**: written by hand the way a careful numpy programmer writes a CNN: the
   windows of the padded input as an ``as_strided`` view, copied once into columns and
   multiplied by the kernel matrix (im2col); the input gradient multiplied back and added
-  into place one kernel offset at a time (col2im); max pooling over non-overlapping 2x2
-  blocks by reshaping, its gradient through the position of each block's first maximum.
+  into place one kernel offset at a time (col2im); max pooling over 2x2 blocks as the
+  maximum of four strided views, its gradient written through the same views where each
+  block's first maximum was.
   No graph, no bookkeeping; the input batch's gradient is never computed;
 - **sg-tensor**: ``Tensor`` parameters, ``sg_tensor.conv2d``, ``relu``, ``max_pool2d``,
   ``linear``, ``backward()`` and the update under ``no_grad()``, as a user writes it;
@@ -166,13 +167,15 @@ class NumpyCNN:
             np.maximum(z, 0, out=z)
             z = z.reshape(n, out_channels, height, width)
             record: dict[str, Any] = {"input": h, "cols": cols, "relu": z}
-            if i in net.pooled_after:
-                blocks = z.reshape(n, out_channels, height // 2, 2, width // 2, 2)
-                blocks = blocks.transpose(0, 1, 2, 4, 3, 5).reshape(
-                    n, out_channels, height // 2, width // 2, 4
-                )
-                record["argmax"] = blocks.argmax(axis=-1)
-                z = np.take_along_axis(blocks, record["argmax"][..., None], -1)[..., 0]
+            if i in net.pooled_after:  # the four corners of each 2x2 block, strided views
+                corners = [z[:, :, a::2, b::2] for a in (0, 1) for b in (0, 1)]
+                pooled = np.maximum(corners[0], corners[1])
+                np.maximum(pooled, np.maximum(corners[2], corners[3]), out=pooled)
+                first = np.full(pooled.shape, 3, dtype=np.int8)  # the first maximum's corner
+                for k in (2, 1, 0):
+                    np.copyto(first, k, where=corners[k] == pooled)
+                record["first"] = first
+                z = pooled
             saved.append(record)
             h = z
         flat = h.reshape(n, -1)
@@ -194,11 +197,11 @@ class NumpyCNN:
             relu = record["relu"]
             _, o, height, width = relu.shape
             if i in net.pooled_after:  # the gradient to each block's first maximum
-                routed = np.zeros((n, o, height // 2, width // 2, 4))
-                np.put_along_axis(routed, record["argmax"][..., None], g[..., None], -1)
-                g = routed.reshape(n, o, height // 2, width // 2, 2, 2)
-                g = g.transpose(0, 1, 2, 4, 3, 5).reshape(n, o, height, width)
-            g = g * (relu > 0)
+                routed = np.empty((n, o, height, width))
+                for k, (a, b) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+                    np.multiply(g, record["first"] == k, out=routed[:, :, a::2, b::2])
+                g = routed
+            g *= relu > 0  # g is a fresh array here: the relu's gradient in place
             gm = g.reshape(n, o, height * width)
             grad_k = np.matmul(gm, record["cols"].transpose(0, 2, 1)).sum(axis=0)
             grad_c = gm.sum(axis=(0, 2))
