@@ -243,3 +243,22 @@ def test_dropout2d_zeroes_whole_channels() -> None:
     layer.eval()
     x = Tensor(np.ones((2, 3, 2, 2)))
     assert layer(x) is x
+
+
+def test_dropout2d_reads_a_3d_input_as_batch_channels_length() -> None:
+    out = F.dropout2d(np.ones((6, 5, 4)), 0.5, rng=rng()).data
+    assert np.all((out == out[:, :, :1]).all(axis=2))  # one draw per (sample, channel)
+    assert 0 < (out[:, :, 0] == 0).mean() < 1
+
+
+def test_conv_layer_arguments_are_checked_when_built() -> None:
+    with pytest.raises(ValueError, match="Conv2d: padding must be ints or 'same' or 'valid'"):
+        nn.Conv2d(1, 2, 3, padding="full")
+    with pytest.raises(ValueError, match="padding='same' is not supported for strided"):
+        nn.Conv2d(1, 2, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match="ConvTranspose2d: padding must be ints, got 'same'"):
+        nn.ConvTranspose2d(1, 2, 3, padding="same")
+    layer = nn.ConvTranspose2d(1, 1, 3, stride=2, rng=rng())
+    with pytest.raises(ValueError, match=r"output_size must have 2 or 4 elements, got \(10,\)"):
+        layer(np.ones((1, 1, 4, 4)), output_size=(10,))
+    assert layer(np.ones((1, 1, 4, 4)), output_size=(1, 1, 10, 10)).shape == (1, 1, 10, 10)

@@ -180,3 +180,31 @@ def test_batch_norm_refuses_bad_arguments_without_touching_the_stats() -> None:
         st.batch_norm(x)
     np.testing.assert_array_equal(mean, np.zeros(3))
     np.testing.assert_array_equal(var, np.ones(3))
+
+
+def test_an_inf_stays_in_its_own_adaptive_windows() -> None:
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    x[0, 0, 0, 0] = np.inf
+    out = st.adaptive_avg_pool2d(x, 2).data.ravel()
+    assert out[0] == np.inf
+    np.testing.assert_array_equal(out[1:], [4.5, 10.5, 12.5])
+
+
+def test_one_dimensional_pooling_speaks_of_itself() -> None:
+    with pytest.raises(ValueError, match=r"max_pool1d: empty input \(1, 2, 0\)"):
+        st.max_pool1d(np.ones((1, 2, 0)), 2)
+    with pytest.raises(TypeError, match="avg_pool1d: input must be floating point"):
+        st.avg_pool1d(np.ones((1, 2, 4), dtype=np.int64), 2)
+    assert st.max_pool1d(np.ones((1, 2, 6)), 2, []).shape == (1, 2, 3)  # empty: the default
+    assert st.avg_pool2d(np.ones((1, 1, 4, 4)), 2, divisor_override=np.int64(2)).shape == (
+        1, 1, 2, 2,
+    )  # fmt: skip
+
+
+def test_batch_norm_arguments_are_checked_before_anything_changes() -> None:
+    x = rng().standard_normal((4, 3))
+    with pytest.raises(TypeError, match="batch_norm: momentum must be a number, got None"):
+        st.batch_norm(x, None, None, np.zeros(3), np.ones(3), training=True, momentum=None)
+    with pytest.raises(TypeError, match="running_mean must be a floating-point array"):
+        st.batch_norm(x, None, None, np.zeros(3, dtype=np.int64), np.ones(3), training=True)
+    assert st.batch_norm(x, None, None, np.zeros(3), np.ones(3), eps=0.0).shape == (4, 3)

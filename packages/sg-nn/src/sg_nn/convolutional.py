@@ -59,6 +59,14 @@ class _ConvNd(Module):
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = int_tuple(kernel_size, n, "kernel_size", where)
         self.stride = int_tuple(stride, n, "stride", where)
+        if isinstance(padding, str):
+            allowed = () if self.transposed else ("same", "valid")
+            if padding not in allowed:
+                forms = "ints" + "".join(f" or {a!r}" for a in allowed)
+                raise ValueError(f"{where}: padding must be {forms}, got {padding!r}")
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ValueError(f"{where}: padding='same' is not supported for strided "
+                                 f"convolutions (stride {self.stride})")  # fmt: skip
         self.padding = (
             padding if isinstance(padding, str) else int_tuple(padding, n, "padding", where, 0)
         )
@@ -159,7 +167,11 @@ class ConvTranspose2d(_ConvNd):
     def _output_padding(self, x: Tensor, output_size: Any) -> tuple[int, ...]:
         if output_size is None:
             return self.output_padding
-        sizes = tuple(output_size)[-self.spatial :]
+        given = tuple(output_size)
+        if len(given) not in (self.spatial, self.spatial + 2):
+            raise ValueError(f"{type(self).__name__}: output_size must have {self.spatial} or "
+                             f"{self.spatial + 2} elements, got {given}")  # fmt: skip
+        sizes = given[-self.spatial :]
         extra = []
         for i, wanted in enumerate(sizes):
             smallest = ((x.shape[-self.spatial + i] - 1) * self.stride[i] - 2 * self.padding[i]

@@ -112,24 +112,25 @@ def dropout(
 
 
 def _dropout(
-    name: str, input: Any, p: float, training: bool, rng: Any, spatial: int | None
+    name: str, input: Any, p: float, training: bool, rng: Any, channels: dict[int, int] | None
 ) -> Tensor:
-    """Dropout of single elements (``spatial`` None) or of whole channels: one draw per
-    (sample, channel) of an input with ``spatial`` trailing axes."""
+    """Dropout of single elements (``channels`` None) or of whole channels: one draw per
+    leading index, ``channels[ndim]`` of them for an input of ``ndim`` dimensions."""
     if not 0 <= p <= 1:
         raise ValueError(f"{name}: p must be in [0, 1], got {p}")
     t = st.as_tensor(input)
-    if spatial is not None and t.ndim not in (spatial + 1, spatial + 2):
-        raise ValueError(
-            f"{name}: expected a {spatial + 2}-D input (N, C, ...) or a {spatial + 1}-D one "
-            f"(C, ...), got shape {t.shape}"
-        )
+    if channels is not None and t.ndim not in channels:
+        ranks = " or ".join(f"{r}-D" for r in sorted(channels))
+        raise ValueError(f"{name}: expected a {ranks} input, got shape {t.shape}")
     if not training or p == 0:
         return t
     if p == 1:
         return t * 0.0
     generator = rng if rng is not None else init.default_generator()
-    shape = t.shape if spatial is None else t.shape[: t.ndim - spatial] + (1,) * spatial
+    shape = t.shape
+    if channels is not None:
+        leading = channels[t.ndim]
+        shape = t.shape[:leading] + (1,) * (t.ndim - leading)
     keep = generator.random(shape) >= p
     return t * (keep / (1 - p)).astype(t.dtype)
 
@@ -169,9 +170,10 @@ def dropout2d(
     *,
     rng: np.random.Generator | None = None,
 ) -> Tensor:
-    """Zero each channel of ``input`` (N, C, H, W) or (C, H, W) with probability ``p``
-    and scale the rest by ``1 / (1 - p)`` (the identity when not ``training``)."""
-    return _dropout("dropout2d", input, p, training, rng, 2)
+    """Zero each channel of ``input`` (N, C, H, W) with probability ``p`` and scale the
+    rest by ``1 / (1 - p)`` (the identity when not ``training``). A 3-D input is (N, C,
+    L), as PyTorch reads it: one draw per (sample, channel)."""
+    return _dropout("dropout2d", input, p, training, rng, {3: 2, 4: 2})
 
 
 def dropout1d(
@@ -184,7 +186,7 @@ def dropout1d(
 ) -> Tensor:
     """Zero each channel of ``input`` (N, C, L) or (C, L) with probability ``p`` and scale
     the rest by ``1 / (1 - p)`` (the identity when not ``training``)."""
-    return _dropout("dropout1d", input, p, training, rng, 1)
+    return _dropout("dropout1d", input, p, training, rng, {2: 1, 3: 2})
 
 
 def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Tensor:

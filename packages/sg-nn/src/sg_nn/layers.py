@@ -171,8 +171,9 @@ class Dropout(Module):
 
 
 class Dropout2d(Module):
-    """Zero whole channels of (N, C, H, W) or (C, H, W) inputs with probability ``p`` in
-    training mode, scaling the rest by ``1 / (1 - p)``; the identity in evaluation mode."""
+    """Zero whole channels of (N, C, H, W) inputs (or (N, C, L), as PyTorch reads a 3-D
+    input) with probability ``p`` in training mode, scaling the rest by ``1 / (1 - p)``;
+    the identity in evaluation mode."""
 
     def __init__(
         self, p: float = 0.5, inplace: bool = False, rng: np.random.Generator | None = None

@@ -37,8 +37,10 @@ class _BatchNorm(Module):
         where = type(self).__name__
         if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 1:
             raise ValueError(f"{where}: num_features must be a positive int, got {num_features!r}")
-        if momentum is not None and not 0 <= momentum <= 1:
-            raise ValueError(f"{where}: momentum must be in [0, 1] or None, got {momentum!r}")
+        if momentum is not None and (
+            isinstance(momentum, bool) or not isinstance(momentum, (int, float))
+        ):
+            raise TypeError(f"{where}: momentum must be a number or None, got {momentum!r}")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         dtype = st.get_default_dtype() if dtype is None else dtype

@@ -68,13 +68,19 @@ def _channel(t: Any, x: Tensor, name: str) -> Any:
     return t.reshape(view) if isinstance(t, Tensor) else value.reshape(view)
 
 
+def _updatable(running: Any, name: str) -> None:
+    """Running statistics must be floating arrays or Tensors: they are updated in place."""
+    target = running.data if isinstance(running, Tensor) else running
+    if not isinstance(target, np.ndarray) or target.dtype.kind != "f":
+        what = getattr(target, "dtype", type(running).__name__)
+        raise TypeError(f"batch_norm: {name} must be a floating-point array or Tensor, "
+                        f"updated in place in training; got {what}")  # fmt: skip
+
+
 def _update(running: Any, batch: np.ndarray, momentum: float) -> None:
     """``running = (1 - momentum) * running + momentum * batch``, in place (the running
     statistics are buffers the caller owns, as in PyTorch)."""
     target = running.data if isinstance(running, Tensor) else running
-    if not isinstance(target, np.ndarray):
-        raise TypeError(f"batch_norm: running statistics must be arrays or Tensors to be "
-                        f"updated in place, got {type(running).__name__}")  # fmt: skip
     target *= 1.0 - momentum
     target += momentum * batch.astype(target.dtype, copy=False)
 
@@ -92,7 +98,10 @@ def _batch_norm_entry(
         raise ValueError(f"batch_norm: expected an input (N, C, ...), got shape {x.shape}")
     if x.data.dtype.kind != "f":
         raise TypeError(f"batch_norm: input must be floating point, got dtype {x.dtype}")
-    if not eps > 0:
+    for name, value in (("momentum", momentum), ("eps", eps)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"batch_norm: {name} must be a number, got {value!r}")
+    if not eps >= 0 or (training and not eps > 0):
         raise ValueError(f"batch_norm: eps must be positive, got {eps!r}")
     axes = (0,) + tuple(range(2, x.ndim))
     if training:
@@ -109,8 +118,9 @@ def _batch_norm_entry(
         if affine[0] is None and affine[1] is not None:  # the operator's inputs: (x, w, b)
             affine[0] = Tensor(np.ones(x.shape[1], dtype=x.dtype))
         if running_mean is not None:  # checked first: a failed call changes nothing
-            _channel(running_mean, x, "running_mean")
-            _channel(running_var, x, "running_var")
+            for running, name in ((running_mean, "running_mean"), (running_var, "running_var")):
+                _channel(running, x, name)
+                _updatable(running, name)
             _update(running_mean, x.data.mean(axis=axes), momentum)
             unbiased = x.data.var(axis=axes) * (count / (count - 1))
             _update(running_var, unbiased, momentum)

@@ -12,7 +12,8 @@ Pooling reduces each window of a channel to one number, with the windows of
   in it, ``count_include_pad=False``); its gradient spreads each output gradient evenly
   over the window: a transposed convolution with a kernel of ones.
 - ``adaptive_avg_pool2d`` averages windows that tile the input into a given output
-  size: two matrix products with averaging matrices, so it needs no rule of its own.
+  size, one axis at a time: the windows gathered by indexing and summed, so it needs no
+  rule of its own.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 from sg_scalar.declare import Case, Tie, Torch
 from sg_tensor.arguments import int_tuple
 from sg_tensor.convolution import Padding, Pair, windows
+from sg_tensor.elementwise import _where
 from sg_tensor.op import OPS, call, composite, data, op, positional
 from sg_tensor.tensor import Tensor, as_tensor
 
@@ -57,11 +59,9 @@ def pool_geometry(
     strides = int_tuple(steps, spatial, "stride", where, 1)
     pads = int_tuple(padding, spatial, "padding", where, 0)
     dilations = int_tuple(dilation, spatial, "dilation", where, 1)
-    for k, p, d in zip(kernel, pads, dilations):
-        if p > (d * (k - 1) + 1) // 2:
-            raise ValueError(f"{where}: padding {padding} must be at most half of the "
-                             f"effective kernel size (kernel {kernel_size}, dilation "
-                             f"{dilation})")  # fmt: skip
+    if any(p > k // 2 for k, p in zip(kernel, pads)):
+        raise ValueError(f"{where}: padding {padding} must be at most half of the kernel "
+                         f"size {kernel_size}")  # fmt: skip
     size = x.shape[-spatial:]
     out = tuple(_pooled_size(n, k, s, p, d, bool(ceil_mode))
                 for n, k, s, p, d in zip(size, kernel, strides, pads, dilations))  # fmt: skip
@@ -252,13 +252,16 @@ def _avg_pool_entry(
         raise TypeError(f"{where}: count_include_pad must be True or False, got "
                         f"{count_include_pad!r}")  # fmt: skip
     if divisor_override is not None:
-        if isinstance(divisor_override, bool) or not isinstance(divisor_override, int):
+        if isinstance(divisor_override, bool) or not isinstance(
+            divisor_override, (int, np.integer)
+        ):
             raise TypeError(f"{where}: divisor_override must be an int, got "
                             f"{divisor_override!r}")  # fmt: skip
         if divisor_override == 0:
             raise ValueError(f"{where}: divisor_override must not be zero")
+    override = None if divisor_override is None else int(divisor_override)
     ctx = {**geometry, "count_include_pad": bool(count_include_pad),
-           "divisor_override": divisor_override}  # fmt: skip
+           "divisor_override": override}  # fmt: skip
     out = x._apply1(OPS["avg_pool2d"], ctx)
     return out.reshape(out.shape[1:]) if unbatched else out
 
@@ -298,13 +301,22 @@ def avg_pool2d(
 # ---------------------------------------------------------------------------------------
 # adaptive_avg_pool2d: averaging matrices
 # ---------------------------------------------------------------------------------------
-def averaging(n: int, out: int, dtype: Any) -> np.ndarray:
-    """The ``(out, n)`` matrix whose row ``i`` averages PyTorch's adaptive window ``i``:
-    from ``floor(i n / out)`` to ``ceil((i + 1) n / out)``."""
-    rows = np.arange(out).reshape(-1, 1)
-    starts, ends = (rows * n) // out, -((-(rows + 1) * n) // out)
-    inside = (np.arange(n) >= starts) & (np.arange(n) < ends)
-    return (inside / (ends - starts)).astype(dtype)
+def _average_along(x: Tensor, axis: int, out: int) -> Tensor:
+    """The mean over each of PyTorch's ``out`` adaptive windows along ``axis``: window
+    ``i`` runs from ``floor(i n / out)`` to ``ceil((i + 1) n / out)``. The windows are
+    gathered (padded to the longest with a repeated index, masked out by ``where``, not
+    multiplied by 0, so an inf or a nan stays in its own windows) and summed."""
+    n = x.shape[axis]
+    rows = np.arange(out)[:, None]
+    starts, ends = (rows * n) // out, -((-(rows + 1) * n) // out)  # (out, 1)
+    width = int((ends - starts).max(initial=1))
+    positions = starts + np.arange(width)  # (out, width)
+    trailing = (1,) * (x.ndim - axis - 1)
+    picked = x[(slice(None),) * axis + (np.minimum(positions, n - 1),)]
+    inside = (positions < ends).reshape(positions.shape + trailing)
+    total = _where(inside, picked, 0.0).sum(axis=axis + 1)
+    counts = (ends - starts).reshape((out,) + trailing).astype(x.dtype)
+    return total / counts
 
 
 def _adaptive_avg_pool_entry(input: Any, output_size: Any) -> Tensor:
@@ -318,9 +330,7 @@ def _adaptive_avg_pool_entry(input: Any, output_size: Any) -> Tensor:
         raise ValueError(f"{where}: output_size must be an int or 2 sizes, got {output_size!r}")
     sizes = tuple(n if s is None else s for s, n in zip(sizes, x.shape[2:]))
     out = int_tuple(sizes, 2, "output_size", where, 0)
-    rows = averaging(x.shape[2], out[0], x.dtype)
-    cols = averaging(x.shape[3], out[1], x.dtype).T
-    pooled = Tensor(rows) @ (x @ Tensor(cols))
+    pooled = _average_along(_average_along(x, 2, out[0]), 3, out[1])
     return pooled.reshape(pooled.shape[1:]) if unbatched else pooled
 
 
@@ -329,7 +339,7 @@ def _torch_adaptive(torch: Any, x: Any, output_size: Any) -> Any:
 
 
 composite("adaptive_avg_pool2d", "pool", _adaptive_avg_pool_entry, method=None,
-          uses=("matmul",), torch=Torch(call=_torch_adaptive),
+          uses=("getitem", "where", "sum", "div"), torch=Torch(call=_torch_adaptive),
           cases=[Case({"output_size": 1}, (X,)), Case({"output_size": (4, 3)}, (X,)),
                  Case({"output_size": (None, 5)}, (X,)),
                  Case({"output_size": 4}, ((3, 9, 10),), label="unbatched")])  # fmt: skip
@@ -340,14 +350,15 @@ composite("adaptive_avg_pool2d", "pool", _adaptive_avg_pool_entry, method=None,
 # ---------------------------------------------------------------------------------------
 def _as_2d(where: str, input: Any) -> Tensor:
     """(N, C, L) as (N, C, 1, L), (C, L) as (C, 1, L)."""
-    x = as_tensor(input)
-    if x.ndim not in (2, 3):
-        raise ValueError(f"{where}: expected a 3-D input (N, C, L) or a 2-D one (C, L), got "
-                         f"shape {x.shape}")  # fmt: skip
-    return x.reshape(x.shape[:-1] + (1,) + x.shape[-1:])
+    _batched(where, input, spatial=1)  # checked with the 1-D shape and name
+    t = as_tensor(input)
+    return t.reshape(t.shape[:-1] + (1,) + t.shape[-1:])
 
 
 def _one(value: Any, where: str, name: str) -> Any:
+    """A 1-D size: an int or one int in a sequence (an empty stride is the default)."""
+    if isinstance(value, (tuple, list)) and not value and name == "stride":
+        return None
     if isinstance(value, (tuple, list)):
         if len(value) != 1:
             raise ValueError(f"{where}: {name} must be an int or 1 int, got {value!r}")
@@ -363,7 +374,7 @@ def _max_pool1d_entry(
     where = "max_pool1d"
     x = _as_2d(where, input)
     k = _one(kernel_size, where, "kernel_size")
-    s = None if stride is None else _one(stride, where, "stride")
+    s = _one(stride, where, "stride") if stride is not None else None
     result = _max_pool_entry(x, (1, k), (1, k if s is None else s), (0, _one(padding, where,
                              "padding")), (1, _one(dilation, where, "dilation")), ceil_mode,
                              return_indices)  # fmt: skip
