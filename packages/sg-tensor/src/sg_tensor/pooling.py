@@ -24,7 +24,7 @@ import numpy as np
 
 from sg_scalar.declare import Case, Tie, Torch
 from sg_tensor.arguments import int_tuple
-from sg_tensor.convolution import Padding, Pair, windows
+from sg_tensor.convolution import Padding, Pair, out_size, windows
 from sg_tensor.elementwise import _where
 from sg_tensor.op import OPS, call, composite, data, op, positional
 from sg_tensor.tensor import Tensor, as_tensor
@@ -91,12 +91,10 @@ def _batched(where: str, input: Any, spatial: int = 2) -> tuple[Tensor, bool]:
 def pooled_size(
     x: np.ndarray, *, stride: Pair, padding: Padding, dilation: Pair, kernel: Pair
 ) -> Pair:
-    """The output size of a pooling operator's context on ``x`` (N, C, H, W)."""
-    h, w = (
-        (n + before + after - d * (k - 1) - 1) // s + 1
-        for n, k, s, (before, after), d in zip(x.shape[2:], kernel, stride, padding, dilation)
-    )
-    return h, w
+    """The output size of a pooling operator's context on ``x`` (N, C, H, W): as many
+    windows as a convolution with that geometry has."""
+    _, _, h, w = x.shape
+    return out_size((h, w), kernel, stride, padding, dilation)
 
 
 # ---------------------------------------------------------------------------------------
