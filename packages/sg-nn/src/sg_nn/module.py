@@ -27,6 +27,7 @@ import sg_tensor as st
 from sg_nn.checkpoint import CheckpointError
 from sg_nn.hooks import ForwardHook, ForwardPreHook, RemovableHandle
 from sg_tensor import Tensor
+from sg_tensor.capturing import replayed
 
 __all__ = ["IncompatibleKeys", "Module", "Parameter"]
 
@@ -367,6 +368,7 @@ class Module:
         fn(self)
         return self
 
+    @replayed
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient (to ``None``, or to zeros)."""
         for param in self.parameters():

@@ -15,6 +15,8 @@ import numpy as np
 import sg_tensor as st
 from sg_nn.module import Module, Parameter
 from sg_tensor import Tensor
+from sg_tensor.capturing import replayed
+from sg_tensor.normalization import update_running_stats
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]
 
@@ -82,20 +84,23 @@ class _BatchNorm(Module):
         if t.shape[1] != self.num_features:
             raise ValueError(f"{type(self).__name__}: expected {self.num_features} channels "
                              f"(dimension 1), got input of shape {t.shape}")  # fmt: skip
-        factor = 0.0 if self.momentum is None else self.momentum
         update = self.training and self.track_running_stats
-        if update:
-            tracked = self.num_batches_tracked + 1
-            if self.momentum is None:  # a cumulative moving average
-                factor = 1.0 / float(tracked)
         use_batch = self.training or self.running_mean is None
         out = st.batch_norm(t, self.weight, self.bias,
-                            self.running_mean if update or not self.training else None,
-                            self.running_var if update or not self.training else None,
-                            use_batch, factor, self.eps)  # fmt: skip
-        if update:  # counted once the batch went through (a failed call counts nothing)
-            self.num_batches_tracked = np.asarray(tracked, dtype=np.int64)
+                            None if self.training else self.running_mean,
+                            None if self.training else self.running_var,
+                            use_batch, 0.0, self.eps)  # fmt: skip
+        if update:  # once the batch went through: a failed call changes nothing
+            self._track(t)
         return out
+
+    @replayed  # a captured training step counts and moves the statistics at every replay
+    def _track(self, batch: Tensor) -> None:
+        """Count the batch and move the running statistics towards its own."""
+        tracked = self.num_batches_tracked + 1
+        factor = self.momentum if self.momentum is not None else 1.0 / float(tracked)
+        update_running_stats(self.running_mean, self.running_var, batch, factor)
+        self.num_batches_tracked = np.asarray(tracked, dtype=np.int64)
 
     def extra_repr(self) -> str:
         """PyTorch's: ``16, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True``."""

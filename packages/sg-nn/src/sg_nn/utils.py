@@ -27,6 +27,7 @@ import numpy as np
 
 import sg_tensor as st
 from sg_tensor import Tensor
+from sg_tensor.capturing import replayed
 
 __all__ = [
     "clip_grad_norm_",
@@ -81,6 +82,7 @@ def _vector_norm(x: np.ndarray, p: float) -> np.ndarray:
     return np.asarray(value, dtype=a.dtype)
 
 
+@replayed
 def clip_grad_norm_(
     parameters: Tensor | Iterable[Tensor],
     max_norm: float,
@@ -126,6 +128,7 @@ def clip_grad_norm_(
     return Tensor(np.asarray(total_norm))
 
 
+@replayed
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
     """Clip every gradient entry, in place, into ``[-clip_value, clip_value]``."""
     clip_value = float(clip_value)

@@ -29,6 +29,7 @@ from sg_optim._checks import (
     is_integer,
 )
 from sg_tensor import Tensor
+from sg_tensor.capturing import replayed
 
 __all__ = ["Optimizer"]
 
@@ -39,6 +40,12 @@ class Optimizer(ABC):
     #: every key the state of a parameter may hold (subclasses list theirs): ``"step"``
     #: is a count, the others are arrays of the parameter's shape
     state_keys: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # A captured training step (sg_tensor.capture) runs step() and zero_grad() again
+        # at every replay: they change state the tape does not record.
+        super().__init_subclass__(**kwargs)
+        replay_methods(cls, ("step", "zero_grad"))
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
@@ -100,6 +107,7 @@ class Optimizer(ABC):
         """Raise naming any invalid hyperparameter of ``group`` (subclasses extend this)."""
         check_non_negative(where, "lr", group["lr"], "learning rate")
 
+    @replayed
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients: to ``None`` (the default, as PyTorch), or to zeros."""
         for group in self.param_groups:
@@ -292,3 +300,11 @@ class Optimizer(ABC):
                 if k != "params":
                     lines.append(f"    {k}: {group[k]}")
         return "\n".join([*lines, ")"])
+
+
+def replay_methods(cls: type, names: tuple[str, ...]) -> None:
+    """Mark ``cls``'s own definitions of these methods as replayed by a captured step."""
+    for name in names:
+        method = cls.__dict__.get(name)
+        if callable(method) and not getattr(method, "__sg_replayed__", False):
+            setattr(cls, name, replayed(method))

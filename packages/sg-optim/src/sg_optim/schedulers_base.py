@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sg_optim._checks import Where, check_non_negative, is_integer
-from sg_optim.optimizer import Optimizer
+from sg_optim.optimizer import Optimizer, replay_methods
+from sg_tensor.capturing import replayed
 
 __all__ = ["LRScheduler"]
 
@@ -42,6 +43,10 @@ class LRScheduler:
     #: state_dict() entries saved in another form than the attribute (LambdaLR's
     #: functions, SequentialLR's schedulers): their subclass checks and loads them
     _saved_separately: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)  # step() changes rates: a captured step replays it
+        replay_methods(cls, ("step",))
 
     def __init__(self, optimizer: Optimizer) -> None:
         """Subclasses set their arguments as attributes, then call this."""
@@ -112,6 +117,7 @@ class LRScheduler:
         self.last_epoch = 0
         self._set_lrs(lrs)
 
+    @replayed
     def step(self) -> None:
         """Advance one epoch and set the new rates."""
         lrs = self._get_lr(self.last_epoch + 1, initial=False)  # first: an error changes nothing

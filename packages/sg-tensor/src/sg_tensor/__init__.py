@@ -42,6 +42,7 @@ from sg_tensor import (  # declare operators
     tensor_methods,
 )
 from sg_tensor.autograd import grad, hessian, hvp, jacobian
+from sg_tensor.capturing import Captured, CaptureError, capture
 from sg_tensor.dtypes import (
     bool,
     float16,
@@ -95,7 +96,8 @@ del activations, convolution, elementwise, inplace, linalg, pooling, reductions,
 del normalization, shapes, tensor_methods
 
 __all__ = [
-    "DECLARATIONS", "OPS", "Function", "FunctionCtx", "GraphReleasedError",
+    "DECLARATIONS", "OPS", "CaptureError", "Captured", "Function", "FunctionCtx",
+    "GraphReleasedError", "capture",
     "NotTwiceDifferentiableError", "ShapeMismatchError", "Tensor", "__version__", "arange",
     "allclose", "argmax", "argmin", "argsort", "equal", "isfinite", "isinf", "isnan",
     "logical_and", "logical_not", "logical_or", "logical_xor",

@@ -14,6 +14,7 @@ import numpy as np
 
 from sg_scalar.bounds import Bounds, unit
 from sg_scalar.declare import Case, Domain, Kink, Param, Torch
+from sg_tensor.kernels import Into
 from sg_tensor.op import call, choice, data, indicator, number, op, peak, quiet, real
 
 Grads = tuple[Any, ...]
@@ -61,7 +62,12 @@ def sigmoid(g: Any, out: Any, x: Any) -> Grads:
 SLOPES = [Case({"negative_slope": s}) for s in (0.1, 0.01, -0.2)]
 
 
-@op("relu", lambda x: np.maximum(x, 0), edges=[Kink(0.0, "left")])
+def _relu_into(outs: Any, g: Any, out: Any, x: Any) -> Grads:
+    return (np.multiply(g, out > 0, out=outs[0]),)
+
+
+@op("relu", lambda x: np.maximum(x, 0), edges=[Kink(0.0, "left")],
+    into=Into(lambda o, x: np.maximum(x, 0, out=o), _relu_into))  # fmt: skip
 def relu(g: Any, out: Any, x: Any) -> Grads:
     """d(relu x) = dx where the output is > 0, else 0 (so 0 at the kink x == 0).
 

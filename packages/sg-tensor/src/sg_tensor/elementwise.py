@@ -26,6 +26,7 @@ from sg_scalar.bounds import (
 )
 from sg_scalar.declare import NONZERO, POSITIVE, REAL, Case, Domain, Kink, Tie, Torch, power_domain
 from sg_scalar.graph import Op
+from sg_tensor.kernels import Into
 from sg_tensor.op import OPS, composite, data, indicator, number, op, quiet
 from sg_tensor.tensor import Tensor, as_tensor, binary, operand
 
@@ -35,21 +36,36 @@ Grads = tuple[Any, ...]
 # ---------------------------------------------------------------------------------------
 # Binary arithmetic (broadcasting)
 # ---------------------------------------------------------------------------------------
-@op("add", np.add, "binary", operator="+", numpy=np.add, torch="+", bound=total, analytic=True)
+def _sub_into(outs: Any, g: Any, out: Any, a: Any, b: Any) -> Grads:
+    return g, np.negative(g, out=outs[1])
+
+
+def _mul_into(
+    outs: Any, g: Any, out: Any, a: Any, b: Any, *, needs_input_grad: tuple[bool, bool]
+) -> Grads:
+    need_a, need_b = needs_input_grad
+    ga = (np.multiply(g, b, out=outs[0]) if outs[0] is not None else g * b) if need_a else None
+    gb = (np.multiply(g, a, out=outs[1]) if outs[1] is not None else g * a) if need_b else None
+    return ga, gb
+
+
+@op("add", np.add, "binary", operator="+", numpy=np.add, torch="+", bound=total, analytic=True,
+    into=Into(forward=lambda o, a, b: np.add(a, b, out=o)))  # fmt: skip
 def add(g: Any, out: Any, a: Any, b: Any) -> Grads:
     """d(a + b) = da + db."""
     return g, g
 
 
 @op("sub", np.subtract, "binary", operator="-", numpy=np.subtract, torch="-", bound=total,
-    analytic=True)  # fmt: skip
+    analytic=True, into=Into(lambda o, a, b: np.subtract(a, b, out=o), _sub_into))  # fmt: skip
 def sub(g: Any, out: Any, a: Any, b: Any) -> Grads:
     """d(a - b) = da - db. (Its own rule rather than a + (-b): one pass less over memory.)"""
     return g, -g
 
 
 @op("mul", np.multiply, "binary", operator="*", numpy=np.multiply, torch="*", bound=product,
-    needs_input_grad=True, analytic=True)  # fmt: skip
+    needs_input_grad=True, analytic=True,
+    into=Into(lambda o, a, b: np.multiply(a, b, out=o), _mul_into))  # fmt: skip
 def mul(g: Any, out: Any, a: Any, b: Any, *, needs_input_grad: tuple[bool, bool]) -> Grads:
     """d(a * b) = b da + a db."""
     need_a, need_b = needs_input_grad

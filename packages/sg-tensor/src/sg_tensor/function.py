@@ -49,6 +49,7 @@ from sg_scalar.graph import (
     is_grad_enabled,
     no_grad,
 )
+from sg_tensor.capturing import refuse
 from sg_tensor.tensor import Tensor, _leaf, _reduces_to
 
 __all__ = ["Function", "FunctionCtx", "once_differentiable"]
@@ -181,6 +182,7 @@ class Function:
                     f"{cls.__name__}.apply: {key}= is a Tensor that requires grad; pass it "
                     "positionally, so that it is an input of the graph and gets a gradient"
                 )
+        refuse(f"a custom Function ({cls.__name__}.apply)")
         args = tuple(Tensor(a) if isinstance(a, np.ndarray) else a for a in args)
         record = is_grad_enabled() and any(isinstance(a, Tensor) and a.requires_grad for a in args)
         needs = tuple(record and isinstance(a, Tensor) and a.requires_grad for a in args)

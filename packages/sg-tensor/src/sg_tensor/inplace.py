@@ -25,6 +25,7 @@ import numpy as np
 
 from sg_scalar.graph import is_grad_enabled, record_modification
 from sg_tensor.arguments import normalize_index
+from sg_tensor.capturing import refuse
 from sg_tensor.tensor import Tensor
 
 __all__ = ["METHODS", "install"]
@@ -47,6 +48,7 @@ def _value(other: Any) -> Any:
 
 def _write(x: Tensor, name: str, result: Any) -> Tensor:
     """Store ``result`` in ``x``'s own array (same shape and dtype) and note the change."""
+    refuse(f"an in-place operation ({name})")
     if not x.data.flags.writeable:
         raise ValueError(f"{name}: the tensor's array (shape {x.shape}) is read-only")
     result = np.asarray(result)
@@ -135,6 +137,7 @@ def clamp_(self: Tensor, min: Any = None, max: Any = None) -> Tensor:
 
 def setitem(self: Tensor, index: Any, value: Any) -> None:
     """``x[index] = value``: in place, as the other in-place operations."""
+    refuse("an in-place operation (__setitem__)")
     _writable(self, "__setitem__")
     try:
         self.data[normalize_index(index, self.shape)] = _value(value)

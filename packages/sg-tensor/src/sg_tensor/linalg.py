@@ -15,6 +15,7 @@ import numpy as np
 
 from sg_scalar.bounds import Bounds
 from sg_scalar.declare import REAL, Case
+from sg_tensor.kernels import Into
 from sg_tensor.op import OPS, composite, op
 from sg_tensor.tensor import Tensor, as_tensor, binary, operand
 
@@ -112,9 +113,35 @@ def _linear_bound(b: Bounds) -> float:
     return b.m(0) * b.m(1) * b.shapes[0][-1] + (b.m(2) if len(b.shapes) > 2 else 0.0)
 
 
+def _linear_into(o: np.ndarray, x: np.ndarray, w: np.ndarray, b: Any = None) -> Any:
+    if b is not None and b.dtype != o.dtype:
+        return _linear(x, w, b)
+    np.matmul(x, w.T, out=o)
+    return o if b is None else np.add(o, b, out=o)
+
+
+def _linear_rule_into(
+    outs: Any, g: Any, out: Any, x: Any, w: Any, b: Any = None, *,
+    needs_input_grad: tuple[bool, ...],
+) -> Grads:  # fmt: skip
+    """:func:`linear`'s rule, each gradient into its buffer."""
+    bx, bw, bb = (*outs, None)[:3]
+    gx = (g @ w if bx is None else np.matmul(g, w, out=bx)) if needs_input_grad[0] else None
+    if x.ndim != 2:
+        g = g.reshape((-1, g.shape[-1]))
+        x = x.reshape((-1, x.shape[-1]))
+    gw = (g.T @ x if bw is None else np.matmul(g.T, x, out=bw)) if needs_input_grad[1] else None
+    if b is None:
+        return gx, gw
+    if not needs_input_grad[2]:
+        return gx, gw, None
+    return gx, gw, np.add.reduce(g, axis=0, out=bb)
+
+
 @op("linear", _linear, "linear", _linear_entry, method=None, torch="F.linear",
     inputs=(REAL, REAL, REAL), cases=[Case({}, shapes) for shapes in LINEAR_SHAPES],
-    bound=_linear_bound, needs_input_grad=True, analytic=True)  # fmt: skip
+    bound=_linear_bound, needs_input_grad=True, analytic=True,
+    into=Into(_linear_into, _linear_rule_into))  # fmt: skip
 def linear(
     g: Any, out: Any, x: Any, w: Any, b: Any = None, *, needs_input_grad: tuple[bool, ...]
 ) -> Grads:

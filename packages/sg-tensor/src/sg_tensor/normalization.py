@@ -25,6 +25,7 @@ import numpy as np
 
 from sg_scalar.bounds import Bounds
 from sg_scalar.declare import REAL, Case, Torch
+from sg_tensor.capturing import replayed
 from sg_tensor.op import OPS, composite, op, positional
 from sg_tensor.tensor import Tensor, as_tensor, operand
 
@@ -85,6 +86,18 @@ def _update(running: Any, batch: np.ndarray, momentum: float) -> None:
     target += momentum * batch.astype(target.dtype, copy=False)
 
 
+@replayed  # a captured training step updates the statistics at every replay
+def update_running_stats(running_mean: Any, running_var: Any, x: Tensor, momentum: float) -> None:
+    """Move the running statistics (arrays or tensors, updated in place) ``momentum`` of
+    the way towards the batch ``x``'s: its mean and its unbiased variance per channel."""
+    data = x.data
+    axes = (0,) + tuple(range(2, data.ndim))
+    count = data.size // max(data.shape[1], 1)
+    _update(running_mean, data.mean(axis=axes), momentum)
+    unbiased = data.var(axis=axes) * (count / (count - 1))
+    _update(running_var, unbiased, momentum)
+
+
 def _batch_norm_entry(
     input: Any, weight: Any = None, bias: Any = None, running_mean: Any = None,
     running_var: Any = None, training: bool = False, momentum: float = 0.1, eps: float = 1e-5,
@@ -121,9 +134,7 @@ def _batch_norm_entry(
             for running, name in ((running_mean, "running_mean"), (running_var, "running_var")):
                 _channel(running, x, name)
                 _updatable(running, name)
-            _update(running_mean, x.data.mean(axis=axes), momentum)
-            unbiased = x.data.var(axis=axes) * (count / (count - 1))
-            _update(running_var, unbiased, momentum)
+            update_running_stats(running_mean, running_var, x, momentum)
         inputs = [x] + [t for t in affine if t is not None]
         ctx = {"axes": axes, "eps": float(eps)}
         return Tensor._apply_n(OPS["batch_norm"], inputs, ctx)

@@ -47,6 +47,7 @@ import numpy as np
 from sg_scalar.bounds import Bound, same
 from sg_scalar.declare import REAL, Case, Declaration, Domain, Edge, Form, Param, Params, Torch
 from sg_scalar.graph import Op, Rule
+from sg_tensor.kernels import INTO, Into
 
 __all__ = [
     "DECLARATIONS",
@@ -97,20 +98,28 @@ def op(
     entry: Callable[..., Any] | None = None,
     *,
     needs_input_grad: bool = False,
+    into: Into | None = None,
     **facts: Any,
 ) -> Callable[[Rule], Op]:
     """Declare an operator: its forward and facts here, its gradient rule below.
 
     ``needs_input_grad=True`` passes the rule a tuple saying which inputs need a
-    gradient, for rules where skipping one saves real work. ``entry`` and the facts are
-    the arguments of :func:`composite`.
+    gradient, for rules where skipping one saves real work. ``into``: kernels computing
+    the same forward and rule into given arrays, which a captured step
+    (:func:`sg_tensor.capture`) allocates once (see :mod:`sg_tensor.kernels`). ``entry``
+    and the facts are the arguments of :func:`composite`.
     """
 
     def register(rule: Rule) -> Op:
         if name in OPS:
             _redeclaring(name, OPS[name].vjp, rule)
             del DECLARATIONS[name]
+        previous = OPS.get(name)
+        if previous is not None:
+            INTO.pop(previous, None)
         OPS[name] = Op(name, forward, rule, needs_input_grad=needs_input_grad)
+        if into is not None:
+            INTO[OPS[name]] = into
         composite(name, signature, entry, _op=OPS[name], **facts)
         return OPS[name]
 

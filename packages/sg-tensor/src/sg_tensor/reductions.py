@@ -17,6 +17,7 @@ import numpy as np
 from sg_scalar.bounds import Bounds
 from sg_scalar.declare import Case, Domain, Kink, Tie, Torch, ZeroSpread
 from sg_tensor.arguments import Axes, flag, normalize_axis, one_axis
+from sg_tensor.kernels import Into
 from sg_tensor.op import OPS, data, indicator, op, peak, quiet
 
 Grads = tuple[Any, ...]
@@ -156,8 +157,28 @@ def _mean(x: np.ndarray, *, axis: Axes, keepdims: bool) -> Any:
     return np.add.reduce(x, axis=axis, keepdims=keepdims) / n  # type: ignore[call-overload]
 
 
+def _mean_into(o: np.ndarray, x: np.ndarray, *, axis: Axes, keepdims: bool) -> Any:
+    n = _count(x.shape, axis)
+    if n == 0:
+        return _mean(x, axis=axis, keepdims=keepdims)
+    np.add.reduce(x, axis=axis, keepdims=keepdims, out=o)
+    return np.divide(o, n, out=o)
+
+
+def _mean_rule_into(outs: Any, g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
+    (o,) = outs
+    if o is None:
+        return mean.vjp(g, out, x, axis=axis, keepdims=keepdims)  # the rule itself
+    share = g / _count(x.shape, axis)
+    if not keepdims and share.ndim:  # as expand(): the reduced axes back as size 1, filled
+        share = share.reshape(tuple(1 if i in axis else n for i, n in enumerate(x.shape)))
+    np.copyto(o, share)
+    return (o,)
+
+
 @op("mean", _mean, "reduction", numpy=np.mean, cases=AXES,
-    torch=Torch("torch.mean", dim="axis", keepdim="keepdims"), analytic=True)  # fmt: skip
+    torch=Torch("torch.mean", dim="axis", keepdim="keepdims"), analytic=True,
+    into=Into(_mean_into, _mean_rule_into))  # fmt: skip
 def mean(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
     """d mean(x) = 1/n for each of the n elements averaged."""
     return (expand(g / _count(x.shape, axis), x.shape, axis, keepdims),)

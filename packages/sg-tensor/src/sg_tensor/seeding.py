@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sg_tensor.capturing import refuse
+
 __all__ = ["default_generator", "manual_seed"]
 
 _default = np.random.default_rng(0)
@@ -26,4 +28,5 @@ def manual_seed(seed: int) -> np.random.Generator:
 
 def default_generator() -> np.random.Generator:
     """The generator used when no ``rng`` is given."""
+    refuse("drawing random numbers (dropout, randn, a shuffled loader)")
     return _default

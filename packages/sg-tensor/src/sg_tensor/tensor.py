@@ -19,6 +19,7 @@ from sg_scalar import graph
 from sg_scalar.graph import Op, ShapeMismatchError
 from sg_tensor import dtypes
 from sg_tensor import op as op_module
+from sg_tensor.capturing import _recording, refuse
 
 __all__ = ["Tensor", "as_tensor", "binary", "operand"]
 
@@ -46,7 +47,7 @@ class Tensor:
 
     __slots__ = (
         "data",
-        "grad",
+        "_grad",
         "requires_grad",
         "_op",
         "_parents",
@@ -61,7 +62,7 @@ class Tensor:
     __array_priority__ = 1000  # numpy defers to Tensor's reflected operators
 
     data: np.ndarray
-    grad: Any
+    _grad: Any
     requires_grad: bool
     _op: Op | None
     _parents: tuple[Tensor, ...]
@@ -88,7 +89,7 @@ class Tensor:
                 f"Tensor(): unsupported dtype {array.dtype} (use bool, integer or float data)"
             )
         self.data = array
-        self.grad = None
+        self._grad = None
         self.requires_grad = False
         self._op = None
         self._parents = ()
@@ -125,6 +126,22 @@ class Tensor:
         return self._op is None
 
     @property
+    def grad(self) -> Any:
+        """The gradient a backward pass stored (a leaf's, or a tensor's that
+        ``retain_grad()``), or ``None``."""
+        if _recording.tape is not None:
+            refuse("reading .grad (update parameters with an sg_optim optimizer, whose "
+                   "step() is replayed)")  # fmt: skip
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if _recording.tape is not None:
+            refuse("setting .grad (clear gradients with the optimizer's zero_grad(), "
+                   "which is replayed)")  # fmt: skip
+        self._grad = value
+
+    @property
     def op(self) -> str:
         """The name of the operator that produced this tensor (``""`` for a leaf)."""
         return "" if self._op is None else self._op.name
@@ -135,6 +152,7 @@ class Tensor:
 
     def item(self) -> Any:
         """The single element as a Python number."""
+        refuse("reading a value into Python (item(), float(), int(), bool())")
         if self.data.size != 1:
             raise ValueError(f"item(): the tensor has {self.data.size} elements, not 1")
         return self.data.item()
@@ -154,6 +172,7 @@ class Tensor:
             yield self[i]
 
     def __bool__(self) -> bool:
+        refuse("reading a value into Python (bool(tensor), `if tensor:`)")
         return bool(self.data)
 
     def __float__(self) -> float:
@@ -211,6 +230,7 @@ class Tensor:
                 raise TypeError("backward(): pass grad or gradient, not both")
             grad = gradient
         if inputs is not None:  # accumulate into these tensors alone (PyTorch's inputs=)
+            refuse("backward(inputs=...)")
             self._backward_into(inputs, grad, retain_graph, create_graph)
             return
         if not self.requires_grad:
@@ -248,6 +268,12 @@ class Tensor:
             else:
                 root_seed = Tensor(seed)
         graph.refuse_modified(self)  # nothing a rule reads was modified in place since
+        if _recording.tape is not None:  # sg_tensor.capture: the pass becomes instructions
+            if create_graph:
+                refuse("backward(create_graph=True)")
+            with np.errstate(all="ignore"):
+                _recording.tape.backward(self, grad, seed, retain_graph)
+            return
         with np.errstate(all="ignore"):  # IEEE results (inf, nan) at domain edges
             graph.backward(self, root_seed, retain_graph=retain_graph, create_graph=create_graph)
 
@@ -280,12 +306,12 @@ class Tensor:
         if isinstance(g, Tensor):  # create_graph: the gradient is a differentiable node
             if g.dtype != self.data.dtype:
                 g = g.astype(self.data.dtype)
-            if self.grad is None:
+            if self._grad is None:
                 # A new node with its own array, as PyTorch clones: ``g`` may be the
                 # caller's seed itself, a view of it (reshape), or held by another leaf.
-                self.grad = g * 1.0
+                self._grad = g * 1.0
             else:
-                self.grad = self.grad + g
+                self._grad = self._grad + g
             return
         if type(g) is not _ndarray:  # rules on 0-d arrays give numpy scalars
             g = np.asarray(g)
@@ -293,10 +319,10 @@ class Tensor:
             g = g.astype(self.data.dtype)
         elif g.base is not None or not g.flags.writeable:
             g = g.copy()  # a view of another array: never alias it
-        if self.grad is None:
-            self.grad = g.copy() if _already_stored(g, stored) else g
+        if self._grad is None:
+            self._grad = g.copy() if _already_stored(g, stored) else g
         else:
-            self.grad = self.grad + g
+            self._grad = self._grad + g
 
     @staticmethod
     def _fit_gradient(g: Any, x: Tensor, op: Op, index: int) -> Any:
@@ -359,7 +385,7 @@ class Tensor:
             raise _forward_error(op, (self,), error) from error
         out = _new(Tensor)
         out.data = data if type(data) is _ndarray else np.asarray(data)
-        out.grad = None
+        out._grad = None
         out._pending = None
         out._modified = 0
         if self.requires_grad and _grad_mode.enabled:
@@ -374,6 +400,8 @@ class Tensor:
             out._op = None
             out._parents = ()
             out._ctx = None
+        if _recording.tape is not None:  # sg_tensor.capture is recording this call
+            _recording.tape.forward(op, (self,), ctx, out)
         return out
 
     def _apply2(self, op: Op, other: Tensor, ctx: dict[str, Any] | None = None) -> Tensor:
@@ -388,7 +416,7 @@ class Tensor:
             raise _forward_error(op, (self, other), error) from error
         out = _new(Tensor)
         out.data = data if type(data) is _ndarray else np.asarray(data)
-        out.grad = None
+        out._grad = None
         out._pending = None
         out._modified = 0
         if (self.requires_grad or other.requires_grad) and _grad_mode.enabled:
@@ -403,6 +431,8 @@ class Tensor:
             out._op = None
             out._parents = ()
             out._ctx = None
+        if _recording.tape is not None:
+            _recording.tape.forward(op, (self, other), ctx, out)
         return out
 
     @staticmethod
@@ -421,6 +451,8 @@ class Tensor:
                     out._ctx = ctx
                     out._epoch = _inplace.count
                     break
+        if _recording.tape is not None:
+            _recording.tape.forward(op, inputs, ctx, out)
         return out
 
     def _binary(self, op: Op, other: Any, reflected: bool = False) -> Tensor:
@@ -573,7 +605,7 @@ def _flat(data: Any) -> Iterator[Any]:
 def _leaf(data: np.ndarray) -> Tensor:
     out = _new(Tensor)
     out.data = data
-    out.grad = None
+    out._grad = None
     out.requires_grad = False
     out._op = None
     out._parents = ()

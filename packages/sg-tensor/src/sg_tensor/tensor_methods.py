@@ -24,6 +24,7 @@ import numpy as np
 from sg_scalar.graph import RELEASED, Op
 from sg_tensor.arguments import one_axis
 from sg_tensor.arguments import shape_arg as _shape_arg
+from sg_tensor.capturing import refuse
 from sg_tensor.tensor import LEAF_HOOKS, Tensor, _run_hooks
 
 __all__ = ["install"]
@@ -62,6 +63,7 @@ def dim(self: Tensor) -> int:
 
 def tolist(self: Tensor) -> Any:
     """The data as nested Python lists (a Python number for a 0-d tensor)."""
+    refuse("reading a value into Python (tolist())")
     return self.data.tolist()
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from sg_scalar import graph
 from sg_scalar.graph import ShapeMismatchError
 from sg_tensor import tensor as tensor_module
+from sg_tensor.capturing import refuse
 from sg_tensor.tensor import LEAF_HOOKS, Tensor, _run_hooks
 
 __all__ = ["backward", "grad", "hessian", "hvp", "jacobian"]
@@ -95,6 +96,7 @@ def grad(
     arguments are PyTorch's, in its order; ``only_inputs`` is accepted and ignored, as
     PyTorch ignores it. Hooks registered on the inputs see their gradients.
     """
+    refuse("autograd.grad()")
     if materialize_grads:
         allow_unused = True
     outs = _as_tuple("grad", "outputs", outputs)

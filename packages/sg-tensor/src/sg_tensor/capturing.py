@@ -1,0 +1,560 @@
+"""Capture a training step once, replay it without a graph: ``step = sg_tensor.capture(fn)``.
+
+An eager step builds a graph node per operation, sorts it, runs each rule through the
+driver and lets numpy allocate every array afresh. When the same step runs again and
+again on inputs of the same shapes, all of that is the same every time except the
+numbers. :func:`capture` records one call of ``fn`` as a flat *tape*: each operator's
+forward, each gradient rule, each sum the driver makes of two contributions, each
+gradient stored in a leaf, and each replayed side effect (an optimizer's ``step()``,
+``zero_grad()``, batch norm's running statistics) as one instruction on numbered
+*slots* of arrays. Later calls fill the input slots and run the instructions; operators
+that declare a kernel writing into a given array (``into=`` in their declaration) write
+into buffers allocated once at capture, so a replayed step allocates almost nothing.
+
+What a replay computes is what the eager step computes, bit for bit: the same
+functions on the same arrays in the same order (the oracle suite checks 100 replayed
+steps against 100 eager ones, parameter for parameter).
+
+What is fixed at capture, as in any tracing compiler (``torch.compile``, ``jax.jit``):
+
+- the *shapes*, dtypes and requires-grad pattern of the tensor arguments, and the
+  values of the other arguments: a call that differs captures again (or raises, with
+  ``recapture=False``);
+- Python control flow and Python values read inside ``fn`` (a layer's ``training``
+  flag, a loss weight in a closure): change them and make a new capture;
+- Python side effects inside ``fn`` other than the replayed ones (printing, appending
+  to a list) happen at capture only.
+
+What cannot be replayed is refused while capturing, with an error naming it: random
+numbers (dropout), reading a value into Python (``.item()``, ``float()``, ``bool()``),
+in-place tensor operations other than the replayed ones, ``create_graph=True``,
+``autograd.grad``, and custom :class:`~sg_tensor.Function`\\s.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import numpy as np
+
+from sg_scalar import graph
+
+__all__ = ["CaptureError", "Captured", "capture", "replayed"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+Slots = list[Any]
+Instruction = Callable[[Slots], None]
+
+
+class CaptureError(RuntimeError):
+    """``fn`` does something a captured step cannot replay, or (``recapture=False``) a
+    call does not match the capture."""
+
+
+class _Recording(threading.local):
+    tape: Tape | None = None
+
+
+_recording = _Recording()
+
+
+def recording() -> Tape | None:
+    """The tape being recorded in this thread, or ``None`` (the usual, eager case)."""
+    return _recording.tape
+
+
+def refuse(what: str) -> None:
+    """Raise if a capture is being recorded: ``what`` cannot be replayed."""
+    tape = _recording.tape
+    if tape is not None and not tape.paused:
+        raise CaptureError(f"capture: {what} cannot be replayed by a captured step")
+
+
+def replayed(method: F) -> F:
+    """Mark a function with side effects (an optimizer's ``step``) to be run again by
+    every replay of a captured step that called it, with the same arguments.
+
+    Arrays and tensors among the arguments are read from the replay's slots where the
+    tape computed them; operators the function runs on tensors are not recorded (the
+    function itself is what runs again).
+    """
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        tape = _recording.tape
+        if tape is None or tape.paused:
+            return method(*args, **kwargs)
+        return tape.side_effect(method, args, kwargs)
+
+    wrapper.__sg_replayed__ = True  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------------
+# The tape: slots, how each is filled, and the instructions.
+# ---------------------------------------------------------------------------------------
+class _Standin:
+    """Shape and dtype of an input at capture, for the driver's fitting of a gradient."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.data = np.broadcast_to(np.empty((), dtype=array.dtype), array.shape)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+
+class Tape:
+    """One recorded call: the slots' sources, the instructions, the output layout."""
+
+    def __init__(self) -> None:
+        self.values: Slots = [None]  # each slot's array at capture (kept: ids stay unique);
+        # slot 0 (kernels.DISCARD) takes the results nobody reads
+        self.slot_of: dict[int, int] = {}  # id(array) -> slot, while recording
+        self.inputs: list[tuple[int, int]] = []  # (data, object) slots of each argument
+        self.input_objects: dict[int, int] = {}  # id(argument tensor) -> its object slot
+        self.tensors: list[tuple[int, Any]] = []  # (slot, outside Tensor): its .data
+        self.arrays: list[tuple[int, np.ndarray]] = []  # (slot, outside array): itself
+        self.program: list[Instruction] = []
+        self.buffers: dict[int, list[np.ndarray]] = {}  # slot -> buffers written there
+        self.writers: dict[int, Instruction] = {}  # id(buffer) -> the instruction writing it
+        self.leaves: list[tuple[Any, int]] = []  # (leaf, slot of the gradient it stores)
+        self.paused = 0  # > 0 inside a replayed side effect: nothing is recorded
+        self.output: Any = None  # the layout of fn's result (see _layout)
+
+    # -- slots ------------------------------------------------------------------------
+    def _new_slot(self, array: Any) -> int:
+        self.values.append(array)
+        slot = len(self.values) - 1
+        self.slot_of[id(array)] = slot
+        return slot
+
+    def input_slot(self, argument: Any) -> None:
+        """Slots for a tensor or array argument: its data, and the object itself (a leaf
+        among the arguments gets its gradient in the replay's own argument)."""
+        array = getattr(argument, "data", argument)
+        data = self._new_slot(array)
+        self.values.append(argument)
+        self.inputs.append((data, len(self.values) - 1))
+        if array is not argument:
+            self.input_objects[id(argument)] = len(self.values) - 1
+
+    def tensor_slot(self, tensor: Any) -> int:
+        """The slot of a tensor operand: computed by the tape, or read at each replay from
+        the tensor (a parameter, a constant made before or inside ``fn``)."""
+        array = tensor.data
+        slot = self.slot_of.get(id(array))
+        if slot is None:
+            slot = self._new_slot(array)
+            self.tensors.append((slot, tensor))
+        return slot
+
+    def array_slot(self, array: Any) -> int:
+        """The slot of a raw array argument (a side effect's): computed by the tape, or the
+        same array object at every replay (a buffer updated in place)."""
+        slot = self.slot_of.get(id(array))
+        if slot is None:
+            slot = self._new_slot(array)
+            self.arrays.append((slot, array))
+        return slot
+
+    def result_slot(self, array: Any) -> int:
+        return self._new_slot(array)
+
+    # -- recording ----------------------------------------------------------------------
+    def forward(self, op: graph.Op, inputs: Iterable[Any], ctx: Any, out: Any) -> None:
+        """Record ``out = op(*inputs, **ctx)`` (already computed by the eager call)."""
+        from sg_tensor.kernels import forward_instruction
+
+        slots = [self.tensor_slot(t) for t in inputs]
+        target = self.result_slot(out.data)
+        self.program.append(forward_instruction(self, op, slots, ctx or {}, target))
+
+    def emit(self, instruction: Instruction) -> None:
+        """Append ``instruction`` and run it now, on the capture's own slots."""
+        self.program.append(instruction)
+        instruction(self.values)
+
+    def side_effect(self, method: Callable[..., Any], args: tuple[Any, ...], kwargs: Any) -> Any:
+        """Run ``method`` now (nothing inside recorded) and record it to run at each replay."""
+        from sg_tensor.tensor import Tensor
+
+        def where(value: Any) -> Any:  # how a replay gets this argument back
+            if isinstance(value, Tensor):
+                known = id(value.data) in self.slot_of
+                if known and not any(t is value for _, t in self.tensors):
+                    return ("computed", self.slot_of[id(value.data)], None)
+                return ("tensor", self.tensor_slot(value), value)
+            if isinstance(value, np.ndarray):
+                return ("array", self.array_slot(value), None)
+            return ("value", value, None)
+
+        places = [where(a) for a in args]
+        named = {k: where(v) for k, v in kwargs.items()}
+        self.paused += 1
+        try:
+            result = method(*args, **kwargs)
+        finally:
+            self.paused -= 1
+
+        def run(s: Slots) -> None:
+            method(
+                *[_argument(p, s) for p in places],
+                **{k: _argument(p, s) for k, p in named.items()},
+            )
+
+        self.program.append(run)
+        return result
+
+    def backward(self, root: Any, given: Any, seed: Any, retain_graph: bool | None) -> None:
+        """Record (and run) the backward pass from ``root``: the driver's walk, the same
+        rules, sums and stores in the same order, as instructions (see
+        :func:`sg_scalar.graph._walk`, first order, gradients into leaves)."""
+        from sg_tensor.kernels import add_instruction, fit_instruction, rule_instruction
+
+        order = graph.topological_order(root)
+        pending: dict[int, int] = {id(root): self._seed_slot(given, seed)}
+        stores: list[tuple[Any, int]] = []
+        for node in reversed(order):
+            g = pending.pop(id(node), None)
+            op = node._op
+            if op is None:  # a leaf: its gradient is stored (or added) in .grad at the end
+                if g is not None:
+                    stores.append((node, g))
+                continue
+            if op is graph.RELEASED:
+                raise graph.GraphReleasedError(
+                    "Trying to backward through the graph a second time: its intermediate "
+                    "results were freed by the first backward()."
+                )
+            parents, ctx = node._parents, node._ctx
+            if not retain_graph:
+                node._op, node._parents, node._ctx = graph.RELEASED, (), None
+            if g is None:
+                continue
+            if op.needs_input_grad:
+                needs = tuple(p.requires_grad for p in parents)
+                ctx = {**ctx, "needs_input_grad": needs} if ctx else {"needs_input_grad": needs}
+            inputs = [self.tensor_slot(p) for p in parents]
+            out = self.tensor_slot(node)
+            grads = rule_instruction(self, op, g, out, inputs, ctx or {})
+            for i, (parent, grad) in enumerate(zip(parents, grads)):
+                if grad is None or not parent.requires_grad:
+                    continue
+                value, data = self.values[grad], parent.data
+                if not (type(value) is np.ndarray and value.shape == data.shape
+                        and value.dtype == data.dtype):  # fmt: skip
+                    grad = fit_instruction(self, grad, _Standin(data), op, i)
+                previous = pending.get(id(parent))
+                pending[id(parent)] = (
+                    grad if previous is None else add_instruction(self, previous, grad)
+                )
+        # Nothing in the pass reads a leaf's .grad: storing them all last gives the same.
+        # A leaf that is an argument of the call is the replay's argument (by its slot).
+        targets = [(self.input_objects.get(id(leaf), leaf), g) for leaf, g in stores]
+        self.leaves.extend(targets)
+        self.emit(_store_leaves(targets))
+
+    def _seed_slot(self, given: Any, seed: Any) -> int:
+        """The slot of the pass's seed: ``backward(g)``'s ``g`` converted to the root's
+        dtype as ``Tensor.backward`` converts it, at each replay when the tape computed it."""
+        source = getattr(given, "data", given)
+        slot = self.slot_of.get(id(source)) if isinstance(source, np.ndarray) else None
+        if slot is None:  # no gradient given, or a constant one
+            return self.array_slot(seed)
+        target = self.result_slot(seed)
+        dtype = seed.dtype
+
+        def convert(s: Slots) -> None:
+            s[target] = np.array(s[slot], dtype=dtype)
+
+        self.program.append(convert)
+        return target
+
+    def finish(self) -> None:
+        """Forget the capture's ids (arrays may be freed now) and guard the buffers that
+        end in a leaf's ``.grad``: a replay must not overwrite a gradient still held there."""
+        self.slot_of = {}
+        held = [(leaf, b) for leaf, slot in self.leaves for b in self.buffers.get(slot, ())]
+        if held:
+            first = min(self.program.index(self.writers[id(b)]) for _, b in held)
+            self.program.insert(first, _guard(held))
+
+
+def _argument(place: tuple[str, Any, Any], s: Slots) -> Any:
+    from sg_tensor.tensor import Tensor
+
+    kind, where, tensor = place
+    if kind == "tensor":  # read from outside: the tensor itself
+        return tensor
+    if kind == "computed":  # computed by the tape: this replay's value, as a tensor
+        return Tensor(s[where])
+    if kind == "array":
+        return s[where]
+    return where
+
+
+def _store_leaves(stores: list[tuple[Any, int]]) -> Instruction:
+    """Each leaf's gradient into its ``.grad``, as the driver stores it (a leaf given as
+    an int is the argument in that slot)."""
+    fixed = [(leaf._accumulate_grad, g) for leaf, g in stores if not isinstance(leaf, int)]
+    given = [(leaf, g) for leaf, g in stores if isinstance(leaf, int)]
+
+    def run(s: Slots) -> None:
+        stored: set[int] = set()  # the pass's ids of stored gradients (see _accumulate_grad)
+        for accumulate, g in fixed:
+            accumulate(s[g], stored)
+        for leaf, g in given:
+            s[leaf]._accumulate_grad(s[g], stored)
+
+    return run
+
+
+def _guard(held: list[tuple[Any, np.ndarray]]) -> Instruction:
+    """Before the first instruction writing a buffer that ends in a leaf's ``.grad``: a
+    leaf still holding it from the previous replay (its gradient was not cleared) gets
+    its own copy, as an eager step would leave it its own array."""
+
+    def run(s: Slots) -> None:
+        for leaf, buffer in held:
+            tensor = s[leaf] if isinstance(leaf, int) else leaf
+            if tensor._grad is buffer:
+                tensor._grad = buffer.copy()
+
+    return run
+
+
+# ---------------------------------------------------------------------------------------
+# Arguments: which are arrays (slots filled at each call), which are fixed values.
+# ---------------------------------------------------------------------------------------
+def _flatten(value: Any, arrays: list[Any]) -> Any:
+    """The key of ``value`` (shapes, dtypes, requires-grad flags and plain values), its
+    tensors and arrays appended to ``arrays`` in order."""
+    from sg_tensor.tensor import Tensor
+
+    if isinstance(value, Tensor):
+        arrays.append(value)
+        return ("tensor", value.data.shape, value.data.dtype, value.requires_grad)
+    if isinstance(value, np.ndarray):
+        arrays.append(value)
+        return ("array", value.shape, value.dtype)
+    if isinstance(value, (tuple, list)):
+        return (type(value).__name__, *[_flatten(v, arrays) for v in value])
+    if isinstance(value, dict):
+        return ("dict", *[(k, _flatten(v, arrays)) for k, v in value.items()])
+    try:
+        hash(value)
+    except TypeError:
+        raise CaptureError(
+            f"capture: an argument of type {type(value).__name__} is neither a tensor, an "
+            "array, a tuple, list or dict of them, nor a hashable value fixed at capture"
+        ) from None
+    return ("value", type(value).__name__, value)
+
+
+def _key(args: tuple[Any, ...], kwargs: dict[str, Any], arrays: list[Any]) -> Any:
+    """What a call must match to replay a tape: :func:`_flatten` of its arguments and the
+    grad mode (tensor arguments alone, the usual case, are spelled out: this runs at
+    every call)."""
+    from sg_tensor.tensor import Tensor
+
+    if not kwargs:
+        items = []
+        for a in args:
+            if type(a) is not Tensor:
+                break
+            data = a.data
+            arrays.append(a)
+            items.append(("tensor", data.shape, data.dtype, a.requires_grad))
+        else:
+            return ("call", ("tuple", *items), ("dict",), graph._grad_mode.enabled)
+        arrays.clear()
+    return ("call", _flatten(args, arrays), _flatten(kwargs, arrays), graph.is_grad_enabled())
+
+
+def _describe(key: Any) -> str:
+    args, kwargs = key[1], key[2]
+    return f"{_short(args)}{', ' + _short(kwargs) if kwargs[1:] else ''}"
+
+
+def _short(key: Any) -> str:
+    kind = key[0]
+    if kind == "tensor":
+        return f"Tensor{key[1]} {np.dtype(key[2]).name}{' requires_grad' if key[3] else ''}"
+    if kind == "array":
+        return f"array{key[1]} {np.dtype(key[2]).name}"
+    if kind == "value":
+        return repr(key[2])
+    if kind == "dict":
+        return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in key[1:]) + "}"
+    return "(" + ", ".join(_short(k) for k in key[1:]) + ")"
+
+
+def _layout(tape: Tape, value: Any) -> Any:
+    """How a replay rebuilds ``fn``'s result: tensors from slots, the rest as it was."""
+    from sg_tensor.tensor import Tensor
+
+    if isinstance(value, Tensor):
+        slot = tape.slot_of.get(id(value.data))
+        return ("slot", slot) if slot is not None else ("fixed", value)
+    if isinstance(value, np.ndarray):
+        slot = tape.slot_of.get(id(value))
+        return ("array", slot) if slot is not None else ("fixed", value)
+    if isinstance(value, (tuple, list)):
+        return (type(value), [_layout(tape, v) for v in value])
+    if isinstance(value, dict):
+        return (dict, {k: _layout(tape, v) for k, v in value.items()})
+    return ("fixed", value)
+
+
+def _rebuild(layout: Any, s: Slots) -> Any:
+    from sg_tensor.tensor import Tensor
+
+    kind, where = layout
+    if kind == "slot":  # a copy: the buffer is overwritten by the next replay
+        return Tensor(np.array(s[where]))
+    if kind == "array":
+        return np.array(s[where])
+    if kind == "fixed":
+        return where
+    if kind is dict:
+        return {k: _rebuild(v, s) for k, v in where.items()}
+    return kind(_rebuild(v, s) for v in where)
+
+
+# ---------------------------------------------------------------------------------------
+# The public callable.
+# ---------------------------------------------------------------------------------------
+class _Recorded:
+    """A finished tape, ready to replay."""
+
+    def __init__(self, tape: Tape) -> None:
+        self.size = len(tape.values)
+        self.inputs = tape.inputs
+        self.tensors = tape.tensors
+        self.arrays = tape.arrays
+        self.program = tape.program
+        self.output = tape.output
+        # What each outside tensor was at capture: a replay needs the same.
+        self.expected = [(t, t.data.shape, t.data.dtype, t.requires_grad) for _, t in tape.tensors]
+
+    def unchanged(self) -> str | None:
+        """``None``, or what changed since capture in a tensor ``fn`` reads from outside."""
+        for t, shape, dtype, requires_grad in self.expected:
+            data = t.data
+            if data.shape != shape or data.dtype != dtype or t.requires_grad != requires_grad:
+                return (
+                    f"a tensor read from outside the call was {shape} {dtype.name}"
+                    f"{' requires_grad' if requires_grad else ''} at capture and is now "
+                    f"{data.shape} {data.dtype.name}{' requires_grad' if t.requires_grad else ''}"
+                )
+        return None
+
+    def replay(self, arguments: list[Any]) -> Any:
+        s: Slots = [None] * self.size
+        for (data, slot), argument in zip(self.inputs, arguments):
+            s[slot] = argument
+            s[data] = getattr(argument, "data", argument)
+        for slot, tensor in self.tensors:
+            s[slot] = tensor.data
+        for slot, array in self.arrays:
+            s[slot] = array
+        with np.errstate(all="ignore"):  # as the eager backward (the forward's warnings too)
+            for run in self.program:
+                run(s)
+        return _rebuild(self.output, s)
+
+
+class Captured:
+    """``fn`` captured: call it as ``fn`` (see :func:`capture`).
+
+    ``captures`` counts the calls that recorded a tape (the first, and each call whose
+    arguments differed from every earlier capture's), ``replays`` the calls that
+    replayed one.
+    """
+
+    MAX_TAPES = 8  # distinct argument patterns kept (the oldest is dropped beyond)
+
+    def __init__(self, fn: Callable[..., Any], recapture: bool = True) -> None:
+        if not callable(fn):
+            raise TypeError(f"capture: expected a function, got {type(fn).__name__}")
+        self.fn = fn
+        self.recapture = recapture
+        self.captures = 0
+        self.replays = 0
+        self._tapes: dict[Any, _Recorded] = {}
+        functools.update_wrapper(self, fn)
+
+    def __repr__(self) -> str:
+        name = getattr(self.fn, "__qualname__", repr(self.fn))
+        return f"<captured {name}: {self.captures} capture(s), {self.replays} replay(s)>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _recording.tape is not None:  # inside another capture: part of its tape
+            return self.fn(*args, **kwargs)
+        arrays: list[Any] = []  # the tensor and array arguments, in order
+        key = _key(args, kwargs, arrays)
+        recorded = self._tapes.get(key)
+        changed = None if recorded is None else recorded.unchanged()
+        if recorded is not None and changed is None:
+            self.replays += 1
+            return recorded.replay(arrays)
+        if self._tapes and not self.recapture:
+            if changed is None:
+                known = " or ".join(_describe(k) for k in self._tapes)
+                changed = f"called with {_describe(key)}, captured with {known}"
+            raise CaptureError(f"capture: this call does not match the capture: {changed}")
+        return self._capture(args, kwargs, arrays, key)
+
+    def _capture(self, args: Any, kwargs: Any, arrays: list[Any], key: Any) -> Any:
+        tape = Tape()
+        for array in arrays:
+            tape.input_slot(array)
+        _recording.tape = tape
+        try:
+            result = self.fn(*args, **kwargs)
+            tape.output = _layout(tape, result)
+        finally:
+            _recording.tape = None
+        tape.finish()
+        self._tapes.pop(key, None)
+        if len(self._tapes) >= self.MAX_TAPES:
+            del self._tapes[next(iter(self._tapes))]
+        self._tapes[key] = _Recorded(tape)
+        self.captures += 1
+        return result
+
+
+def capture(fn: Callable[..., Any] | None = None, *, recapture: bool = True) -> Any:
+    """Record one call of ``fn`` (a training step: forward, loss, ``backward()``, the
+    optimizer's ``step()``) and replay it on later calls, without building a graph.
+
+    >>> import sg_tensor as st
+    >>> w = st.tensor([1.0, -2.0], requires_grad=True)
+    >>> @st.capture
+    ... def step(x):
+    ...     loss = ((x * w).sum() - 1.0) ** 2
+    ...     loss.backward()
+    ...     return loss
+    >>> step(st.tensor([1.0, 1.0]))       # records the tape (and runs it)
+    Tensor(4., requires_grad=True)
+    >>> w.grad = None
+    >>> step(st.tensor([3.0, 0.5]))       # replays it on the new numbers
+    Tensor(1.)
+    >>> w.grad
+    array([6., 1.])
+
+    A call whose tensors have other shapes, dtypes or requires-grad flags, or whose
+    other arguments have other values, records a new tape (``recapture=False``: raises
+    :class:`CaptureError` instead). A replay returns ``fn``'s result with each tensor
+    computed by the tape as a new tensor holding a copy of its value, without a graph.
+    See the module docstring for what is fixed at capture and what is refused.
+    """
+    if fn is None:
+        return functools.partial(capture, recapture=recapture)
+    return Captured(fn, recapture=recapture)

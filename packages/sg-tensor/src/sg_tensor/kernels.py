@@ -1,0 +1,239 @@
+"""The instructions of a captured step (:mod:`sg_tensor.capturing`), and the kernels that
+let an operator write into a buffer allocated once.
+
+An instruction is a closure ``run(slots)`` that reads its arrays from numbered slots and
+stores its results in others. It calls exactly what the eager step calls (the operator's
+forward, its rule, the driver's sum of two contributions, the fitting of a gradient to
+its input), so a replay computes the same numbers, unless the operator's declaration
+gives an :class:`Into` kernel: the same arithmetic, written into arrays the tape
+allocated once (``out=``), so that a replayed step allocates almost nothing. A kernel
+must give the same bits as its operator (``tests/test_capture.py`` checks every one at
+its declaration's cases).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sg_scalar import graph
+
+if TYPE_CHECKING:
+    from sg_tensor.capturing import Instruction, Slots, Tape
+
+__all__ = ["INTO", "Into"]
+
+_ndarray = np.ndarray
+
+
+@dataclass(frozen=True)
+class Into:
+    """An operator's kernels writing into given arrays (both optional).
+
+    ``forward(out, *inputs, **params)`` computes the forward into ``out`` (shaped and
+    typed as the forward's result) and returns it. ``rule(outs, g, out, *inputs,
+    **params)`` returns the rule's gradients, writing each one it computes into
+    ``outs[i]`` (``None`` where the rule gave ``None`` or no array of its own) or
+    returning what the rule returns there (``g`` itself, a view).
+    """
+
+    forward: Callable[..., Any] | None = None
+    rule: Callable[..., Any] | None = None
+
+
+DISCARD = 0
+"""The slot every tape reserves for results nobody reads."""
+
+INTO: dict[graph.Op, Into] = {}
+"""The kernels of the operators that declare some (``into=`` in ``@op``), by operator."""
+
+
+def _fresh(value: Any, inputs: list[Any]) -> bool:
+    """Whether ``value`` is an array of its own (not an input, not a view): a buffer
+    can stand in for it."""
+    return type(value) is _ndarray and value.base is None and all(value is not a for a in inputs)
+
+
+def forward_instruction(
+    tape: Tape, op: graph.Op, slots: list[int], ctx: dict[str, Any], target: int
+) -> Instruction:
+    """``slots[target] = op.forward(*slots[inputs], **ctx)``, into a buffer if it can."""
+    kernel = INTO[op].forward if op in INTO else None
+    value = tape.values[target]
+    if kernel is not None and _fresh(value, [tape.values[i] for i in slots]):
+        buffer = np.empty_like(value)
+        tape.buffers[target] = [buffer]
+        into = _forward_into(kernel, buffer, slots, ctx, target)
+        tape.writers[id(buffer)] = into
+        return into
+    forward = op.forward
+    if len(slots) == 1 and not ctx:
+        (a,) = slots
+
+        def unary(s: Slots) -> None:
+            d = forward(s[a])
+            s[target] = d if type(d) is _ndarray else np.asarray(d)
+
+        return unary
+    if len(slots) == 2 and not ctx:
+        a, b = slots
+
+        def binary(s: Slots) -> None:
+            d = forward(s[a], s[b])
+            s[target] = d if type(d) is _ndarray else np.asarray(d)
+
+        return binary
+
+    def general(s: Slots) -> None:
+        d = forward(*[s[i] for i in slots], **ctx)
+        s[target] = d if type(d) is _ndarray else np.asarray(d)
+
+    return general
+
+
+def _forward_into(
+    kernel: Callable[..., Any], buffer: np.ndarray, slots: list[int], ctx: dict[str, Any],
+    target: int,
+) -> Instruction:  # fmt: skip
+    """``slots[target] = kernel(buffer, *slots[inputs], **ctx)``, spelled out for the
+    usual arities: a replay is a loop of these calls."""
+    if not ctx and len(slots) == 1:
+        (a,) = slots
+
+        def unary(s: Slots) -> None:
+            s[target] = kernel(buffer, s[a])
+
+        return unary
+    if not ctx and len(slots) == 2:
+        a, b = slots
+
+        def binary(s: Slots) -> None:
+            s[target] = kernel(buffer, s[a], s[b])
+
+        return binary
+    if not ctx and len(slots) == 3:
+        a, b, c = slots
+
+        def ternary(s: Slots) -> None:
+            s[target] = kernel(buffer, s[a], s[b], s[c])
+
+        return ternary
+
+    def general(s: Slots) -> None:
+        s[target] = kernel(buffer, *[s[i] for i in slots], **ctx)
+
+    return general
+
+
+def rule_instruction(
+    tape: Tape, op: graph.Op, g: int, out: int, inputs: list[int], ctx: dict[str, Any]
+) -> list[int | None]:
+    """Record and run ``op``'s rule; the slots of its gradients (``None``: no gradient)."""
+    values = tape.values
+    with np.errstate(all="ignore"):
+        grads = op.vjp(values[g], values[out], *[values[i] for i in inputs], **ctx)
+    if not isinstance(grads, (tuple, list)) or len(grads) != len(inputs):
+        raise graph._wrong_count(op, grads, len(inputs))
+    targets = [None if x is None else tape.result_slot(x) for x in grads]
+    kernel = INTO[op].rule if op in INTO else None
+    vjp = op.vjp
+    if kernel is not None:
+        seen = [values[g], values[out], *[values[i] for i in inputs]]
+        buffers = tuple(np.empty_like(x) if _fresh(x, seen) else None for x in grads)
+        for t, buffer in zip(targets, buffers):
+            if buffer is not None and t is not None:
+                tape.buffers[t] = [buffer]
+
+        into = _rule_into(kernel, buffers, g, out, inputs, ctx, targets)
+        for buffer in buffers:
+            if buffer is not None:
+                tape.writers[id(buffer)] = into
+        tape.program.append(into)
+    else:
+
+        def plain(s: Slots) -> None:
+            found = vjp(s[g], s[out], *[s[i] for i in inputs], **ctx)
+            for t, x in zip(targets, found):
+                if t is not None:
+                    s[t] = x
+
+        tape.program.append(plain)
+    return targets
+
+
+def _rule_into(
+    kernel: Callable[..., Any], buffers: tuple[Any, ...], g: int, out: int, inputs: list[int],
+    ctx: dict[str, Any], targets: list[int | None],
+) -> Instruction:  # fmt: skip
+    """Run a rule kernel and store the gradients it gives (a ``None`` one in the tape's
+    discard slot)."""
+    stores = [t if t is not None else DISCARD for t in targets]
+    if len(inputs) == 1:
+        (a,), (ta,) = inputs, stores
+
+        def unary(s: Slots) -> None:
+            (s[ta],) = kernel(buffers, s[g], s[out], s[a], **ctx)
+
+        return unary
+    if len(inputs) == 2:
+        (a, b), (ta, tb) = inputs, stores
+
+        def binary(s: Slots) -> None:
+            s[ta], s[tb] = kernel(buffers, s[g], s[out], s[a], s[b], **ctx)
+
+        return binary
+    if len(inputs) == 3:
+        (a, b, c), (ta, tb, tc) = inputs, stores
+
+        def ternary(s: Slots) -> None:
+            s[ta], s[tb], s[tc] = kernel(buffers, s[g], s[out], s[a], s[b], s[c], **ctx)
+
+        return ternary
+
+    def general(s: Slots) -> None:
+        found = kernel(buffers, s[g], s[out], *[s[i] for i in inputs], **ctx)
+        for t, x in zip(targets, found):
+            if t is not None:
+                s[t] = x
+
+    return general
+
+
+def fit_instruction(tape: Tape, g: int, standin: Any, op: graph.Op, index: int) -> int:
+    """The driver's fitting of a gradient to its input's shape and dtype."""
+    from sg_tensor.tensor import Tensor
+
+    fit = Tensor._fit_gradient
+    target = tape.result_slot(fit(tape.values[g], standin, op, index))
+
+    def run(s: Slots) -> None:
+        s[target] = fit(s[g], standin, op, index)
+
+    tape.program.append(run)
+    return target
+
+
+def add_instruction(tape: Tape, a: int, b: int) -> int:
+    """Two contributions to one gradient summed, as the driver sums them."""
+    value = tape.values[a] + tape.values[b]
+    target = tape.result_slot(value)
+    if type(value) is _ndarray:
+        buffer = np.empty_like(value)
+        tape.buffers[target] = [buffer]
+        add = np.add
+
+        def into(s: Slots) -> None:
+            s[target] = add(s[a], s[b], out=buffer)
+
+        tape.writers[id(buffer)] = into
+        tape.program.append(into)
+        return target
+
+    def plain(s: Slots) -> None:
+        s[target] = s[a] + s[b]
+
+    tape.program.append(plain)
+    return target

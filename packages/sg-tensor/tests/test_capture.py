@@ -1,0 +1,304 @@
+"""A captured step replays exactly what the eager step computes, and refuses what it cannot."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import sg_tensor as st
+from sg_tensor import CaptureError, Tensor
+from sg_tensor.capturing import replayed
+from sg_tensor.kernels import INTO
+
+
+@replayed
+def sgd_update(params: list[Tensor], lr: float) -> None:
+    """A hand-written update, replayed by every call of a captured step."""
+    for p in params:
+        p.data -= lr * p.grad
+        p.grad = None
+
+
+def mlp_params(widths: tuple[int, ...], seed: int = 0) -> list[Tensor]:
+    rng = np.random.default_rng(seed)
+    params = []
+    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+        params.append(Tensor(rng.standard_normal((fan_out, fan_in)) / np.sqrt(fan_in),
+                             requires_grad=True))  # fmt: skip
+        params.append(Tensor(rng.uniform(-0.1, 0.1, fan_out), requires_grad=True))
+    return params
+
+
+def mlp_step(params: list[Tensor], spelling: str = "linear") -> Callable[..., Tensor]:
+    def step(x: Tensor, y: Tensor) -> Tensor:
+        h = x
+        for i in range(0, len(params), 2):
+            w, b = params[i], params[i + 1]
+            h = st.linear(h, w, b) if spelling == "linear" else h @ w.T + b
+            if i + 2 < len(params):
+                h = h.relu()
+        d = h - y
+        loss = (d * d).mean()
+        loss.backward()
+        sgd_update(params, 0.05)
+        return loss
+
+    return step
+
+
+def batches(n: int, shape_x: tuple[int, ...], shape_y: tuple[int, ...], seed: int = 1) -> list:
+    rng = np.random.default_rng(seed)
+    return [(Tensor(rng.standard_normal(shape_x)), Tensor(rng.standard_normal(shape_y)))
+            for _ in range(n)]  # fmt: skip
+
+
+@pytest.mark.parametrize("spelling", ["linear", "matmul"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_replayed_steps_are_bit_identical_to_eager_steps(spelling: str, dtype: Any) -> None:
+    eager_params = [
+        Tensor(p.data.astype(dtype), requires_grad=True) for p in mlp_params((3, 8, 8, 2))
+    ]
+    captured_params = [Tensor(p.data.copy(), requires_grad=True) for p in eager_params]
+    eager = mlp_step(eager_params, spelling)
+    captured = st.capture(mlp_step(captured_params, spelling))
+    for x, y in batches(30, (16, 3), (16, 2)):
+        x, y = x.astype(dtype), y.astype(dtype)
+        expected, got = eager(x, y), captured(x, y)
+        assert got.data.tobytes() == expected.data.tobytes()
+        for a, b in zip(eager_params, captured_params):
+            assert a.data.tobytes() == b.data.tobytes()
+    assert (captured.captures, captured.replays) == (1, 29)
+
+
+def test_gradients_are_left_in_grad_as_an_eager_backward_leaves_them() -> None:
+    w = Tensor(np.array([[1.0, -2.0], [0.5, 3.0]]), requires_grad=True)
+    b = Tensor(np.array([0.1, -0.1]), requires_grad=True)
+
+    def loss_of(x: Tensor) -> Tensor:
+        loss = (st.linear(x, w, b).relu() ** 2).sum()
+        loss.backward()
+        return loss
+
+    captured = st.capture(loss_of)
+    for x in (np.array([[1.0, 2.0]]), np.array([[3.0, -1.0]]), np.array([[0.5, 0.5]])):
+        w.grad = b.grad = None
+        captured(Tensor(x))
+        got = w.grad.copy(), b.grad.copy()
+        w.grad = b.grad = None
+        loss_of(Tensor(x))
+        assert np.array_equal(got[0], w.grad)
+        assert np.array_equal(got[1], b.grad)
+
+
+def test_gradients_not_cleared_between_calls_accumulate_as_in_eager_mode() -> None:
+    w = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+
+    def step(x: Tensor) -> Tensor:
+        loss = (x * w).sum() * 2.0
+        loss.backward()
+        return loss
+
+    captured = st.capture(step)
+    xs = [Tensor(np.array(v)) for v in ([1.0, 0.0, 2.0], [0.5, 1.5, -1.0], [3.0, 3.0, 3.0])]
+    held = []
+    for x in xs:
+        captured(x)
+        held.append(w.grad)  # the array the caller sees must not change afterwards
+    assert np.array_equal(w.grad, 2.0 * sum(x.data for x in xs))
+    assert np.array_equal(held[0], 2.0 * xs[0].data)
+    assert np.array_equal(held[1], 2.0 * (xs[0].data + xs[1].data))
+
+
+def test_the_returned_tensor_is_a_copy_the_next_replay_does_not_change() -> None:
+    w = Tensor(np.ones(4), requires_grad=True)
+    captured = st.capture(lambda x: (x * w).sum())
+    first = captured(Tensor(np.arange(4.0)))
+    second = captured(Tensor(np.full(4, 2.0)))
+    third = captured(Tensor(np.full(4, 3.0)))
+    assert (first.item(), second.item(), third.item()) == (6.0, 8.0, 12.0)
+    assert not third.requires_grad  # a replay builds no graph
+
+
+def test_another_shape_dtype_or_flag_captures_again() -> None:
+    w = Tensor(np.ones(3), requires_grad=True)
+    captured = st.capture(lambda x, scale: (x * w).sum() * scale)
+    assert captured(Tensor(np.ones((2, 3))), 2.0).item() == 12.0
+    assert captured(Tensor(np.ones((5, 3))), 2.0).item() == 30.0  # new shape
+    assert captured(Tensor(np.ones((5, 3), dtype=np.float32)), 2.0).item() == 30.0  # dtype
+    assert captured(Tensor(np.ones((5, 3))), 3.0).item() == 45.0  # another plain value
+    assert captured(Tensor(np.ones((5, 3)), requires_grad=True), 3.0).item() == 45.0
+    assert captured.captures == 5
+    assert captured(Tensor(np.full((2, 3), 2.0)), 2.0).item() == 24.0  # the first tape again
+    assert (captured.captures, captured.replays) == (5, 1)
+
+
+def test_a_parameter_changed_from_outside_captures_again() -> None:
+    w = Tensor(np.ones(3), requires_grad=True)
+    captured = st.capture(lambda x: (x * w).sum())
+    captured(Tensor(np.ones(3)))
+    w.data = np.ones(4)  # another shape: the tape cannot hold
+    assert captured(Tensor(np.ones(4))).item() == 4.0
+    assert captured.captures == 2
+
+
+def test_recapture_false_raises_naming_both_calls() -> None:
+    captured = st.capture(lambda x: x.sum(), recapture=False)
+    captured(Tensor(np.ones((2, 3))))
+    with pytest.raises(CaptureError, match=r"Tensor\(5, 3\) float64.*captured with.*\(2, 3\)"):
+        captured(Tensor(np.ones((5, 3))))
+
+
+@pytest.mark.parametrize(
+    ("body", "what"),
+    [
+        (lambda x: x.sum().item(), "item"),
+        (lambda x: float(x.sum()), "item"),
+        (lambda x: x.tolist(), "tolist"),
+        (lambda x: x * 2.0 if x.sum() else x, r"bool\(tensor\)"),
+        (lambda x: x * st.randn(3), "random"),
+        (lambda x: x.add_(1.0), "in-place"),
+        (lambda x: x.__setitem__(0, 1.0), "in-place"),
+    ],
+)
+def test_what_cannot_be_replayed_is_refused_while_capturing(body: Any, what: str) -> None:
+    captured = st.capture(body)
+    with pytest.raises(CaptureError, match=what):
+        captured(Tensor(np.ones(3)))
+    assert st.capturing.recording() is None  # a failed capture leaves nothing recording
+
+
+def test_reading_or_setting_grad_and_second_order_are_refused() -> None:
+    w = Tensor(np.ones(3), requires_grad=True)
+
+    def manual_update(x: Tensor) -> None:
+        (x * w).sum().backward()
+        w.data -= 0.1 * w.grad  # a raw update a replay would skip: refused
+
+    with pytest.raises(CaptureError, match=r"reading \.grad"):
+        st.capture(manual_update)(Tensor(np.ones(3)))
+    with pytest.raises(CaptureError, match="create_graph"):
+        st.capture(lambda x: (x * w).sum().backward(create_graph=True))(Tensor(np.ones(3)))
+    with pytest.raises(CaptureError, match=r"autograd\.grad"):
+        st.capture(lambda x: st.autograd.grad((x * w).sum(), w))(Tensor(np.ones(3)))
+
+
+def test_a_custom_function_is_refused() -> None:
+    class Double(st.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Tensor) -> Tensor:
+            return x * 2.0
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            return g * 2.0
+
+    with pytest.raises(CaptureError, match=r"Double\.apply"):
+        st.capture(lambda x: Double.apply(x))(Tensor(np.ones(3)))
+
+
+def test_inputs_computed_outside_the_graph_and_constants() -> None:
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    offset = Tensor(np.array([10.0, 20.0]))  # read from outside at every call
+
+    def f(x: Tensor) -> Tensor:
+        y = x * 3.0 + offset - Tensor(np.array([1.0, 1.0]))  # a constant made inside
+        return (y * w).sum()
+
+    captured = st.capture(f)
+    captured(Tensor(np.zeros(2)))
+    offset.data[...] = [0.0, 0.0]  # changed in place: the replay reads the new values
+    assert captured(Tensor(np.ones(2))).item() == f(Tensor(np.ones(2))).item() == 6.0
+
+
+# Every operator that declares a kernel, at shapes covering its kernel's branches: the
+# captured gradient and value equal the eager ones bit for bit.
+KERNEL_CASES: dict[str, list[Callable[..., Tensor]]] = {
+    "linear": [
+        lambda x, w, b: st.linear(x.reshape((4, 3)), w, b),
+        lambda x, w, b: st.linear(x.reshape((2, 2, 3)), w, b),
+        lambda x, w, b: st.linear(x.reshape((4, 3)), w),
+        lambda x, w, b: st.linear(x[:3][None, :], w.detach(), b),
+    ],
+    "relu": [lambda x, w, b: x.relu()],
+    "add": [lambda x, w, b: x + b[0], lambda x, w, b: x.reshape((4, 3)) + w[0]],
+    "sub": [lambda x, w, b: x - b[0], lambda x, w, b: w[0] - x.reshape((4, 3))],
+    "mul": [lambda x, w, b: x * b[0], lambda x, w, b: x.reshape((4, 3)) * w.detach()[0]],
+    "mean": [
+        lambda x, w, b: x.mean(),
+        lambda x, w, b: x.reshape((4, 3)).mean(axis=0),
+        lambda x, w, b: x.reshape((2, 2, 3)).mean(axis=(0, 2), keepdims=True),
+    ],
+}
+
+
+def test_every_kernel_has_cases() -> None:
+    assert {op.name for op in INTO} <= set(KERNEL_CASES)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    ("name", "index"), [(n, i) for n, cases in KERNEL_CASES.items() for i in range(len(cases))]
+)
+def test_kernels_give_the_operators_bits(name: str, index: int, dtype: Any) -> None:
+    body = KERNEL_CASES[name][index]
+    rng = np.random.default_rng(index)
+    w = Tensor(rng.standard_normal((5, 3)).astype(dtype), requires_grad=True)
+    b = Tensor(rng.standard_normal(5).astype(dtype), requires_grad=True)
+
+    def f(x: Tensor) -> Tensor:
+        out = body(x, w, b)
+        loss = (out * out).sum()
+        loss.backward()
+        return out
+
+    captured = st.capture(f)
+    for _ in range(4):
+        x = Tensor(rng.standard_normal(12).astype(dtype), requires_grad=True)
+        x2 = Tensor(x.data.copy(), requires_grad=True)
+        w.grad = b.grad = None
+        got = captured(x)
+        got_grads = [None if t.grad is None else t.grad.copy() for t in (w, b)]
+        w.grad = b.grad = None
+        expected = f(x2)
+        assert got.data.tobytes() == expected.data.tobytes()
+        assert x.grad.tobytes() == x2.grad.tobytes()
+        for g, t in zip(got_grads, (w, b)):
+            assert (g is None and t.grad is None) or g.tobytes() == t.grad.tobytes()
+    assert captured.replays == 3
+
+
+def _array_memory() -> int:
+    """Bytes of numpy array data alive now (tracemalloc's numpy domain)."""
+    snapshot = tracemalloc.take_snapshot().filter_traces(
+        [tracemalloc.DomainFilter(True, np.lib.tracemalloc_domain)]
+    )
+    return sum(stat.size for stat in snapshot.statistics("filename"))
+
+
+def test_memory_stays_flat_over_a_thousand_replays() -> None:
+    params = mlp_params((4, 16, 16, 1))
+    captured = st.capture(mlp_step(params))
+    data = batches(4, (32, 4), (32, 1))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for i in range(3000):  # Python's free lists fill up (2,000 tuples of a size...)
+            captured(*data[i % 4])
+        total = [tracemalloc.get_traced_memory()[0]]
+        for i in range(1000):
+            captured(*data[i % 4])
+        total.append(tracemalloc.get_traced_memory()[0])
+        arrays = []
+        for i in range(1000):
+            captured(*data[i % 4])
+            if i % 500 == 0:
+                arrays.append(_array_memory())
+    finally:
+        tracemalloc.stop()
+    assert total[1] - total[0] < 4096, total  # nothing grows with the number of steps
+    assert arrays[0] == arrays[1], arrays  # no array is kept from step to step
