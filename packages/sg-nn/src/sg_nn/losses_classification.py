@@ -27,6 +27,7 @@ from sg_nn._loss import (
     weight_and_reduction,
 )
 from sg_tensor import Tensor
+from sg_tensor.capturing import computed
 
 __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "binary_cross_entropy",
@@ -59,6 +60,13 @@ def _class_targets(
             f"{name}: target must have shape {expected} for input {input.shape}, got {t.shape}"
         )
     n_classes = input.shape[0 if input.ndim == 1 else 1]
+    keep: np.ndarray = computed(_counted, name, t, n_classes, ignore_index)
+    return t, keep
+
+
+def _counted(name: str, t: np.ndarray, n_classes: int, ignore_index: int) -> np.ndarray:
+    """The mask of the targets that count, once each is a valid class (a captured step
+    checks every replay's targets too)."""
     keep = t != ignore_index
     counted = t[keep]
     if counted.size and (counted.min() < 0 or counted.max() >= n_classes):
@@ -66,7 +74,7 @@ def _class_targets(
             f"{name}: class indices must be in [0, {n_classes}), "
             f"got values from {counted.min()} to {counted.max()}"
         )
-    return t, keep
+    return keep
 
 
 def _pick(values: Tensor, classes: np.ndarray) -> Tensor:
@@ -85,18 +93,31 @@ def _target_nll(
     t, keep = _class_targets(name, logp, target, ignore_index)
     n_classes = logp.shape[0 if logp.ndim == 1 else 1]
     w = class_weight(name, weight, n_classes, logp)
-    classes = np.where(keep, t, 0)  # any valid class where ignored: masked out below
-    target_weight = (np.ones(t.shape, logp.dtype) if w is None else w[classes]) * keep
+    classes, target_weight = computed(_classes_and_weights, t, keep, w, logp.dtype)
     # where, not a product with the 0/1 mask: an ignored target gets exactly no gradient,
     # even when the mean divides by a total weight of 0.
     loss = st.where(keep, -_pick(logp, classes) * target_weight, 0.0)
     return loss, target_weight, keep
 
 
+def _classes_and_weights(
+    t: np.ndarray, keep: np.ndarray, w: np.ndarray | None, dtype: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each target's class (any valid one where ignored: masked out) and weight (0 where
+    ignored)."""
+    classes = np.where(keep, t, 0)
+    return classes, (np.ones(t.shape, dtype) if w is None else w[classes]) * keep
+
+
 def _mean_or_reduce(loss: Tensor, total_weight: np.ndarray, reduction: str, name: str) -> Tensor:
-    if reduction == "mean":
-        return loss.sum() / float(total_weight.sum())
+    if reduction == "mean":  # the total as a tensor: a captured step sums each replay's
+        return loss.sum() / Tensor(computed(_total, total_weight, loss.dtype))
     return reduce(loss, reduction, name)
+
+
+def _total(weights: np.ndarray, dtype: Any) -> np.ndarray:
+    """The summed weight, as ``loss.sum() / float(total)`` would divide by it."""
+    return np.asarray(float(weights.sum()), dtype=dtype)
 
 
 def nll_loss(

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from sg_tensor.capturing import refuse
+
 Axes = tuple[int, ...]
 
 
@@ -89,6 +91,7 @@ def normalize_index(index: Any, shape: tuple[int, ...]) -> tuple[Any, ...]:
             item = np.asarray(item) if item else np.asarray(item, dtype=np.intp)
         if isinstance(item, np.ndarray):
             if item.dtype == bool:
+                refuse("indexing with a boolean mask (the result's shape depends on its values)")
                 result.extend(np.nonzero(item))
                 continue
             if item.dtype.kind not in "iu":

@@ -35,14 +35,14 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import numpy as np
 
 from sg_scalar import graph
 
-__all__ = ["CaptureError", "Captured", "capture", "replayed"]
+__all__ = ["CaptureError", "Captured", "capture", "computed", "replayed"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 Slots = list[Any]
@@ -93,6 +93,30 @@ def replayed(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def computed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``: a computation on arrays with no gradient (a comparison, an
+    argmax, class indices made from targets) that a captured step redoes at every replay.
+
+    Arrays among the arguments (also inside tuples and lists) are this replay's where the
+    tape computed them; the result (an array, or a tuple of arrays) is given slots, so
+    that operators and other computations using it read this replay's value too. Code
+    that computes from a tensor's ``.data`` with numpy directly is not seen by a capture:
+    its result would be fixed at capture.
+    """
+    tape = _recording.tape
+    if tape is None or tape.paused:
+        return fn(*args, **kwargs)
+    if not isinstance(result := fn(*args, **kwargs), (tuple, np.ndarray)):
+        fn = _as_array(fn)  # a numpy scalar: an array, so the tape can refer to it
+        result = np.asarray(result)
+    tape.computed(fn, args, kwargs, result)
+    return result
+
+
+def _as_array(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return lambda *args, **kwargs: np.asarray(fn(*args, **kwargs))
+
+
 # ---------------------------------------------------------------------------------------
 # The tape: slots, how each is filled, and the instructions.
 # ---------------------------------------------------------------------------------------
@@ -137,7 +161,7 @@ class Tape:
     def input_slot(self, argument: Any) -> None:
         """Slots for a tensor or array argument: its data, and the object itself (a leaf
         among the arguments gets its gradient in the replay's own argument)."""
-        array = getattr(argument, "data", argument)
+        array = argument if isinstance(argument, np.ndarray) else argument.data
         data = self._new_slot(array)
         self.values.append(argument)
         self.inputs.append((data, len(self.values) - 1))
@@ -175,6 +199,48 @@ class Tape:
         target = self.result_slot(out.data)
         self.program.append(forward_instruction(self, op, slots, ctx or {}, target))
 
+    def place(self, value: Any) -> Any:
+        """How a replay finds an argument: ``("slot", k)`` for an array the tape computed
+        (or an input), nested for tuples and lists, else ``("value", value)``."""
+        if isinstance(value, np.ndarray) and id(value) in self.slot_of:
+            return ("slot", self.slot_of[id(value)])
+        if isinstance(value, (tuple, list)):
+            items = [self.place(v) for v in value]
+            if any(kind != "value" for kind, _ in items):
+                return (type(value), items)
+        return ("value", value)
+
+    def context(self, ctx: dict[str, Any]) -> Callable[[Slots], dict[str, Any]] | None:
+        """``None`` if ``ctx`` holds no array the tape computes, else a function giving
+        the replay's ``ctx`` (a where's condition, a getitem's index array)."""
+        places = {k: self.place(v) for k, v in ctx.items()}
+        if all(kind == "value" for kind, _ in places.values()):
+            return None
+        return lambda s: {k: _placed(p, s) for k, p in places.items()}
+
+    def computed(self, fn: Callable[..., Any], args: Any, kwargs: Any, result: Any) -> None:
+        """Record ``result = fn(*args, **kwargs)`` (see :func:`computed`)."""
+        places = [self.place(a) for a in args]
+        named = {k: self.place(v) for k, v in kwargs.items()}
+        if isinstance(result, tuple):
+            targets = [self.result_slot(r) for r in result]
+
+            def several(s: Slots) -> None:
+                found = fn(*[_placed(p, s) for p in places],
+                           **{k: _placed(p, s) for k, p in named.items()})  # fmt: skip
+                for t, r in zip(targets, found):
+                    s[t] = r
+
+            self.program.append(several)
+            return
+        target = self.result_slot(result)
+
+        def one(s: Slots) -> None:
+            s[target] = fn(*[_placed(p, s) for p in places],
+                           **{k: _placed(p, s) for k, p in named.items()})  # fmt: skip
+
+        self.program.append(one)
+
     def emit(self, instruction: Instruction) -> None:
         """Append ``instruction`` and run it now, on the capture's own slots."""
         self.program.append(instruction)
@@ -194,6 +260,9 @@ class Tape:
                 return ("array", self.array_slot(value), None)
             return ("value", value, None)
 
+        # An iterator (model.parameters()) would be spent by this call: a list instead.
+        args = tuple(_listed(a) for a in args)
+        kwargs = {k: _listed(v) for k, v in kwargs.items()}
         places = [where(a) for a in args]
         named = {k: where(v) for k, v in kwargs.items()}
         self.paused += 1
@@ -263,7 +332,7 @@ class Tape:
     def _seed_slot(self, given: Any, seed: Any) -> int:
         """The slot of the pass's seed: ``backward(g)``'s ``g`` converted to the root's
         dtype as ``Tensor.backward`` converts it, at each replay when the tape computed it."""
-        source = getattr(given, "data", given)
+        source = given if isinstance(given, np.ndarray) else getattr(given, "data", None)
         slot = self.slot_of.get(id(source)) if isinstance(source, np.ndarray) else None
         if slot is None:  # no gradient given, or a constant one
             return self.array_slot(seed)
@@ -284,6 +353,19 @@ class Tape:
         if held:
             first = min(self.program.index(self.writers[id(b)]) for _, b in held)
             self.program.insert(first, _guard(held))
+
+
+def _listed(value: Any) -> Any:
+    return list(value) if isinstance(value, Iterator) else value
+
+
+def _placed(place: tuple[Any, Any], s: Slots) -> Any:
+    kind, where = place
+    if kind == "slot":
+        return s[where]
+    if kind == "value":
+        return where
+    return kind(_placed(p, s) for p in where)
 
 
 def _argument(place: tuple[str, Any, Any], s: Slots) -> Any:
@@ -459,7 +541,7 @@ class _Recorded:
         s: Slots = [None] * self.size
         for (data, slot), argument in zip(self.inputs, arguments):
             s[slot] = argument
-            s[data] = getattr(argument, "data", argument)
+            s[data] = argument if isinstance(argument, np.ndarray) else argument.data
         for slot, tensor in self.tensors:
             s[slot] = tensor.data
         for slot, array in self.arrays:

@@ -26,6 +26,7 @@ from sg_scalar.bounds import (
 )
 from sg_scalar.declare import NONZERO, POSITIVE, REAL, Case, Domain, Kink, Tie, Torch, power_domain
 from sg_scalar.graph import Op
+from sg_tensor.capturing import computed
 from sg_tensor.kernels import Into
 from sg_tensor.op import OPS, composite, data, indicator, number, op, quiet
 from sg_tensor.tensor import Tensor, as_tensor, binary, operand
@@ -140,7 +141,7 @@ def _where(condition: Any, a: Any, b: Any) -> Tensor:
             f"where: the condition must be boolean (or numeric), got dtype {cond.dtype}"
         )
     if cond.dtype != bool:
-        cond = cond.astype(bool)
+        cond = computed(np.asarray, cond, dtype=bool)
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else Tensor(a)
     ta, tb = operand(a, like, "where"), operand(b, like, "where")
     try:
@@ -151,7 +152,7 @@ def _where(condition: Any, a: Any, b: Any) -> Tensor:
             f"{ta.shape} and {tb.shape}"
         ) from None
     if cond.shape != out_shape:  # the rule needs the condition at the output's shape
-        cond = np.broadcast_to(cond, out_shape)
+        cond = computed(np.broadcast_to, cond, out_shape)
     return ta._apply2(OPS["where"], tb, {"condition": cond})
 
 
@@ -349,7 +350,7 @@ def _astype(x: Tensor, dtype: Any) -> Tensor:
     if target == x.dtype:
         return x
     if target.kind != "f":  # a step function: no gradient flows through it
-        return Tensor(x.data.astype(target))
+        return Tensor(computed(np.asarray, x.data, dtype=target))
     return x._apply1(OPS["astype"], {"dtype": target})
 
 
@@ -433,7 +434,7 @@ def _remainder(a: Any, b: Any) -> Tensor:
     x = a if isinstance(a, Tensor) else operand(a, b, "remainder")
     y = b if isinstance(b, Tensor) else operand(b, x, "remainder")
     if x.dtype.kind in "biu" and y.dtype.kind in "biu":  # integers: exact, no gradient
-        return Tensor(np.remainder(x.data, y.data))
+        return Tensor(computed(np.remainder, x.data, y.data))
     quotient = x / y
     return x - y * quotient._indicator(np.floor(quotient.data))
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from sg_scalar.declare import Form
 from sg_scalar.graph import is_grad_enabled
+from sg_tensor.capturing import computed
 from sg_tensor.tensor import Tensor
 
 UFUNCS: dict[Any, Callable[..., Any]] = {}
@@ -42,8 +43,8 @@ def register(form: Form, call: Callable[..., Any]) -> None:
 
 def _compare(name: str) -> Callable[[Any, Any], Tensor]:
     def compare(a: Any, b: Any) -> Tensor:
-        result = getattr(np, name)(*(x.data if isinstance(x, Tensor) else x for x in (a, b)))
-        return Tensor(np.asarray(result))
+        arrays = [x.data if isinstance(x, Tensor) else x for x in (a, b)]
+        return Tensor(computed(getattr(np, name), *arrays))
 
     return compare
 

@@ -63,6 +63,11 @@ def forward_instruction(
     """``slots[target] = op.forward(*slots[inputs], **ctx)``, into a buffer if it can."""
     kernel = INTO[op].forward if op in INTO else None
     value = tape.values[target]
+    make = tape.context(ctx)
+    if make is not None:  # ctx holds arrays the tape computes: this replay's
+        fresh = _fresh(value, [tape.values[i] for i in slots])
+        run = kernel if kernel is not None and fresh else None
+        return _dynamic_forward(tape, op.forward, run, value, slots, make, target)
     if kernel is not None and _fresh(value, [tape.values[i] for i in slots]):
         buffer = np.empty_like(value)
         tape.buffers[target] = [buffer]
@@ -92,6 +97,28 @@ def forward_instruction(
         s[target] = d if type(d) is _ndarray else np.asarray(d)
 
     return general
+
+
+def _dynamic_forward(
+    tape: Tape, forward: Callable[..., Any], kernel: Callable[..., Any] | None, value: Any,
+    slots: list[int], make: Callable[[Slots], dict[str, Any]], target: int,
+) -> Instruction:  # fmt: skip
+    """A forward whose ``ctx`` is rebuilt at each replay from the slots."""
+    if kernel is not None:
+        buffer = np.empty_like(value)
+        tape.buffers[target] = [buffer]
+
+        def into(s: Slots) -> None:
+            s[target] = kernel(buffer, *[s[i] for i in slots], **make(s))
+
+        tape.writers[id(buffer)] = into
+        return into
+
+    def plain(s: Slots) -> None:
+        d = forward(*[s[i] for i in slots], **make(s))
+        s[target] = d if type(d) is _ndarray else np.asarray(d)
+
+    return plain
 
 
 def _forward_into(
@@ -140,6 +167,17 @@ def rule_instruction(
     targets = [None if x is None else tape.result_slot(x) for x in grads]
     kernel = INTO[op].rule if op in INTO else None
     vjp = op.vjp
+    make = tape.context(ctx)
+    if make is not None:  # ctx holds arrays the tape computes: this replay's
+
+        def dynamic(s: Slots) -> None:
+            found = vjp(s[g], s[out], *[s[i] for i in inputs], **make(s))
+            for t, x in zip(targets, found):
+                if t is not None:
+                    s[t] = x
+
+        tape.program.append(dynamic)
+        return targets
     if kernel is not None:
         seen = [values[g], values[out], *[values[i] for i in inputs]]
         buffers = tuple(np.empty_like(x) if _fresh(x, seen) else None for x in grads)

@@ -17,6 +17,7 @@ import numpy as np
 
 from sg_scalar.declare import Case, Tie, Torch
 from sg_tensor.arguments import one_axis
+from sg_tensor.capturing import computed
 from sg_tensor.op import OPS, composite
 from sg_tensor.shapes import _getitem
 from sg_tensor.tensor import Tensor, as_tensor
@@ -128,7 +129,8 @@ def _masked_fill(x: Any, mask: Any, value: Any) -> Tensor:
             f"masked_fill: a mask of shape {m.shape} does not broadcast to {t.shape}"
         ) from None
     fill = value.data if isinstance(value, Tensor) else value
-    return t._apply2(OPS["where"], Tensor(np.asarray(fill, dtype=t.dtype)), {"condition": ~m})
+    keep = computed(np.logical_not, m)
+    return t._apply2(OPS["where"], Tensor(np.asarray(fill, dtype=t.dtype)), {"condition": keep})
 
 
 X34 = ((3, 4),)
@@ -183,14 +185,12 @@ def _position(find: Any, name: str, x: Any, dim: Any, keepdim: bool) -> Tensor:
     if t.size == 0:
         raise ValueError(f"{name}: the tensor is empty (shape {t.shape})")
     if dim is None:
-        found = np.asarray(find(t.data))
-        if keepdim:
-            found = found.reshape((1,) * t.ndim)
-        return Tensor(found.astype(np.int64))
+        shape = (1,) * t.ndim if keepdim else ()
+        return Tensor(computed(lambda x: np.asarray(find(x), np.int64).reshape(shape), t.data))
     if t.ndim == 0 and dim in (0, -1):
         return Tensor(np.zeros((), dtype=np.int64))
     a = one_axis(dim, t.ndim, name, t.shape)
-    return Tensor(find(t.data, axis=a, keepdims=keepdim).astype(np.int64))
+    return Tensor(computed(lambda x: find(x, axis=a, keepdims=keepdim).astype(np.int64), t.data))
 
 
 def install() -> None:

@@ -19,7 +19,7 @@ from sg_scalar import graph
 from sg_scalar.graph import Op, ShapeMismatchError
 from sg_tensor import dtypes
 from sg_tensor import op as op_module
-from sg_tensor.capturing import _recording, refuse
+from sg_tensor.capturing import _recording, computed, refuse
 
 __all__ = ["Tensor", "as_tensor", "binary", "operand"]
 
@@ -461,7 +461,7 @@ class Tensor:
 
     # -- comparisons: not differentiable, they return boolean tensors ------------------
     def _compare(self, other: Any, ufunc: np.ufunc) -> Tensor:
-        return _leaf(np.asarray(ufunc(self.data, _raw(other))))
+        return _leaf(np.asarray(computed(ufunc, self.data, _raw(other))))
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
         return self._compare(other, np.equal)

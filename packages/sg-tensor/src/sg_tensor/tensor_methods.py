@@ -24,7 +24,7 @@ import numpy as np
 from sg_scalar.graph import RELEASED, Op
 from sg_tensor.arguments import one_axis
 from sg_tensor.arguments import shape_arg as _shape_arg
-from sg_tensor.capturing import refuse
+from sg_tensor.capturing import computed, refuse
 from sg_tensor.tensor import LEAF_HOOKS, Tensor, _run_hooks
 
 __all__ = ["install"]
@@ -218,7 +218,7 @@ def _cast(dtype: Any, name: str) -> Callable[[Tensor], Tensor]:
 def _logical(fn: Any, name: str) -> Callable[..., Tensor]:
     def logical(self: Any, *others: Any) -> Tensor:
         args = [o.data if isinstance(o, Tensor) else o for o in (self, *others)]
-        return Tensor(np.asarray(fn(*args)))
+        return Tensor(computed(fn, *args))
 
     logical.__name__ = name
     logical.__doc__ = f"numpy's ``{fn.__name__}`` on the data: a tensor with no gradient."
@@ -227,12 +227,12 @@ def _logical(fn: Any, name: str) -> Callable[..., Tensor]:
 
 def all_(self: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Whether every element (along ``dim``) is nonzero: a boolean tensor."""
-    return Tensor(np.asarray(np.all(self.data, axis=dim, keepdims=keepdim)))
+    return Tensor(computed(np.all, self.data, axis=dim, keepdims=keepdim))
 
 
 def any_(self: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Whether some element (along ``dim``) is nonzero: a boolean tensor."""
-    return Tensor(np.asarray(np.any(self.data, axis=dim, keepdims=keepdim)))
+    return Tensor(computed(np.any, self.data, axis=dim, keepdims=keepdim))
 
 
 def allclose(self: Any, other: Any, rtol: float = 1e-5, atol: float = 1e-8,
