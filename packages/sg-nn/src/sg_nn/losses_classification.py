@@ -67,7 +67,7 @@ def _class_targets(
 def _counted(name: str, t: np.ndarray, n_classes: int, ignore_index: int) -> np.ndarray:
     """The mask of the targets that count, once each is a valid class (a captured step
     checks every replay's targets too)."""
-    keep = t != ignore_index
+    keep: np.ndarray = t != ignore_index
     counted = t[keep]
     if counted.size and (counted.min() < 0 or counted.max() >= n_classes):
         raise IndexError(
