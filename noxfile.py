@@ -188,7 +188,8 @@ def bench(session: nox.Session) -> None:
 
 
 def _install_bench(session: nox.Session) -> None:
-    install_package(session, "sg-tensor")
+    install_package(session, "sg-nn")  # with sg-tensor; the user path needs sg-optim too
+    install_package(session, "sg-optim")
     session.install("micrograd==0.1.0", TORCH)
 
 

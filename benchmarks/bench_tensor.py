@@ -1,40 +1,52 @@
 """Speed of sg-tensor against hand-written numpy and PyTorch on one MLP training step.
 
 Run it with ``nox -s bench`` (or ``python benchmarks/bench_tensor.py`` in an environment
-holding ``sg-tensor``, ``numpy`` and ``torch==2.13.0``). It prints a table and exits
-non-zero when a target is missed, unless ``--no-fail`` is given; ``--json PATH`` also
-writes the numbers; ``--quick`` is a smoke run (one round, a few steps per measurement,
-one worker per implementation for all cases; its timings are rough, so pair it with
-``--no-fail`` where only the checks matter).
-
-The targets are sg-tensor's time over numpy's, per size and for both dtypes: at most
-2.5 at 2-16-16-1, 1.15 at 64-256-256-10 and 1.05 at 784-1024-1024-10. Whether sg-tensor
-is ahead of torch is reported on INFO lines, and enforced only with
-``--require-ahead-of-torch``. A workload mismatch (the losses differ) exits with 2.
+holding ``sg-nn``, ``sg-optim`` (and so ``sg-tensor``), ``numpy`` and
+``torch==2.13.0``). It prints a table and exits non-zero when a target is missed, unless
+``--no-fail`` is given; ``--json PATH`` also writes the numbers; ``--quick`` is a smoke
+run (one round, a few steps per measurement, one worker per implementation for all
+cases; its timings are rough, so pair it with ``--no-fail`` where only the checks
+matter).
 
 The workload is one training step of a multilayer perceptron with ReLU hidden layers
 and a linear output layer: forward pass, mean squared error against fixed targets,
 backward pass, and a plain SGD update ``p -= lr * grad``. Three sizes (2-16-16-1 on a
 batch of 100, 64-256-256-10 on 256, 784-1024-1024-10 on 512), each in float64 and in
-float32, and three implementations of the same arithmetic:
+float32, and these implementations of the same arithmetic:
 
 - **numpy**: a hand-written forward and backward pass, the practical floor for any
   engine built on numpy (it calls the same BLAS with no graph, no bookkeeping and no
-  temporary it can avoid);
-- **sg-tensor**: ``Tensor`` parameters with ``requires_grad=True``, each layer
+  temporary it can avoid), the update included;
+- **sg-linear**: ``Tensor`` parameters with ``requires_grad=True``, each layer
   ``sg_tensor.linear(h, W, b)`` (``h @ W.T + b`` as one operator, what ``sg_nn.Linear``
-  runs), ``loss.backward()`` and the update ``p.data -= lr * p.grad`` under ``no_grad()``;
+  runs), ``loss.backward()`` and the update ``p.data -= lr * p.grad``;
+- **sg-matmul**: the same step spelled ``h @ W + b`` (weights ``(in, out)``): two
+  operators per layer, as a user writes it without ``linear``;
+- **sg-nn**: the whole user path: an ``sg_nn.Sequential`` of ``Linear`` and ``ReLU``,
+  ``F.mse_loss``, ``opt.zero_grad()``, ``loss.backward()``, ``sg_optim.SGD.step()``;
+- **sg-captured**: that same step, ``sg_tensor.capture``-d: recorded once, then
+  replayed without a graph into buffers allocated once;
 - **torch**: PyTorch eager on the CPU with plain tensors, each layer
-  ``torch.nn.functional.linear`` (what ``nn.Linear`` runs), the same expressions
-  otherwise, the update under ``torch.no_grad()``.
+  ``torch.nn.functional.linear`` (what ``nn.Linear`` runs), the update under
+  ``torch.no_grad()``;
+- **numpy+cached**, **sg-linear+cached**: extra rows, labelled: numpy and sg-linear
+  with a tuned glibc malloc that keeps freed memory (``GLIBC_TUNABLES`` of
+  ``machine.CACHED_ALLOCATOR``), to show what the allocator costs. Every other row runs
+  with glibc's default settings, as a user has them.
 
-All three keep the weights in the Linear layout ``(out, in)`` (transposed once from the
-drawn ``(in, out)`` before any timing), so they hand BLAS the same operands.
+The targets (float64; float32 rows are reported), sg's time over numpy's in the same run:
+eager (sg-linear and sg-matmul) at most 2.0 at 2-16-16-1, 1.10 at 64-256-256-10 and
+1.03 at 784-1024-1024-10; the whole user path (sg-nn) at most 2.5 at 2-16-16-1; the
+captured step at most 1.1, 1.0 and 1.0. Whether sg is ahead of torch is reported on INFO
+lines, and enforced only with ``--require-ahead-of-torch`` (for the captured step). A
+workload mismatch (the losses differ) exits with 2. **Memory per step** is the peak of
+memory allocated during a step above what was live before, as tracemalloc sees numpy's
+arrays (PyTorch's allocator is not seen: ``-``).
 
 Weights and data are drawn once from ``numpy.random.default_rng(SEED)`` (float32 cases
-are the float64 numbers rounded), so the three start from identical numbers. Before any
+are the float64 numbers rounded), so all start from identical numbers. Before any
 timing, each implementation runs a few steps from the initial weights and the losses
-must agree (to ``1e-10`` relative in float64, ``1e-4`` in float32): the three timings
+must agree (to ``1e-10`` relative in float64, ``1e-4`` in float32): the timings
 measure the same workload, gradients and update included.
 
 Design choices, and why:
@@ -97,6 +109,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import machine  # this folder's: the CPU, BLAS and allocator lines, memory per step
+
 # --- the workload -------------------------------------------------------------------------
 SEED = 20240531
 LR = 0.01
@@ -110,7 +124,6 @@ class Size:
 
     widths: tuple[int, ...]
     batch: int
-    target: float  # the acceptance target for sg-tensor time / numpy time
 
     @property
     def name(self) -> str:
@@ -118,13 +131,24 @@ class Size:
 
 
 SIZES = (
-    Size((2, 16, 16, 1), 100, 2.5),
-    Size((64, 256, 256, 10), 256, 1.15),
-    Size((784, 1024, 1024, 10), 512, 1.05),
+    Size((2, 16, 16, 1), 100),
+    Size((64, 256, 256, 10), 256),
+    Size((784, 1024, 1024, 10), 512),
 )
 DTYPES = ("float64", "float32")
-IMPLS = ("numpy", "sg-tensor", "torch")
-BASELINE = "sg-tensor@baseline"  # --baseline DIR: sg-tensor from another checkout, same run
+IMPLS = (
+    "numpy", "sg-linear", "sg-matmul", "sg-nn", "sg-captured", "torch",
+    "numpy+cached", "sg-linear+cached",
+)  # fmt: skip
+BASELINE = "sg-linear@baseline"  # --baseline DIR: sg-linear from another checkout, same run
+CACHED = "+cached"  # the suffix of the extra rows run with the tuned allocator
+# The targets, float64, sg's time over numpy's per size (None: reported only).
+TARGETS: dict[str, tuple[float | None, ...]] = {
+    "sg-linear": (2.0, 1.10, 1.03),
+    "sg-matmul": (2.0, 1.10, 1.03),
+    "sg-nn": (2.5, None, None),
+    "sg-captured": (1.1, 1.0, 1.0),
+}
 CASES = [(size_index, dtype) for size_index in range(len(SIZES)) for dtype in DTYPES]
 
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -251,7 +275,7 @@ def out_in_layout(params: list[Any]) -> list[Any]:
 
 
 class SgMLP:
-    """The sg-tensor training step, written as a user of the library would."""
+    """The sg-tensor training step with ``linear``, written as a user of the library would."""
 
     def __init__(self, size: Size, dtype: str) -> None:
         from sg_tensor import Tensor, linear, no_grad
@@ -277,6 +301,72 @@ class SgMLP:
                 p.data -= LR * p.grad
                 p.grad = None
         return float(loss.item())
+
+
+class SgMatmulMLP(SgMLP):
+    """The same step spelled ``h @ W + b``, the weights in the ``(in, out)`` layout."""
+
+    def __init__(self, size: Size, dtype: str) -> None:
+        super().__init__(size, dtype)
+        from sg_tensor import Tensor
+
+        self.linear = lambda h, w, b: h @ w + b
+        self.initial = [p.T.copy() if p.ndim == 2 else p for p in self.initial]
+        self.params = [Tensor(p.copy(), requires_grad=True) for p in self.initial]
+
+
+class SgNnMLP:
+    """The whole user path: ``sg_nn`` layers, ``F.mse_loss``, ``sg_optim.SGD``."""
+
+    def __init__(self, size: Size, dtype: str) -> None:
+        import sg_nn
+        import sg_optim
+        from sg_nn import functional as F
+        from sg_tensor import Tensor
+
+        x, y, initial = make_workload(size, dtype)
+        self.initial = out_in_layout(initial)
+        layers: list[Any] = []
+        for i, (fan_in, fan_out) in enumerate(zip(size.widths[:-1], size.widths[1:])):
+            layers.append(sg_nn.Linear(fan_in, fan_out, dtype=dtype))
+            if i < len(size.widths) - 2:
+                layers.append(sg_nn.ReLU())
+        self.model = sg_nn.Sequential(*layers)
+        self.params = list(self.model.parameters())
+        self.opt = sg_optim.SGD(self.params, lr=LR)
+        self.x, self.y = Tensor(x), Tensor(y)
+        model, opt, mse_loss = self.model, self.opt, F.mse_loss
+
+        def train_step(x: Any, y: Any) -> Any:
+            opt.zero_grad()
+            loss = mse_loss(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        self.train_step = self.wrap(train_step)
+        self.reset()
+
+    def wrap(self, train_step: Any) -> Any:
+        return train_step
+
+    def reset(self) -> None:
+        for p, p0 in zip(self.params, self.initial):
+            p.data[...] = p0
+            p.grad = None
+
+    def step(self) -> float:
+        return float(self.train_step(self.x, self.y).item())
+
+
+class SgCapturedMLP(SgNnMLP):
+    """The user path's step through ``sg_tensor.capture``: recorded at the first call,
+    replayed after."""
+
+    def wrap(self, train_step: Any) -> Any:
+        import sg_tensor
+
+        return sg_tensor.capture(train_step)
 
 
 class TorchMLP:
@@ -310,7 +400,15 @@ class TorchMLP:
         return float(loss.item())
 
 
-MODELS = {"numpy": NumpyMLP, "sg-tensor": SgMLP, "torch": TorchMLP, BASELINE: SgMLP}
+MODELS = {
+    "numpy": NumpyMLP, "sg-linear": SgMLP, "sg-matmul": SgMatmulMLP, "sg-nn": SgNnMLP,
+    "sg-captured": SgCapturedMLP, "torch": TorchMLP, BASELINE: SgMLP,
+}  # fmt: skip
+
+
+def model_class(impl: str) -> Any:
+    """The implementation's model (a ``+cached`` row runs its base implementation)."""
+    return MODELS[impl.removesuffix(CACHED)]
 
 
 # ------------------------------------------------------------------------------------------
@@ -377,9 +475,10 @@ def worker(impl: str, threads: int, clock: str) -> None:
 
         torch.set_num_threads(threads)
         versions["torch"] = torch.__version__
-    elif impl in ("sg-tensor", BASELINE):
+    elif impl.startswith("sg"):
         import sg_tensor
 
+        versions["sg-tensor"] = sg_tensor.__version__
         versions[impl] = f"{sg_tensor.__version__} ({os.path.dirname(sg_tensor.__file__)})"
 
     models: dict[tuple[int, str], Any] = {}
@@ -388,7 +487,7 @@ def worker(impl: str, threads: int, clock: str) -> None:
     def model_for(size_index: int, dtype: str) -> Any:
         key = (size_index, dtype)
         if key not in models:
-            models[key] = MODELS[impl](SIZES[size_index], dtype)
+            models[key] = model_class(impl)(SIZES[size_index], dtype)
         return models[key]
 
     def reply(message: dict[str, Any]) -> None:
@@ -421,6 +520,10 @@ def worker(impl: str, threads: int, clock: str) -> None:
             blocks = max(request["min_blocks"], math.ceil(request["target_s"] / (block * step_s)))
             plans[key] = (block, blocks)
             reply({"block": block, "blocks": blocks, "step_s": step_s})
+        elif command == "memory":  # after the timing: the step's own peak, warm
+            model.step()
+            traced = impl.removesuffix(CACHED) != "torch"
+            reply({"peak_bytes": machine.peak_bytes(model.step) if traced else None})
         elif command == "time":
             block, blocks = plans[key]
             # Untimed warm-up, after another process had the CPU and the caches: about a
@@ -448,10 +551,8 @@ def worker(impl: str, threads: int, clock: str) -> None:
 # ------------------------------------------------------------------------------------------
 # glibc hands large freed blocks back to the kernel and then faults fresh pages in on
 # the next step; every array library pays this, an engine that keeps more temporaries
-# alive pays more. A caching allocator (as PyTorch uses on GPUs) keeps them instead.
-# The same setting goes to every implementation, so the ratios stay like for like;
-# --allocator default measures glibc as configured.
-CACHED_ALLOCATOR = "glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=1073741824"
+# alive pays more. A caching allocator (as PyTorch uses on GPUs) keeps them instead: the
+# +cached rows show that cost, and --allocator cached gives the setting to every worker.
 
 
 class Worker:
@@ -466,8 +567,8 @@ class Worker:
             env["PYTHONPATH"] = os.pathsep.join(baseline_path(baseline))
         for variable in THREAD_VARIABLES:
             env[variable] = str(threads)
-        if allocator == "cached":
-            env["GLIBC_TUNABLES"] = CACHED_ALLOCATOR
+        if allocator == "cached" or impl.endswith(CACHED):
+            env["GLIBC_TUNABLES"] = machine.CACHED_ALLOCATOR
         command = [sys.executable, os.path.abspath(__file__), "--worker", impl]
         self.process = subprocess.Popen(
             [*command, "--threads", str(threads), "--clock", clock],
@@ -571,6 +672,14 @@ def measure(workers: Workers, args: argparse.Namespace) -> dict[str, dict[str, d
                 results[name][impl]["minor_faults_per_step"].append(
                     answer["minor_faults_per_step"]
                 )
+    _progress("memory per step")
+    for size_index, dtype in CASES:
+        name = case_name(size_index, dtype)
+        for impl in IMPLS:
+            answer = workers[impl, size_index, dtype].request(
+                "memory", size=size_index, dtype=dtype
+            )
+            results[name][impl]["peak_bytes"] = answer["peak_bytes"]
     for per_impl in results.values():
         for entry in per_impl.values():
             entry["best_s"] = min(entry["medians_s"])
@@ -591,71 +700,74 @@ def _duration(seconds: float) -> str:
 def summarize(
     results: dict[str, dict[str, dict[str, Any]]], require_ahead_of_torch: bool
 ) -> tuple[list[dict[str, Any]], list[str], bool]:
-    """Per-case ratios, and the PASS/FAIL lines for the targets."""
+    """One row per case and implementation (time, ratio to numpy, memory), and the
+    PASS/FAIL lines of the targets."""
     rows, lines, ok = [], [], True
     for size_index, dtype in CASES:
         size = SIZES[size_index]
         per_impl = results[case_name(size_index, dtype)]
-        best = {impl: per_impl[impl]["best_s"] for impl in IMPLS}
-        row = {
-            "size": size.name,
-            "batch": size.batch,
-            "dtype": dtype,
-            **{f"{impl}_s": best[impl] for impl in IMPLS},
-            "sg_over_numpy": best["sg-tensor"] / best["numpy"],
-            "torch_over_numpy": best["torch"] / best["numpy"],
-            "sg_over_torch": best["sg-tensor"] / best["torch"],
-            "target_sg_over_numpy": size.target,
-        }
-        # Diagnostic only: the median over rounds of sg/numpy within the same round.
-        row["paired_sg_over_numpy_median"] = statistics.median(
-            sg / ref
-            for sg, ref in zip(per_impl["sg-tensor"]["medians_s"], per_impl["numpy"]["medians_s"])
-        )
-        if BASELINE in best:  # the same sg step, from the --baseline checkout
-            row["sg_over_baseline"] = best["sg-tensor"] / best[BASELINE]
-        row["meets_target"] = row["sg_over_numpy"] <= size.target
-        row["ahead_of_torch"] = best["sg-tensor"] < best["torch"]
-        rows.append(row)
+        numpy_s = per_impl["numpy"]["best_s"]
         where = f"{size.name} batch {size.batch} {dtype}"
-        verdict = "PASS" if row["meets_target"] else "FAIL"
-        lines.append(
-            f"{verdict}  sg/numpy = {row['sg_over_numpy']:.3f} <= {size.target} at {where}"
-        )
-        ok = ok and row["meets_target"]
-        ahead = row["ahead_of_torch"]
-        verdict = ("PASS" if ahead else "FAIL") if require_ahead_of_torch else "INFO"
-        lines.append(
-            f"{verdict}  sg is {'ahead of' if ahead else 'behind'} torch at {where} "
-            f"(sg/torch = {row['sg_over_torch']:.3f})"
-        )
-        if require_ahead_of_torch:
-            ok = ok and ahead
-        if "sg_over_baseline" in row:
-            lines.append(f"INFO  sg/baseline = {row['sg_over_baseline']:.3f} at {where}")
+        for impl in IMPLS:
+            entry = per_impl[impl]
+            ratio = entry["best_s"] / numpy_s
+            target = TARGETS.get(impl, (None,) * len(SIZES))[size_index]
+            if dtype != "float64":
+                target = None
+            rows.append(
+                {
+                    "size": size.name, "batch": size.batch, "dtype": dtype, "impl": impl,
+                    "time_s": entry["best_s"], "over_numpy": ratio,
+                    # Diagnostic: the median over rounds of impl/numpy within one round.
+                    "paired_over_numpy_median": statistics.median(
+                        a / b for a, b in zip(entry["medians_s"], per_impl["numpy"]["medians_s"])
+                    ),
+                    "peak_bytes": entry.get("peak_bytes"),
+                    "minor_faults_per_step": min(entry["minor_faults_per_step"]),
+                    "target": target,
+                }
+            )  # fmt: skip
+            if target is not None:
+                met = ratio <= target
+                ok = ok and met
+                lines.append(
+                    f"{'PASS' if met else 'FAIL'}  {impl}/numpy = {ratio:.3f} <= {target} "
+                    f"at {where}"
+                )
+        for impl in ("sg-linear", "sg-captured"):
+            over_torch = per_impl[impl]["best_s"] / per_impl["torch"]["best_s"]
+            ahead = over_torch < 1.0
+            enforced = require_ahead_of_torch and impl == "sg-captured"
+            verdict = ("PASS" if ahead else "FAIL") if enforced else "INFO"
+            ok = ok and (ahead or not enforced)
+            lines.append(
+                f"{verdict}  {impl} is {'ahead of' if ahead else 'behind'} torch at {where} "
+                f"({impl}/torch = {over_torch:.3f})"
+            )
+        if BASELINE in per_impl:  # the same sg step, from the --baseline checkout
+            over = per_impl["sg-linear"]["best_s"] / per_impl[BASELINE]["best_s"]
+            lines.append(f"INFO  sg-linear/baseline = {over:.3f} at {where}")
     return rows, lines, ok
 
 
+def _memory(peak: int | None) -> str:
+    return "-" if peak is None else f"{peak / 2**20:.2f} MiB"
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
-    before = "sg_over_baseline" in rows[0]
-    header = ("size", "batch", "dtype", "numpy", "sg-tensor", "torch", "sg/numpy", "torch/numpy")
-    header += ("baseline", "sg/baseline") if before else ()
-    body = [
-        (
-            r["size"],
-            str(r["batch"]),
-            r["dtype"],
-            _duration(r["numpy_s"]),
-            _duration(r["sg-tensor_s"]),
-            _duration(r["torch_s"]),
-            f"{r['sg_over_numpy']:.3f}",
-            f"{r['torch_over_numpy']:.3f}",
-            *((_duration(r[f"{BASELINE}_s"]), f"{r['sg_over_baseline']:.3f}") if before else ()),
-        )
-        for r in rows
-    ]
+    header = ("size", "batch", "dtype", "implementation", "time/step", "/numpy", "memory/step",
+              "faults/step")  # fmt: skip
+    body = []
+    for r in rows:
+        body.append(
+            (
+                r["size"], str(r["batch"]), r["dtype"], r["impl"], _duration(r["time_s"]),
+                f"{r['over_numpy']:.3f}", _memory(r["peak_bytes"]),
+                f"{r['minor_faults_per_step']:.0f}",
+            )
+        )  # fmt: skip
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-    left = 3  # the first three columns are labels, the rest numbers
+    left = 4  # the first four columns are labels, the rest numbers
 
     def fmt(cells: tuple[str, ...]) -> str:
         return "  ".join(
@@ -663,7 +775,12 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         )
 
     rule = "-" * len(fmt(header))
-    return "\n".join([fmt(header), rule, *(fmt(line) for line in body)])
+    lines = [fmt(header), rule]
+    for k, line in enumerate(body):
+        if k and rows[k]["size"] + rows[k]["dtype"] != rows[k - 1]["size"] + rows[k - 1]["dtype"]:
+            lines.append("")
+        lines.append(fmt(line))
+    return "\n".join(lines)
 
 
 def baseline_path(checkout: str | None) -> list[str]:
@@ -712,11 +829,16 @@ def run(args: argparse.Namespace) -> int:
         f"sg-tensor {versions.get('sg-tensor')} vs hand-written numpy {versions['numpy']} "
         f"vs torch {versions.get('torch')} (eager, CPU); Python {versions['python']}"
     )
-    print(f"Threads: {args.threads} for every implementation; clock: {CLOCKS[args.clock]}")
-    allocation = CACHED_ALLOCATOR if args.allocator == "cached" else "glibc defaults"
-    print(f"Allocator for every implementation: {allocation}")
+    for line in machine.header(args.threads):
+        print(line)
+    if args.allocator == "cached":
+        tuned = machine.allocator(machine.CACHED_ALLOCATOR)
+        print(f"  --allocator cached: every worker runs with {tuned}")
+    else:
+        print(f"  rows marked {CACHED}: {machine.allocator(machine.CACHED_ALLOCATOR)}")
+    print(f"Clock: {CLOCKS[args.clock]}; each worker's thread pools:")
     for impl in IMPLS:
-        print(f"  {impl:10} {json.dumps(hello[impl]['threads'])}")
+        print(f"  {impl:18} {json.dumps(hello[impl]['threads'])}")
     print("Workload check (losses of the first steps from identical weights and data):")
     for c in checks:
         mark = "ok" if c["ok"] else "MISMATCH"
@@ -756,6 +878,9 @@ def run(args: argparse.Namespace) -> int:
                 "platform": platform.platform(),
                 "machine": platform.machine(),
                 "cpu_count": os.cpu_count(),
+                "cpu": machine.cpu_model(),
+                "blas": machine.blas(),
+                "allocator": args.allocator,
             },
             "versions": versions,
             "threads": {impl: hello[impl]["threads"] for impl in IMPLS},
@@ -804,9 +929,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--allocator",
         choices=("cached", "default"),
-        default="cached",
-        help="glibc malloc settings for every worker: keep freed memory for reuse (cached) "
-        "or glibc's defaults",
+        default="default",
+        help="glibc malloc settings of the headline rows: glibc's defaults (what a user "
+        "has), or a tuned setting that keeps freed memory for reuse (cached)",
     )
     parser.add_argument(
         "--baseline",
