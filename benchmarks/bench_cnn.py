@@ -24,6 +24,8 @@ Three implementations of the same arithmetic, float64:
   No graph, no bookkeeping; the input batch's gradient is never computed;
 - **sg-tensor**: ``Tensor`` parameters, ``sg_tensor.conv2d``, ``relu``, ``max_pool2d``,
   ``linear``, ``backward()`` and the update under ``no_grad()``, as a user writes it;
+- **sg-captured**: the same step with ``sg_optim.SGD`` (the same update) through
+  ``sg_tensor.capture``: recorded once, then replayed without a graph;
 - **torch**: PyTorch eager on the CPU, ``torch.nn.functional``'s same operators.
 
 How it is measured (the MLP benchmark, ``bench_tensor.py``, explains each choice): every
@@ -33,14 +35,15 @@ OpenMP thread (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS`
 measurement is the median time per step over blocks of about ``--target`` seconds, in
 CPU time of the worker; the reported time is the minimum over rounds. The allocator is
 glibc's default, as a user has it. Before timing, the first steps' losses must agree to
-``1e-10`` (relative): the three run the same workload.
+``1e-10`` (relative): all run the same workload.
 
 **Memory per step** is the peak of memory allocated during a step above what was live
 before it, as ``tracemalloc`` sees numpy's allocations (numpy reports them): for numpy
 and sg-tensor. PyTorch's allocator is not traced; its column says ``-``.
 
-Targets (``--no-fail`` reports without enforcing): sg-tensor's time at most 1.3 times
-numpy's at both sizes; ahead of PyTorch eager at the digits size.
+Targets (``--no-fail`` reports without enforcing): sg's time, eager and captured, at most
+1.3 times numpy's at both sizes; sg (eager or captured) ahead of PyTorch eager at the
+digits size.
 """
 
 from __future__ import annotations
@@ -56,12 +59,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import machine  # this folder's: the CPU, BLAS and allocator lines, memory per step
+
 SEED = 20261207
 LR = 0.01
 CHECK_STEPS = 3
 LOSS_TOLERANCE = 1e-10
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-IMPLS = ("numpy", "sg-tensor", "torch")
+IMPLS = ("numpy", "sg-tensor", "sg-captured", "torch")
 RATIO_TARGET = 1.3  # sg-tensor / numpy, both sizes
 AHEAD_OF_TORCH = ("digits",)
 
@@ -283,7 +288,30 @@ class TorchCNN:
         return float(loss.item())
 
 
-MODELS = {"numpy": NumpyCNN, "sg-tensor": SgCNN, "torch": TorchCNN}
+class SgCapturedCNN(SgCNN):
+    """The same step with ``sg_optim.SGD`` (the same update), through ``sg_tensor.capture``:
+    recorded at the first call, replayed after."""
+
+    def __init__(self, net: Net) -> None:
+        import sg_optim
+
+        super().__init__(net)
+        opt, params, F = sg_optim.SGD(self.params, lr=LR), self.params, self.F
+
+        def train_step(x: Any, y: Any) -> Any:
+            opt.zero_grad()
+            loss = cnn_mse_loss(params, x, y, net, F)
+            loss.backward()
+            opt.step()
+            return loss
+
+        self.train_step = F.capture(train_step)
+
+    def step(self) -> float:
+        return float(self.train_step(self.x, self.y).item())
+
+
+MODELS = {"numpy": NumpyCNN, "sg-tensor": SgCNN, "sg-captured": SgCapturedCNN, "torch": TorchCNN}
 
 
 # ------------------------------------------------------------------------------------------
@@ -309,19 +337,11 @@ def _timed_steps(model: Any, seconds: float) -> float:
 def _peak_memory(model: Any) -> float | None:
     """The peak of memory allocated during one step above what was live before (MiB), as
     tracemalloc sees numpy's allocations; None where it cannot see them (torch)."""
-    import tracemalloc
-
     if isinstance(model, TorchCNN):
         return None
     model.reset()
     model.step()
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    tracemalloc.reset_peak()
-    model.step()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return (peak - before) / 2**20
+    return machine.peak_bytes(model.step) / 2**20
 
 
 def worker(impl: str, net_name: str) -> None:
@@ -368,17 +388,6 @@ class Worker:
         self.process.wait(timeout=60)
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def run(args: argparse.Namespace) -> int:
     workers = {(impl, net.name): Worker(impl, net.name) for impl in IMPLS for net in NETS}
     try:
@@ -395,7 +404,7 @@ def run(args: argparse.Namespace) -> int:
         rounds = 1 if args.quick else args.rounds
         seconds = 0.05 if args.quick else args.target
         for r in range(rounds):
-            order = IMPLS[r % 3 :] + IMPLS[: r % 3]
+            order = IMPLS[r % len(IMPLS) :] + IMPLS[: r % len(IMPLS)]
             for net in NETS:
                 for impl in order:
                     t = workers[(impl, net.name)].ask("time", seconds=seconds)
@@ -409,42 +418,46 @@ def run(args: argparse.Namespace) -> int:
 
     rows = []
     for net in NETS:
-        numpy_t, sg_t, torch_t = (best[(impl, net.name)] for impl in IMPLS)
+        t = {impl: best[(impl, net.name)] for impl in IMPLS}
         rows.append({
             "net": net.name, "batch": net.batch, "image": list(net.image),
-            "ms": {impl: 1e3 * best[(impl, net.name)] for impl in IMPLS},
-            "sg_over_numpy": sg_t / numpy_t, "torch_over_numpy": torch_t / numpy_t,
-            "sg_over_torch": sg_t / torch_t,
+            "ms": {impl: 1e3 * t[impl] for impl in IMPLS},
+            "over_numpy": {impl: t[impl] / t["numpy"] for impl in IMPLS},
+            "over_torch": {impl: t[impl] / t["torch"] for impl in IMPLS},
             "peak_mib_per_step": {impl: memory[(impl, net.name)] for impl in IMPLS},
         })  # fmt: skip
-    header = (f"{'net':<8}{'numpy ms':>10}{'sg ms':>9}{'torch ms':>10}{'sg/numpy':>10}"
-              f"{'torch/numpy':>13}{'sg/torch':>10}{'numpy MiB':>11}{'sg MiB':>8}")  # fmt: skip
+    header = (f"{'net':<8}{'implementation':<14}{'ms/step':>10}{'/numpy':>9}{'/torch':>9}"
+              f"{'MiB/step':>10}")  # fmt: skip
     lines = [
-        f"CNN training step, float64, 1 thread, CPU time, glibc's default allocator; "
-        f"{cpu_model()}; numpy {np.__version__}",
+        f"CNN training step, float64, CPU time; numpy {np.__version__}",
+        *machine.header(threads=1),
         header,
         "-" * len(header),
     ]
     failed = []
     for row in rows:
-        ms, mem = row["ms"], row["peak_mib_per_step"]
-        lines.append(
-            f"{row['net']:<8}{ms['numpy']:>10.3f}{ms['sg-tensor']:>9.3f}{ms['torch']:>10.3f}"
-            f"{row['sg_over_numpy']:>10.2f}{row['torch_over_numpy']:>13.2f}"
-            f"{row['sg_over_torch']:>10.2f}{mem['numpy']:>11.2f}{mem['sg-tensor']:>8.2f}"
-        )
-        if row["sg_over_numpy"] > RATIO_TARGET:
-            failed.append(f"{row['net']}: sg-tensor {row['sg_over_numpy']:.2f}x numpy "
-                          f"(target <= {RATIO_TARGET})")  # fmt: skip
-        if row["net"] in AHEAD_OF_TORCH and row["sg_over_torch"] >= 1.0:
-            failed.append(f"{row['net']}: sg-tensor {row['sg_over_torch']:.2f}x torch "
+        for impl in IMPLS:
+            mem = row["peak_mib_per_step"][impl]
+            lines.append(
+                f"{row['net']:<8}{impl:<14}{row['ms'][impl]:>10.3f}"
+                f"{row['over_numpy'][impl]:>9.2f}{row['over_torch'][impl]:>9.2f}"
+                f"{'-' if mem is None else f'{mem:.2f}':>10}"
+            )
+        lines.append("")
+        for impl in ("sg-tensor", "sg-captured"):
+            if row["over_numpy"][impl] > RATIO_TARGET:
+                failed.append(f"{row['net']}: {impl} {row['over_numpy'][impl]:.2f}x numpy "
+                              f"(target <= {RATIO_TARGET})")  # fmt: skip
+        fastest = min(row["over_torch"]["sg-tensor"], row["over_torch"]["sg-captured"])
+        if row["net"] in AHEAD_OF_TORCH and fastest >= 1.0:
+            failed.append(f"{row['net']}: sg {fastest:.2f}x torch, eager or captured "
                           f"(target: ahead)")  # fmt: skip
     print("\n".join(lines))
     for message in failed:
         print(f"MISSED {message}")
     if args.json:
         with open(args.json, "w") as out:
-            json.dump({"cpu": cpu_model(), "python": platform.python_version(),
+            json.dump({"cpu": machine.cpu_model(), "python": platform.python_version(),
                        "rows": rows, "missed": failed}, out, indent=2)  # fmt: skip
     return 1 if failed and not args.no_fail else 0
 

@@ -131,10 +131,29 @@ def _conv_transpose2d(
 ) -> Any:  # fmt: skip
     n, o, ho, wo = y.shape
     _, cg, kh, kw = w.shape
+    reach = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
+    pads = tuple((r - before, r - after) for r, (before, after) in zip(reach, padding))
+    gathered = (ho + sum(pads[0]) - reach[0], wo + sum(pads[1]) - reach[1])
+    if stride == (1, 1) and min(pads[0][0], pads[1][0]) >= 0 and gathered == tuple(size):
+        return _add_bias(_transposed_as_correlation(y, w, pads, dilation, groups), b)
     kernel = w.reshape(groups, o // groups, cg * kh * kw)
     cols = np.matmul(kernel.transpose(0, 2, 1), y.reshape(n, groups, o // groups, ho * wo))
     cols = cols.reshape(n, groups * cg, kh, kw, ho, wo)
     return _add_bias(add_back(cols, size, stride, padding, dilation), b)
+
+
+def _transposed_as_correlation(
+    y: np.ndarray, w: np.ndarray, pads: Padding, dilation: Pair, groups: int
+) -> Any:
+    """A stride-1 transposed convolution as a plain one: each input pixel gathers the
+    output pixels whose windows read it, which is a convolution of ``y`` padded by
+    ``pads`` (the kernel's reach less the forward's padding) with the kernel flipped and
+    its two channel axes swapped. One product with gathered windows, where the
+    scattering form adds the windows back one kernel offset at a time."""
+    o, cg, kh, kw = w.shape
+    flipped = w[:, :, ::-1, ::-1].reshape(groups, o // groups, cg, kh, kw)
+    kernel = flipped.transpose(0, 2, 1, 3, 4).reshape(groups * cg, o // groups, kh, kw)
+    return _conv2d(y, kernel, stride=(1, 1), padding=pads, dilation=dilation, groups=groups)
 
 
 def _conv2d_weight(

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from sg_scalar.declare import Case, Tie, Torch
 from sg_tensor.arguments import int_tuple
@@ -128,21 +129,42 @@ def winners(
     of shape ``(N, C, Ho, Wo)``; ``peaks`` are the maxima if known (the forward's)."""
     out = pooled_size(x, stride=stride, padding=padding, dilation=dilation, kernel=kernel)
     view = windows(x, kernel, stride, padding, dilation, out, fill=-np.inf)
-    if peaks is None:
-        peaks = _fold(np.maximum, view)
-    first = np.zeros(peaks.shape, dtype=np.intp)  # the offset of each window's maximum
-    for k in reversed(range(kernel[0] * kernel[1])):  # the last write is the first maximum
-        row, col = divmod(k, kernel[1])
-        np.copyto(first, k, where=view[:, :, row, col] == peaks)
-    if np.isnan(peaks).any():  # PyTorch's: a NaN is the maximum, the window's last NaN
-        for k in range(kernel[0] * kernel[1]):
-            row, col = divmod(k, kernel[1])
-            np.copyto(first, k, where=np.isnan(view[:, :, row, col]))
+    first = _first_offsets(view, _fold(np.maximum, view) if peaks is None else peaks)
     di, dj = np.divmod(first, kernel[1])
     rows = np.arange(out[0]).reshape(-1, 1) * stride[0] - padding[0][0] + di * dilation[0]
     cols = np.arange(out[1]) * stride[1] - padding[1][0] + dj * dilation[1]
     # A window of -inf only (an input of -inf beside the padding) may pick the padding.
     return np.clip(rows, 0, x.shape[2] - 1), np.clip(cols, 0, x.shape[3] - 1)
+
+
+def _first_offsets(view: np.ndarray, peaks: np.ndarray) -> np.ndarray:
+    """The kernel offset (in reading order) of each window's first maximum, ``(N, C, Ho,
+    Wo)``, from a windows view ``(N, C, kh, kw, Ho, Wo)`` and the windows' maxima."""
+    kw = view.shape[3]
+    first = np.zeros(peaks.shape, dtype=np.intp)
+    for k in reversed(range(view.shape[2] * kw)):  # the last write is the first maximum
+        np.copyto(first, k, where=view[:, :, k // kw, k % kw] == peaks)
+    if np.isnan(peaks).any():  # PyTorch's: a NaN is the maximum, the window's last NaN
+        for k in range(view.shape[2] * kw):
+            np.copyto(first, k, where=np.isnan(view[:, :, k // kw, k % kw]))
+    return first
+
+
+def _routed_apart(
+    g: np.ndarray, x: np.ndarray, peaks: np.ndarray, kernel: Pair, stride: Pair, dilation: Pair
+) -> np.ndarray:
+    """The max-pool gradient where no two windows share a pixel and none reaches into
+    padding: each window's gradient written straight to its first maximum, through a
+    windows view of the result (the same numbers as the scatter, with no sums to make)."""
+    out = peaks.shape[2:]
+    grad = np.zeros(x.shape, dtype=g.dtype)
+    sn, sc, sh, sw = grad.strides
+    steps = (sn, sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1])
+    targets = as_strided(grad, grad.shape[:2] + tuple(kernel) + tuple(out), steps)
+    first = _first_offsets(windows(x, kernel, stride, ((0, 0), (0, 0)), dilation, out), peaks)
+    for k in range(kernel[0] * kernel[1]):
+        np.copyto(targets[:, :, k // kernel[1], k % kernel[1]], g, where=first == k)
+    return grad
 
 
 def _winning_index(x: np.ndarray, peaks: Any, **geometry: Any) -> tuple[np.ndarray, ...]:
@@ -195,6 +217,9 @@ def max_pool2d(
     g: Any, out: Any, x: Any, *, kernel: Pair, stride: Pair, padding: Padding, dilation: Pair
 ) -> Grads:
     """Each window's gradient goes to its first maximum; overlapping windows add up."""
+    apart = all(s >= d * (k - 1) + 1 for s, k, d in zip(stride, kernel, dilation))
+    if type(g) is np.ndarray and apart and padding == ((0, 0), (0, 0)):
+        return (_routed_apart(g, x, out, kernel, stride, dilation),)
     index = _winning_index(data(x), data(out), kernel=kernel, stride=stride, padding=padding,
                            dilation=dilation)  # fmt: skip
     return (call("scatter", g, shape=tuple(x.shape), index=index),)
