@@ -162,11 +162,15 @@ def _conv2d_weight(
 ) -> Any:  # fmt: skip
     n, c = x.shape[:2]
     o, ho, wo = g.shape[1:]
-    cols = _columns(x, kernel, groups, (ho, wo), stride=stride, padding=padding,
-                    dilation=dilation)  # fmt: skip
-    grads = g.reshape(n, groups, o // groups, ho * wo)
-    per_sample = np.matmul(grads, cols.transpose(0, 1, 3, 2))  # (N, groups, O/groups, K)
-    return np.add.reduce(per_sample, axis=0).reshape(o, c // groups, *kernel)
+    view = windows(x, kernel, stride, padding, dilation, (ho, wo))
+    # The batch folded into the product's inner axis: one product per group over all the
+    # samples' pixels (with the windows gathered batch-inside), not one per sample summed.
+    view = view.reshape(n, groups, c // groups, *view.shape[2:])
+    cols = np.ascontiguousarray(view.transpose(1, 2, 3, 4, 0, 5, 6))
+    cols = cols.reshape(groups, c // groups * kernel[0] * kernel[1], n * ho * wo)
+    grads = np.ascontiguousarray(g.reshape(n, groups, o // groups, ho * wo).transpose(1, 2, 0, 3))
+    product = np.matmul(grads.reshape(groups, o // groups, n * ho * wo), cols.transpose(0, 2, 1))
+    return product.reshape(o, c // groups, *kernel)
 
 
 # ---------------------------------------------------------------------------------------

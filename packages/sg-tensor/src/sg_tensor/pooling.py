@@ -154,16 +154,25 @@ def _routed_apart(
     g: np.ndarray, x: np.ndarray, peaks: np.ndarray, kernel: Pair, stride: Pair, dilation: Pair
 ) -> np.ndarray:
     """The max-pool gradient where no two windows share a pixel and none reaches into
-    padding: each window's gradient written straight to its first maximum, through a
-    windows view of the result (the same numbers as the scatter, with no sums to make)."""
+    padding, and no window holds a NaN: each window's gradient written straight to its
+    first maximum through a windows view of the result, one kernel offset at a time (the
+    same numbers as the scatter, with no sums to make)."""
     out = peaks.shape[2:]
     grad = np.zeros(x.shape, dtype=g.dtype)
     sn, sc, sh, sw = grad.strides
     steps = (sn, sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1])
     targets = as_strided(grad, grad.shape[:2] + tuple(kernel) + tuple(out), steps)
-    first = _first_offsets(windows(x, kernel, stride, ((0, 0), (0, 0)), dilation, out), peaks)
-    for k in range(kernel[0] * kernel[1]):
-        np.copyto(targets[:, :, k // kernel[1], k % kernel[1]], g, where=first == k)
+    view = windows(x, kernel, stride, ((0, 0), (0, 0)), dilation, out)
+    taken = None  # the windows whose first maximum an earlier offset already was
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            hit = view[:, :, i, j] == peaks
+            if taken is None:
+                taken = hit
+            else:
+                hit &= ~taken
+                taken |= hit
+            targets[:, :, i, j] = np.where(hit, g, 0.0)
     return grad
 
 
@@ -218,7 +227,8 @@ def max_pool2d(
 ) -> Grads:
     """Each window's gradient goes to its first maximum; overlapping windows add up."""
     apart = all(s >= d * (k - 1) + 1 for s, k, d in zip(stride, kernel, dilation))
-    if type(g) is np.ndarray and apart and padding == ((0, 0), (0, 0)):
+    raw = type(g) is np.ndarray
+    if raw and apart and padding == ((0, 0), (0, 0)) and not np.isnan(out).any():
         return (_routed_apart(g, x, out, kernel, stride, dilation),)
     index = _winning_index(data(x), data(out), kernel=kernel, stride=stride, padding=padding,
                            dilation=dilation)  # fmt: skip
