@@ -302,3 +302,28 @@ def test_memory_stays_flat_over_a_thousand_replays() -> None:
         tracemalloc.stop()
     assert total[1] - total[0] < 4096, total  # nothing grows with the number of steps
     assert arrays[0] == arrays[1], arrays  # no array is kept from step to step
+
+
+def test_masks_and_indices_made_from_the_inputs_are_remade_at_every_replay() -> None:
+    w = Tensor(np.array([1.0, -2.0, 3.0, 0.5]), requires_grad=True)
+
+    def f(x: Tensor, labels: np.ndarray) -> Tensor:
+        y = x * w
+        kept = st.where(x > 0.0, y, 0.0)  # a comparison, then where's condition
+        picked = kept[np.arange(3), labels]  # an index array given as an argument
+        best = y.argmax(dim=1)  # an integer result, used as an index
+        loss = picked.sum() + y[np.arange(3), best.data].sum()
+        loss.backward()
+        return loss
+
+    captured = st.capture(f)
+    rng = np.random.default_rng(7)
+    for _ in range(4):
+        x, labels = rng.standard_normal((3, 4)), rng.integers(0, 4, 3)
+        w.grad = None
+        got = captured(Tensor(x), labels).item()
+        got_grad = w.grad
+        w.grad = None
+        assert got == f(Tensor(x), labels).item()
+        assert np.array_equal(got_grad, w.grad)
+    assert captured.replays == 3
