@@ -195,6 +195,8 @@ class Tape:
         """Record ``out = op(*inputs, **ctx)`` (already computed by the eager call)."""
         from sg_tensor.kernels import forward_instruction
 
+        if self.paused:  # inside a replayed side effect: it runs again as a whole
+            return
         slots = [self.tensor_slot(t) for t in inputs]
         target = self.result_slot(out.data)
         self.program.append(forward_instruction(self, op, slots, ctx or {}, target))

@@ -268,11 +268,12 @@ class Tensor:
             else:
                 root_seed = Tensor(seed)
         graph.refuse_modified(self)  # nothing a rule reads was modified in place since
-        if _recording.tape is not None:  # sg_tensor.capture: the pass becomes instructions
+        tape = _recording.tape
+        if tape is not None and not tape.paused:  # sg_tensor.capture: instructions
             if create_graph:
                 refuse("backward(create_graph=True)")
             with np.errstate(all="ignore"):
-                _recording.tape.backward(self, grad, seed, retain_graph)
+                tape.backward(self, grad, seed, retain_graph)
             return
         with np.errstate(all="ignore"):  # IEEE results (inf, nan) at domain edges
             graph.backward(self, root_seed, retain_graph=retain_graph, create_graph=create_graph)
