@@ -227,8 +227,8 @@ def max_pool2d(
 ) -> Grads:
     """Each window's gradient goes to its first maximum; overlapping windows add up."""
     apart = all(s >= d * (k - 1) + 1 for s, k, d in zip(stride, kernel, dilation))
-    raw = type(g) is np.ndarray
-    if raw and apart and padding == ((0, 0), (0, 0)) and not np.isnan(out).any():
+    unpadded = all(before == 0 and after <= 0 for before, after in padding)  # after < 0: cut
+    if type(g) is np.ndarray and apart and unpadded and not np.isnan(out).any():
         return (_routed_apart(g, x, out, kernel, stride, dilation),)
     index = _winning_index(data(x), data(out), kernel=kernel, stride=stride, padding=padding,
                            dilation=dilation)  # fmt: skip
