@@ -59,11 +59,12 @@ def out_size(size: Pair, kernel: Pair, stride: Pair, padding: Padding, dilation:
 
 def windows(
     x: np.ndarray, kernel: Pair, stride: Pair, padding: Padding, dilation: Pair, out: Pair,
-    fill: float = 0.0,
+    fill: float = 0.0, writeable: bool = False,
 ) -> np.ndarray:  # fmt: skip
     """Every window of ``x`` (N, C, H, W) padded with ``fill``, as a read-only view of
     shape ``(N, C, kh, kw, Ho, Wo)``: ``[n, c, i, j, p, q]`` is the input pixel that
-    kernel offset ``(i, j)`` meets in output pixel ``(p, q)``."""
+    kernel offset ``(i, j)`` meets in output pixel ``(p, q)``. ``writeable``: a view to
+    write ``x`` through, where nothing is padded and no two windows share a pixel."""
     (top, bottom), (left, right) = padding
     if top or left or bottom > 0 or right > 0:
         n, c, h, w = x.shape
@@ -73,7 +74,7 @@ def windows(
     sn, sc, sh, sw = x.strides
     shape = x.shape[:2] + tuple(kernel) + tuple(out)
     steps = (sn, sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1])
-    return as_strided(x, shape, steps, writeable=False)
+    return as_strided(x, shape, steps, writeable=writeable)
 
 
 def _columns(x: np.ndarray, kernel: Pair, groups: int, out: Pair, **geometry: Any) -> np.ndarray:

@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from sg_scalar.declare import Case, Tie, Torch
 from sg_tensor.arguments import int_tuple
@@ -157,12 +156,10 @@ def _routed_apart(
     padding, and no window holds a NaN: each window's gradient written straight to its
     first maximum through a windows view of the result, one kernel offset at a time (the
     same numbers as the scatter, with no sums to make)."""
-    out = peaks.shape[2:]
+    out, flat = peaks.shape[2:], ((0, 0), (0, 0))
     grad = np.zeros(x.shape, dtype=g.dtype)
-    sn, sc, sh, sw = grad.strides
-    steps = (sn, sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1])
-    targets = as_strided(grad, grad.shape[:2] + tuple(kernel) + tuple(out), steps)
-    view = windows(x, kernel, stride, ((0, 0), (0, 0)), dilation, out)
+    targets = windows(grad, kernel, stride, flat, dilation, out, writeable=True)
+    view = windows(x, kernel, stride, flat, dilation, out)
     taken = None  # the windows whose first maximum an earlier offset already was
     for i in range(kernel[0]):
         for j in range(kernel[1]):
@@ -215,8 +212,11 @@ MAX_POOL = [
     positional(_max_pool_entry, (X,), kernel_size=3, stride=2, ceil_mode=True),
     positional(_max_pool_entry, ((3, 5, 5),), "unbatched, overlapping", kernel_size=2,
                stride=1),
+    positional(_max_pool_entry, ((2, 3, 7, 9),), "apart, dilated", kernel_size=2,
+               stride=(3, 4), dilation=(1, 2)),
 ]  # fmt: skip
-"""Non-overlapping and overlapping windows, padding, dilation, ceil_mode's partial window."""
+"""Non-overlapping and overlapping windows, padding, dilation, ceil_mode's partial window,
+and windows apart with gaps between them (a stride beyond the dilated kernel)."""
 
 
 @op("max_pool2d", _max_pool2d, "pool", _max_pool_entry, method=None, cases=MAX_POOL,

@@ -190,6 +190,7 @@ CLASSIFIED: dict[str, tuple[str, str]] = {
         "sg_tensor.pooling:avg_pool2d:8:21:Const:2->-2",
         "sg_tensor.pooling:_divisor:9:51:Const:2->-2",
         "sg_tensor.pooling:_winning_index:3:20:Const:2->-2",
+        "sg_tensor.pooling:_routed_apart:8:28:Const:2->-2",
     ),
     **_each(
         LIMIT,
