@@ -41,12 +41,18 @@ from typing import Any, TypeVar
 import numpy as np
 
 from sg_scalar import graph
+from sg_tensor.instructions import (
+    Instruction,
+    Slots,
+    add_instruction,
+    fit_instruction,
+    forward_instruction,
+    rule_instruction,
+)
 
 __all__ = ["CaptureError", "Captured", "capture", "computed", "replayed"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-Slots = list[Any]
-Instruction = Callable[[Slots], None]
 
 
 class CaptureError(RuntimeError):
@@ -59,6 +65,18 @@ class _Recording(threading.local):
 
 
 _recording = _Recording()
+
+
+_registered: list[type] = []  # sg_tensor.tensor registers Tensor (it imports this module)
+
+
+def register_node_type(cls: type) -> None:
+    """Called once by :mod:`sg_tensor.tensor`: the tensor type a capture records."""
+    _registered[:] = [cls]
+
+
+def _node_type() -> Any:
+    return _registered[0]
 
 
 def recording() -> Tape | None:
@@ -193,8 +211,6 @@ class Tape:
     # -- recording ----------------------------------------------------------------------
     def forward(self, op: graph.Op, inputs: Iterable[Any], ctx: Any, out: Any) -> None:
         """Record ``out = op(*inputs, **ctx)`` (already computed by the eager call)."""
-        from sg_tensor.kernels import forward_instruction
-
         if self.paused:  # inside a replayed side effect: it runs again as a whole
             return
         slots = [self.tensor_slot(t) for t in inputs]
@@ -250,10 +266,10 @@ class Tape:
 
     def side_effect(self, method: Callable[..., Any], args: tuple[Any, ...], kwargs: Any) -> Any:
         """Run ``method`` now (nothing inside recorded) and record it to run at each replay."""
-        from sg_tensor.tensor import Tensor
+        tensor_type = _node_type()
 
         def where(value: Any) -> Any:  # how a replay gets this argument back
-            if isinstance(value, Tensor):
+            if isinstance(value, tensor_type):
                 known = id(value.data) in self.slot_of
                 if known and not any(t is value for _, t in self.tensors):
                     return ("computed", self.slot_of[id(value.data)], None)
@@ -286,9 +302,8 @@ class Tape:
         """Record (and run) the backward pass from ``root``: the driver's walk, the same
         rules, sums and stores in the same order, as instructions (see
         :func:`sg_scalar.graph._walk`, first order, gradients into leaves)."""
-        from sg_tensor.kernels import add_instruction, fit_instruction, rule_instruction
-
         order = graph.topological_order(root)
+        fit = root._fit_gradient
         pending: dict[int, int] = {id(root): self._seed_slot(given, seed)}
         stores: list[tuple[Any, int]] = []
         for node in reversed(order):
@@ -320,7 +335,7 @@ class Tape:
                 value, data = self.values[grad], parent.data
                 if not (type(value) is np.ndarray and value.shape == data.shape
                         and value.dtype == data.dtype):  # fmt: skip
-                    grad = fit_instruction(self, grad, _Standin(data), op, i)
+                    grad = fit_instruction(self, fit, grad, _Standin(data), op, i)
                 previous = pending.get(id(parent))
                 pending[id(parent)] = (
                     grad if previous is None else add_instruction(self, previous, grad)
@@ -371,13 +386,12 @@ def _placed(place: tuple[Any, Any], s: Slots) -> Any:
 
 
 def _argument(place: tuple[str, Any, Any], s: Slots) -> Any:
-    from sg_tensor.tensor import Tensor
-
+    tensor_type = _node_type()
     kind, where, tensor = place
     if kind == "tensor":  # read from outside: the tensor itself
         return tensor
     if kind == "computed":  # computed by the tape: this replay's value, as a tensor
-        return Tensor(s[where])
+        return tensor_type(s[where])
     if kind == "array":
         return s[where]
     return where
@@ -419,9 +433,8 @@ def _guard(held: list[tuple[Any, np.ndarray]]) -> Instruction:
 def _flatten(value: Any, arrays: list[Any]) -> Any:
     """The key of ``value`` (shapes, dtypes, requires-grad flags and plain values), its
     tensors and arrays appended to ``arrays`` in order."""
-    from sg_tensor.tensor import Tensor
-
-    if isinstance(value, Tensor):
+    tensor_type = _node_type()
+    if isinstance(value, tensor_type):
         arrays.append(value)
         return ("tensor", value.data.shape, value.data.dtype, value.requires_grad)
     if isinstance(value, np.ndarray):
@@ -445,12 +458,11 @@ def _key(args: tuple[Any, ...], kwargs: dict[str, Any], arrays: list[Any]) -> An
     """What a call must match to replay a tape: :func:`_flatten` of its arguments and the
     grad mode (tensor arguments alone, the usual case, are spelled out: this runs at
     every call)."""
-    from sg_tensor.tensor import Tensor
-
+    tensor_type = _node_type()
     if not kwargs:
         items = []
         for a in args:
-            if type(a) is not Tensor:
+            if type(a) is not tensor_type:
                 break
             data = a.data
             arrays.append(a)
@@ -481,9 +493,8 @@ def _short(key: Any) -> str:
 
 def _layout(tape: Tape, value: Any) -> Any:
     """How a replay rebuilds ``fn``'s result: tensors from slots, the rest as it was."""
-    from sg_tensor.tensor import Tensor
-
-    if isinstance(value, Tensor):
+    tensor_type = _node_type()
+    if isinstance(value, tensor_type):
         slot = tape.slot_of.get(id(value.data))
         return ("slot", slot) if slot is not None else ("fixed", value)
     if isinstance(value, np.ndarray):
@@ -497,11 +508,10 @@ def _layout(tape: Tape, value: Any) -> Any:
 
 
 def _rebuild(layout: Any, s: Slots) -> Any:
-    from sg_tensor.tensor import Tensor
-
+    tensor_type = _node_type()
     kind, where = layout
     if kind == "slot":  # a copy: the buffer is overwritten by the next replay
-        return Tensor(np.array(s[where]))
+        return tensor_type(np.array(s[where]))
     if kind == "array":
         return np.array(s[where])
     if kind == "fixed":

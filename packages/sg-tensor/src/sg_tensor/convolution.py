@@ -133,7 +133,8 @@ def _conv_transpose2d(
     n, o, ho, wo = y.shape
     _, cg, kh, kw = w.shape
     reach = (dilation[0] * (kh - 1), dilation[1] * (kw - 1))
-    pads = tuple((r - before, r - after) for r, (before, after) in zip(reach, padding))
+    (top, bottom), (left, right) = padding
+    pads = ((reach[0] - top, reach[0] - bottom), (reach[1] - left, reach[1] - right))
     gathered = (ho + sum(pads[0]) - reach[0], wo + sum(pads[1]) - reach[1])
     if stride == (1, 1) and min(pads[0][0], pads[1][0]) >= 0 and gathered == tuple(size):
         return _add_bias(_transposed_as_correlation(y, w, pads, dilation, groups), b)

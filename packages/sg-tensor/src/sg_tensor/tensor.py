@@ -17,7 +17,7 @@ import numpy as np
 
 from sg_scalar import graph
 from sg_scalar.graph import Op, ShapeMismatchError
-from sg_tensor import dtypes
+from sg_tensor import capturing, dtypes
 from sg_tensor import op as op_module
 from sg_tensor.capturing import _recording, computed, refuse
 
@@ -527,6 +527,7 @@ def _apply_on_nodes(op: Op, inputs: Sequence[Any], ctx: dict[str, Any]) -> Tenso
 
 
 op_module.register_node_apply(_apply_on_nodes)
+capturing.register_node_type(Tensor)
 # The seed of a 0-d loss, read-only: rules never write into a gradient, and a leaf
 # that receives it stores a copy (see _accumulate_grad).
 _ONE = {np.dtype(t): np.ones((), dtype=t) for t in (np.float16, np.float32, np.float64)}

@@ -1,0 +1,265 @@
+"""The instructions of a captured step (:mod:`sg_tensor.capturing`).
+
+An instruction is a closure ``run(slots)`` that reads its arrays from numbered slots and
+stores its results in others. It calls exactly what the eager step calls (the operator's
+forward, its rule, the driver's sum of two contributions, the fitting of a gradient to
+its input), so a replay computes the same numbers, unless the operator's declaration
+gives a kernel (:mod:`sg_tensor.kernels`): the same arithmetic, into arrays the tape
+allocated once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+
+from sg_scalar import graph
+from sg_tensor.kernels import DISCARD, INTO
+
+__all__ = ["Instruction", "Slots", "add_instruction", "fit_instruction",
+           "forward_instruction", "rule_instruction"]  # fmt: skip
+
+Slots = list[Any]
+Instruction = Callable[[Slots], None]
+_ndarray = np.ndarray
+
+
+class Tape(Protocol):
+    """What the builders use of :class:`sg_tensor.capturing.Tape`."""
+
+    values: Slots
+    program: list[Instruction]
+    buffers: dict[int, list[np.ndarray]]
+    writers: dict[int, Instruction]
+
+    def result_slot(self, array: Any) -> int: ...
+
+    def context(self, ctx: dict[str, Any]) -> Callable[[Slots], dict[str, Any]] | None: ...
+
+
+def _fresh(value: Any, inputs: list[Any]) -> bool:
+    """Whether ``value`` is an array of its own (not an input, not a view): a buffer
+    can stand in for it."""
+    return type(value) is _ndarray and value.base is None and all(value is not a for a in inputs)
+
+
+def forward_instruction(
+    tape: Tape, op: graph.Op, slots: list[int], ctx: dict[str, Any], target: int
+) -> Instruction:
+    """``slots[target] = op.forward(*slots[inputs], **ctx)``, into a buffer if it can."""
+    kernel = INTO[op].forward if op in INTO else None
+    value = tape.values[target]
+    make = tape.context(ctx)
+    if make is not None:  # ctx holds arrays the tape computes: this replay's
+        fresh = _fresh(value, [tape.values[i] for i in slots])
+        run = kernel if kernel is not None and fresh else None
+        return _dynamic_forward(tape, op.forward, run, value, slots, make, target)
+    if kernel is not None and _fresh(value, [tape.values[i] for i in slots]):
+        buffer = np.empty_like(value)
+        tape.buffers[target] = [buffer]
+        into = _forward_into(kernel, buffer, slots, ctx, target)
+        tape.writers[id(buffer)] = into
+        return into
+    forward = op.forward
+    if len(slots) == 1 and not ctx:
+        (a,) = slots
+
+        def unary(s: Slots) -> None:
+            d = forward(s[a])
+            s[target] = d if type(d) is _ndarray else np.asarray(d)
+
+        return unary
+    if len(slots) == 2 and not ctx:
+        a, b = slots
+
+        def binary(s: Slots) -> None:
+            d = forward(s[a], s[b])
+            s[target] = d if type(d) is _ndarray else np.asarray(d)
+
+        return binary
+
+    def general(s: Slots) -> None:
+        d = forward(*[s[i] for i in slots], **ctx)
+        s[target] = d if type(d) is _ndarray else np.asarray(d)
+
+    return general
+
+
+def _dynamic_forward(
+    tape: Tape, forward: Callable[..., Any], kernel: Callable[..., Any] | None, value: Any,
+    slots: list[int], make: Callable[[Slots], dict[str, Any]], target: int,
+) -> Instruction:  # fmt: skip
+    """A forward whose ``ctx`` is rebuilt at each replay from the slots."""
+    if kernel is not None:
+        buffer = np.empty_like(value)
+        tape.buffers[target] = [buffer]
+
+        def into(s: Slots) -> None:
+            s[target] = kernel(buffer, *[s[i] for i in slots], **make(s))
+
+        tape.writers[id(buffer)] = into
+        return into
+
+    def plain(s: Slots) -> None:
+        d = forward(*[s[i] for i in slots], **make(s))
+        s[target] = d if type(d) is _ndarray else np.asarray(d)
+
+    return plain
+
+
+def _forward_into(
+    kernel: Callable[..., Any], buffer: np.ndarray, slots: list[int], ctx: dict[str, Any],
+    target: int,
+) -> Instruction:  # fmt: skip
+    """``slots[target] = kernel(buffer, *slots[inputs], **ctx)``, spelled out for the
+    usual arities: a replay is a loop of these calls."""
+    if not ctx and len(slots) == 1:
+        (a,) = slots
+
+        def unary(s: Slots) -> None:
+            s[target] = kernel(buffer, s[a])
+
+        return unary
+    if not ctx and len(slots) == 2:
+        a, b = slots
+
+        def binary(s: Slots) -> None:
+            s[target] = kernel(buffer, s[a], s[b])
+
+        return binary
+    if not ctx and len(slots) == 3:
+        a, b, c = slots
+
+        def ternary(s: Slots) -> None:
+            s[target] = kernel(buffer, s[a], s[b], s[c])
+
+        return ternary
+
+    def general(s: Slots) -> None:
+        s[target] = kernel(buffer, *[s[i] for i in slots], **ctx)
+
+    return general
+
+
+def rule_instruction(
+    tape: Tape, op: graph.Op, g: int, out: int, inputs: list[int], ctx: dict[str, Any]
+) -> list[int | None]:
+    """Record and run ``op``'s rule; the slots of its gradients (``None``: no gradient)."""
+    values = tape.values
+    with np.errstate(all="ignore"):
+        grads = op.vjp(values[g], values[out], *[values[i] for i in inputs], **ctx)
+    if not isinstance(grads, (tuple, list)) or len(grads) != len(inputs):
+        raise graph._wrong_count(op, grads, len(inputs))
+    targets = [None if x is None else tape.result_slot(x) for x in grads]
+    kernel = INTO[op].rule if op in INTO else None
+    vjp = op.vjp
+    make = tape.context(ctx)
+    if make is not None:  # ctx holds arrays the tape computes: this replay's
+
+        def dynamic(s: Slots) -> None:
+            found = vjp(s[g], s[out], *[s[i] for i in inputs], **make(s))
+            for t, x in zip(targets, found):
+                if t is not None:
+                    s[t] = x
+
+        tape.program.append(dynamic)
+        return targets
+    if kernel is not None:
+        seen = [values[g], values[out], *[values[i] for i in inputs]]
+        buffers = tuple(np.empty_like(x) if _fresh(x, seen) else None for x in grads)
+        for t, buffer in zip(targets, buffers):
+            if buffer is not None and t is not None:
+                tape.buffers[t] = [buffer]
+
+        into = _rule_into(kernel, buffers, g, out, inputs, ctx, targets)
+        for buffer in buffers:
+            if buffer is not None:
+                tape.writers[id(buffer)] = into
+        tape.program.append(into)
+    else:
+
+        def plain(s: Slots) -> None:
+            found = vjp(s[g], s[out], *[s[i] for i in inputs], **ctx)
+            for t, x in zip(targets, found):
+                if t is not None:
+                    s[t] = x
+
+        tape.program.append(plain)
+    return targets
+
+
+def _rule_into(
+    kernel: Callable[..., Any], buffers: tuple[Any, ...], g: int, out: int, inputs: list[int],
+    ctx: dict[str, Any], targets: list[int | None],
+) -> Instruction:  # fmt: skip
+    """Run a rule kernel and store the gradients it gives (a ``None`` one in the tape's
+    discard slot)."""
+    stores = [t if t is not None else DISCARD for t in targets]
+    if len(inputs) == 1:
+        (a,), (ta,) = inputs, stores
+
+        def unary(s: Slots) -> None:
+            (s[ta],) = kernel(buffers, s[g], s[out], s[a], **ctx)
+
+        return unary
+    if len(inputs) == 2:
+        (a, b), (ta, tb) = inputs, stores
+
+        def binary(s: Slots) -> None:
+            s[ta], s[tb] = kernel(buffers, s[g], s[out], s[a], s[b], **ctx)
+
+        return binary
+    if len(inputs) == 3:
+        (a, b, c), (ta, tb, tc) = inputs, stores
+
+        def ternary(s: Slots) -> None:
+            s[ta], s[tb], s[tc] = kernel(buffers, s[g], s[out], s[a], s[b], s[c], **ctx)
+
+        return ternary
+
+    def general(s: Slots) -> None:
+        found = kernel(buffers, s[g], s[out], *[s[i] for i in inputs], **ctx)
+        for t, x in zip(targets, found):
+            if t is not None:
+                s[t] = x
+
+    return general
+
+
+def fit_instruction(
+    tape: Tape, fit: Callable[..., Any], g: int, standin: Any, op: graph.Op, index: int
+) -> int:
+    """The driver's fitting of a gradient to its input's shape and dtype (``fit``: the node
+    type's ``_fit_gradient``)."""
+    target = tape.result_slot(fit(tape.values[g], standin, op, index))
+
+    def run(s: Slots) -> None:
+        s[target] = fit(s[g], standin, op, index)
+
+    tape.program.append(run)
+    return target
+
+
+def add_instruction(tape: Tape, a: int, b: int) -> int:
+    """Two contributions to one gradient summed, as the driver sums them."""
+    value = tape.values[a] + tape.values[b]
+    target = tape.result_slot(value)
+    if type(value) is _ndarray:
+        buffer = np.empty_like(value)
+        tape.buffers[target] = [buffer]
+        add = np.add
+
+        def into(s: Slots) -> None:
+            s[target] = add(s[a], s[b], out=buffer)
+
+        tape.writers[id(buffer)] = into
+        tape.program.append(into)
+        return target
+
+    def plain(s: Slots) -> None:
+        s[target] = s[a] + s[b]
+
+    tape.program.append(plain)
+    return target
