@@ -163,8 +163,8 @@ class Tape:
         self.tensors: list[tuple[int, Any]] = []  # (slot, outside Tensor): its .data
         self.arrays: list[tuple[int, np.ndarray]] = []  # (slot, outside array): itself
         self.program: list[Instruction] = []
-        self.buffers: dict[int, list[np.ndarray]] = {}  # slot -> buffers written there
-        self.writers: dict[int, Instruction] = {}  # id(buffer) -> the instruction writing it
+        # slot -> (the tape's own array written there, the instruction writing it)
+        self.owned: dict[int, tuple[np.ndarray, Instruction]] = {}
         self.leaves: list[tuple[Any, int]] = []  # (leaf, slot of the gradient it stores)
         self.paused = 0  # > 0 inside a replayed side effect: nothing is recorded
         self.output: Any = None  # the layout of fn's result (see _layout)
@@ -189,20 +189,18 @@ class Tape:
     def tensor_slot(self, tensor: Any) -> int:
         """The slot of a tensor operand: computed by the tape, or read at each replay from
         the tensor (a parameter, a constant made before or inside ``fn``)."""
-        array = tensor.data
-        slot = self.slot_of.get(id(array))
-        if slot is None:
-            slot = self._new_slot(array)
-            self.tensors.append((slot, tensor))
-        return slot
+        return self._known_or(tensor.data, self.tensors, tensor)
 
     def array_slot(self, array: Any) -> int:
-        """The slot of a raw array argument (a side effect's): computed by the tape, or the
-        same array object at every replay (a buffer updated in place)."""
+        """The slot of an array (the seed of a pass): computed by the tape, or the same
+        array object at every replay."""
+        return self._known_or(array, self.arrays, array)
+
+    def _known_or(self, array: Any, outside: list[tuple[int, Any]], source: Any) -> int:
         slot = self.slot_of.get(id(array))
-        if slot is None:
+        if slot is None:  # from outside the tape: ``source`` gives it at each replay
             slot = self._new_slot(array)
-            self.arrays.append((slot, array))
+            outside.append((slot, source))
         return slot
 
     def result_slot(self, array: Any) -> int:
@@ -222,6 +220,9 @@ class Tape:
         (or an input), nested for tuples and lists, else ``("value", value)``."""
         if isinstance(value, np.ndarray) and id(value) in self.slot_of:
             return ("slot", self.slot_of[id(value)])
+        computed = isinstance(value, _node_type()) and id(value.data) in self.slot_of
+        if computed and not any(t is value for _, t in self.tensors):  # outside: itself
+            return ("tensor", self.slot_of[id(value.data)])  # this replay's, as a tensor
         if isinstance(value, (tuple, list)):
             items = [self.place(v) for v in value]
             if any(kind != "value" for kind, _ in items):
@@ -240,24 +241,16 @@ class Tape:
         """Record ``result = fn(*args, **kwargs)`` (see :func:`computed`)."""
         places = [self.place(a) for a in args]
         named = {k: self.place(v) for k, v in kwargs.items()}
-        if isinstance(result, tuple):
-            targets = [self.result_slot(r) for r in result]
+        several = isinstance(result, tuple)
+        targets = [self.result_slot(r) for r in (result if several else (result,))]
 
-            def several(s: Slots) -> None:
-                found = fn(*[_placed(p, s) for p in places],
-                           **{k: _placed(p, s) for k, p in named.items()})  # fmt: skip
-                for t, r in zip(targets, found):
-                    s[t] = r
+        def run(s: Slots) -> None:
+            found = fn(*[_placed(p, s) for p in places],
+                       **{k: _placed(p, s) for k, p in named.items()})  # fmt: skip
+            for t, r in zip(targets, found if several else (found,)):
+                s[t] = r
 
-            self.program.append(several)
-            return
-        target = self.result_slot(result)
-
-        def one(s: Slots) -> None:
-            s[target] = fn(*[_placed(p, s) for p in places],
-                           **{k: _placed(p, s) for k, p in named.items()})  # fmt: skip
-
-        self.program.append(one)
+        self.program.append(run)
 
     def emit(self, instruction: Instruction) -> None:
         """Append ``instruction`` and run it now, on the capture's own slots."""
@@ -266,23 +259,11 @@ class Tape:
 
     def side_effect(self, method: Callable[..., Any], args: tuple[Any, ...], kwargs: Any) -> Any:
         """Run ``method`` now (nothing inside recorded) and record it to run at each replay."""
-        tensor_type = _node_type()
-
-        def where(value: Any) -> Any:  # how a replay gets this argument back
-            if isinstance(value, tensor_type):
-                known = id(value.data) in self.slot_of
-                if known and not any(t is value for _, t in self.tensors):
-                    return ("computed", self.slot_of[id(value.data)], None)
-                return ("tensor", self.tensor_slot(value), value)
-            if isinstance(value, np.ndarray):
-                return ("array", self.array_slot(value), None)
-            return ("value", value, None)
-
         # An iterator (model.parameters()) would be spent by this call: a list instead.
         args = tuple(_listed(a) for a in args)
         kwargs = {k: _listed(v) for k, v in kwargs.items()}
-        places = [where(a) for a in args]
-        named = {k: where(v) for k, v in kwargs.items()}
+        places = [self.place(a) for a in args]
+        named = {k: self.place(v) for k, v in kwargs.items()}
         self.paused += 1
         try:
             result = method(*args, **kwargs)
@@ -291,8 +272,7 @@ class Tape:
 
         def run(s: Slots) -> None:
             method(
-                *[_argument(p, s) for p in places],
-                **{k: _argument(p, s) for k, p in named.items()},
+                *[_placed(p, s) for p in places], **{k: _placed(p, s) for k, p in named.items()}
             )
 
         self.program.append(run)
@@ -366,10 +346,10 @@ class Tape:
         """Forget the capture's ids (arrays may be freed now) and guard the buffers that
         end in a leaf's ``.grad``: a replay must not overwrite a gradient still held there."""
         self.slot_of = {}
-        held = [(leaf, b) for leaf, slot in self.leaves for b in self.buffers.get(slot, ())]
+        held = [(leaf, self.owned[slot]) for leaf, slot in self.leaves if slot in self.owned]
         if held:
-            first = min(self.program.index(self.writers[id(b)]) for _, b in held)
-            self.program.insert(first, _guard(held))
+            first = min(self.program.index(writer) for _, (_, writer) in held)
+            self.program.insert(first, _guard([(leaf, buffer) for leaf, (buffer, _) in held]))
 
 
 def _listed(value: Any) -> Any:
@@ -382,19 +362,9 @@ def _placed(place: tuple[Any, Any], s: Slots) -> Any:
         return s[where]
     if kind == "value":
         return where
+    if kind == "tensor":
+        return _node_type()(s[where])
     return kind(_placed(p, s) for p in where)
-
-
-def _argument(place: tuple[str, Any, Any], s: Slots) -> Any:
-    tensor_type = _node_type()
-    kind, where, tensor = place
-    if kind == "tensor":  # read from outside: the tensor itself
-        return tensor
-    if kind == "computed":  # computed by the tape: this replay's value, as a tensor
-        return tensor_type(s[where])
-    if kind == "array":
-        return s[where]
-    return where
 
 
 def _store_leaves(stores: list[tuple[Any, int]]) -> Instruction:

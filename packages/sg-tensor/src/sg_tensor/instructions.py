@@ -31,8 +31,7 @@ class Tape(Protocol):
 
     values: Slots
     program: list[Instruction]
-    buffers: dict[int, list[np.ndarray]]
-    writers: dict[int, Instruction]
+    owned: dict[int, tuple[np.ndarray, Instruction]]
 
     def result_slot(self, array: Any) -> int: ...
 
@@ -49,20 +48,20 @@ def forward_instruction(
     tape: Tape, op: graph.Op, slots: list[int], ctx: dict[str, Any], target: int
 ) -> Instruction:
     """``slots[target] = op.forward(*slots[inputs], **ctx)``, into a buffer if it can."""
+    forward = op.forward
+    make = tape.context(ctx)
+    if make is not None:  # ctx holds arrays the tape computes: this replay's ones
+
+        def dynamic(s: Slots) -> None:
+            d = forward(*[s[i] for i in slots], **make(s))
+            s[target] = d if type(d) is _ndarray else np.asarray(d)
+
+        return dynamic
     kernel = INTO[op].forward if op in INTO else None
     value = tape.values[target]
-    make = tape.context(ctx)
-    if make is not None:  # ctx holds arrays the tape computes: this replay's
-        fresh = _fresh(value, [tape.values[i] for i in slots])
-        run = kernel if kernel is not None and fresh else None
-        return _dynamic_forward(tape, op.forward, run, value, slots, make, target)
     if kernel is not None and _fresh(value, [tape.values[i] for i in slots]):
         buffer = np.empty_like(value)
-        tape.buffers[target] = [buffer]
-        into = _forward_into(kernel, buffer, slots, ctx, target)
-        tape.writers[id(buffer)] = into
-        return into
-    forward = op.forward
+        return _owning(tape, target, buffer, _forward_into(kernel, buffer, slots, ctx, target))
     if len(slots) == 1 and not ctx:
         (a,) = slots
 
@@ -87,26 +86,18 @@ def forward_instruction(
     return general
 
 
-def _dynamic_forward(
-    tape: Tape, forward: Callable[..., Any], kernel: Callable[..., Any] | None, value: Any,
-    slots: list[int], make: Callable[[Slots], dict[str, Any]], target: int,
-) -> Instruction:  # fmt: skip
-    """A forward whose ``ctx`` is rebuilt at each replay from the slots."""
-    if kernel is not None:
-        buffer = np.empty_like(value)
-        tape.buffers[target] = [buffer]
+def _owning(tape: Tape, slot: int, buffer: np.ndarray, writer: Instruction) -> Instruction:
+    """Note that ``writer`` fills ``slot`` with ``buffer``, the tape's own array (a leaf's
+    ``.grad`` holding it must be guarded, see :meth:`sg_tensor.capturing.Tape.finish`)."""
+    tape.owned[slot] = (buffer, writer)
+    return writer
 
-        def into(s: Slots) -> None:
-            s[target] = kernel(buffer, *[s[i] for i in slots], **make(s))
 
-        tape.writers[id(buffer)] = into
-        return into
-
-    def plain(s: Slots) -> None:
-        d = forward(*[s[i] for i in slots], **make(s))
-        s[target] = d if type(d) is _ndarray else np.asarray(d)
-
-    return plain
+def _store(s: Slots, targets: list[int | None], found: Any) -> None:
+    """A rule's gradients into their slots (none for a gradient the rule did not give)."""
+    for t, x in zip(targets, found):
+        if t is not None:
+            s[t] = x
 
 
 def _forward_into(
@@ -147,9 +138,8 @@ def rule_instruction(
     tape: Tape, op: graph.Op, g: int, out: int, inputs: list[int], ctx: dict[str, Any]
 ) -> list[int | None]:
     """Record and run ``op``'s rule; the slots of its gradients (``None``: no gradient)."""
-    values = tape.values
-    with np.errstate(all="ignore"):
-        grads = op.vjp(values[g], values[out], *[values[i] for i in inputs], **ctx)
+    values = tape.values  # (under the errstate of the recording backward)
+    grads = op.vjp(values[g], values[out], *[values[i] for i in inputs], **ctx)
     if not isinstance(grads, (tuple, list)) or len(grads) != len(inputs):
         raise graph._wrong_count(op, grads, len(inputs))
     targets = [None if x is None else tape.result_slot(x) for x in grads]
@@ -159,32 +149,22 @@ def rule_instruction(
     if make is not None:  # ctx holds arrays the tape computes: this replay's
 
         def dynamic(s: Slots) -> None:
-            found = vjp(s[g], s[out], *[s[i] for i in inputs], **make(s))
-            for t, x in zip(targets, found):
-                if t is not None:
-                    s[t] = x
+            _store(s, targets, vjp(s[g], s[out], *[s[i] for i in inputs], **make(s)))
 
         tape.program.append(dynamic)
         return targets
     if kernel is not None:
         seen = [values[g], values[out], *[values[i] for i in inputs]]
         buffers = tuple(np.empty_like(x) if _fresh(x, seen) else None for x in grads)
+        into = _rule_into(kernel, buffers, g, out, inputs, ctx, targets)
         for t, buffer in zip(targets, buffers):
             if buffer is not None and t is not None:
-                tape.buffers[t] = [buffer]
-
-        into = _rule_into(kernel, buffers, g, out, inputs, ctx, targets)
-        for buffer in buffers:
-            if buffer is not None:
-                tape.writers[id(buffer)] = into
+                _owning(tape, t, buffer, into)
         tape.program.append(into)
     else:
 
         def plain(s: Slots) -> None:
-            found = vjp(s[g], s[out], *[s[i] for i in inputs], **ctx)
-            for t, x in zip(targets, found):
-                if t is not None:
-                    s[t] = x
+            _store(s, targets, vjp(s[g], s[out], *[s[i] for i in inputs], **ctx))
 
         tape.program.append(plain)
     return targets
@@ -220,10 +200,7 @@ def _rule_into(
         return ternary
 
     def general(s: Slots) -> None:
-        found = kernel(buffers, s[g], s[out], *[s[i] for i in inputs], **ctx)
-        for t, x in zip(targets, found):
-            if t is not None:
-                s[t] = x
+        _store(s, targets, kernel(buffers, s[g], s[out], *[s[i] for i in inputs], **ctx))
 
     return general
 
@@ -248,14 +225,12 @@ def add_instruction(tape: Tape, a: int, b: int) -> int:
     target = tape.result_slot(value)
     if type(value) is _ndarray:
         buffer = np.empty_like(value)
-        tape.buffers[target] = [buffer]
         add = np.add
 
         def into(s: Slots) -> None:
             s[target] = add(s[a], s[b], out=buffer)
 
-        tape.writers[id(buffer)] = into
-        tape.program.append(into)
+        tape.program.append(_owning(tape, target, buffer, into))
         return target
 
     def plain(s: Slots) -> None:

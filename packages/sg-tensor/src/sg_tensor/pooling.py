@@ -128,25 +128,21 @@ def winners(
     of shape ``(N, C, Ho, Wo)``; ``peaks`` are the maxima if known (the forward's)."""
     out = pooled_size(x, stride=stride, padding=padding, dilation=dilation, kernel=kernel)
     view = windows(x, kernel, stride, padding, dilation, out, fill=-np.inf)
-    first = _first_offsets(view, _fold(np.maximum, view) if peaks is None else peaks)
+    if peaks is None:
+        peaks = _fold(np.maximum, view)
+    first = np.zeros(peaks.shape, dtype=np.intp)  # the offset of each window's maximum
+    for k in reversed(range(kernel[0] * kernel[1])):  # the last write is the first maximum
+        row, col = divmod(k, kernel[1])
+        np.copyto(first, k, where=view[:, :, row, col] == peaks)
+    if np.isnan(peaks).any():  # PyTorch's: a NaN is the maximum, the window's last NaN
+        for k in range(kernel[0] * kernel[1]):
+            row, col = divmod(k, kernel[1])
+            np.copyto(first, k, where=np.isnan(view[:, :, row, col]))
     di, dj = np.divmod(first, kernel[1])
     rows = np.arange(out[0]).reshape(-1, 1) * stride[0] - padding[0][0] + di * dilation[0]
     cols = np.arange(out[1]) * stride[1] - padding[1][0] + dj * dilation[1]
     # A window of -inf only (an input of -inf beside the padding) may pick the padding.
     return np.clip(rows, 0, x.shape[2] - 1), np.clip(cols, 0, x.shape[3] - 1)
-
-
-def _first_offsets(view: np.ndarray, peaks: np.ndarray) -> np.ndarray:
-    """The kernel offset (in reading order) of each window's first maximum, ``(N, C, Ho,
-    Wo)``, from a windows view ``(N, C, kh, kw, Ho, Wo)`` and the windows' maxima."""
-    kw = view.shape[3]
-    first = np.zeros(peaks.shape, dtype=np.intp)
-    for k in reversed(range(view.shape[2] * kw)):  # the last write is the first maximum
-        np.copyto(first, k, where=view[:, :, k // kw, k % kw] == peaks)
-    if np.isnan(peaks).any():  # PyTorch's: a NaN is the maximum, the window's last NaN
-        for k in range(view.shape[2] * kw):
-            np.copyto(first, k, where=np.isnan(view[:, :, k // kw, k % kw]))
-    return first
 
 
 def _routed_apart(
