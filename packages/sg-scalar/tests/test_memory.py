@@ -103,3 +103,30 @@ def test_values_made_under_no_grad_hold_no_inputs() -> None:
     del a
     assert ref() is None
     assert out._parents == ()
+
+
+@pytest.mark.usefixtures("gc_off")
+def test_backward_frees_each_intermediate_once_the_pass_is_past_it() -> None:
+    # A rule at the bottom of a chain looks at the chain above it: every node whose rule
+    # has run (and that nothing else holds) must already be gone, not kept by the pass.
+    from sg_scalar.graph import Op
+    from sg_scalar.value import _apply1
+
+    seen: list[list[bool]] = []
+    refs: list[weakref.ref[Value]] = []
+
+    def probe_rule(g: float, out: float, x: float) -> tuple[float]:
+        seen.append([ref() is not None for ref in refs])
+        return (g,)
+
+    probe = Op("probe", lambda x: x, probe_rule)
+    x = Value(0.5)
+    a = _apply1(probe, x)
+    b = a.exp()
+    c = b * 2.0
+    out = c.sin()
+    refs[:] = [weakref.ref(node) for node in (b, c)]
+    del a, b, c
+    out.backward()
+    assert seen == [[False, False]]
+    assert x.grad != 0.0

@@ -20,7 +20,8 @@ declared shapes, at random values. A source mutant can change what none of them 
     its rule); a pass leaves no pending gradient on any node;
   * an invalid gradient (shape, dtype, count, not a tuple) raises the documented error
     naming the operator and the input, and changes no ``.grad``;
-  * a second pass through a freed graph raises and changes no ``.grad``; ``backward
+  * a pass lets go of each intermediate once its rule has run (no list of the pass
+    keeps it alive to the end); a second pass through a freed graph raises and changes no ``.grad``; ``backward
     (create_graph=True)`` keeps the graph; ``grad`` of an unused input with
     ``allow_unused`` is ``None``; ``Value`` keeps every node's gradient (two passes: twice
     as much); the driver's seams (``accumulate``, ``seed``, ``topological_order``) are
@@ -49,6 +50,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+import weakref
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -60,6 +62,7 @@ import numpy as np
 import sg_tensor as st
 from sg_scalar import Value, graph
 from sg_scalar.graph import GraphReleasedError, Op, ShapeMismatchError
+from sg_scalar.value import _apply1 as _value_apply1
 from sg_tensor.tensor import Tensor
 from sg_verify.mutants.mutant import Mutant
 from sg_verify.mutants.report import Verdict
@@ -428,6 +431,33 @@ def _freed() -> None:
     _close(x.grad, np.full(2, 3.0), F64, "freed: a failed pass changed .grad")
 
 
+def _lets_go() -> None:
+    """A pass lets go of each intermediate once its rule has run: a rule further down a
+    chain finds the nodes above it gone (nothing else holds them), for both engines."""
+    for engine in ("scalar", "tensor"):
+        alive: list[list[bool]] = []
+        refs: list[Any] = []
+
+        def look(g: Any, out: Any, x: Any) -> tuple[Any]:
+            alive.append([ref() is not None for ref in refs])
+            return (g,)
+
+        probe = Op("contract_lets_go", lambda x: x * 1.0, look)
+        if engine == "scalar":
+            x: Any = Value(0.5)
+            bottom = _value_apply1(probe, x)
+        else:
+            x = Tensor(np.array([0.5, -1.0]), requires_grad=True)
+            bottom = x._apply1(probe)
+        above = bottom.exp()
+        further = above * 2.0
+        out = further.sin().sum() if engine == "tensor" else further.sin()
+        refs[:] = [weakref.ref(above), weakref.ref(further)]
+        del bottom, above, further
+        out.backward()
+        _require(alive == [[False, False]], f"lets go[{engine}]: alive during the pass {alive}")
+
+
 def _retained() -> None:
     """``Value`` keeps every node's gradient; a second pass adds as much again."""
     x, w = Value(0.5), Value(-1.5)
@@ -519,6 +549,7 @@ def scenarios() -> tuple[Scenario, ...]:
         Scenario("unused input", _unused),
         Scenario("freed graph", _freed),
         Scenario("retained gradients", _retained),
+        Scenario("lets go", _lets_go),
         Scenario("seams", _seams),
         Scenario("0-d reductions", _reductions_0d),
     ]

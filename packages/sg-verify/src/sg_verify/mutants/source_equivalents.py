@@ -145,9 +145,9 @@ CLASSIFIED: dict[str, tuple[str, str]] = {
         branch, ``tuple(p.requires_grad for p in parents)``, the same tuple (the
         three-input branch is unreachable with ``== 2``, which the two-input branch takes
         first, and with ``== -3``).""",
-        "sg_scalar.graph:_walk:48:28:Const:2->-2",
-        "sg_scalar.graph:_walk:50:30:Const:3->2",
-        "sg_scalar.graph:_walk:50:30:Const:3->-3",
+        "sg_scalar.graph:_walk:53:28:Const:2->-2",
+        "sg_scalar.graph:_walk:55:30:Const:3->2",
+        "sg_scalar.graph:_walk:55:30:Const:3->-3",
     ),
     **_each(
         EQUIVALENT,
@@ -155,11 +155,11 @@ CLASSIFIED: dict[str, tuple[str, str]] = {
         ``op.vjp(g, node.data, *[p.data for p in parents], **(ctx or {}))`` instead of
         its spelled-out twin: the same arguments (the gradients are then handled by the
         branch of their number of inputs, as before).""",
-        "sg_scalar.graph:_walk:60:26:Const:2->-2",
-        "sg_scalar.graph:_walk:66:26:Const:1->0",
-        "sg_scalar.graph:_walk:66:26:Const:1->2",
-        "sg_scalar.graph:_walk:71:26:Const:3->2",
-        "sg_scalar.graph:_walk:71:26:Const:3->-3",
+        "sg_scalar.graph:_walk:65:26:Const:2->-2",
+        "sg_scalar.graph:_walk:71:26:Const:1->0",
+        "sg_scalar.graph:_walk:71:26:Const:1->2",
+        "sg_scalar.graph:_walk:76:26:Const:3->2",
+        "sg_scalar.graph:_walk:76:26:Const:3->-3",
     ),
     **_each(
         EQUIVALENT,
@@ -167,7 +167,7 @@ CLASSIFIED: dict[str, tuple[str, str]] = {
         ``Tensor._fit_gradient``, which returns an exact one unchanged; the other operand
         matters only without a fit, that is for Value, whose operators all have one or
         two inputs (this branch is for three or more).""",
-        "sg_scalar.graph:_walk:131:19:And->Or",
+        "sg_scalar.graph:_walk:136:19:And->Or",
     ),
     **_each(
         EQUIVALENT,
@@ -199,7 +199,7 @@ CLASSIFIED: dict[str, tuple[str, str]] = {
         node's rule has run, which raises the peak memory of a pass by one gradient where
         the pending one was a new sum; every result is identical. A peak-memory check
         (tracemalloc over a chain of one-input operators with reuse) would see it.""",
-        "sg_scalar.graph:_walk:125:12:Delete:Assign",
+        "sg_scalar.graph:_walk:130:12:Delete:Assign",
     ),
 }
 """Mutant id -> (category, reason)."""
