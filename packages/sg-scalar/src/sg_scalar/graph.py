@@ -396,7 +396,7 @@ def _propagate(
 
 
 def _walk(
-    order: list[Node],
+    order: list[Any],  # of Nodes; the pass sets each to None as it reaches it
     retains: bool,
     fit: Fit,
     retain_graph: bool,

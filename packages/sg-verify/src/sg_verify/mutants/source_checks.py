@@ -21,11 +21,12 @@ declared shapes, at random values. A source mutant can change what none of them 
   * an invalid gradient (shape, dtype, count, not a tuple) raises the documented error
     naming the operator and the input, and changes no ``.grad``;
   * a pass lets go of each intermediate once its rule has run (no list of the pass
-    keeps it alive to the end); a second pass through a freed graph raises and changes no ``.grad``; ``backward
-    (create_graph=True)`` keeps the graph; ``grad`` of an unused input with
-    ``allow_unused`` is ``None``; ``Value`` keeps every node's gradient (two passes: twice
-    as much); the driver's seams (``accumulate``, ``seed``, ``topological_order``) are
-    looked up and called on every pass; full reductions of 0-d tensors.
+    keeps it alive to the end); a second pass through a freed graph raises and
+    changes no ``.grad``; ``backward(create_graph=True)`` keeps the graph; ``grad`` of
+    an unused input with ``allow_unused`` is ``None``; ``Value`` keeps every node's
+    gradient (two passes: twice as much); the driver's seams (``accumulate``, ``seed``,
+    ``topological_order``) are looked up and called on every pass; full reductions of
+    0-d tensors.
 
 - ``second``: the second-order oracles (:func:`~sg_verify.second_order.fd_check2`,
   :func:`~sg_verify.second_order.torch_check2`) on the mutant's specs and probes (one
@@ -435,27 +436,33 @@ def _lets_go() -> None:
     """A pass lets go of each intermediate once its rule has run: a rule further down a
     chain finds the nodes above it gone (nothing else holds them), for both engines."""
     for engine in ("scalar", "tensor"):
-        alive: list[list[bool]] = []
-        refs: list[Any] = []
-
-        def look(g: Any, out: Any, x: Any) -> tuple[Any]:
-            alive.append([ref() is not None for ref in refs])
-            return (g,)
-
-        probe = Op("contract_lets_go", lambda x: x * 1.0, look)
-        if engine == "scalar":
-            x: Any = Value(0.5)
-            bottom = _value_apply1(probe, x)
-        else:
-            x = Tensor(np.array([0.5, -1.0]), requires_grad=True)
-            bottom = x._apply1(probe)
-        above = bottom.exp()
-        further = above * 2.0
-        out = further.sin().sum() if engine == "tensor" else further.sin()
-        refs[:] = [weakref.ref(above), weakref.ref(further)]
-        del bottom, above, further
-        out.backward()
+        alive = _alive_below(engine)
         _require(alive == [[False, False]], f"lets go[{engine}]: alive during the pass {alive}")
+
+
+def _alive_below(engine: str) -> list[list[bool]]:
+    """What the rule at the bottom of a four-node chain sees of the two nodes above it."""
+    alive: list[list[bool]] = []
+    refs: list[Any] = []
+
+    def look(g: Any, out: Any, x: Any) -> tuple[Any]:
+        alive.append([ref() is not None for ref in refs])
+        return (g,)
+
+    probe = Op("contract_lets_go", lambda x: x * 1.0, look)
+    if engine == "scalar":
+        x: Any = Value(0.5)
+        bottom: Any = _value_apply1(probe, x)
+    else:
+        x = Tensor(np.array([0.5, -1.0]), requires_grad=True)
+        bottom = x._apply1(probe)
+    above = bottom.exp()
+    further = above * 2.0
+    out = further.sin().sum() if engine == "tensor" else further.sin()
+    refs[:] = [weakref.ref(above), weakref.ref(further)]
+    del bottom, above, further
+    out.backward()
+    return alive
 
 
 def _retained() -> None:
