@@ -163,6 +163,9 @@ def test_recapture_false_raises_naming_both_calls() -> None:
         (lambda x: x * st.randn(3), "random"),
         (lambda x: x.add_(1.0), "in-place"),
         (lambda x: x.__setitem__(0, 1.0), "in-place"),
+        (lambda x: x * 2.0 if x.allclose(x * 1.0) else x, "allclose"),
+        (lambda x: x * 2.0 if x.equal(x * 1.0) else x, "equal"),
+        (lambda x: (x * Tensor(np.ones(3), requires_grad=True)).retain_grad(), "retain_grad"),
     ],
 )
 def test_what_cannot_be_replayed_is_refused_while_capturing(body: Any, what: str) -> None:
@@ -327,3 +330,147 @@ def test_masks_and_indices_made_from_the_inputs_are_remade_at_every_replay() -> 
         assert got == f(Tensor(x), labels).item()
         assert np.array_equal(got_grad, w.grad)
     assert captured.replays == 3
+
+
+@replayed
+def clip_to_unit_norm(w: Tensor) -> Tensor:
+    """A replayed side effect that returns a tensor: the gradient's norm before clipping."""
+    norm = np.sqrt(np.sum(w._grad * w._grad))
+    if norm > 1.0:
+        w._grad = w._grad / norm
+    return Tensor(norm)
+
+
+# sg_tensor's own computations on the inputs' values (a sign, a rounding, the positions
+# of maxima, a sort order, the running statistics of evaluation mode) are made again at
+# every replay: a replay on new numbers equals an eager call on them.
+REMADE: dict[str, Callable[[Tensor], Any]] = {
+    "sign": lambda x: (x.sign() * x).sum(),
+    "round": lambda x: x.round() * x,
+    "remainder": lambda x: (x % 1.3) * x,
+    "max along a dim": lambda x: (x * 1.0).max(dim=0),
+    "min along a dim, kept": lambda x: (x * 2.0).min(dim=1, keepdim=True),
+    "sort": lambda x: (x * 1.0).sort(dim=1, descending=True),
+    "topk": lambda x: (x * 1.0).topk(2, dim=1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REMADE))
+def test_values_sg_computes_from_the_inputs_are_remade_at_every_replay(name: str) -> None:
+    fn = REMADE[name]
+
+    def step(x: Tensor) -> Any:
+        result = fn(x)
+        first = result[0] if isinstance(result, tuple) else result
+        first.sum().backward()
+        return result
+
+    captured = st.capture(step)
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        x = rng.standard_normal((4, 3)) * 3.0
+        a, b = Tensor(x, requires_grad=True), Tensor(x, requires_grad=True)
+        got, want = captured(a), step(b)
+        for u, v in zip(*(r if isinstance(r, tuple) else (r,) for r in (got, want))):
+            assert np.array_equal(u.data, v.data), name
+        assert np.array_equal(a._grad, b._grad), name
+    assert captured.replays == 3
+    if isinstance(got, tuple):  # a named tuple (values, indices) comes back as one
+        assert type(got) is type(want)
+        assert got._fields == want._fields
+
+
+def test_evaluation_batch_norm_reads_the_running_statistics_at_every_replay() -> None:
+    mean, var = np.array([0.5, -1.0]), np.array([2.0, 0.5])
+    evaluate = st.capture(lambda x: st.batch_norm(x, running_mean=mean, running_var=var))
+    x = Tensor(np.random.default_rng(4).standard_normal((5, 2)))
+    evaluate(x)
+    mean[...], var[...] = [3.0, 1.0], [0.25, 4.0]  # trained (in place) between two calls
+    want = st.batch_norm(x, running_mean=mean, running_var=var)
+    assert np.array_equal(evaluate(x).data, want.data)
+    assert evaluate.replays == 1
+
+
+def test_the_same_tensor_given_twice_is_a_pattern_of_its_own() -> None:
+    f = st.capture(lambda x, y: x - 2.0 * y)
+    t = Tensor(np.zeros(3))
+    f(t, t)
+    got = f(Tensor(np.array([1.0, 2.0, 3.0])), Tensor(np.array([10.0, 20.0, 30.0])))
+    assert got.tolist() == [-19.0, -38.0, -57.0]
+    assert f.captures == 2  # one tensor twice, then two tensors: two patterns
+    u = Tensor(np.array([1.0, 1.0, 1.0]))
+    assert f(u, u).tolist() == [-1.0, -1.0, -1.0]
+    assert f.replays == 1
+
+
+def test_numbers_are_told_apart_by_their_exact_value() -> None:
+    f = st.capture(lambda x, c: 1.0 / (x * c))
+    x = Tensor(np.array([1.0, -1.0]))
+    with np.errstate(divide="ignore"):
+        assert f(x, 0.0).tolist() == [np.inf, -np.inf]
+        assert f(x, -0.0).tolist() == [-np.inf, np.inf]  # not 0.0's tape
+        f(x, float("nan"))
+        f(x, float("nan"))  # another nan object: the same value, replayed
+    assert (f.captures, f.replays) == (3, 1)
+
+
+def test_a_replayed_side_effect_gets_the_calls_tensor_and_returns_this_replays_result() -> None:
+    def step(w: Tensor) -> Tensor:
+        (w * w).sum().backward()
+        return clip_to_unit_norm(w) * 1.0  # its result, used by the step and returned
+
+    captured = st.capture(step)
+    for values in ([3.0, 4.0], [6.0, 8.0], [0.1, 0.2]):
+        a = Tensor(np.array(values), requires_grad=True)
+        b = Tensor(np.array(values), requires_grad=True)
+        got, want = captured(a), step(b)
+        assert got.item() == want.item()
+        assert np.array_equal(a._grad, b._grad)  # clipped in the argument itself
+    assert captured.replays == 2
+
+
+def test_a_gradient_a_rule_hands_on_is_never_overwritten_by_the_next_replay() -> None:
+    # add's rule gives its gradient on unchanged: the leaf b stores the buffer of mul's
+    # rule, which the next replay writes again
+    b, b2 = (Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True) for _ in range(2))
+    step = st.capture(lambda x: ((x + b) * x).sum().backward())
+    held = []
+    for i, v in enumerate([1.0, 2.0, 3.0, 4.0]):
+        if i % 2 == 0:  # cleared every second call: accumulation in between
+            b._grad = b2._grad = None
+        x = Tensor(np.full(3, v))
+        step(x)
+        ((x + b2) * x).sum().backward()
+        assert np.array_equal(b._grad, b2._grad)
+        held.append((b._grad, b._grad.copy()))
+    assert all(np.array_equal(array, copy) for array, copy in held)  # none changed since
+
+
+def test_a_method_can_be_captured() -> None:
+    class Model:
+        def __init__(self, scale: float) -> None:
+            self.scale = scale
+
+        @st.capture
+        def forward(self, x: Tensor) -> Tensor:
+            return x * self.scale
+
+    one, two = Model(1.0), Model(2.0)
+    x = Tensor(np.array([1.0, 2.0]))
+    assert one.forward(x).tolist() == [1.0, 2.0]
+    assert two.forward(x).tolist() == [2.0, 4.0]
+    assert one.forward(x).tolist() == [1.0, 2.0]  # each instance its own tape
+    assert (Model.forward.captures, Model.forward.replays) == (2, 1)
+
+
+def test_the_least_recently_used_tape_is_the_one_dropped() -> None:
+    f = st.capture(lambda x: x * 2.0)
+    shapes = [(n,) for n in range(1, 10)]
+    for shape in shapes[:8]:
+        f(Tensor(np.ones(shape)))
+    f(Tensor(np.ones(shapes[0])))  # replayed: now the most recently used
+    f(Tensor(np.ones(shapes[8])))  # a ninth shape: drops shapes[1], not shapes[0]
+    f(Tensor(np.ones(shapes[0])))
+    assert (f.captures, f.replays) == (9, 2)
+    f(Tensor(np.ones(shapes[1])))
+    assert f.captures == 10

@@ -163,9 +163,11 @@ class Tape:
         self.tensors: list[tuple[int, Any]] = []  # (slot, outside Tensor): its .data
         self.arrays: list[tuple[int, np.ndarray]] = []  # (slot, outside array): itself
         self.program: list[Instruction] = []
-        # slot -> (the tape's own array written there, the instruction writing it)
-        self.owned: dict[int, tuple[np.ndarray, Instruction]] = {}
-        self.leaves: list[tuple[Any, int]] = []  # (leaf, slot of the gradient it stores)
+        # slot -> where the tape's own array written there is held (holder[index]), and
+        # the instruction writing it
+        self.owned: dict[int, tuple[list[Any], int, Instruction]] = {}
+        # id(buffer) -> (holder, index) of each buffer now, filled when the tape is done
+        self.buffers: dict[int, tuple[list[Any], int]] = {}
         self.paused = 0  # > 0 inside a replayed side effect: nothing is recorded
         self.output: Any = None  # the layout of fn's result (see _layout)
 
@@ -212,14 +214,18 @@ class Tape:
         if self.paused:  # inside a replayed side effect: it runs again as a whole
             return
         slots = [self.tensor_slot(t) for t in inputs]
+        ctx = ctx or {}
+        make = self.context(ctx)  # first: the result's slot must not shadow an array of ctx
         target = self.result_slot(out.data)
-        self.program.append(forward_instruction(self, op, slots, ctx or {}, target))
+        self.program.append(forward_instruction(self, op, slots, ctx, target, make))
 
     def place(self, value: Any) -> Any:
         """How a replay finds an argument: ``("slot", k)`` for an array the tape computed
         (or an input), nested for tuples and lists, else ``("value", value)``."""
         if isinstance(value, np.ndarray) and id(value) in self.slot_of:
             return ("slot", self.slot_of[id(value)])
+        if id(value) in self.input_objects:  # an argument of the call: the replay's own
+            return ("slot", self.input_objects[id(value)])
         computed = isinstance(value, _node_type()) and id(value.data) in self.slot_of
         if computed and not any(t is value for _, t in self.tensors):  # outside: itself
             return ("tensor", self.slot_of[id(value.data)])  # this replay's, as a tensor
@@ -269,11 +275,17 @@ class Tape:
             result = method(*args, **kwargs)
         finally:
             self.paused -= 1
+        # What it returns (clip_grad_norm_'s norm) is this replay's too: slots for its
+        # tensors and arrays, read by what fn computes from them and by fn's result.
+        targets = [self.result_slot(a) for a in _arrays_in(result)]
 
         def run(s: Slots) -> None:
-            method(
+            found = method(
                 *[_placed(p, s) for p in places], **{k: _placed(p, s) for k, p in named.items()}
             )
+            if targets:
+                for t, a in zip(targets, _arrays_in(found)):
+                    s[t] = a
 
         self.program.append(run)
         return result
@@ -323,8 +335,7 @@ class Tape:
         # Nothing in the pass reads a leaf's .grad: storing them all last gives the same.
         # A leaf that is an argument of the call is the replay's argument (by its slot).
         targets = [(self.input_objects.get(id(leaf), leaf), g) for leaf, g in stores]
-        self.leaves.extend(targets)
-        self.emit(_store_leaves(targets))
+        self.emit(_store_leaves(targets, self.buffers))
 
     def _seed_slot(self, given: Any, seed: Any) -> int:
         """The slot of the pass's seed: ``backward(g)``'s ``g`` converted to the root's
@@ -343,13 +354,24 @@ class Tape:
         return target
 
     def finish(self) -> None:
-        """Forget the capture's ids (arrays may be freed now) and guard the buffers that
-        end in a leaf's ``.grad``: a replay must not overwrite a gradient still held there."""
+        """Forget the capture's ids (its arrays may be freed now); note where each buffer
+        is held, for the leaves that take one (see :func:`_store_leaves`)."""
         self.slot_of = {}
-        held = [(leaf, self.owned[slot]) for leaf, slot in self.leaves if slot in self.owned]
-        if held:
-            first = min(self.program.index(writer) for _, (_, writer) in held)
-            self.program.insert(first, _guard([(leaf, buffer) for leaf, (buffer, _) in held]))
+        self.buffers.update({id(h[i]): (h, i) for h, i, _ in self.owned.values()})
+
+
+def _arrays_in(value: Any) -> list[np.ndarray]:
+    """The arrays of ``value`` (a tensor's data, an array, nested in tuples, lists and
+    dicts), in order."""
+    if isinstance(value, _node_type()):
+        return [value.data]
+    if isinstance(value, np.ndarray):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [a for v in value for a in _arrays_in(v)]
+    if isinstance(value, dict):
+        return [a for v in value.values() for a in _arrays_in(v)]
+    return []
 
 
 def _listed(value: Any) -> Any:
@@ -364,35 +386,36 @@ def _placed(place: tuple[Any, Any], s: Slots) -> Any:
         return where
     if kind == "tensor":
         return _node_type()(s[where])
-    return kind(_placed(p, s) for p in where)
+    return _remade(kind, [_placed(p, s) for p in where])
 
 
-def _store_leaves(stores: list[tuple[Any, int]]) -> Instruction:
+def _remade(kind: type, items: list[Any]) -> Any:
+    """A tuple or list of ``kind`` holding ``items`` (a named tuple takes them one by one)."""
+    return kind(*items) if hasattr(kind, "_fields") else kind(items)
+
+
+def _store_leaves(
+    stores: list[tuple[Any, int]], buffers: dict[int, tuple[list[Any], int]]
+) -> Instruction:
     """Each leaf's gradient into its ``.grad``, as the driver stores it (a leaf given as
-    an int is the argument in that slot)."""
-    fixed = [(leaf._accumulate_grad, g) for leaf, g in stores if not isinstance(leaf, int)]
-    given = [(leaf, g) for leaf, g in stores if isinstance(leaf, int)]
+    an int is the argument in that slot).
+
+    A leaf without a gradient keeps the array it is given, as in an eager pass: when that
+    is one of the tape's buffers (a kernel's result, or one a rule handed on unchanged,
+    as ``add`` hands on ``g``), it becomes the leaf's for good and the tape makes itself
+    a new one, so no later replay writes into an array a ``.grad`` holds or held.
+    """
 
     def run(s: Slots) -> None:
         stored: set[int] = set()  # the pass's ids of stored gradients (see _accumulate_grad)
-        for accumulate, g in fixed:
-            accumulate(s[g], stored)
-        for leaf, g in given:
-            s[leaf]._accumulate_grad(s[g], stored)
-
-    return run
-
-
-def _guard(held: list[tuple[Any, np.ndarray]]) -> Instruction:
-    """Before the first instruction writing a buffer that ends in a leaf's ``.grad``: a
-    leaf still holding it from the previous replay (its gradient was not cleared) gets
-    its own copy, as an eager step would leave it its own array."""
-
-    def run(s: Slots) -> None:
-        for leaf, buffer in held:
+        for leaf, g in stores:
             tensor = s[leaf] if isinstance(leaf, int) else leaf
-            if tensor._grad is buffer:
-                tensor._grad = buffer.copy()
+            array = s[g]
+            tensor._accumulate_grad(array, stored)
+            if tensor._grad is array and id(array) in buffers:  # the leaf keeps it
+                holder, index = buffers.pop(id(array))
+                holder[index] = fresh = np.empty_like(array)
+                buffers[id(fresh)] = (holder, index)
 
     return run
 
@@ -414,6 +437,8 @@ def _flatten(value: Any, arrays: list[Any]) -> Any:
         return (type(value).__name__, *[_flatten(v, arrays) for v in value])
     if isinstance(value, dict):
         return ("dict", *[(k, _flatten(v, arrays)) for k, v in value.items()])
+    if isinstance(value, (float, complex, np.inexact)):  # -0.0 is not 0.0, nan is nan
+        return ("number", type(value).__name__, repr(value))
     try:
         hash(value)
     except TypeError:
@@ -438,9 +463,21 @@ def _key(args: tuple[Any, ...], kwargs: dict[str, Any], arrays: list[Any]) -> An
             arrays.append(a)
             items.append(("tensor", data.shape, data.dtype, a.requires_grad))
         else:
-            return ("call", ("tuple", *items), ("dict",), graph._grad_mode.enabled)
+            same = _aliases(arrays) if len(arrays) > 1 else None
+            return ("call", ("tuple", *items), ("dict",), graph._grad_mode.enabled, same)
         arrays.clear()
-    return ("call", _flatten(args, arrays), _flatten(kwargs, arrays), graph.is_grad_enabled())
+    args_key, kwargs_key = _flatten(args, arrays), _flatten(kwargs, arrays)
+    return ("call", args_key, kwargs_key, graph.is_grad_enabled(), _aliases(arrays))
+
+
+def _aliases(arrays: list[Any]) -> tuple[int, ...] | None:
+    """``None`` when no two arguments share one array, else for each the position of the
+    first with its array: ``f(t, t)`` reads one slot twice, ``f(a, b)`` two slots."""
+    tensor_type = _node_type()
+    ids = [id(a.data) if isinstance(a, tensor_type) else id(a) for a in arrays]
+    if len(set(ids)) == len(ids):
+        return None
+    return tuple(ids.index(i) for i in ids)
 
 
 def _describe(key: Any) -> str:
@@ -456,6 +493,8 @@ def _short(key: Any) -> str:
         return f"array{key[1]} {np.dtype(key[2]).name}"
     if kind == "value":
         return repr(key[2])
+    if kind == "number":
+        return str(key[2])
     if kind == "dict":
         return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in key[1:]) + "}"
     return "(" + ", ".join(_short(k) for k in key[1:]) + ")"
@@ -488,7 +527,7 @@ def _rebuild(layout: Any, s: Slots) -> Any:
         return where
     if kind is dict:
         return {k: _rebuild(v, s) for k, v in where.items()}
-    return kind(_rebuild(v, s) for v in where)
+    return _remade(kind, [_rebuild(v, s) for v in where])
 
 
 # ---------------------------------------------------------------------------------------
@@ -542,7 +581,7 @@ class Captured:
     replayed one.
     """
 
-    MAX_TAPES = 8  # distinct argument patterns kept (the oldest is dropped beyond)
+    MAX_TAPES = 8  # distinct argument patterns kept (the least recently used dropped beyond)
 
     def __init__(self, fn: Callable[..., Any], recapture: bool = True) -> None:
         if not callable(fn):
@@ -558,6 +597,11 @@ class Captured:
         name = getattr(self.fn, "__qualname__", repr(self.fn))
         return f"<captured {name}: {self.captures} capture(s), {self.replays} replay(s)>"
 
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        """``@capture`` on a method: bound to ``instance``, which is one of the values a
+        call must match (each instance gets its own tapes)."""
+        return self if instance is None else functools.partial(self, instance)
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _recording.tape is not None:  # inside another capture: part of its tape
             return self.fn(*args, **kwargs)
@@ -567,6 +611,8 @@ class Captured:
         changed = None if recorded is None else recorded.unchanged()
         if recorded is not None and changed is None:
             self.replays += 1
+            if len(self._tapes) > 1:  # the most recently used last: dropped last
+                self._tapes[key] = self._tapes.pop(key)
             return recorded.replay(arrays)
         if self._tapes and not self.recapture:
             if changed is None:

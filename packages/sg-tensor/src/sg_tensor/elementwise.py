@@ -410,7 +410,7 @@ composite("clone", "unary", _clone, uses=("astype",),
 def _sign(x: Any) -> Tensor:
     """-1, 0 or 1 by the sign of each element; its gradient is 0 (PyTorch's)."""
     t = as_tensor(x)
-    return t._indicator(np.sign(t.data))
+    return t._indicator(computed(np.sign, t.data))
 
 
 composite("sign", "unary", _sign, numpy=np.sign, uses=("indicator",), inputs=(NONZERO,),
@@ -420,7 +420,7 @@ composite("sign", "unary", _sign, numpy=np.sign, uses=("indicator",), inputs=(NO
 def _round(x: Any, decimals: int = 0) -> Tensor:
     """Round to ``decimals`` places (half to even, as PyTorch and numpy); its gradient is 0."""
     t = as_tensor(x)
-    return t._indicator(np.round(t.data, decimals))
+    return t._indicator(computed(np.round, t.data, decimals))
 
 
 composite("round", "unary", _round, numpy=np.round, uses=("indicator",),
@@ -436,7 +436,7 @@ def _remainder(a: Any, b: Any) -> Tensor:
     if x.dtype.kind in "biu" and y.dtype.kind in "biu":  # integers: exact, no gradient
         return Tensor(computed(np.remainder, x.data, y.data))
     quotient = x / y
-    return x - y * quotient._indicator(np.floor(quotient.data))
+    return x - y * quotient._indicator(computed(np.floor, quotient.data))
 
 
 def _no_derivative(g: Any, out: Any, *inputs: Any, **ctx: Any) -> tuple[Any, ...]:

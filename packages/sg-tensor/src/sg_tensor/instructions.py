@@ -31,7 +31,7 @@ class Tape(Protocol):
 
     values: Slots
     program: list[Instruction]
-    owned: dict[int, tuple[np.ndarray, Instruction]]
+    owned: dict[int, tuple[list[Any], int, Instruction]]
 
     def result_slot(self, array: Any) -> int: ...
 
@@ -45,11 +45,13 @@ def _fresh(value: Any, inputs: list[Any]) -> bool:
 
 
 def forward_instruction(
-    tape: Tape, op: graph.Op, slots: list[int], ctx: dict[str, Any], target: int
-) -> Instruction:
-    """``slots[target] = op.forward(*slots[inputs], **ctx)``, into a buffer if it can."""
+    tape: Tape, op: graph.Op, slots: list[int], ctx: dict[str, Any], target: int,
+    make: Callable[[Slots], dict[str, Any]] | None,
+) -> Instruction:  # fmt: skip
+    """``slots[target] = op.forward(*slots[inputs], **ctx)``, into a buffer if it can;
+    ``make`` is ``tape.context(ctx)``, placed before the result's slot was given (a
+    forward may return an array of its ``ctx`` itself: an indicator's values)."""
     forward = op.forward
-    make = tape.context(ctx)
     if make is not None:  # ctx holds arrays the tape computes: this replay's ones
 
         def dynamic(s: Slots) -> None:
@@ -60,8 +62,9 @@ def forward_instruction(
     kernel = INTO[op].forward if op in INTO else None
     value = tape.values[target]
     if kernel is not None and _fresh(value, [tape.values[i] for i in slots]):
-        buffer = np.empty_like(value)
-        return _owning(tape, target, buffer, _forward_into(kernel, buffer, slots, ctx, target))
+        holder = [np.empty_like(value)]
+        writer = _forward_into(kernel, holder, slots, ctx, target)
+        return _owning(tape, target, holder, 0, writer)
     if len(slots) == 1 and not ctx:
         (a,) = slots
 
@@ -86,10 +89,16 @@ def forward_instruction(
     return general
 
 
-def _owning(tape: Tape, slot: int, buffer: np.ndarray, writer: Instruction) -> Instruction:
-    """Note that ``writer`` fills ``slot`` with ``buffer``, the tape's own array (a leaf's
-    ``.grad`` holding it must be guarded, see :meth:`sg_tensor.capturing.Tape.finish`)."""
-    tape.owned[slot] = (buffer, writer)
+def _owning(
+    tape: Tape, slot: int, holder: list[Any], index: int, writer: Instruction
+) -> Instruction:
+    """Note that ``writer`` fills ``slot`` with ``holder[index]``, the tape's own array.
+
+    Buffers are held in lists, read at each call: a leaf that keeps one as its ``.grad``
+    gets it for good, and the tape puts a new one in its place (see
+    :func:`sg_tensor.capturing._store_leaves`).
+    """
+    tape.owned[slot] = (holder, index, writer)
     return writer
 
 
@@ -101,35 +110,35 @@ def _store(s: Slots, targets: list[int | None], found: Any) -> None:
 
 
 def _forward_into(
-    kernel: Callable[..., Any], buffer: np.ndarray, slots: list[int], ctx: dict[str, Any],
+    kernel: Callable[..., Any], holder: list[Any], slots: list[int], ctx: dict[str, Any],
     target: int,
 ) -> Instruction:  # fmt: skip
-    """``slots[target] = kernel(buffer, *slots[inputs], **ctx)``, spelled out for the
+    """``slots[target] = kernel(holder[0], *slots[inputs], **ctx)``, spelled out for the
     usual arities: a replay is a loop of these calls."""
     if not ctx and len(slots) == 1:
         (a,) = slots
 
         def unary(s: Slots) -> None:
-            s[target] = kernel(buffer, s[a])
+            s[target] = kernel(holder[0], s[a])
 
         return unary
     if not ctx and len(slots) == 2:
         a, b = slots
 
         def binary(s: Slots) -> None:
-            s[target] = kernel(buffer, s[a], s[b])
+            s[target] = kernel(holder[0], s[a], s[b])
 
         return binary
     if not ctx and len(slots) == 3:
         a, b, c = slots
 
         def ternary(s: Slots) -> None:
-            s[target] = kernel(buffer, s[a], s[b], s[c])
+            s[target] = kernel(holder[0], s[a], s[b], s[c])
 
         return ternary
 
     def general(s: Slots) -> None:
-        s[target] = kernel(buffer, *[s[i] for i in slots], **ctx)
+        s[target] = kernel(holder[0], *[s[i] for i in slots], **ctx)
 
     return general
 
@@ -142,10 +151,10 @@ def rule_instruction(
     grads = op.vjp(values[g], values[out], *[values[i] for i in inputs], **ctx)
     if not isinstance(grads, (tuple, list)) or len(grads) != len(inputs):
         raise graph._wrong_count(op, grads, len(inputs))
+    make = tape.context(ctx)  # first: a gradient's slot must not shadow an array of ctx
     targets = [None if x is None else tape.result_slot(x) for x in grads]
     kernel = INTO[op].rule if op in INTO else None
     vjp = op.vjp
-    make = tape.context(ctx)
     if make is not None:  # ctx holds arrays the tape computes: this replay's
 
         def dynamic(s: Slots) -> None:
@@ -155,11 +164,11 @@ def rule_instruction(
         return targets
     if kernel is not None:
         seen = [values[g], values[out], *[values[i] for i in inputs]]
-        buffers = tuple(np.empty_like(x) if _fresh(x, seen) else None for x in grads)
+        buffers = [np.empty_like(x) if _fresh(x, seen) else None for x in grads]
         into = _rule_into(kernel, buffers, g, out, inputs, ctx, targets)
-        for t, buffer in zip(targets, buffers):
+        for i, (t, buffer) in enumerate(zip(targets, buffers)):
             if buffer is not None and t is not None:
-                _owning(tape, t, buffer, into)
+                _owning(tape, t, buffers, i, into)
         tape.program.append(into)
     else:
 
@@ -171,7 +180,7 @@ def rule_instruction(
 
 
 def _rule_into(
-    kernel: Callable[..., Any], buffers: tuple[Any, ...], g: int, out: int, inputs: list[int],
+    kernel: Callable[..., Any], buffers: list[Any], g: int, out: int, inputs: list[int],
     ctx: dict[str, Any], targets: list[int | None],
 ) -> Instruction:  # fmt: skip
     """Run a rule kernel and store the gradients it gives (a ``None`` one in the tape's
@@ -224,13 +233,13 @@ def add_instruction(tape: Tape, a: int, b: int) -> int:
     value = tape.values[a] + tape.values[b]
     target = tape.result_slot(value)
     if type(value) is _ndarray:
-        buffer = np.empty_like(value)
+        holder = [np.empty_like(value)]
         add = np.add
 
         def into(s: Slots) -> None:
-            s[target] = add(s[a], s[b], out=buffer)
+            s[target] = add(s[a], s[b], out=holder[0])
 
-        tape.program.append(_owning(tape, target, buffer, into))
+        tape.program.append(_owning(tape, target, holder, 0, into))
         return target
 
     def plain(s: Slots) -> None:

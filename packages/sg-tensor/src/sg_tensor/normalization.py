@@ -25,7 +25,7 @@ import numpy as np
 
 from sg_scalar.bounds import Bounds
 from sg_scalar.declare import REAL, Case, Torch
-from sg_tensor.capturing import replayed
+from sg_tensor.capturing import computed, replayed
 from sg_tensor.op import OPS, composite, op, positional
 from sg_tensor.tensor import Tensor, as_tensor, operand
 
@@ -67,6 +67,11 @@ def _channel(t: Any, x: Tensor, name: str) -> Any:
                          f"{x.shape}, got {value.shape}")  # fmt: skip
     view = (1, -1) + (1,) * (x.ndim - 2)
     return t.reshape(view) if isinstance(t, Tensor) else value.reshape(view)
+
+
+def _inverse_std(var: Any, dtype: np.dtype[Any], eps: float) -> np.ndarray:
+    """``1 / sqrt(var + eps)`` in the input's dtype: evaluation mode's scale."""
+    return 1.0 / np.sqrt(np.asarray(var, dtype=dtype) + eps)
 
 
 def _updatable(running: Any, name: str) -> None:
@@ -141,9 +146,11 @@ def _batch_norm_entry(
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: running_mean and running_var must be given in "
                          "evaluation mode (training=False)")  # fmt: skip
-    mean = np.asarray(_channel(running_mean, x, "running_mean"), dtype=x.dtype)
-    var = np.asarray(_channel(running_var, x, "running_var"), dtype=x.dtype)
-    out = (x - mean) * (1.0 / np.sqrt(var + eps))
+    # computed: a captured evaluation step reads the running statistics again at each
+    # replay (training between two calls, a loaded state dict), as an eager call does
+    mean = computed(np.asarray, _channel(running_mean, x, "running_mean"), x.dtype)
+    scale = computed(_inverse_std, _channel(running_var, x, "running_var"), x.dtype, eps)
+    out: Tensor = (x - mean) * scale
     if weight is not None:
         out = out * _channel(operand(weight, x, "batch_norm"), x, "weight")
     if bias is not None:

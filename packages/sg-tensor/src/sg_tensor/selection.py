@@ -64,8 +64,12 @@ def _pick(x: Tensor, a: int, positions: np.ndarray, keepdim: bool) -> ValuesIndi
     values = _gather(x, a, positions)
     if not keepdim:
         values = values.reshape(tuple(n for d, n in enumerate(values.shape) if d != a))
-        positions = np.squeeze(positions, axis=a)
-    return ValuesIndices(values, Tensor(positions.astype(np.int64)))
+    return ValuesIndices(values, Tensor(computed(_int64_positions, positions, a, keepdim)))
+
+
+def _int64_positions(positions: np.ndarray, a: int, keepdim: bool) -> np.ndarray:
+    """The positions :func:`_pick` took, as PyTorch's int64 indices."""
+    return (positions if keepdim else np.squeeze(positions, axis=a)).astype(np.int64)
 
 
 def _extreme_along(name: str, arg: Any) -> Any:
@@ -83,7 +87,7 @@ def _extreme_along(name: str, arg: Any) -> Any:
         a = one_axis(dim, t.ndim, name, t.shape)
         if t.shape[a] == 0:
             raise ValueError(f"{name}: dim {a} of the tensor (shape {t.shape}) is empty")
-        positions = np.expand_dims(arg(t.data, axis=a), a)
+        positions = computed(lambda d: np.expand_dims(arg(d, axis=a), a), t.data)
         return _pick(t, a, positions, keepdim)
 
     extreme.__doc__ = (
@@ -101,7 +105,7 @@ def _sort(x: Any, dim: int = -1, descending: bool = False, stable: bool = False)
     a = one_axis(dim, t.ndim, "sort", t.shape) if t.ndim else 0
     if t.ndim == 0:
         return ValuesIndices(t.reshape(()), Tensor(np.zeros((), dtype=np.int64)))
-    order = np.argsort(-t.data if descending else t.data, axis=a, kind="stable")
+    order = computed(_sorted_order, t.data, a, descending)
     return _pick(t, a, order, keepdim=True)
 
 
@@ -111,9 +115,18 @@ def _topk(x: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = Tr
     a = one_axis(dim, t.ndim, "topk", t.shape)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= t.shape[a]:
         raise ValueError(f"topk: k must be an int from 0 to {t.shape[a]} (dim {a}), got {k!r}")
-    order = np.argsort(-t.data if largest else t.data, axis=a, kind="stable")
-    positions = np.take(order, np.arange(int(k)), axis=a)
+    positions = computed(_top_positions, t.data, a, largest, int(k))
     return _pick(t, a, positions, keepdim=True)
+
+
+def _sorted_order(x: np.ndarray, a: int, descending: bool) -> np.ndarray:
+    """The positions sorting ``x`` along axis ``a``, ties in their order (stable)."""
+    return np.argsort(-x if descending else x, axis=a, kind="stable")
+
+
+def _top_positions(x: np.ndarray, a: int, largest: bool, k: int) -> np.ndarray:
+    """The positions of the ``k`` largest (or smallest) along axis ``a``, in order."""
+    return np.take(_sorted_order(x, a, largest), np.arange(k), axis=a)
 
 
 def _masked_fill(x: Any, mask: Any, value: Any) -> Tensor:

@@ -372,7 +372,9 @@ class Tensor:
 
     def _indicator(self, values: Any) -> Tensor:
         """``values`` as a node depending on this one with derivative zero (see op.indicator)."""
-        return self._apply1(_INDICATOR, {"values": np.asarray(values, dtype=self.dtype)})
+        # computed: values made from data (a sign, a rounding) are made again at each
+        # replay of a captured step, not fixed at capture
+        return self._apply1(_INDICATOR, {"values": computed(np.asarray, values, self.dtype)})
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut off from the graph."""

@@ -133,6 +133,7 @@ def retain_grad(self: Tensor) -> None:
     leaf's); on a leaf it does nothing (a leaf keeps it anyway)."""
     if self._op is None or getattr(self._op, "_sg_retains", False):
         return
+    refuse("retain_grad() (a replay keeps no gradient of an intermediate tensor)")
     _node_hooks(self)
     op = self._op
     assert isinstance(op, _HookedOp)  # _node_hooks made it one
@@ -238,12 +239,14 @@ def any_(self: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
 def allclose(self: Any, other: Any, rtol: float = 1e-5, atol: float = 1e-8,
              equal_nan: bool = False) -> bool:  # fmt: skip
     """PyTorch's (and numpy's) ``allclose``: a Python bool."""
+    refuse("allclose() (a Python bool read from the values)")
     a, b = (t.data if isinstance(t, Tensor) else t for t in (self, other))
     return bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 def equal(self: Any, other: Any) -> bool:
     """Whether the two tensors have the same shape and elements (PyTorch's ``equal``)."""
+    refuse("equal() (a Python bool read from the values)")
     a, b = (np.asarray(t.data if isinstance(t, Tensor) else t) for t in (self, other))
     return a.shape == b.shape and bool(np.array_equal(a, b))
 
