@@ -135,6 +135,20 @@ def test_max_pool_ties_go_to_the_first_and_nan_is_the_maximum() -> None:
     np.testing.assert_array_equal(x.grad, [[[[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]]])
 
 
+def test_a_padding_cell_never_wins_a_window_of_minus_infinity() -> None:
+    # dilated windows reaching into the padding: the maximum of a window of -inf only is
+    # its first input cell (PyTorch's), never a cell beside it outside the window
+    x = st.tensor(np.array([[[0.0, -np.inf, 2.0]]]), requires_grad=True)
+    out, index = st.max_pool1d(x, 2, padding=1, dilation=2, return_indices=True)
+    out.sum().backward()
+    assert index.tolist() == [[[1, 1]]]
+    np.testing.assert_array_equal(x.grad, [[[0.0, 2.0, 0.0]]])
+    square = np.full((1, 1, 3, 3), -np.inf)
+    square[0, 0, 0, 0] = 0.0
+    _, index = st.max_pool2d(square, 2, stride=1, padding=1, dilation=2, return_indices=True)
+    assert index.tolist() == [[[[4, 3, 4], [1, 0, 1], [4, 3, 4]]]]
+
+
 def test_overlapping_max_pool_windows_add_up() -> None:
     x = st.tensor(np.array([[[[0.0, 5.0, 0.0]]]]), requires_grad=True)
     st.max_pool2d(x, (1, 2), stride=1).sum().backward()
@@ -196,6 +210,13 @@ def test_one_dimensional_pooling_speaks_of_itself() -> None:
     with pytest.raises(TypeError, match="avg_pool1d: input must be floating point"):
         st.avg_pool1d(np.ones((1, 2, 4), dtype=np.int64), 2)
     assert st.max_pool1d(np.ones((1, 2, 6)), 2, []).shape == (1, 2, 3)  # empty: the default
+    with pytest.raises(ValueError, match="max_pool1d: padding 2 must be at most half"):
+        st.max_pool1d(np.ones((1, 1, 9)), 2, padding=2)
+    with pytest.raises(ValueError, match=r"avg_pool1d: input \(1, 1, 9\) is too small"):
+        st.avg_pool1d(np.ones((1, 1, 9)), 20)
+    assert st.max_pool2d(np.ones((1, 1, 4, 4)), 2, stride=np.int64(2)).shape == (1, 1, 2, 2)
+    with pytest.raises(TypeError, match="adaptive_avg_pool2d: output_size"):
+        st.adaptive_avg_pool2d(np.ones((1, 1, 4, 4)), None)
     assert st.avg_pool2d(np.ones((1, 1, 4, 4)), 2, divisor_override=np.int64(2)).shape == (
         1, 1, 2, 2,
     )  # fmt: skip

@@ -284,6 +284,12 @@ def test_unsqueeze_and_flatten_axis_errors() -> None:
         Tensor(np.zeros((2, 3))).unsqueeze(4)
     with pytest.raises(ValueError, match="flatten: start_dim 1 comes after end_dim 0"):
         Tensor(X).flatten(1, 0)
+    # a 0-d tensor has PyTorch's dims 0 and -1; out of range is PyTorch's IndexError too
+    assert Tensor(np.float64(2.0)).flatten(0, -1).shape == (1,)
+    with pytest.raises(IndexError, match="flatten: axis 1 is out of range"):
+        Tensor(np.float64(2.0)).flatten(1)
+    with pytest.raises(ValueError, match="flatten: axis 5 is out of range"):
+        Tensor(np.float64(2.0)).flatten(5)
 
 
 def test_concatenate_errors_name_the_shapes() -> None:

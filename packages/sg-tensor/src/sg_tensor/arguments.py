@@ -16,6 +16,11 @@ from sg_tensor.capturing import refuse
 Axes = tuple[int, ...]
 
 
+class AxisError(ValueError, IndexError):
+    """An axis out of range: a ValueError (as numpy's ``AxisError``) and an IndexError
+    (PyTorch's "Dimension out of range"), so code written for either catches it."""
+
+
 def normalize_axis(axis: Any, ndim: int, opname: str, shape: tuple[int, ...]) -> Axes:
     """``axis`` as a sorted tuple of non-negative ints, or a clear error naming ``opname``.
 
@@ -29,7 +34,7 @@ def normalize_axis(axis: Any, ndim: int, opname: str, shape: tuple[int, ...]) ->
         if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
             raise TypeError(f"{opname}: axis must be an int or a tuple of ints, got {axis!r}")
         if not -ndim <= a < ndim:
-            raise ValueError(
+            raise AxisError(
                 f"{opname}: axis {a} is out of range for a tensor of shape {shape} "
                 f"({ndim} dimensions: valid axes are {-ndim} to {ndim - 1})"
             )

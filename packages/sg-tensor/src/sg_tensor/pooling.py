@@ -55,7 +55,8 @@ def pool_geometry(
     if not isinstance(ceil_mode, (bool, np.bool_)):
         raise TypeError(f"{where}: ceil_mode must be True or False, got {ceil_mode!r}")
     kernel = int_tuple(kernel_size, spatial, "kernel_size", where, 1)
-    steps = kernel if stride is None or stride == [] or stride == () else stride
+    no_stride = stride is None or (isinstance(stride, (tuple, list)) and not stride)
+    steps = kernel if no_stride else stride
     strides = int_tuple(steps, spatial, "stride", where, 1)
     pads = int_tuple(padding, spatial, "padding", where, 0)
     dilations = int_tuple(dilation, spatial, "dilation", where, 1)
@@ -131,9 +132,13 @@ def winners(
     if peaks is None:
         peaks = _fold(np.maximum, view)
     first = np.zeros(peaks.shape, dtype=np.intp)  # the offset of each window's maximum
+    inside = _inside(x.shape[2:], kernel, stride, padding, dilation, out)
     for k in reversed(range(kernel[0] * kernel[1])):  # the last write is the first maximum
         row, col = divmod(k, kernel[1])
-        np.copyto(first, k, where=view[:, :, row, col] == peaks)
+        hit = view[:, :, row, col] == peaks
+        if inside is not None:  # a padding cell never wins, even against -inf (PyTorch's)
+            hit &= inside[0][row][:, None] & inside[1][col]
+        np.copyto(first, k, where=hit)
     if np.isnan(peaks).any():  # PyTorch's: a NaN is the maximum, the window's last NaN
         for k in range(kernel[0] * kernel[1]):
             row, col = divmod(k, kernel[1])
@@ -141,8 +146,25 @@ def winners(
     di, dj = np.divmod(first, kernel[1])
     rows = np.arange(out[0]).reshape(-1, 1) * stride[0] - padding[0][0] + di * dilation[0]
     cols = np.arange(out[1]) * stride[1] - padding[1][0] + dj * dilation[1]
-    # A window of -inf only (an input of -inf beside the padding) may pick the padding.
+    # A window wholly in the padding (dilated, or ceil_mode) has no input to pick: its
+    # -inf peak's gradient goes to the nearest input.
     return np.clip(rows, 0, x.shape[2] - 1), np.clip(cols, 0, x.shape[3] - 1)
+
+
+def _inside(
+    size: tuple[int, ...], kernel: Pair, stride: Pair, padding: Padding, dilation: Pair,
+    out: tuple[int, int],
+) -> tuple[list[np.ndarray], list[np.ndarray]] | None:  # fmt: skip
+    """``None`` without padding; else, per axis and kernel offset, which windows' cell at
+    that offset is in the input (not in the padding)."""
+    if not any(before or after for before, after in padding):
+        return None
+    axes = []
+    for n, k, step, (before, _), d, o in zip(size, kernel, stride, padding, dilation, out):
+        starts = np.arange(o) * step - before
+        cells = [starts + i * d for i in range(k)]  # each offset's input position
+        axes.append([(c >= 0) & (c < n) for c in cells])
+    return axes[0], axes[1]
 
 
 def _routed_apart(
@@ -354,6 +376,9 @@ def _adaptive_avg_pool_entry(input: Any, output_size: Any) -> Tensor:
     that size). Windows of unequal sizes overlap where the sizes do not divide."""
     where = "adaptive_avg_pool2d"
     x, unbatched = _batched(where, input)
+    if output_size is None:  # None keeps a size only inside a pair, as in PyTorch
+        raise TypeError(f"{where}: output_size must be an int or 2 sizes (ints or None), "
+                        "got None")  # fmt: skip
     sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 2
     if len(sizes) != 2:
         raise ValueError(f"{where}: output_size must be an int or 2 sizes, got {output_size!r}")
@@ -404,6 +429,9 @@ def _max_pool1d_entry(
     x = _as_2d(where, input)
     k = _one(kernel_size, where, "kernel_size")
     s = _one(stride, where, "stride") if stride is not None else None
+    # checked here first, so that an error names this operator and its 1-D arguments
+    pool_geometry(where, as_tensor(input), k, s, _one(padding, where, "padding"),
+                  _one(dilation, where, "dilation"), ceil_mode, spatial=1)  # fmt: skip
     result = _max_pool_entry(x, (1, k), (1, k if s is None else s), (0, _one(padding, where,
                              "padding")), (1, _one(dilation, where, "dilation")), ceil_mode,
                              return_indices)  # fmt: skip
@@ -419,6 +447,8 @@ def _avg_pool1d_entry(
     x = _as_2d(where, input)
     k = _one(kernel_size, where, "kernel_size")
     s = None if stride is None else _one(stride, where, "stride")
+    pool_geometry(where, as_tensor(input), k, s, _one(padding, where, "padding"), 1, ceil_mode,
+                  spatial=1)  # fmt: skip
     result = _avg_pool_entry(x, (1, k), (1, k if s is None else s),
                              (0, _one(padding, where, "padding")), ceil_mode,
                              count_include_pad)  # fmt: skip

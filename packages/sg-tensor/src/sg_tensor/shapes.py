@@ -388,9 +388,10 @@ def _unsqueeze(x: Tensor, axis: int) -> Tensor:
 
 def _flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge the axes ``start_dim..end_dim`` into one (by default: all, giving 1-D)."""
+    # a 0-d tensor flattens to 1-D; its dims are PyTorch's, 0 and -1
+    start, end = (one_axis(a, max(x.ndim, 1), "flatten", x.shape) for a in (start_dim, end_dim))
     if x.ndim == 0:
         return _reshape(x, 1)
-    start, end = (one_axis(a, x.ndim, "flatten", x.shape) for a in (start_dim, end_dim))
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     return _reshape(x, x.shape[:start] + (-1,) + x.shape[end + 1 :])
