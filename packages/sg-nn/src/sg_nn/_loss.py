@@ -12,6 +12,7 @@ import numpy as np
 
 from sg_nn.module import Module
 from sg_tensor import Tensor
+from sg_tensor.capturing import computed
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -67,6 +68,12 @@ def constant(name: str, what: str, value: Any, like: Tensor) -> np.ndarray:
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name}: {what} must hold numbers, got dtype {array.dtype}")
     dtype = like.dtype if like.dtype.kind == "f" else np.float64
+    # computed: a weight the step computes (a mask of the batch) is each replay's own
+    converted: np.ndarray = computed(_astype, array, dtype)
+    return converted
+
+
+def _astype(array: np.ndarray, dtype: Any) -> np.ndarray:
     return array.astype(dtype, copy=False)
 
 

@@ -6,6 +6,9 @@ and is otherwise a composition of them. The piecewise ones choose their branch w
 :func:`sg_tensor.where`, whose gradient flows only into the branch chosen, on the same
 side of each kink as PyTorch's backward; a branch that would overflow where it is not
 chosen is fed a harmless value there, so that no ``inf * 0`` turns into a ``nan``.
+Their masks are comparisons of tensors (``x > 0``), not of ``x.data``, and the few
+values taken from the input's data go through :func:`sg_tensor.capturing.computed`: a
+captured step (:func:`sg_tensor.capture`) records both and computes each replay's own.
 
 PyTorch's ``inplace=`` argument is accepted (``relu(x, inplace=True)``) and changes
 nothing: sg computes out of place, so the values and gradients are PyTorch's and the
@@ -21,6 +24,7 @@ import numpy as np
 
 import sg_tensor as st
 from sg_tensor import Tensor
+from sg_tensor.capturing import computed
 
 __all__ = [
     "celu", "elu", "gelu", "glu", "hardshrink", "hardsigmoid", "hardswish", "hardtanh",
@@ -74,7 +78,7 @@ def tanh(input: Any) -> Tensor:
 def _elu(x: Tensor, alpha: float, scale: float = 1.0, input_scale: float = 1.0) -> Tensor:
     """PyTorch's ``elu`` kernel: ``scale x`` for ``x > 0``, else
     ``alpha scale (e**(input_scale x) - 1)``; at 0 the second branch (and its slope)."""
-    positive = x.data > 0
+    positive = x > 0
     negative_part = st.where(positive, 0.0, x)  # e**x of a large x would overflow
     return st.where(positive, x * scale, (negative_part * input_scale).expm1() * (alpha * scale))
 
@@ -160,8 +164,9 @@ def hardtanh(
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
     x = st.as_tensor(input)
-    inside = (x.data > min_val) & (x.data < max_val)
-    return st.where(inside, x, np.clip(x.data, min_val, max_val))
+    inside = st.logical_and(x > min_val, x < max_val)
+    # Outside, numpy's clip (not the clamp operator: -0.0 clipped to [0, 6] stays -0.0).
+    return st.where(inside, x, computed(np.clip, x.data, min_val, max_val))
 
 
 def relu6(input: Any, inplace: bool = False) -> Tensor:
@@ -177,9 +182,8 @@ def hardsigmoid(input: Any, inplace: bool = False) -> Tensor:
     3e-8 too large, relatively); sg's is the float64 ``1/6``, the forward's derivative.
     """
     x = st.as_tensor(input)
-    inside = (x.data > -3) & (x.data < 3)
-    outside = np.where(x.data <= -3, 0.0, 1.0).astype(x.dtype)
-    return st.where(inside, (x + 3) / 6, outside)
+    upper = st.where(x < 3, (x + 3) / 6, 1.0)
+    return st.where(x <= -3, 0.0, upper)
 
 
 def hardswish(input: Any, inplace: bool = False) -> Tensor:
@@ -187,14 +191,14 @@ def hardswish(input: Any, inplace: bool = False) -> Tensor:
     as PyTorch's backward), ``x (x + 3) / 6`` strictly between; ``inplace`` changes
     nothing."""
     x = st.as_tensor(input)
-    upper = st.where(x.data < 3, x * (x + 3) / 6, x)
-    return st.where(x.data <= -3, 0.0, upper)
+    upper = st.where(x < 3, x * (x + 3) / 6, x)
+    return st.where(x <= -3, 0.0, upper)
 
 
 def hardshrink(input: Any, lambd: float = 0.5) -> Tensor:
     """``x`` where ``|x| > lambd``, else 0."""
     x = st.as_tensor(input)
-    return st.where((x.data < -lambd) | (x.data > lambd), x, 0.0)
+    return st.where(st.logical_or(x < -lambd, x > lambd), x, 0.0)
 
 
 def softshrink(input: Any, lambd: float = 0.5) -> Tensor:
@@ -202,14 +206,20 @@ def softshrink(input: Any, lambd: float = 0.5) -> Tensor:
     if lambd < 0:
         raise ValueError(f"softshrink: lambd must not be negative, got {lambd}")
     x = st.as_tensor(input)
-    outside = (x.data < -lambd) | (x.data > lambd)
-    return st.where(outside, x - np.sign(x.data) * lambd, 0.0)
+    outside = st.logical_or(x < -lambd, x > lambd)
+    return st.where(outside, x - computed(_signed, lambd, x.data), 0.0)
+
+
+def _signed(size: float, x: np.ndarray) -> np.ndarray:
+    """``size`` with the sign of each element of ``x`` (0 where it is 0)."""
+    signed: np.ndarray = np.sign(x) * size
+    return signed
 
 
 def threshold(input: Any, threshold: float, value: float, inplace: bool = False) -> Tensor:
     """``x`` where ``x > threshold``, else ``value``; ``inplace`` changes nothing."""
     x = st.as_tensor(input)
-    return st.where(x.data > threshold, x, value)
+    return st.where(x > threshold, x, value)
 
 
 def prelu(input: Any, weight: Any) -> Tensor:
@@ -231,7 +241,7 @@ def prelu(input: Any, weight: Any) -> Tensor:
                 f"{a.size} parameters and {channels} channels (dimension 1 of {x.shape})"
             )
         slope = a.reshape((a.size,) + (1,) * (x.ndim - 2))
-    return st.where(x.data > 0, x, slope * x)
+    return st.where(x > 0, x, slope * x)
 
 
 # ---------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import numpy as np
 
 import sg_tensor as st
 from sg_nn import init
+from sg_nn._checks import check_values
 from sg_nn.activation_functions import (
     celu,
     elu,
@@ -72,6 +73,7 @@ from sg_nn.losses import (
     soft_margin_loss,
 )
 from sg_tensor import Tensor
+from sg_tensor.capturing import CaptureError, computed, refuse
 
 __all__ = [
     "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
@@ -126,6 +128,8 @@ def _dropout(
         return t
     if p == 1:
         return t * 0.0
+    # A replay would reuse the captured draw: refused in a captured step (from rng too).
+    refuse("drawing random numbers (dropout, randn, a shuffled loader)")
     generator = rng if rng is not None else init.default_generator()
     shape = t.shape
     if channels is not None:
@@ -210,19 +214,28 @@ def _lookup(name: str, indices: Any, weight: Tensor, padding_idx: int | None) ->
             f"got shape {weight.shape}"
         )
     n = weight.shape[0]
-    if idx.size and (idx.min() < 0 or idx.max() >= n):
-        raise IndexError(
-            f"{name}: indices must be in [0, {n}), got values from {idx.min()} to {idx.max()}"
-        )
+    check_values(_in_range, name, idx, n)
     rows = weight[idx]
     if padding_idx is None:
         return rows
     padding = _padding_index(name, padding_idx, n)
-    is_padding = (idx == padding)[..., None]
-    if not is_padding.any():
-        return rows
+    is_padding = computed(_row_mask, idx, padding)
     # The same values, but the padding rows come from a detached copy: no gradient.
     return st.where(is_padding, rows.detach(), rows)
+
+
+def _in_range(name: str, idx: np.ndarray, n: int) -> None:
+    """Refuse indices outside ``[0, n)`` (numpy's would wrap a negative one)."""
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise IndexError(
+            f"{name}: indices must be in [0, {n}), got values from {idx.min()} to {idx.max()}"
+        )
+
+
+def _row_mask(idx: np.ndarray, index: int) -> np.ndarray:
+    """Where ``idx == index``, for whole rows (a trailing axis of 1)."""
+    mask: np.ndarray = (idx == index)[..., None]
+    return mask
 
 
 def _padding_index(name: str, padding_idx: int, num_embeddings: int) -> int:
@@ -274,15 +287,12 @@ def normalize(input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> T
     if not p > 0:
         raise ValueError(f"normalize: p must be positive (or inf), got {p}")
     axis = dim if x.ndim else None
-    norm_data = _p_norm(x.detach(), p, axis)
-    small = norm_data.data < eps
-    if small.any():
-        # Rows whose norm is clamped: their norm gets no gradient, so compute it on a
-        # harmless stand-in (the norm of zeros would have an infinite derivative).
-        x_for_norm = st.where(np.broadcast_to(small, x.shape), 1.0, x)
-        norm = st.where(small, eps, _p_norm(x_for_norm, p, axis))
-    else:
-        norm = _p_norm(x, p, axis)
+    small = _p_norm(x.detach(), p, axis) < eps
+    # Rows whose norm is clamped: their norm gets no gradient, so compute it on a
+    # harmless stand-in (the norm of zeros would have an infinite derivative). Where no
+    # row is small the wheres change nothing; a captured step finds each replay's rows.
+    x_for_norm = st.where(small, 1.0, x)
+    norm = st.where(small, eps, _p_norm(x_for_norm, p, axis))
     return x / norm
 
 
@@ -298,17 +308,31 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     idx = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected integer class indices, got dtype {idx.dtype}")
+    columns = num_classes
+    if num_classes == -1 and idx.size:
+        columns = int(idx.max()) + 1  # a shape: fixed in a captured step
+    return Tensor(computed(_one_hot, idx, num_classes, columns))
+
+
+def _one_hot(idx: np.ndarray, num_classes: int, columns: int) -> np.ndarray:
+    """The rows of :func:`one_hot`, ``columns`` wide (checked at every replay of a captured
+    step, whose shapes are the capture's)."""
     if idx.size and idx.min() < 0:
         raise ValueError(f"one_hot: class indices must not be negative, got {idx.min()}")
     if num_classes == -1:
         if not idx.size:
             raise ValueError("one_hot: cannot infer num_classes from an empty tensor")
-        num_classes = int(idx.max()) + 1
+        if idx.max() + 1 != columns:
+            raise CaptureError(
+                f"one_hot: num_classes=-1 made {columns} classes at capture, and this "
+                f"replay's indices make {idx.max() + 1}: pass num_classes"
+            )
     elif idx.size and idx.max() >= num_classes:
         raise ValueError(
             f"one_hot: class index {idx.max()} is out of range for num_classes={num_classes}"
         )
-    return Tensor((idx[..., None] == np.arange(num_classes)).astype(np.int64))
+    rows: np.ndarray = (idx[..., None] == np.arange(columns)).astype(np.int64)
+    return rows
 
 
 def pad(

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 import sg_tensor as st
+from sg_nn._checks import check_values
 from sg_nn._loss import (
     _WeightedLoss,
     check_reduction,
@@ -172,9 +173,11 @@ def cross_entropy(
     axis = 0 if logits.ndim == 1 else 1
     n_classes = logits.shape[axis]
     logp = logits.log_softmax(axis=axis)
-    # The weight, shaped to broadcast along the class axis.
+    # The weight, shaped to broadcast along the class axis (computed: a weight the step
+    # computes is each replay's).
     w = class_weight("cross_entropy", weight, n_classes, logits)
-    w_along = None if w is None else w.reshape((n_classes,) + (1,) * (logits.ndim - axis - 1))
+    along = (n_classes,) + (1,) * (logits.ndim - axis - 1)
+    w_along = None if w is None else computed(np.reshape, w, along)
     if _are_probabilities(target, logits):
         return _soft_cross_entropy(logp, target, w_along, ignore_index, reduction, label_smoothing)
     loss, target_weight, keep = _target_nll("cross_entropy", logp, target, weight, ignore_index)
@@ -256,38 +259,61 @@ def binary_cross_entropy(
     check_reduction("binary_cross_entropy", reduction)
     x, y = st.as_tensor(input), st.as_tensor(target)
     check_same_shape("binary_cross_entropy", x, y)
-    if x.size and not (np.all(x.data >= 0) and np.all(x.data <= 1)):
-        raise ValueError(
-            "binary_cross_entropy: input must hold probabilities in [0, 1], got values from "
-            f"{x.data.min()} to {x.data.max()} (binary_cross_entropy_with_logits takes logits)"
-        )
+    check_values(_probabilities, x.data)
     w = _elementwise_weight("binary_cross_entropy", "weight", weight, x)
-    edge = (1 - x.data) * x.data < _BCE_EPSILON
+    edge = computed(_at_the_edges, x.data)
     # Inside: the formula itself, on inputs moved away from the edges (there the other
     # branch is taken, and log(0) would make a nan gradient).
     inside = st.where(edge, 0.5, x)
     loss = -(y * inside.log() + (1 - y) * (-inside).log1p())
-    if edge.any():
-        loss = st.where(edge, _bce_at_the_edges(x, y), loss)
+    # Both branches always (a captured step finds the edges of each replay's input).
+    loss = st.where(edge, _bce_at_the_edges(x, y, edge), loss)
     if w is not None:
         loss = loss * w
     return reduce(loss, reduction, "binary_cross_entropy")
 
 
-def _bce_at_the_edges(x: Tensor, y: Tensor) -> Tensor:
+def _probabilities(x: np.ndarray) -> None:
+    """Refuse an input outside ``[0, 1]`` (logits given by mistake)."""
+    if x.size and not (np.all(x >= 0) and np.all(x <= 1)):
+        raise ValueError(
+            "binary_cross_entropy: input must hold probabilities in [0, 1], got values from "
+            f"{x.min()} to {x.max()} (binary_cross_entropy_with_logits takes logits)"
+        )
+
+
+def _at_the_edges(x: np.ndarray) -> np.ndarray:
+    """Where ``x (1 - x) < 1e-12``: PyTorch's backward divides by 1e-12 there."""
+    edge: np.ndarray = (1 - x) * x < _BCE_EPSILON
+    return edge
+
+
+def _bce_at_the_edges(x: Tensor, y: Tensor, edge: np.ndarray) -> Tensor:
     """PyTorch's clamped value ``-(y max(log x, -100) + (1 - y) max(log(1 - x), -100))``,
     with the slope ``(x - y) / 1e-12`` of its backward there.
 
     The logs are constants here (nothing is differentiated through a log of 0); the slope
     comes from ``x * c - (x * c).detach()``, which is 0 with gradient ``c``.
     """
-    with np.errstate(divide="ignore"):
-        log_x = np.maximum(np.log(x.data), -100.0)
-        log_1mx = np.maximum(np.log1p(-x.data), -100.0)
+    log_x, log_1mx, slope = computed(_logs_and_slope, x.data, y.data, edge)
     value: Tensor = (y - 1) * log_1mx - y * log_x
-    slope = (x.data - y.data) / _BCE_EPSILON
     zero_with_slope: Tensor = x * slope - (x * slope).detach()
     return value + zero_with_slope
+
+
+def _logs_and_slope(
+    x: np.ndarray, y: np.ndarray, edge: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The clamped logs of ``x`` and ``1 - x``, and the slope at the edges.
+
+    Off the edges the slope is -0.0: the gradient ``x`` gets from there (this branch is
+    not taken: ``+0.0 * -0.0``) is -0.0, which adds nothing to its gradient from the
+    other branch, not even to the sign of a zero.
+    """
+    with np.errstate(divide="ignore"):
+        log_x = np.maximum(np.log(x), -100.0)
+        log_1mx = np.maximum(np.log1p(-x), -100.0)
+    return log_x, log_1mx, np.where(edge, (x - y) / _BCE_EPSILON, -0.0)
 
 
 def binary_cross_entropy_with_logits(
@@ -317,7 +343,8 @@ def binary_cross_entropy_with_logits(
         loss = softplus - x * y
     else:
         softplus_neg = st.stack([st.zeros_like(x), -x], axis=0).logsumexp(axis=0)
-        loss = (1 - y) * x + (1 + (p - 1) * y) * softplus_neg
+        # Tensor(p) - 1, not p - 1: a captured step computes it from each replay's p.
+        loss = (1 - y) * x + (1 + (Tensor(p) - 1) * y) * softplus_neg
     if w is not None:
         loss = loss * w
     return reduce(loss, reduction, name)

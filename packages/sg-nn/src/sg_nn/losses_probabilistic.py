@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 import sg_tensor as st
+from sg_nn._checks import check_values
 from sg_nn._loss import REDUCTIONS, _Loss, check_reduction, check_same_shape, reduce
 from sg_tensor import Tensor
 
@@ -23,7 +24,7 @@ KL_REDUCTIONS = REDUCTIONS + ("batchmean",)
 
 def _xlogx(t: Tensor) -> Tensor:
     """``t log t``, and 0 where ``t == 0`` (the limit; PyTorch's ``xlogy(t, t)``)."""
-    nonzero = t.data != 0
+    nonzero = t != 0
     safe = st.where(nonzero, t, 1.0)  # log(0) is never taken, even where not chosen
     return st.where(nonzero, safe * safe.log(), 0.0)
 
@@ -78,7 +79,7 @@ def poisson_nll_loss(
     check_same_shape("poisson_nll_loss", x, t)
     loss = x.exp() - t * x if log_input else x - t * (x + eps).log()
     if full:
-        large = t.data > 1
+        large = t > 1
         safe = st.where(large, t, 2.0)  # logs of targets <= 1 are never taken
         stirling = safe * safe.log() - safe + 0.5 * (safe * (2 * math.pi)).log()
         loss = loss + st.where(large, stirling, 0.0)
@@ -94,8 +95,7 @@ def _variance_like(var: Any, x: Tensor) -> Tensor:
             raise ValueError("gaussian_nll_loss: var has negative entry/entries")
         return Tensor(np.full(x.shape, var, dtype=x.dtype))
     v = st.as_tensor(var)
-    if np.any(v.data < 0):
-        raise ValueError("gaussian_nll_loss: var has negative entry/entries")
+    check_values(_nonnegative, v.data)
     if v.shape == x.shape:
         return v
     if v.shape == x.shape[:-1]:
@@ -105,6 +105,12 @@ def _variance_like(var: Any, x: Tensor) -> Tensor:
     raise ValueError(
         f"gaussian_nll_loss: var of shape {v.shape} does not fit the input's {x.shape}"
     )
+
+
+def _nonnegative(var: np.ndarray) -> None:
+    """Refuse a negative variance."""
+    if np.any(var < 0):
+        raise ValueError("gaussian_nll_loss: var has negative entry/entries")
 
 
 def gaussian_nll_loss(
@@ -126,10 +132,9 @@ def gaussian_nll_loss(
     x, t = st.as_tensor(input), st.as_tensor(target)
     check_same_shape("gaussian_nll_loss", x, t)
     v = _variance_like(var, x)
-    small = v.data < eps
-    if small.any():
-        # eps as the value, with v's gradient of 1: eps + (v - v) keeps the graph.
-        v = st.where(small, (v - v.detach()) + eps, v)
+    # eps as the value, with v's gradient of 1: eps + (v - v) keeps the graph. (Always
+    # the where, not only if some v < eps: a captured step finds each replay's.)
+    v = st.where(v < eps, (v - v.detach()) + eps, v)
     d = x - t
     loss = 0.5 * (v.log() + d * d / v)
     if full:

@@ -4,7 +4,9 @@ functions and as modules.
 
 Each is written with the difference ``d = input - target``. The piecewise ones pick a
 branch with :func:`sg_tensor.where`, whose gradient goes only to the branch it picked,
-and they pick on the same side of each kink as PyTorch's backward does.
+and they pick on the same side of each kink as PyTorch's backward does. Their masks are
+comparisons of tensors (``d.abs() < beta``), which a captured step makes again at every
+replay (a mask of ``d.data`` would be the capture's).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import numpy as np
 
 import sg_tensor as st
+from sg_nn._checks import check_values
 from sg_nn._loss import _Loss, check_reduction, check_same_shape, constant, reduce
 from sg_tensor import Tensor
 
@@ -81,8 +84,7 @@ def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float
     if beta == 0:
         return reduce(d.abs(), reduction, "smooth_l1_loss")
     a = d.abs()
-    quadratic = np.abs(d.data) < beta
-    loss = st.where(quadratic, 0.5 * d * d / beta, a - 0.5 * beta)
+    loss = st.where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta)
     return reduce(loss, reduction, "smooth_l1_loss")
 
 
@@ -98,8 +100,8 @@ def huber_loss(
     if not delta > 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     d = _difference("huber_loss", input, target)
-    quadratic = np.abs(d.data) < delta
-    loss = st.where(quadratic, 0.5 * d * d, delta * (d.abs() - 0.5 * delta))
+    a = d.abs()
+    loss = st.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
     return _weighted("huber_loss", loss, weight, reduction, mean_over_weight=False)
 
 
@@ -110,9 +112,14 @@ def hinge_loss(input: Any, target: Any, margin: float = 1.0, reduction: str = "m
     """
     score, y = st.as_tensor(input), st.as_tensor(target)
     check_same_shape("hinge_loss", score, y)
-    if not np.all(np.abs(y.data) == 1):
-        raise ValueError("hinge_loss: target labels must be -1 or +1")
+    check_values(_signs, y.data)
     return reduce((margin - y * score).relu(), reduction, "hinge_loss")
+
+
+def _signs(labels: np.ndarray) -> None:
+    """Refuse labels other than -1 and +1."""
+    if not np.all(np.abs(labels) == 1):
+        raise ValueError("hinge_loss: target labels must be -1 or +1")
 
 
 def soft_margin_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -143,7 +150,7 @@ def margin_ranking_loss(
             f"dimensions, got shapes {x1.shape}, {x2.shape} and {y.shape}"
         )
     unclamped = -y * (x1 - x2) + margin
-    loss = st.where(unclamped.data >= 0, unclamped, 0.0)
+    loss = st.where(unclamped >= 0, unclamped, 0.0)
     return reduce(loss, reduction, "margin_ranking_loss")
 
 

@@ -151,6 +151,7 @@ def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
     return st.concatenate([p.reshape(-1) for p in params])
 
 
+@replayed  # a captured step writes each replay's vec
 def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     """Copy consecutive slices of the 1-D ``vec`` into the parameters' data, in place.
 
