@@ -93,6 +93,10 @@ def test_conv_transpose2d_output_size_picks_the_output_padding() -> None:
     assert layer(x, output_size=(10, 10)).shape == (1, 2, 10, 10)
     with pytest.raises(ValueError, match=r"ConvTranspose2d: output_size \(12, 12\)"):
         layer(x, output_size=(12, 12))
+    unbatched = x[0]  # (C, H, W): the sizes alone, or with the channels in front
+    assert layer(unbatched, output_size=(2, 10, 10)).shape == (2, 10, 10)
+    with pytest.raises(ValueError, match="must have 2 or 3 elements"):
+        layer(unbatched, output_size=(1, 2, 10, 10))
 
 
 def test_conv_errors_name_the_layer_and_shapes() -> None:

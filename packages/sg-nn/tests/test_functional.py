@@ -332,6 +332,9 @@ def test_pad_takes_pytorchs_flat_widths_last_dimension_first() -> None:
             F.pad(x, bad)
     with pytest.raises(ValueError, match="only mode='constant'"):
         F.pad(x, (1, 1), mode="reflect")
+    for not_ints in ((1.7, 2), (True, 1)):  # never truncated to an int, as in PyTorch
+        with pytest.raises(TypeError, match="pad: the widths must be ints"):
+            F.pad(x, not_ints)
 
 
 # ---------------------------------------------------------------------------------------

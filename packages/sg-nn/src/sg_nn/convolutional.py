@@ -168,9 +168,11 @@ class ConvTranspose2d(_ConvNd):
         if output_size is None:
             return self.output_padding
         given = tuple(output_size)
-        if len(given) not in (self.spatial, self.spatial + 2):
+        leading = x.ndim - self.spatial  # batch and channels, or channels (unbatched)
+        if len(given) not in (self.spatial, self.spatial + leading):
             raise ValueError(f"{type(self).__name__}: output_size must have {self.spatial} or "
-                             f"{self.spatial + 2} elements, got {given}")  # fmt: skip
+                             f"{self.spatial + leading} elements for an input of shape "
+                             f"{x.shape}, got {given}")  # fmt: skip
         sizes = given[-self.spatial :]
         extra = []
         for i, wanted in enumerate(sizes):

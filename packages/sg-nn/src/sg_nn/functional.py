@@ -347,6 +347,8 @@ def pad(
     if mode != "constant":
         raise ValueError(f"pad: only mode='constant' is supported, got {mode!r}")
     x = st.as_tensor(input)
+    if any(isinstance(w, bool) or not isinstance(w, (int, np.integer)) for w in pad):
+        raise TypeError(f"pad: the widths must be ints, got {tuple(pad)!r}")
     widths = [int(w) for w in pad]
     if len(widths) % 2 or len(widths) // 2 > x.ndim:
         raise ValueError(
