@@ -145,3 +145,62 @@ def test_the_memory_measurement_sees_a_leak_of_one_graph_per_step() -> None:
     finally:
         tracemalloc.stop()
     assert at_300 - at_100 > 10 * LEAK_BOUND  # a graph is ~20 KB: some 4 MB here
+
+
+# ---------------------------------------------------------------------------------------
+# Before a pass: the intermediates no rule reads and nobody holds give up their arrays
+# ---------------------------------------------------------------------------------------
+def _watching_chain(keep: str) -> tuple[list[bool], Tensor, Tensor, list[Tensor]]:
+    """x -> z = x + 1 (add reads nothing) -> h = relu(z) (reads its output only) ->
+    a probe whose rule, the first to run, looks at z's array -> sum. ``keep`` names the
+    intermediates the caller holds."""
+    from sg_scalar.graph import Op
+
+    seen: list[bool] = []
+    arrays: list[weakref.ref[np.ndarray]] = []
+
+    def look(g: np.ndarray, out: np.ndarray, h: np.ndarray) -> tuple[np.ndarray]:
+        seen.append(arrays[0]() is not None)
+        return (g * 2.0,)
+
+    probe = Op("watch", lambda h: h * 2.0, look)
+    x = Tensor(np.random.default_rng(0).standard_normal((100, 100)), requires_grad=True)
+    z = x + 1.0
+    h = z.relu()
+    arrays.append(weakref.ref(z.data))
+    loss = h._apply1(probe).sum()
+    held = [t for name, t in (("z", z), ("h", h)) if name in keep]
+    return seen, x, loss, held
+
+
+@pytest.mark.usefixtures("gc_off")
+def test_an_intermediate_no_rule_reads_gives_up_its_array_before_the_pass() -> None:
+    seen, x, loss, _ = _watching_chain(keep="")
+    loss.backward()
+    assert seen == [False]  # z's array was gone before the first rule ran
+    want = 2.0 * (x.data + 1.0 > 0)
+    np.testing.assert_array_equal(x.grad, want)
+
+
+@pytest.mark.usefixtures("gc_off")
+def test_an_intermediate_the_caller_holds_keeps_its_array() -> None:
+    seen, x, loss, (z, _h) = _watching_chain(keep="zh")
+    before = z.data.copy()
+    loss.backward()
+    assert seen == [True]
+    np.testing.assert_array_equal(z.data, before)
+    np.testing.assert_array_equal(x.grad, 2.0 * (before > 0))
+
+
+@pytest.mark.usefixtures("gc_off")
+def test_an_array_a_rule_reads_is_kept_and_a_second_pass_gives_the_same() -> None:
+    x = Tensor(np.random.default_rng(1).standard_normal((100, 100)), requires_grad=True)
+    e = x.exp()  # exp's rule reads its output: kept, though nobody holds e
+    ref = weakref.ref(e.data)
+    loss = (e + 1.0).relu().sum()
+    del e
+    loss.backward(retain_graph=True)
+    assert ref() is not None
+    first = x.grad.copy()
+    loss.backward()  # the retained graph, its unread arrays released: the same gradient
+    np.testing.assert_array_equal(x.grad, 2 * first)

@@ -30,7 +30,11 @@ A node has
   rule gave for an input in that input's shape and dtype (``Tensor`` sums broadcast
   axes away here, for every operator) or raising an error naming the operator;
   ``_exact_gradient``: the array type a gradient that needs no fitting has (when it
-  also has its input's ``shape`` and ``dtype``; ``numpy.ndarray`` for ``Tensor``).
+  also has its input's ``shape`` and ``dtype``; ``numpy.ndarray`` for ``Tensor``);
+- ``_release_unread``: ``None``, or ``release(order)``, called with a pass's nodes
+  before it runs: the node type may let go of the data no rule reads (``Tensor`` swaps
+  a large intermediate nobody else holds for a placeholder of its shape and dtype, see
+  :mod:`sg_tensor.memory`).
 
 The driver's steps are module-level functions it looks up on every pass: the order
 (:func:`topological_order`), the seed (:func:`seed`) and how two contributions to one
@@ -84,6 +88,9 @@ class Node(Protocol):
 
     @property
     def _exact_gradient(self) -> type | None: ...
+
+    @property
+    def _release_unread(self) -> Callable[[list[Any]], None] | None: ...
 
     def _accumulate_grad(self, g: Any, stored: set[int]) -> None: ...
 
@@ -357,6 +364,9 @@ def backward(
     if retain_graph is None:
         retain_graph = create_graph
     order = topological_order(root)
+    release = root._release_unread
+    if release is not None:  # the node type lets go of the data no rule reads
+        release(order)
     root._pending = seed(root, gradient)
     _propagate(order, root._retains_grad, root._fit_gradient, retain_graph, create_graph, None)
 

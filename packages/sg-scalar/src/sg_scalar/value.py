@@ -54,6 +54,7 @@ class Value:
     _modified = 0
     _fit_gradient = None  # rules give floats: nothing to fit
     _exact_gradient = None
+    _release_unread = None  # floats: nothing worth releasing
 
     data: float
     grad: Any

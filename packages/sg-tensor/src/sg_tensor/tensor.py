@@ -17,7 +17,7 @@ import numpy as np
 
 from sg_scalar import graph
 from sg_scalar.graph import Op, ShapeMismatchError
-from sg_tensor import capturing, dtypes
+from sg_tensor import capturing, dtypes, memory
 from sg_tensor import op as op_module
 from sg_tensor.capturing import _recording, computed, refuse
 
@@ -59,6 +59,7 @@ class Tensor:
     )
     _retains_grad = False  # only leaves keep .grad, as in PyTorch: saves memory
     _exact_gradient = np.ndarray  # an array with the input's shape and dtype needs no fit
+    _release_unread = staticmethod(memory.release_unread)  # before a pass (sg_tensor.memory)
     __array_priority__ = 1000  # numpy defers to Tensor's reflected operators
 
     data: np.ndarray

@@ -21,7 +21,8 @@ declared shapes, at random values. A source mutant can change what none of them 
   * an invalid gradient (shape, dtype, count, not a tuple) raises the documented error
     naming the operator and the input, and changes no ``.grad``;
   * a pass lets go of each intermediate once its rule has run (no list of the pass
-    keeps it alive to the end); a second pass through a freed graph raises and
+    keeps it alive to the end), and before it starts ``Tensor`` lets go of the large
+    intermediates no rule reads; a second pass through a freed graph raises and
     changes no ``.grad``; ``backward(create_graph=True)`` keeps the graph; ``grad`` of
     an unused input with ``allow_unused`` is ``None``; ``Value`` keeps every node's
     gradient (two passes: twice as much); the driver's seams (``accumulate``, ``seed``,
@@ -440,6 +441,27 @@ def _lets_go() -> None:
         _require(alive == [[False, False]], f"lets go[{engine}]: alive during the pass {alive}")
 
 
+def _releases() -> None:
+    """Before a pass, the node type lets go of a large intermediate no rule reads and
+    nobody holds (``Tensor``): the first rule to run finds its array gone."""
+    seen: list[bool] = []
+    arrays: list[Any] = []
+
+    def look(g: Any, out: Any, h: Any) -> tuple[Any]:
+        seen.append(arrays[0]() is not None)
+        return (g,)
+
+    x = Tensor(np.ones((100, 100)), requires_grad=True)
+    z = x + 1.0  # add's rule reads nothing, relu's only its output
+    h = z.relu()
+    arrays.append(weakref.ref(z.data))
+    out = h._apply1(Op("contract_releases", lambda h: h * 1.0, look)).sum()
+    del z, h
+    out.backward()
+    _require(seen == [False], f"releases: the unread array was alive during the pass {seen}")
+    _close(x.grad, np.ones((100, 100)), F64, "releases")
+
+
 def _alive_below(engine: str) -> list[list[bool]]:
     """What the rule at the bottom of a four-node chain sees of the two nodes above it."""
     alive: list[list[bool]] = []
@@ -557,6 +579,7 @@ def scenarios() -> tuple[Scenario, ...]:
         Scenario("freed graph", _freed),
         Scenario("retained gradients", _retained),
         Scenario("lets go", _lets_go),
+        Scenario("releases unread arrays", _releases),
         Scenario("seams", _seams),
         Scenario("0-d reductions", _reductions_0d),
     ]

@@ -1,0 +1,48 @@
+"""What a rule reads of its forward, from its code (sg_scalar.reads.rule_reads)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sg_scalar.reads import rule_reads
+
+
+def test_a_rule_reads_the_parameters_its_code_loads() -> None:
+    def relu_like(g: Any, out: Any, x: Any) -> tuple[Any]:
+        return (g * (out > 0),)
+
+    def add_like(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
+        return g, g
+
+    def product(g: Any, out: Any, a: Any, b: Any, c: Any = None, *, flag: bool = False) -> Any:
+        return g * b, g * a, None if c is None else g
+
+    assert rule_reads(relu_like) == (True, (False,))
+    assert rule_reads(add_like) == (False, (False, False))
+    assert rule_reads(product) == (False, (True, True, True))
+
+
+def test_a_parameter_read_by_a_nested_function_or_comprehension_is_read() -> None:
+    def nested(g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
+        scale = lambda v: v * x  # noqa: E731
+        scaled = [g * y for _ in range(1)]  # y read inside the comprehension only
+        return scale(g), scaled[0]
+
+    assert rule_reads(nested) == (False, (True, True))
+
+
+def test_what_the_code_cannot_tell_counts_as_read() -> None:
+    def varargs(g: Any, out: Any, *inputs: Any) -> tuple[Any, ...]:
+        return tuple(g for _ in inputs)
+
+    class Rules:
+        def method(self, g: Any, out: Any, x: Any) -> tuple[Any]:
+            return (g,)
+
+    def through_locals(g: Any, out: Any, x: Any) -> tuple[Any]:
+        return (locals()["g"],)
+
+    assert rule_reads(varargs) is None
+    assert rule_reads(Rules().method) is None
+    assert rule_reads(through_locals) is None
+    assert rule_reads(max) is None
