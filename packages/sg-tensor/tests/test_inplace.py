@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -104,3 +106,25 @@ def test_modifying_a_tensor_a_graph_needs_makes_backward_raise() -> None:
         e.mul_(2.0)  # exp's rule reads its own output
     with pytest.raises(RuntimeError, match="exp: its output"):
         st.grad(out, w)
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda x, xv: x.view(2).mul_(10.0),  # through a view made afterwards
+        lambda x, xv: x[0:1].mul_(10.0),  # through a slice
+        lambda x, xv: x.detach().add_(1.0),  # through a detached tensor
+        lambda x, xv: x.mul_(10.0),  # the base, after a view of it was used
+    ],
+)
+def test_a_write_through_any_tensor_sharing_the_memory_counts(write: Any) -> None:
+    """The version belongs to the memory, as PyTorch's to the storage: writing through a
+    view, a slice or a detached tensor is seen by a graph that read the same memory."""
+    w = st.tensor([1.0, 2.0], requires_grad=True)
+    x = st.tensor([3.0, 4.0])
+    xv = x.reshape(2)  # a view of x, used by the graph
+    y = (w * xv).sum()
+    write(x, xv)
+    with pytest.raises(RuntimeError, match=r"mul: its input 1 .* was modified"):
+        y.backward()
+    assert w.grad is None

@@ -17,7 +17,7 @@ import numpy as np
 
 from sg_scalar import graph
 from sg_scalar.graph import Op, ShapeMismatchError
-from sg_tensor import capturing, dtypes, memory
+from sg_tensor import capturing, dtypes, memory, versions
 from sg_tensor import op as op_module
 from sg_tensor.capturing import _recording, computed, refuse
 
@@ -54,7 +54,7 @@ class Tensor:
         "_ctx",
         "_pending",
         "_epoch",
-        "_modified",
+        "_modified_at",
         "__weakref__",
     )
     _retains_grad = False  # only leaves keep .grad, as in PyTorch: saves memory
@@ -96,7 +96,7 @@ class Tensor:
         self._parents = ()
         self._ctx = None
         self._pending = None
-        self._epoch = self._modified = 0
+        self._epoch = self._modified_at = 0
         if requires_grad:
             self.requires_grad_(True)
 
@@ -120,6 +120,18 @@ class Tensor:
     def dtype(self) -> np.dtype[Any]:
         """The numpy dtype of the data."""
         return self.data.dtype
+
+    @property
+    def _modified(self) -> int:
+        """When this tensor's memory was last written in place (0: never): through this
+        tensor, or through any other sharing it (a view, a detached tensor), as PyTorch's
+        version counter belongs to the storage (see :mod:`sg_tensor.versions`)."""
+        return max(self._modified_at, versions.last_write(self.data))
+
+    @_modified.setter
+    def _modified(self, count: int) -> None:  # graph.record_modification: a write
+        self._modified_at = count
+        versions.note_write(self.data, count)
 
     @property
     def is_leaf(self) -> bool:
@@ -391,7 +403,7 @@ class Tensor:
         out.data = data if type(data) is _ndarray else np.asarray(data)
         out._grad = None
         out._pending = None
-        out._modified = 0
+        out._modified_at = 0
         if self.requires_grad and _grad_mode.enabled:
             out.requires_grad = True
             out._op = op
@@ -422,7 +434,7 @@ class Tensor:
         out.data = data if type(data) is _ndarray else np.asarray(data)
         out._grad = None
         out._pending = None
-        out._modified = 0
+        out._modified_at = 0
         if (self.requires_grad or other.requires_grad) and _grad_mode.enabled:
             out.requires_grad = True
             out._op = op
@@ -616,7 +628,7 @@ def _leaf(data: np.ndarray) -> Tensor:
     out._parents = ()
     out._ctx = None
     out._pending = None
-    out._epoch = out._modified = 0
+    out._epoch = out._modified_at = 0
     return out
 
 
