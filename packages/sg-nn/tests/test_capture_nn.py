@@ -358,3 +358,21 @@ def test_vector_to_parameters_writes_each_replays_vector() -> None:
         step(Tensor(v))
         assert np.array_equal(w.data, 2 * np.array(v))
     assert step.replays == 2
+
+
+def test_a_loaded_state_dict_is_what_the_next_replay_reads() -> None:
+    # buffers are loaded in place (as PyTorch's copy_): a captured evaluation step and a
+    # captured loss with class weights read the loaded values
+    bn = nn.BatchNorm1d(3)
+    bn.eval()
+    loss = nn.CrossEntropyLoss(weight=np.array([1.0, 2.0, 3.0]))
+    step = st.capture(lambda x, y: loss(bn(x), y))
+    rng = np.random.default_rng(8)
+    x, y = Tensor(rng.standard_normal((5, 3))), np.array([0, 1, 2, 1, 0])
+    step(x, y)
+    trained = nn.BatchNorm1d(3)
+    trained(Tensor(rng.standard_normal((16, 3)) * 3.0 + 1.0))  # statistics that moved
+    bn.load_state_dict(trained.state_dict())
+    loss.load_state_dict({"weight": np.array([3.0, 1.0, 0.5])})
+    assert step(x, y).item() == loss(bn(x), y).item()
+    assert step.replays == 1

@@ -474,3 +474,134 @@ def test_the_least_recently_used_tape_is_the_one_dropped() -> None:
     assert (f.captures, f.replays) == (9, 2)
     f(Tensor(np.ones(shapes[1])))
     assert f.captures == 10
+
+
+def pooled_indices(x: Tensor) -> Tensor:
+    _, indices = st.max_pool2d(x, 2, return_indices=True)
+    return indices
+
+
+# More of what sg computes from values, remade at every replay (a second review's finds).
+REMADE_TOO: dict[str, Callable[[Tensor], Any]] = {
+    "max_pool2d indices": lambda x: pooled_indices(x.reshape((1, 1, 4, 3))) * 1,
+    "tensor() copy": lambda x: st.tensor(x * 2.0) + x,
+    "new_tensor copy": lambda x: x.new_tensor(x * 2.0) + x,
+    "numpy's median": lambda x: x * np.median(x * 1.0),
+    "numpy's cumprod": lambda x: x + np.cumprod(x * 1.0),
+    "masked_fill with a tensor": lambda x: x.masked_fill(x > 0.0, x.sum()),
+    "integer mean": lambda x: (x * 1e15).astype(np.int64).mean() + x,
+}
+
+
+@pytest.mark.parametrize("name", sorted(REMADE_TOO))
+def test_more_values_computed_from_the_inputs_are_remade(name: str) -> None:
+    fn = REMADE_TOO[name]
+    captured = st.capture(fn)
+    rng = np.random.default_rng(5)
+    for _ in range(4):
+        x = rng.standard_normal(12) * 3.0
+        got, want = captured(Tensor(x)), fn(Tensor(x))
+        assert np.array_equal(got.data, want.data), name
+    assert captured.replays == 3
+
+
+def test_a_python_value_numpy_reads_from_tensors_is_refused() -> None:
+    with pytest.raises(CaptureError, match="numpy's allclose"):
+        st.capture(lambda x: x * 2.0 if np.allclose(x, 0.0) else x)(Tensor(np.ones(3)))
+
+
+def test_masked_fill_with_a_tensor_value_sends_it_its_gradient() -> None:
+    x = Tensor(np.array([1.0, -2.0, 3.0]))
+    v = Tensor(np.array(5.0), requires_grad=True)
+    x.masked_fill(x > 0.0, v).sum().backward()
+    assert v.grad == 2.0  # two places filled with it
+
+
+def test_evaluation_batch_norm_with_array_arguments() -> None:
+    f = st.capture(lambda x, m, v: st.batch_norm(x, running_mean=m, running_var=v))
+    x = Tensor(np.random.default_rng(6).standard_normal((4, 3)))
+    f(x, np.zeros(3), np.ones(3))
+    mean, var = np.array([1.0, 2.0, 3.0]), np.array([4.0, 5.0, 6.0])
+    want = st.batch_norm(x, running_mean=mean, running_var=var)
+    assert np.array_equal(f(x, mean, var).data, want.data)
+
+
+def test_backward_through_a_graph_recorded_before_the_call_is_refused() -> None:
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    step = st.capture(lambda h: (h * h).sum().backward())
+    with pytest.raises(CaptureError, match=r"backward\(\) through a tensor computed outside"):
+        step(w * 2.0)
+    outside = w * 3.0
+    with pytest.raises(CaptureError, match="computed outside the step"):
+        st.capture(lambda x: (x * outside).sum().backward())(Tensor(np.ones(2)))
+    with pytest.raises(CaptureError, match=r"requires_grad_\(\) on an argument"):
+        st.capture(lambda x: x.requires_grad_())(Tensor(np.ones(2)))
+
+
+def test_what_a_caller_or_a_hook_keeps_is_never_written_by_a_later_replay() -> None:
+    w = Tensor(np.array([3.0]), requires_grad=True)
+    seed_step = st.capture(lambda x: (w + x).backward())  # the seed itself ends in w.grad
+    for i in range(3):
+        w.grad = None
+        seed_step(Tensor(np.array([float(i)])))
+        assert w.grad.tolist() == [1.0]
+        w.grad *= 10.0  # the caller's own array: the next replay's seed is unchanged
+
+    hooked: list[Tensor] = []
+    logged: list[Tensor] = []
+    log = replayed(logged.append)
+    v = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+
+    def step(x: Tensor) -> None:
+        h = v * x
+        h.register_hook(hooked.append)
+        log(h)
+        (h * h).sum().backward()
+
+    captured = st.capture(step)
+    for i in range(3):
+        captured(Tensor(np.array([1.0, float(i)])))
+    assert [t.tolist() for t in logged] == [[1.0, 0.0], [1.0, 2.0], [1.0, 4.0]]
+    assert [t.tolist() for t in hooked] == [[2.0, 0.0], [2.0, 4.0], [2.0, 8.0]]
+
+
+def test_two_threads_replaying_one_capture_get_their_own_results() -> None:
+    import threading
+
+    w = Tensor(np.array([1.0, 2.0, 3.0]))
+    f = st.capture(lambda x: (x * w + x).relu())
+    f(Tensor(np.ones(3)))
+    wrong: list[float] = []
+
+    def work(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        for _ in range(1000):
+            x = rng.standard_normal(3)
+            if not np.array_equal(f(Tensor(x)).data, np.maximum(x * w.data + x, 0)):
+                wrong.append(seed)
+
+    import sys
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often: a shared buffer would show
+    try:
+        threads = [threading.Thread(target=work, args=(seed,)) for seed in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert wrong == []
+
+
+def test_the_default_dtype_is_part_of_a_call() -> None:
+    f = st.capture(lambda x: x + st.tensor([1.0, 2.0]))
+    f(Tensor(np.ones(2)))
+    st.set_default_dtype(np.float32)
+    try:
+        assert f(Tensor(np.ones(2))).dtype == np.float64  # float64 x + float32 constant
+        assert st.tensor([1.0, 2.0]).dtype == np.float32
+        assert f.captures == 2
+    finally:
+        st.set_default_dtype(np.float64)

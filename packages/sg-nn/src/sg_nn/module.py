@@ -495,7 +495,17 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     def _replace_buffer(self, name: str, value: Any) -> None:
-        """A new value for the buffer ``name``, which keeps its place and persistence."""
+        """A new value for the buffer ``name``, which keeps its place and persistence: an
+        array of the same shape and dtype is copied into the buffer's own (as PyTorch's
+        copy_), so whatever holds the buffer (a captured step) sees the new values."""
+        current = self._buffers.get(name)
+        if (
+            isinstance(current, np.ndarray) and isinstance(value, np.ndarray)
+            and current.shape == value.shape and current.dtype == value.dtype
+            and current.flags.writeable
+        ):  # fmt: skip
+            np.copyto(current, value)
+            return
         self._buffers[name] = value
         object.__setattr__(self, name, value)
 

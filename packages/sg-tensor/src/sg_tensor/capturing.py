@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from sg_scalar import graph
+from sg_tensor.dtypes import get_default_dtype
 from sg_tensor.instructions import (
     Instruction,
     Slots,
@@ -89,6 +90,15 @@ def refuse(what: str) -> None:
     tape = _recording.tape
     if tape is not None and not tape.paused:
         raise CaptureError(f"capture: {what} cannot be replayed by a captured step")
+
+
+def refuse_on_argument(tensor: Any, what: str) -> None:
+    """Raise if a capture is being recorded and ``tensor`` is one of its arguments: a
+    replay gets other argument objects, and would not do ``what`` to them."""
+    tape = _recording.tape
+    if tape is not None and not tape.paused and id(tensor) in tape.input_objects:
+        raise CaptureError(f"capture: {what} on an argument of the step cannot be replayed "
+                           "by a captured step (do it before the call)")  # fmt: skip
 
 
 def replayed(method: F) -> F:
@@ -161,6 +171,7 @@ class Tape:
         self.inputs: list[tuple[int, int]] = []  # (data, object) slots of each argument
         self.input_objects: dict[int, int] = {}  # id(argument tensor) -> its object slot
         self.tensors: list[tuple[int, Any]] = []  # (slot, outside Tensor): its .data
+        self.outside: set[int] = set()  # the slots above and below: read from outside
         self.arrays: list[tuple[int, np.ndarray]] = []  # (slot, outside array): itself
         self.program: list[Instruction] = []
         # slot -> where the tape's own array written there is held (holder[index]), and
@@ -203,6 +214,7 @@ class Tape:
         if slot is None:  # from outside the tape: ``source`` gives it at each replay
             slot = self._new_slot(array)
             outside.append((slot, source))
+            self.outside.add(slot)
         return slot
 
     def result_slot(self, array: Any) -> int:
@@ -279,9 +291,12 @@ class Tape:
         # tensors and arrays, read by what fn computes from them and by fn's result.
         targets = [self.result_slot(a) for a in _arrays_in(result)]
 
+        owned = self.buffers  # a buffer it gets is a copy: it may keep it (a logger)
+
         def run(s: Slots) -> None:
             found = method(
-                *[_placed(p, s) for p in places], **{k: _placed(p, s) for k, p in named.items()}
+                *[_placed(p, s, owned) for p in places],
+                **{k: _placed(p, s, owned) for k, p in named.items()},
             )
             if targets:
                 for t, a in zip(targets, _arrays_in(found)):
@@ -310,6 +325,7 @@ class Tape:
                     "Trying to backward through the graph a second time: its intermediate "
                     "results were freed by the first backward()."
                 )
+            self._refuse_outside_graph(node, op)
             parents, ctx = node._parents, node._ctx
             if not retain_graph:
                 node._op, node._parents, node._ctx = graph.RELEASED, (), None
@@ -335,7 +351,15 @@ class Tape:
         # Nothing in the pass reads a leaf's .grad: storing them all last gives the same.
         # A leaf that is an argument of the call is the replay's argument (by its slot).
         targets = [(self.input_objects.get(id(leaf), leaf), g) for leaf, g in stores]
-        self.emit(_store_leaves(targets, self.buffers))
+        self.emit(_store_leaves(targets, self.buffers, self.outside))
+
+    def _refuse_outside_graph(self, node: Any, op: graph.Op) -> None:
+        """A pass must stay inside the step: a node computed before the call (an argument
+        that is an operation's result, a closure's) has a graph the tape never saw."""
+        slot = self.slot_of.get(id(node.data))
+        if slot is None or slot in self.outside or id(node) in self.input_objects:
+            refuse(f"backward() through a tensor computed outside the step ({op.name}, shape "
+                   f"{node.data.shape}; detach it, or compute it inside the step)")  # fmt: skip
 
     def _seed_slot(self, given: Any, seed: Any) -> int:
         """The slot of the pass's seed: ``backward(g)``'s ``g`` converted to the root's
@@ -378,15 +402,18 @@ def _listed(value: Any) -> Any:
     return list(value) if isinstance(value, Iterator) else value
 
 
-def _placed(place: tuple[Any, Any], s: Slots) -> Any:
+def _placed(place: tuple[Any, Any], s: Slots, owned: dict[int, Any] | None = None) -> Any:
+    """The value ``place`` (see :meth:`Tape.place`) stands for in this replay; a tape's
+    buffer (a key of ``owned``) as a copy of it."""
     kind, where = place
     if kind == "slot":
         return s[where]
     if kind == "value":
         return where
     if kind == "tensor":
-        return _node_type()(s[where])
-    return _remade(kind, [_placed(p, s) for p in where])
+        array = s[where]
+        return _node_type()(array.copy() if owned and id(array) in owned else array)
+    return _remade(kind, [_placed(p, s, owned) for p in where])
 
 
 def _remade(kind: type, items: list[Any]) -> Any:
@@ -395,7 +422,7 @@ def _remade(kind: type, items: list[Any]) -> Any:
 
 
 def _store_leaves(
-    stores: list[tuple[Any, int]], buffers: dict[int, tuple[list[Any], int]]
+    stores: list[tuple[Any, int]], buffers: dict[int, tuple[list[Any], int]], outside: set[int]
 ) -> Instruction:
     """Each leaf's gradient into its ``.grad``, as the driver stores it (a leaf given as
     an int is the argument in that slot).
@@ -403,7 +430,8 @@ def _store_leaves(
     A leaf without a gradient keeps the array it is given, as in an eager pass: when that
     is one of the tape's buffers (a kernel's result, or one a rule handed on unchanged,
     as ``add`` hands on ``g``), it becomes the leaf's for good and the tape makes itself
-    a new one, so no later replay writes into an array a ``.grad`` holds or held.
+    a new one, so no later replay writes into an array a ``.grad`` holds or held. An
+    array every replay reads from outside (the constant seed of a pass) is copied.
     """
 
     def run(s: Slots) -> None:
@@ -412,10 +440,14 @@ def _store_leaves(
             tensor = s[leaf] if isinstance(leaf, int) else leaf
             array = s[g]
             tensor._accumulate_grad(array, stored)
-            if tensor._grad is array and id(array) in buffers:  # the leaf keeps it
+            if tensor._grad is not array:
+                continue
+            if id(array) in buffers:  # the leaf keeps it
                 holder, index = buffers.pop(id(array))
                 holder[index] = fresh = np.empty_like(array)
                 buffers[id(fresh)] = (holder, index)
+            elif any(array is s[k] for k in outside):
+                tensor._grad = array.copy()
 
     return run
 
@@ -464,10 +496,12 @@ def _key(args: tuple[Any, ...], kwargs: dict[str, Any], arrays: list[Any]) -> An
             items.append(("tensor", data.shape, data.dtype, a.requires_grad))
         else:
             same = _aliases(arrays) if len(arrays) > 1 else None
-            return ("call", ("tuple", *items), ("dict",), graph._grad_mode.enabled, same)
+            mode = (graph._grad_mode.enabled, get_default_dtype())
+            return ("call", ("tuple", *items), ("dict",), mode, same)
         arrays.clear()
     args_key, kwargs_key = _flatten(args, arrays), _flatten(kwargs, arrays)
-    return ("call", args_key, kwargs_key, graph.is_grad_enabled(), _aliases(arrays))
+    mode = (graph.is_grad_enabled(), get_default_dtype())
+    return ("call", args_key, kwargs_key, mode, _aliases(arrays))
 
 
 def _aliases(arrays: list[Any]) -> tuple[int, ...] | None:
@@ -545,6 +579,7 @@ class _Recorded:
         self.output = tape.output
         # What each outside tensor was at capture: a replay needs the same.
         self.expected = [(t, t.data.shape, t.data.dtype, t.requires_grad) for _, t in tape.tensors]
+        self.lock = threading.Lock()  # replays in two threads would share the buffers
 
     def unchanged(self) -> str | None:
         """``None``, or what changed since capture in a tensor ``fn`` reads from outside."""
@@ -567,10 +602,10 @@ class _Recorded:
             s[slot] = tensor.data
         for slot, array in self.arrays:
             s[slot] = array
-        with np.errstate(all="ignore"):  # as the eager backward (the forward's warnings too)
+        with self.lock, np.errstate(all="ignore"):  # as the eager backward (and forward)
             for run in self.program:
                 run(s)
-        return _rebuild(self.output, s)
+            return _rebuild(self.output, s)
 
 
 class Captured:

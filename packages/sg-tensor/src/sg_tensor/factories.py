@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from sg_tensor.arguments import shape_arg as _shape_arg
+from sg_tensor.capturing import computed
 from sg_tensor.dtypes import get_default_dtype
 from sg_tensor.seeding import default_generator
 from sg_tensor.tensor import Tensor
@@ -26,7 +27,7 @@ __all__ = [
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     """A new tensor holding a copy of ``data``."""
     source = data.data if isinstance(data, Tensor) else data
-    array = np.array(source, dtype=dtype)
+    array = computed(np.array, source, dtype=dtype)  # a captured step copies each replay's
     if dtype is None and not isinstance(source, np.ndarray) and array.dtype == np.float64:
         array = array.astype(get_default_dtype(), copy=False)  # Python floats
     return Tensor(array, requires_grad=requires_grad)

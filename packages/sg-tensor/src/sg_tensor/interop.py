@@ -17,7 +17,7 @@ import numpy as np
 
 from sg_scalar.declare import Form
 from sg_scalar.graph import is_grad_enabled
-from sg_tensor.capturing import computed
+from sg_tensor.capturing import computed, recording, refuse
 from sg_tensor.tensor import Tensor
 
 UFUNCS: dict[Any, Callable[..., Any]] = {}
@@ -84,7 +84,15 @@ def _on_plain_arrays(name: str, call: Callable[..., Any], args: Any, kwargs: Any
             f"numpy's {name} is not differentiable in sg and its input requires grad; "
             "use sg's operators, or pass .detach() (or .data) to leave the graph on purpose"
         )
-    return call(*_unwrap(args), **_unwrap(kwargs))
+    plain_args, plain_kwargs = _unwrap(args), _unwrap(kwargs)
+    if recording() is None:
+        return call(*plain_args, **plain_kwargs)
+    # In a captured step: remade at every replay from that replay's arrays, unless it
+    # gives a Python value (a bool an `if` reads), which no replay could change.
+    result = call(*plain_args, **plain_kwargs)
+    if not isinstance(result, (np.ndarray, np.generic, tuple)):
+        refuse(f"numpy's {name}, which gives a {type(result).__name__} read from the values")
+    return computed(call, *plain_args, **plain_kwargs)
 
 
 def array_ufunc(ufunc: Any, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -69,9 +69,15 @@ def _channel(t: Any, x: Tensor, name: str) -> Any:
     return t.reshape(view) if isinstance(t, Tensor) else value.reshape(view)
 
 
-def _inverse_std(var: Any, dtype: np.dtype[Any], eps: float) -> np.ndarray:
-    """``1 / sqrt(var + eps)`` in the input's dtype: evaluation mode's scale."""
-    return 1.0 / np.sqrt(np.asarray(var, dtype=dtype) + eps)
+def _running(running: Any, view: tuple[int, ...], dtype: np.dtype[Any]) -> np.ndarray:
+    """A running statistic (a Tensor or an array, read now) shaped to broadcast per channel."""
+    values = running.data if isinstance(running, Tensor) else running
+    return np.asarray(values, dtype=dtype).reshape(view)
+
+
+def _inverse_std(var: Any, view: tuple[int, ...], dtype: np.dtype[Any], eps: float) -> Any:
+    """``1 / sqrt(var + eps)`` in the input's dtype, per channel: evaluation's scale."""
+    return 1.0 / np.sqrt(_running(var, view, dtype) + eps)
 
 
 def _updatable(running: Any, name: str) -> None:
@@ -148,8 +154,11 @@ def _batch_norm_entry(
                          "evaluation mode (training=False)")  # fmt: skip
     # computed: a captured evaluation step reads the running statistics again at each
     # replay (training between two calls, a loaded state dict), as an eager call does
-    mean = computed(np.asarray, _channel(running_mean, x, "running_mean"), x.dtype)
-    scale = computed(_inverse_std, _channel(running_var, x, "running_var"), x.dtype, eps)
+    _channel(running_mean, x, "running_mean")  # checked here; read below at each replay
+    _channel(running_var, x, "running_var")
+    view = (1, -1) + (1,) * (x.ndim - 2)
+    mean = computed(_running, running_mean, view, x.dtype)
+    scale = computed(_inverse_std, running_var, view, x.dtype, eps)
     out: Tensor = (x - mean) * scale
     if weight is not None:
         out = out * _channel(operand(weight, x, "batch_norm"), x, "weight")

@@ -24,6 +24,7 @@ import numpy as np
 
 from sg_scalar.declare import Case, Tie, Torch
 from sg_tensor.arguments import int_tuple
+from sg_tensor.capturing import computed
 from sg_tensor.convolution import Padding, Pair, out_size, windows
 from sg_tensor.elementwise import _where
 from sg_tensor.op import OPS, call, composite, data, op, positional
@@ -213,9 +214,14 @@ def _max_pool_entry(
         out = out.reshape(out.shape[1:])
     if not return_indices:
         return out
-    rows, cols = winners(x.data, **geometry)
-    indices = (rows * x.shape[3] + cols).astype(np.int64)
-    return out, Tensor(indices[0] if unbatched else indices)
+    return out, Tensor(computed(_flat_indices, x.data, geometry, unbatched))
+
+
+def _flat_indices(x: np.ndarray, geometry: dict[str, Any], unbatched: bool) -> np.ndarray:
+    """Each window's first maximum as ``row * W + column`` (int64): PyTorch's indices."""
+    rows, cols = winners(x, **geometry)
+    indices: np.ndarray = (rows * x.shape[3] + cols).astype(np.int64)
+    return indices[0] if unbatched else indices
 
 
 def _pool_bound(b: Any) -> float:

@@ -159,7 +159,7 @@ def _mean(x: np.ndarray, *, axis: Axes, keepdims: bool) -> Any:
 
 def _mean_into(o: np.ndarray, x: np.ndarray, *, axis: Axes, keepdims: bool) -> Any:
     n = _count(x.shape, axis)
-    if n == 0:
+    if n == 0 or x.dtype != o.dtype:  # an integer input sums in its own dtype, eagerly
         return _mean(x, axis=axis, keepdims=keepdims)
     np.add.reduce(x, axis=axis, keepdims=keepdims, out=o)
     return np.divide(o, n, out=o)

@@ -141,9 +141,12 @@ def _masked_fill(x: Any, mask: Any, value: Any) -> Tensor:
         raise ValueError(
             f"masked_fill: a mask of shape {m.shape} does not broadcast to {t.shape}"
         ) from None
-    fill = value.data if isinstance(value, Tensor) else value
     keep = computed(np.logical_not, m)
-    return t._apply2(OPS["where"], Tensor(np.asarray(fill, dtype=t.dtype)), {"condition": keep})
+    if isinstance(value, Tensor):  # a tensor value gets its gradient (the filled places)
+        fill = value if value.dtype == t.dtype else value.astype(t.dtype)
+    else:
+        fill = Tensor(computed(np.asarray, value, t.dtype))
+    return t._apply2(OPS["where"], fill, {"condition": keep})
 
 
 X34 = ((3, 4),)

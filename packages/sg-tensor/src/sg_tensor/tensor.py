@@ -217,6 +217,7 @@ class Tensor:
             )
         if not requires_grad and self._op is not None:
             raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use .detach() instead")
+        capturing.refuse_on_argument(self, "requires_grad_()")
         self.requires_grad = bool(requires_grad)
         return self
 
@@ -566,10 +567,11 @@ LEAF_HOOKS: dict[int, list[Callable[[Tensor], Any]]] = {}
 
 
 def _run_hooks(hooks: list[Callable[[Tensor], Any]], g: Any) -> Any:
-    """``g`` after each hook (a hook returning a value replaces it)."""
+    """``g`` after each hook (a hook returning a value replaces it). A hook gets its own
+    copy: one it keeps is never written later (a captured step reuses its buffers)."""
     on_nodes = isinstance(g, Tensor)
     for hook in list(hooks):
-        replaced = hook(g if on_nodes else Tensor(np.asarray(g)))
+        replaced = hook(g if on_nodes else Tensor(np.array(g)))
         if replaced is not None:
             g = replaced if on_nodes else np.asarray(getattr(replaced, "data", replaced))
     return g

@@ -91,7 +91,8 @@ def new_tensor(
 ) -> Tensor:
     """A new tensor holding a copy of ``data``, with this tensor's dtype."""
     source = data.data if isinstance(data, Tensor) else data
-    return Tensor(np.array(source, dtype=dtype or self.dtype), requires_grad=requires_grad)
+    copied = computed(np.array, source, dtype=dtype or self.dtype)  # each replay's, captured
+    return Tensor(copied, requires_grad=requires_grad)
 
 
 def _grad_fn(self: Tensor) -> Op | None:
