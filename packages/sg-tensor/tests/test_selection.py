@@ -89,3 +89,43 @@ def test_norm_and_sign() -> None:
     np.testing.assert_array_equal(s.grad, [-1.0, 0.0, 1.0])
     with pytest.raises(ValueError, match="norm: p must be positive"):
         x.norm(-1)
+
+
+def test_a_boolean_mask_must_match_the_dimensions_it_indexes() -> None:
+    x = st.arange(12.0).reshape(4, 3)
+    with pytest.raises(IndexError, match=r"mask of shape \(2,\) does not match .* \(4,\)"):
+        x[st.tensor([True, False])]
+    with pytest.raises(IndexError, match=r"mask of shape \(3,\) does not match"):
+        x[np.array([True, False, True])]
+    assert x[:, np.array([True, False, True])].shape == (4, 2)
+    assert x[..., np.array([True, False, True])].shape == (4, 2)
+    assert x[None, np.array([True, False, True, True])].shape == (1, 3, 3)
+    with pytest.raises(IndexError, match="0-d boolean index"):
+        x[st.tensor(True)]
+
+
+def test_gather_and_index_select_refuse_negative_positions_as_pytorch() -> None:
+    t = st.arange(6.0).reshape(2, 3)
+    with pytest.raises(IndexError, match="gather: index out of range for dim 1 of size 3"):
+        t.gather(1, st.tensor([[-1], [1]]))
+    with pytest.raises(IndexError, match="index_select: index out of range for dim 0"):
+        t.index_select(0, st.tensor([-1]))
+    assert t.gather(1, st.tensor([[2], [0]])).tolist() == [[2.0], [3.0]]
+
+
+def test_a_nan_is_the_largest_value_when_sorting_as_in_pytorch() -> None:
+    x = st.tensor([1.0, np.nan, -1.0, np.inf, np.nan, 2.0])
+    values, indices = x.sort(descending=True)
+    assert indices.tolist() == [1, 4, 3, 5, 0, 2]  # the NaNs first, in their order
+    assert x.sort().indices.tolist() == [2, 0, 5, 3, 1, 4]  # going up: last
+    assert x.topk(2).indices.tolist() == [1, 4]
+    assert np.isnan(values.data[:2]).all()
+
+
+def test_argmax_along_a_dim_of_an_empty_tensor() -> None:
+    x = st.zeros((0, 3))
+    assert x.argmax(dim=1).shape == (0,)  # nothing to choose in no row: an empty result
+    with pytest.raises(IndexError, match=r"argmax: dim 0 of the tensor \(shape \(0, 3\)\)"):
+        x.argmax(dim=0)
+    with pytest.raises(IndexError, match="argmin: the tensor is empty"):
+        x.argmin()

@@ -183,3 +183,10 @@ def test_remainder_and_floor_divide_as_pytorch() -> None:
     np.testing.assert_array_equal((a // 2).data, [2.0, -2.0])
     with pytest.raises(RuntimeError, match="floor_divide: its derivative is not implemented"):
         (a // 2).sum().backward()
+
+
+def test_bitwise_operators_with_a_python_number_on_the_left() -> None:
+    t = st.tensor([1, 2, 3])
+    assert (2 & t).tolist() == [0, 2, 2]
+    assert (6 ^ t).tolist() == [7, 4, 5]
+    assert (True | st.tensor([False, True])).tolist() == [True, True]

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from sg_tensor.capturing import refuse
+from sg_tensor.capturing import computed, refuse
 
 Axes = tuple[int, ...]
 
@@ -85,19 +85,23 @@ def normalize_index(index: Any, shape: tuple[int, ...]) -> tuple[Any, ...]:
     """An index as a tuple numpy understands, with boolean masks turned into positions.
 
     Tensors and lists become arrays; a boolean mask becomes the integer positions of its
-    true elements (numpy's own definition), so one gradient rule covers both.
+    true elements (numpy's own definition), so one gradient rule covers both. A mask must
+    have the shape of the dimensions it indexes, as in PyTorch and numpy.
     """
-    items = index if isinstance(index, tuple) else (index,)
+    items = [_as_index(item) for item in (index if isinstance(index, tuple) else (index,))]
+    # the dimensions each item indexes: an Ellipsis stands for those the others leave
+    spans = [0 if item is None or item is Ellipsis else _span(item) for item in items]
+    dim = 0
     result: list[Any] = []
-    for item in items:
-        if hasattr(item, "_op"):  # a Tensor used as an index
-            item = item.data
-        elif isinstance(item, list):
-            item = np.asarray(item) if item else np.asarray(item, dtype=np.intp)
+    for item, span in zip(items, spans):
+        if item is Ellipsis:
+            dim += len(shape) - sum(spans)
         if isinstance(item, np.ndarray):
             if item.dtype == bool:
+                _check_mask(item, shape, dim)
                 refuse("indexing with a boolean mask (the result's shape depends on its values)")
                 result.extend(np.nonzero(item))
+                dim += span
                 continue
             if item.dtype.kind not in "iu":
                 raise IndexError(
@@ -111,8 +115,53 @@ def normalize_index(index: Any, shape: tuple[int, ...]) -> tuple[Any, ...]:
                 f"getitem: unsupported index {item!r} of type {type(item).__name__} "
                 f"(tensor shape {shape}); use ints, slices, None, ..., or int/bool arrays"
             )
+        dim += span
         result.append(item)
     return tuple(result)
+
+
+def _as_index(item: Any) -> Any:
+    """A tensor's array, a list as an array; anything else as it is."""
+    if hasattr(item, "_op"):  # a Tensor used as an index
+        return item.data
+    if isinstance(item, list):
+        return np.asarray(item) if item else np.asarray(item, dtype=np.intp)
+    return item
+
+
+def _span(item: Any) -> int:
+    """How many dimensions of the tensor an index item (not None, not ...) indexes."""
+    return item.ndim if isinstance(item, np.ndarray) and item.dtype == bool else 1
+
+
+def _check_mask(mask: np.ndarray, shape: tuple[int, ...], dim: int) -> None:
+    """A boolean mask indexes ``mask.ndim`` dimensions from ``dim``: it must match them."""
+    if mask.ndim == 0:
+        raise IndexError(
+            f"getitem: a 0-d boolean index is not supported (tensor shape {shape}); use "
+            "x[None] for True"
+        )
+    indexed = shape[dim : dim + mask.ndim]
+    if mask.shape != indexed:
+        raise IndexError(
+            f"getitem: a boolean mask of shape {mask.shape} does not match the dimensions "
+            f"it indexes, {indexed} (from dim {dim} of the tensor's shape {shape})"
+        )
+
+
+def check_positions(index: np.ndarray, size: int, opname: str, dim: int) -> None:
+    """Refuse positions outside ``[0, size)`` along ``dim`` (PyTorch's gather and
+    index_select take no negative ones); in a captured step, at every replay too."""
+    computed(_in_range, index, size, opname, dim)
+
+
+def _in_range(index: np.ndarray, size: int, opname: str, dim: int) -> tuple[()]:
+    if index.size and (index.min() < 0 or index.max() >= size):
+        raise IndexError(
+            f"{opname}: index out of range for dim {dim} of size {size}: got values from "
+            f"{index.min()} to {index.max()}"
+        )
+    return ()
 
 
 def int_tuple(value: Any, n: int, name: str, where: str, least: int = 1) -> tuple[int, ...]:

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from sg_scalar.declare import Case, Tie, Torch
-from sg_tensor.arguments import one_axis
+from sg_tensor.arguments import AxisError, check_positions, one_axis
 from sg_tensor.capturing import computed
 from sg_tensor.op import OPS, composite
 from sg_tensor.shapes import _getitem
@@ -53,8 +53,7 @@ def _gather(x: Any, dim: int, index: Any) -> Tensor:
             f"gather: index of shape {idx.shape} does not fit a tensor of shape {t.shape} "
             f"along dim {a} (same number of dims, no larger elsewhere)"
         )
-    if idx.size and (idx.min() < -t.shape[a] or idx.max() >= t.shape[a]):
-        raise IndexError(f"gather: index out of range for dim {a} of size {t.shape[a]}")
+    check_positions(idx, t.shape[a], "gather", a)
     grids = np.ogrid[tuple(slice(n) for n in idx.shape)]
     return _getitem(t, tuple(idx if d == a else grids[d] for d in range(t.ndim)))
 
@@ -120,8 +119,13 @@ def _topk(x: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = Tr
 
 
 def _sorted_order(x: np.ndarray, a: int, descending: bool) -> np.ndarray:
-    """The positions sorting ``x`` along axis ``a``, ties in their order (stable)."""
-    return np.argsort(-x if descending else x, axis=a, kind="stable")
+    """The positions sorting ``x`` along axis ``a``, ties in their order (stable). A NaN
+    counts as larger than everything, as in PyTorch: last going up, first going down."""
+    if not descending:
+        return np.argsort(x, axis=a, kind="stable")
+    if x.dtype.kind == "f" and np.isnan(x).any():  # NaNs first, then the rest going down
+        return np.lexsort((-x, ~np.isnan(x)), axis=a)
+    return np.argsort(-x, axis=a, kind="stable")
 
 
 def _top_positions(x: np.ndarray, a: int, largest: bool, k: int) -> np.ndarray:
@@ -198,14 +202,16 @@ def argsort(x: Any, dim: int = -1, descending: bool = False, stable: bool = Fals
 
 def _position(find: Any, name: str, x: Any, dim: Any, keepdim: bool) -> Tensor:
     t = as_tensor(x)
-    if t.size == 0:
-        raise ValueError(f"{name}: the tensor is empty (shape {t.shape})")
     if dim is None:
+        if t.size == 0:
+            raise AxisError(f"{name}: the tensor is empty (shape {t.shape})")
         shape = (1,) * t.ndim if keepdim else ()
         return Tensor(computed(lambda x: np.asarray(find(x), np.int64).reshape(shape), t.data))
     if t.ndim == 0 and dim in (0, -1):
         return Tensor(np.zeros((), dtype=np.int64))
     a = one_axis(dim, t.ndim, name, t.shape)
+    if t.shape[a] == 0:  # nothing to choose from along dim (other empty dims: an empty result)
+        raise AxisError(f"{name}: dim {a} of the tensor (shape {t.shape}) is empty")
     return Tensor(computed(lambda x: find(x, axis=a, keepdims=keepdim).astype(np.int64), t.data))
 
 

@@ -17,7 +17,14 @@ from typing import Any
 import numpy as np
 
 from sg_scalar.declare import Case, Torch
-from sg_tensor.arguments import ints_arg, normalize_axis, normalize_index, one_axis, shape_arg
+from sg_tensor.arguments import (
+    check_positions,
+    ints_arg,
+    normalize_axis,
+    normalize_index,
+    one_axis,
+    shape_arg,
+)
 from sg_tensor.op import OPS, call, composite, op, unbroadcast
 from sg_tensor.tensor import Tensor, as_tensor
 
@@ -570,6 +577,7 @@ def _index_select(x: Tensor, dim: int, index: Any) -> Tensor:
     if idx.ndim != 1 or idx.dtype.kind not in "iu":
         raise TypeError(f"index_select: index must be 1-D integers, got {idx.dtype} {idx.shape}")
     a = one_axis(dim, x.ndim, "index_select", x.shape)
+    check_positions(idx, x.shape[a], "index_select", a)
     return _getitem(x, (slice(None),) * a + (idx,))
 
 

@@ -288,6 +288,7 @@ def install_more() -> None:
         "logical_and": np.logical_and, "logical_or": np.logical_or,
         "logical_xor": np.logical_xor, "logical_not": np.logical_not,
         "__and__": np.bitwise_and, "__or__": np.bitwise_or, "__xor__": np.bitwise_xor,
+        "__rand__": np.bitwise_and, "__ror__": np.bitwise_or, "__rxor__": np.bitwise_xor,
         "__invert__": np.invert,
     }  # fmt: skip
     for name, fn in tests.items():
