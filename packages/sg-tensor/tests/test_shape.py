@@ -393,3 +393,15 @@ def test_flip_repeat_and_index_select_as_pytorch() -> None:
     np.testing.assert_array_equal(x.grad, expected)
     with pytest.raises(ValueError, match="repeat: give one non-negative count per axis"):
         x.repeat(2, 2)
+
+
+def test_a_0d_tensor_takes_its_one_dim_everywhere_as_in_pytorch() -> None:
+    t = st.tensor(2.0, requires_grad=True)
+    results = [t.cumsum(0), t.flip(0), t.squeeze(0), t.transpose(0, -1), t.norm(dim=0),
+               t.gather(0, st.tensor(0)), t.topk(1).values]  # fmt: skip
+    assert [(r.shape, r.item()) for r in results] == [((), 2.0)] * len(results)
+    assert t.topk(1).indices.item() == 0
+    sum(results[1:], results[0]).backward()
+    assert t.grad == 7.0
+    with pytest.raises(ValueError, match="cumsum: axis 1 is out of range"):
+        t.cumsum(1)

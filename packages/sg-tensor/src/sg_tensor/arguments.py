@@ -52,6 +52,18 @@ def flag(value: Any, opname: str, name: str = "keepdims") -> bool:
     return bool(value)
 
 
+def only_dim_of_0d(ndim: int, *dims: Any) -> bool:
+    """Whether a 0-d tensor is given its one dimension, 0 (or -1), as PyTorch allows."""
+    return (
+        ndim == 0
+        and bool(dims)
+        and all(
+            not isinstance(d, bool) and isinstance(d, (int, np.integer)) and d in (0, -1)
+            for d in dims
+        )
+    )
+
+
 def one_axis(axis: Any, ndim: int, opname: str, shape: tuple[int, ...]) -> int:
     """A single axis as a non-negative int (see :func:`normalize_axis`)."""
     if isinstance(axis, (tuple, list)) or axis is None:

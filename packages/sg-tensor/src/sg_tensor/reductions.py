@@ -16,7 +16,7 @@ import numpy as np
 
 from sg_scalar.bounds import Bounds
 from sg_scalar.declare import Case, Domain, Kink, Tie, Torch, ZeroSpread
-from sg_tensor.arguments import Axes, flag, normalize_axis, one_axis
+from sg_tensor.arguments import Axes, flag, normalize_axis, one_axis, only_dim_of_0d
 from sg_tensor.kernels import Into
 from sg_tensor.op import OPS, data, indicator, op, peak, quiet
 
@@ -338,8 +338,9 @@ def prod(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
 def _cumsum_entry(x: Any, axis: Any = None) -> Any:
     """Running sums along ``axis``; with ``axis=None`` (numpy's default) over the flattened
     tensor. (PyTorch's ``cumsum`` requires ``dim``; give it and the two agree.)"""
-    if axis is None:
-        x, axis = x.reshape(-1), 0
+    if axis is None or only_dim_of_0d(x.ndim, axis):  # a 0-d tensor: along its one dim
+        flat = x.reshape(-1)._apply1(OPS["cumsum"], {"axis": 0})
+        return flat if axis is None else flat.reshape(())
     return x._apply1(OPS["cumsum"], {"axis": one_axis(axis, x.ndim, "cumsum", x.shape)})
 
 
@@ -395,6 +396,8 @@ def _norm(x: Any, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Any:
     from sg_tensor.tensor import as_tensor
 
     t = as_tensor(x)
+    if only_dim_of_0d(t.ndim, *(dim if isinstance(dim, (tuple, list)) else (dim,))):
+        return _norm(t.reshape((1,)), p, 0, keepdim).reshape(())  # a 0-d tensor's one dim
     ctx = {"axis": normalize_axis(dim, t.ndim, "norm", t.shape), "keepdims": bool(keepdim),
            "p": _p_arg(p)}  # fmt: skip
     if t.size == 0 and ctx["p"] == -math.inf:

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from sg_scalar.declare import Case, Tie, Torch
-from sg_tensor.arguments import AxisError, check_positions, one_axis
+from sg_tensor.arguments import AxisError, check_positions, one_axis, only_dim_of_0d
 from sg_tensor.capturing import computed
 from sg_tensor.op import OPS, composite
 from sg_tensor.shapes import _getitem
@@ -45,6 +45,8 @@ def _gather(x: Any, dim: int, index: Any) -> Tensor:
     ``gather``, numpy's ``take_along_axis``."""
     t = as_tensor(x)
     idx = _indices(index, "gather")
+    if only_dim_of_0d(t.ndim, dim) and idx.size == 1:  # a 0-d tensor along its one dim
+        return _gather(t.reshape((1,)), 0, idx.reshape((1,))).reshape(idx.shape)
     a = one_axis(dim, t.ndim, "gather", t.shape)
     if idx.ndim != t.ndim or any(
         m > n for d, (m, n) in enumerate(zip(idx.shape, t.shape)) if d != a
@@ -111,6 +113,9 @@ def _sort(x: Any, dim: int = -1, descending: bool = False, stable: bool = False)
 def _topk(x: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
     """The ``k`` largest (or smallest) values along ``dim`` and their indices."""
     t = as_tensor(x)
+    if only_dim_of_0d(t.ndim, dim) and k == 1:  # a 0-d tensor: its one value, at 0
+        values, indices = _topk(t.reshape((1,)), 1, 0, largest, sorted)
+        return ValuesIndices(values.reshape(()), indices.reshape(()))
     a = one_axis(dim, t.ndim, "topk", t.shape)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= t.shape[a]:
         raise ValueError(f"topk: k must be an int from 0 to {t.shape[a]} (dim {a}), got {k!r}")

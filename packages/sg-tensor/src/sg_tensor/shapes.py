@@ -23,6 +23,7 @@ from sg_tensor.arguments import (
     normalize_axis,
     normalize_index,
     one_axis,
+    only_dim_of_0d,
     shape_arg,
 )
 from sg_tensor.op import OPS, call, composite, op, unbroadcast
@@ -77,6 +78,8 @@ def _transpose(
         order = tuple(order)
     else:
         return _permuted(x, order if axes is None else (axes,))
+    if only_dim_of_0d(x.ndim, *order):
+        return _reshape(x, ())  # a 0-d tensor's one dim with itself: unchanged
     a, b = (one_axis(d, x.ndim, "transpose", x.shape) for d in order)
     perm = list(range(x.ndim))
     perm[a], perm[b] = perm[b], perm[a]
@@ -368,6 +371,8 @@ def _squeeze(x: Tensor, axis: Any = None) -> Tensor:
     """
     if axis is None:
         axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
+    elif only_dim_of_0d(x.ndim, *(axis if isinstance(axis, (tuple, list)) else (axis,))):
+        return _reshape(x, ())  # a 0-d tensor's one dim: nothing to squeeze
     else:
         given = normalize_axis(axis, x.ndim, "squeeze", x.shape)
         axes = tuple(a for a in given if x.shape[a] == 1)
@@ -550,7 +555,10 @@ composite("expand_as", "expand_as", _expand_as, function=None, uses=("broadcast_
 
 def _flip(x: Tensor, *dims: Any) -> Tensor:
     """Reverse the order of the elements along ``dims`` (PyTorch's ``flip``)."""
-    axes = normalize_axis(ints_arg(dims, "flip", "dims"), x.ndim, "flip", x.shape)
+    given = ints_arg(dims, "flip", "dims")
+    if only_dim_of_0d(x.ndim, *given):
+        return _reshape(x, ())  # one value: nothing to reverse
+    axes = normalize_axis(given, x.ndim, "flip", x.shape)
     return _getitem(x, tuple(slice(None, None, -1) if a in axes else slice(None)
                              for a in range(x.ndim)))  # fmt: skip
 
