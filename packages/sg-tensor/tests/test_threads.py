@@ -94,3 +94,21 @@ def test_threads_computing_gradients_get_what_a_single_thread_gets() -> None:
         for gx, gw in results:
             np.testing.assert_array_equal(gx, expected[i][0])
             np.testing.assert_array_equal(gw, expected[i][1])
+
+
+def test_two_threads_replaying_one_captured_step_get_their_own_results() -> None:
+    # a tape's buffers are shared by its replays: they take turns (one lock per tape)
+    w = st.Tensor(np.array([1.0, 2.0, 3.0]))
+    step = st.capture(lambda x: (x * w + x).relu())
+    step(st.Tensor(np.ones(3)))
+    wrong: list[int] = []
+
+    def replays(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        for _ in range(1000):
+            x = rng.standard_normal(3)
+            if not np.array_equal(step(st.Tensor(x)).data, np.maximum(x * w.data + x, 0)):
+                wrong.append(seed)
+
+    assert _run_together(lambda: replays(0), lambda: replays(1)) == []
+    assert wrong == []
