@@ -22,7 +22,8 @@ TENSOR_NON_OPERATORS = {
     "dim", "grad_fn", "new_full", "new_ones", "new_tensor", "new_zeros", "numel",
     "register_hook", "retain_grad", "tolist", "argmax", "argmin", "argsort",
     "long", "int", "bool", "half", "all", "any", "isnan", "isinf", "isfinite", "logical_and",
-    "logical_or", "logical_xor", "logical_not", "__and__", "__or__", "__xor__",
+    "logical_or", "logical_xor", "logical_not", "__and__", "__or__", "__xor__", "__rand__",
+    "__ror__", "__rxor__",
     "__invert__", "allclose", "equal", "contiguous", "detach_",
     # % is remainder's spelling (checked by name); // has no derivative (as PyTorch)
     "__mod__", "__rmod__", "__floordiv__", "__rfloordiv__", "floor_divide",

@@ -14,6 +14,7 @@ import numpy as np
 
 from sg_scalar.bounds import Bounds, unit
 from sg_scalar.declare import Case, Domain, Kink, Param, Torch
+from sg_tensor.elementwise import floating
 from sg_tensor.kernels import Into
 from sg_tensor.op import call, choice, data, indicator, number, op, peak, quiet, real
 
@@ -31,7 +32,7 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return np.asarray(_erf_object(x), dtype=x.dtype)
 
 
-@op("erf", _erf, bound=unit)
+@op("erf", floating(_erf), bound=unit)
 def erf(g: Any, out: Any, x: Any) -> Grads:
     """d erf(x) = 2 / sqrt(pi) * e**(-x**2) dx."""
     return (g * (_TWO_OVER_SQRT_PI * np.exp(-(x * x))),)
@@ -40,13 +41,13 @@ def erf(g: Any, out: Any, x: Any) -> Grads:
 # ---------------------------------------------------------------------------------------
 # Squashing functions
 # ---------------------------------------------------------------------------------------
-@op("tanh", np.tanh, numpy=np.tanh, bound=unit, analytic=True)
+@op("tanh", floating(np.tanh), numpy=np.tanh, bound=unit, analytic=True)
 def tanh(g: Any, out: Any, x: Any) -> Grads:
     """d(tanh x) = (1 - tanh(x)**2) dx, from the output."""
     return (g * (1 - out * out),)
 
 
-@op("sigmoid", quiet(lambda x: 1 / (1 + np.exp(-x))), bound=unit, analytic=True)
+@op("sigmoid", floating(quiet(lambda x: 1 / (1 + np.exp(-x)))), bound=unit, analytic=True)
 def sigmoid(g: Any, out: Any, x: Any) -> Grads:
     """d(s(x)) = s (1 - s) dx with s = 1 / (1 + e**-x), from the output.
 
@@ -63,18 +64,19 @@ SLOPES = [Case({"negative_slope": s}) for s in (0.1, 0.01, -0.2)]
 
 
 def _relu_into(outs: Any, g: Any, out: Any, x: Any) -> Grads:
-    return (np.multiply(g, out > 0, out=outs[0]),)
+    return (np.multiply(g, ~(out <= 0), out=outs[0]),)
 
 
 @op("relu", lambda x: np.maximum(x, 0), edges=[Kink(0.0, "left")],
     into=Into(lambda o, x: np.maximum(x, 0, out=o), _relu_into))  # fmt: skip
 def relu(g: Any, out: Any, x: Any) -> Grads:
-    """d(relu x) = dx where the output is > 0, else 0 (so 0 at the kink x == 0).
+    """d(relu x) = dx where the output is > 0 or nan, else 0 (so 0 at the kink x == 0).
 
+    PyTorch's mask is ``not (out <= 0)``, which lets the gradient through at a nan.
     A multiplication by the mask, several times faster than ``np.where`` on large
     arrays; it differs from PyTorch only if ``g`` holds inf or nan at a dead unit.
     """
-    return (g * indicator(out, data(out) > 0),)
+    return (g * indicator(out, ~(data(out) <= 0)),)
 
 
 @op("leaky_relu", lambda x, *, negative_slope: np.where(x > 0, x, x * negative_slope),

@@ -10,6 +10,7 @@ entry declares it (a :class:`~sg_scalar.declare.Kink` or a ``Tie``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,13 +26,29 @@ from sg_scalar.bounds import (
     unit,
 )
 from sg_scalar.declare import NONZERO, POSITIVE, REAL, Case, Domain, Kink, Tie, Torch, power_domain
-from sg_scalar.graph import Op
+from sg_scalar.graph import Op, no_grad
+from sg_tensor import dtypes
 from sg_tensor.capturing import computed
 from sg_tensor.kernels import Into
 from sg_tensor.op import OPS, composite, data, indicator, number, op, quiet
 from sg_tensor.tensor import Tensor, as_tensor, binary, operand
 
 Grads = tuple[Any, ...]
+
+
+def floating(forward: Callable[..., Any]) -> Callable[..., Any]:
+    """The forward of a real function, taking bool and integer inputs as PyTorch does:
+    converted to the default floating dtype first (``tensor([1, 2]).exp()`` is float64,
+    or float32 after ``set_default_dtype(float32)``), where numpy would give float16 for
+    bool and int8, float32 for int16, and ``erf`` would keep the integer dtype."""
+
+    def float_forward(x: Any, **ctx: Any) -> Any:
+        if x.dtype.kind in "biu":
+            x = x.astype(dtypes.get_default_dtype())
+        return forward(x, **ctx)
+
+    float_forward.__name__ = getattr(forward, "__name__", "forward")
+    return float_forward
 
 
 # ---------------------------------------------------------------------------------------
@@ -85,7 +102,8 @@ def power(base: Any, exponent: Any) -> Tensor:
     """``base ** exponent``, with broadcasting; a number exponent is ``pow_scalar``."""
     is_number = isinstance(exponent, (int, float, np.number)) and not isinstance(exponent, bool)
     if is_number and isinstance(base, Tensor):
-        p = exponent if isinstance(exponent, int) else float(exponent)
+        # An integer exponent (numpy's too) keeps an integer tensor's dtype, as PyTorch
+        p = int(exponent) if isinstance(exponent, (int, np.integer)) else float(exponent)
         return base._apply1(OPS["pow_scalar"], {"p": p})
     return binary(OPS["pow"], base, exponent)
 
@@ -196,20 +214,22 @@ def pow_scalar(g: Any, out: Any, x: Any, *, p: float) -> Grads:
     return (g * (p * x ** (p - 1)),)
 
 
-@op("exp", quiet(np.exp), numpy=np.exp, bound=lambda b: math.exp(b.high()), analytic=True)
+@op("exp", floating(quiet(np.exp)), numpy=np.exp, bound=lambda b: math.exp(b.high()),
+    analytic=True)  # fmt: skip
 def exp(g: Any, out: Any, x: Any) -> Grads:
     """d(e**x) = e**x dx, the output itself."""
     return (g * out,)
 
 
-@op("log", quiet(np.log), numpy=np.log, inputs=(POSITIVE,), bound=log_bound, analytic=True)
+@op("log", floating(quiet(np.log)), numpy=np.log, inputs=(POSITIVE,), bound=log_bound,
+    analytic=True)  # fmt: skip
 def log(g: Any, out: Any, x: Any) -> Grads:
     """d(log x) = dx / x: ``inf`` at 0; ``log`` of a negative number is ``nan``."""
     return (g / x,)
 
 
-@op("expm1", quiet(np.expm1), numpy=np.expm1, bound=lambda b: max(1.0, math.expm1(b.high())),
-    analytic=True)  # fmt: skip
+@op("expm1", floating(quiet(np.expm1)), numpy=np.expm1,
+    bound=lambda b: max(1.0, math.expm1(b.high())), analytic=True)  # fmt: skip
 def expm1(g: Any, out: Any, x: Any) -> Grads:
     """d(e**x - 1) = e**x dx = (out + 1) dx: accurate where x is tiny, unlike exp(x) - 1."""
     return (g * (out + 1),)
@@ -218,33 +238,41 @@ def expm1(g: Any, out: Any, x: Any) -> Grads:
 ABOVE_MINUS_ONE = Domain("greater than -1", -0.5, 2.0, guard=True)
 
 
-@op("log1p", quiet(np.log1p), numpy=np.log1p, inputs=(ABOVE_MINUS_ONE,),
+@op("log1p", floating(quiet(np.log1p)), numpy=np.log1p, inputs=(ABOVE_MINUS_ONE,),
     bound=lambda b: math.log1p(b.high()), analytic=True)  # fmt: skip
 def log1p(g: Any, out: Any, x: Any) -> Grads:
     """d log(1 + x) = dx / (1 + x): accurate where x is tiny, unlike log(1 + x)."""
     return (g / (1 + x),)
 
 
-@op("sqrt", quiet(np.sqrt), numpy=np.sqrt, inputs=(POSITIVE,),
+@op("sqrt", floating(quiet(np.sqrt)), numpy=np.sqrt, inputs=(POSITIVE,),
     bound=lambda b: math.sqrt(b.high()), analytic=True)  # fmt: skip
 def sqrt(g: Any, out: Any, x: Any) -> Grads:
     """d(sqrt x) = dx / (2 sqrt x): ``inf`` at 0."""
     return (g / (2 * out),)
 
 
+def _signs(x: np.ndarray) -> Any:
+    """-1, 0 or 1 by the sign of each element, as PyTorch's ``sign``: 0 for ``nan``
+    (numpy's is ``nan``), and a bool tensor is its own sign (numpy has no bool loop)."""
+    if x.dtype == bool:
+        return x.copy()
+    return np.nan_to_num(np.sign(x), nan=0.0)  # (a sign is never inf: only nan changes)
+
+
 @op("abs", np.abs, operator="abs", numpy=np.absolute, edges=[Kink(0.0, "mean")])
 def abs_(g: Any, out: Any, x: Any) -> Grads:
-    """d|x| = sign(x) dx, which is 0 at the kink x == 0 (PyTorch)."""
-    return (g * indicator(x, np.sign(data(x))),)
+    """d|x| = sign(x) dx, which is 0 at the kink x == 0 and at nan (PyTorch)."""
+    return (g * indicator(x, _signs(data(x))),)
 
 
-@op("sin", np.sin, numpy=np.sin, bound=unit, analytic=True)
+@op("sin", floating(np.sin), numpy=np.sin, bound=unit, analytic=True)
 def sin(g: Any, out: Any, x: Any) -> Grads:
     """d(sin x) = cos(x) dx."""
     return (g * np.cos(x),)
 
 
-@op("cos", np.cos, numpy=np.cos, bound=unit, analytic=True)
+@op("cos", floating(np.cos), numpy=np.cos, bound=unit, analytic=True)
 def cos(g: Any, out: Any, x: Any) -> Grads:
     """d(cos x) = -sin(x) dx."""
     return (g * -np.sin(x),)
@@ -255,14 +283,14 @@ def _tan_bound(b: Bounds) -> float:
     return math.tan(b.m()) if b.m() < 1.5 else math.inf
 
 
-@op("tan", quiet(np.tan), numpy=np.tan, inputs=(Domain("|x| < pi/2", -1.2, 1.2),),
+@op("tan", floating(quiet(np.tan)), numpy=np.tan, inputs=(Domain("|x| < pi/2", -1.2, 1.2),),
     bound=_tan_bound, analytic=True)  # fmt: skip
 def tan(g: Any, out: Any, x: Any) -> Grads:
     """d(tan x) = (1 + tan(x)**2) dx, from the output."""
     return (g * (1 + out * out),)
 
 
-@op("arctan", np.arctan, method=("arctan", "atan"), function=("arctan", "atan"),
+@op("arctan", floating(np.arctan), method=("arctan", "atan"), function=("arctan", "atan"),
     numpy=np.arctan, torch="torch.atan", bound=lambda b: math.pi / 2, analytic=True)  # fmt: skip
 def arctan(g: Any, out: Any, x: Any) -> Grads:
     """d(arctan x) = dx / (1 + x**2)."""
@@ -270,6 +298,8 @@ def arctan(g: Any, out: Any, x: Any) -> Grads:
 
 
 def _clamp(x: np.ndarray, *, min: float | None, max: float | None) -> np.ndarray:
+    if x.dtype.kind in "biu" and (isinstance(min, float) or isinstance(max, float)):
+        x = x.astype(dtypes.get_default_dtype())  # a float bound: PyTorch's default dtype
     if min is not None:
         x = np.maximum(x, min)
     if max is not None:
@@ -288,9 +318,18 @@ def _clip(x: Tensor, min: Any = None, max: Any = None) -> Tensor:
         raise ValueError("clip: give at least one of min and max")
     if isinstance(min, (Tensor, np.ndarray)) or isinstance(max, (Tensor, np.ndarray)):
         return _clip_between(x, min, max)
-    low = None if min is None else number(min, "clip: min")
-    high = None if max is None else number(max, "clip: max")
+    low = None if min is None else _bound(min, "clip: min")
+    high = None if max is None else _bound(max, "clip: max")
     return x._apply1(OPS["clip"], {"min": low, "max": high})
+
+
+def _bound(value: Any, where: str) -> float:
+    """A number bound of ``clip``; an integer stays one, so that an integer tensor keeps
+    its dtype (PyTorch's ``tensor([-1, 3]).clamp(0, 1)`` is int64), and a float tensor's
+    is unchanged (numpy takes a Python number in the array's dtype)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    return number(value, where)
 
 
 def _clip_between(x: Tensor, low: Any, high: Any) -> Tensor:
@@ -408,9 +447,9 @@ composite("clone", "unary", _clone, uses=("astype",),
 
 
 def _sign(x: Any) -> Tensor:
-    """-1, 0 or 1 by the sign of each element; its gradient is 0 (PyTorch's)."""
+    """-1, 0 or 1 by the sign of each element (0 for nan); its gradient is 0 (PyTorch's)."""
     t = as_tensor(x)
-    return t._indicator(computed(np.sign, t.data))
+    return t._indicator(computed(_signs, t.data))
 
 
 composite("sign", "unary", _sign, numpy=np.sign, uses=("indicator",), inputs=(NONZERO,),
@@ -427,6 +466,22 @@ composite("round", "unary", _round, numpy=np.round, uses=("indicator",),
           inputs=(Domain("away from halves", -0.3, 0.3),), torch="torch.round")  # fmt: skip
 
 
+class IntegerZeroDivisionError(ZeroDivisionError, RuntimeError):
+    """An integer ``//`` or ``%`` by zero. PyTorch raises a RuntimeError saying
+    "ZeroDivisionError"; this is both, so either ``except`` catches it."""
+
+
+def _integer_divisor(opname: str, x: np.ndarray, y: np.ndarray) -> None:
+    """Raise where an integer division has a zero divisor (numpy gives 0 and a warning)."""
+    if x.dtype.kind in "biu" and y.dtype.kind in "biu" and not y.all():
+        raise IntegerZeroDivisionError(f"{opname}: integer division by zero")
+
+
+def _integer_remainder(x: np.ndarray, y: np.ndarray) -> Any:
+    _integer_divisor("remainder", x, y)
+    return np.remainder(x, y)
+
+
 def _remainder(a: Any, b: Any) -> Tensor:
     """``a - b * floor(a / b)``: the remainder with the sign of ``b`` (Python's ``%``,
     ``np.remainder`` and PyTorch's ``remainder``). Its gradient is 1 for ``a`` and
@@ -434,9 +489,13 @@ def _remainder(a: Any, b: Any) -> Tensor:
     x = a if isinstance(a, Tensor) else operand(a, b, "remainder")
     y = b if isinstance(b, Tensor) else operand(b, x, "remainder")
     if x.dtype.kind in "biu" and y.dtype.kind in "biu":  # integers: exact, no gradient
-        return Tensor(computed(np.remainder, x.data, y.data))
-    quotient = x / y
-    return x - y * quotient._indicator(computed(np.floor, quotient.data))
+        return Tensor(computed(_integer_remainder, x.data, y.data))
+    # The floor is a constant of the graph: no gradient goes back through ``a / b``,
+    # whose rule would give nan where b == 0 (PyTorch passes a's gradient unchanged).
+    with no_grad():
+        quotient = x / y
+        floor = quotient._indicator(computed(np.floor, quotient.data))
+    return x - y * floor
 
 
 def _no_derivative(g: Any, out: Any, *inputs: Any, **ctx: Any) -> tuple[Any, ...]:
@@ -446,7 +505,12 @@ def _no_derivative(g: Any, out: Any, *inputs: Any, **ctx: Any) -> tuple[Any, ...
     )
 
 
-_FLOOR_DIVIDE = Op("floor_divide", np.floor_divide, _no_derivative)  # not in the table
+def _floor_divide_forward(x: np.ndarray, y: np.ndarray) -> Any:
+    _integer_divisor("floor_divide", x, y)
+    return np.floor_divide(x, y)
+
+
+_FLOOR_DIVIDE = Op("floor_divide", _floor_divide_forward, _no_derivative)  # not in the table
 
 
 def _floor_divide(a: Any, b: Any) -> Tensor:

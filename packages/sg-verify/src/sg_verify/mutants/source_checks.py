@@ -27,7 +27,7 @@ declared shapes, at random values. A source mutant can change what none of them 
     an unused input with ``allow_unused`` is ``None``; ``Value`` keeps every node's
     gradient (two passes: twice as much); the driver's seams (``accumulate``, ``seed``,
     ``topological_order``) are looked up and called on every pass; full reductions of
-    0-d tensors.
+    0-d tensors; PyTorch's conventions at nan (``sign``, ``abs``'s and relu's gradients).
 
 - ``second``: the second-order oracles (:func:`~sg_verify.second_order.fd_check2`,
   :func:`~sg_verify.second_order.torch_check2`) on the mutant's specs and probes (one
@@ -441,6 +441,18 @@ def _lets_go() -> None:
         _require(alive == [[False, False]], f"lets go[{engine}]: alive during the pass {alive}")
 
 
+def _nan_conventions() -> None:
+    """PyTorch's conventions at nan: ``sign(nan)`` is 0, so ``abs``'s gradient there is
+    0; relu's mask is ``not (out <= 0)``, so its gradient passes a nan."""
+    x = Tensor(np.array([np.nan, -2.0, 3.0]), requires_grad=True)
+    _close(st.sign(x), np.array([0.0, -1.0, 1.0]), F64, "nan: sign")
+    x.abs().backward(np.ones(3))
+    _close(x.grad, np.array([0.0, -1.0, 1.0]), F64, "nan: abs's gradient")
+    y = Tensor(np.array([np.nan, -2.0, 3.0]), requires_grad=True)
+    y.relu().backward(np.ones(3))
+    _close(y.grad, np.array([1.0, 0.0, 1.0]), F64, "nan: relu's gradient")
+
+
 def _releases() -> None:
     """Before a pass, the node type lets go of a large intermediate no rule reads and
     nobody holds (``Tensor``): the first rule to run finds its array gone."""
@@ -580,6 +592,7 @@ def scenarios() -> tuple[Scenario, ...]:
         Scenario("retained gradients", _retained),
         Scenario("lets go", _lets_go),
         Scenario("releases unread arrays", _releases),
+        Scenario("nan conventions", _nan_conventions),
         Scenario("seams", _seams),
         Scenario("0-d reductions", _reductions_0d),
     ]
