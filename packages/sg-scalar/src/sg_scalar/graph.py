@@ -399,14 +399,13 @@ def _propagate(
         else:  # the rules run on raw data: no graph is recorded whatever the grad mode
             _walk(order, retains, fit, retain_graph, False, captured, ends)
     except BaseException:  # leave no half-summed gradient behind for the next pass
-        for node in order:  # those the pass has not reached (it let go of the others)
-            if node is not None:
-                node._pending = None
+        for node in order:  # those the pass has not reached (it took the others off)
+            node._pending = None
         raise
 
 
 def _walk(
-    order: list[Any],  # of Nodes; the pass sets each to None as it reaches it
+    order: list[Node],  # the pass takes each node off as it reaches it
     retains: bool,
     fit: Fit,
     retain_graph: bool,
@@ -424,12 +423,11 @@ def _walk(
     exact: Any = None if fit is None else _exact_gradient(order)
     # Each node's ``_pending`` slot sums the gradients of its consumers; a slot is much
     # cheaper than a dict keyed by node, and this loop is the hot path of every pass.
-    # The pass lets go of each node as it reaches it: once its rule has run and its
-    # consumers have forgotten it, nothing keeps an intermediate (and its data) alive
+    # The pass takes each node off the order as it reaches it: once its rule has run and
+    # its consumers have forgotten it, nothing keeps an intermediate (and its data) alive
     # until the pass ends, so the backward's peak memory falls as it goes.
-    for i in range(len(order) - 1, -1, -1):
-        node = order[i]
-        order[i] = None
+    while order:
+        node = order.pop()
         g = node._pending
         node._pending = None
         if captured is not None and node in captured:

@@ -64,7 +64,7 @@ SLOPES = [Case({"negative_slope": s}) for s in (0.1, 0.01, -0.2)]
 
 
 def _relu_into(outs: Any, g: Any, out: Any, x: Any) -> Grads:
-    return (np.multiply(g, ~(out <= 0), out=outs[0]),)
+    return (np.multiply(g, out != 0, out=outs[0]),)
 
 
 @op("relu", lambda x: np.maximum(x, 0), edges=[Kink(0.0, "left")],
@@ -72,11 +72,12 @@ def _relu_into(outs: Any, g: Any, out: Any, x: Any) -> Grads:
 def relu(g: Any, out: Any, x: Any) -> Grads:
     """d(relu x) = dx where the output is > 0 or nan, else 0 (so 0 at the kink x == 0).
 
-    PyTorch's mask is ``not (out <= 0)``, which lets the gradient through at a nan.
-    A multiplication by the mask, several times faster than ``np.where`` on large
-    arrays; it differs from PyTorch only if ``g`` holds inf or nan at a dead unit.
+    PyTorch's mask is ``not (out <= 0)``, which lets the gradient through at a nan; on
+    relu's outputs (>= 0, or nan) that is ``out != 0``, one comparison. A multiplication
+    by the mask, several times faster than ``np.where`` on large arrays; it differs from
+    PyTorch only if ``g`` holds inf or nan at a dead unit.
     """
-    return (g * indicator(out, ~(data(out) <= 0)),)
+    return (g * indicator(out, data(out) != 0),)
 
 
 @op("leaky_relu", lambda x, *, negative_slope: np.where(x > 0, x, x * negative_slope),

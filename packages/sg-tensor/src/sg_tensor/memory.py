@@ -51,9 +51,7 @@ _BASELINE = _baseline() if _COUNTS else 0
 def release_unread(order: list[Any]) -> None:
     """Give each large intermediate of ``order`` (a pass's nodes) that no rule reads and
     nothing outside the graph holds a placeholder instead of its array."""
-    if not _COUNTS or not any(
-        node._op is not None and node.data.nbytes >= RELEASE_BYTES for node in order
-    ):
+    if not _COUNTS or not _has_large(order):
         return
     read, slots = _reads_and_slots(order)
     for node in order:
@@ -64,6 +62,15 @@ def release_unread(order: list[Any]) -> None:
             continue  # a placeholder already (all strides 0), or watched through a weakref
         if _references(node) == _BASELINE + slots.get(id(node), 0):
             node.data = _placeholder(data)
+
+
+def _has_large(order: list[Any]) -> bool:
+    """Whether some intermediate of the pass is large enough to release (a plain loop:
+    this runs before every pass, mostly on small graphs)."""
+    for node in order:  # noqa: SIM110 - any() over a generator costs twice as much here
+        if node.data.nbytes >= RELEASE_BYTES and node._op is not None:
+            return True
+    return False
 
 
 def _reads_and_slots(order: list[Any]) -> tuple[set[int], dict[int, int]]:

@@ -25,12 +25,10 @@ CLASSIFIED: dict[str, tuple[str, str]] = {
     # --- rules ----------------------------------------------------------------------------
     **_each(
         EQUIVALENT,
-        """relu's rule reads only the mask ``not (out <= 0)`` and puts it on the graph with
-        an indicator: ``out = max(x, 0)`` is <= 0 exactly where ``x`` is (a nan ``x`` gives
-        a nan ``out``: not <= 0 either way),
+        """Value's relu rule reads only the mask ``out > 0`` and puts it on the graph with
+        an indicator: ``out = max(x, 0)`` is > 0 exactly where ``x`` is (nan is in neither),
         and the indicator's node has derivative zero whether it hangs from ``x`` or from
         ``out``; the gradient and every higher derivative are the same.""",
-        "sg_tensor.activations:relu:1:0:Swap:out<->x",
         "sg_scalar.rules:relu:1:0:Swap:out<->x",
     ),
     **_each(
@@ -146,9 +144,9 @@ CLASSIFIED: dict[str, tuple[str, str]] = {
         branch, ``tuple(p.requires_grad for p in parents)``, the same tuple (the
         three-input branch is unreachable with ``== 2``, which the two-input branch takes
         first, and with ``== -3``).""",
-        "sg_scalar.graph:_walk:53:28:Const:2->-2",
-        "sg_scalar.graph:_walk:55:30:Const:3->2",
-        "sg_scalar.graph:_walk:55:30:Const:3->-3",
+        "sg_scalar.graph:_walk:52:28:Const:2->-2",
+        "sg_scalar.graph:_walk:54:30:Const:3->2",
+        "sg_scalar.graph:_walk:54:30:Const:3->-3",
     ),
     **_each(
         EQUIVALENT,
@@ -156,11 +154,11 @@ CLASSIFIED: dict[str, tuple[str, str]] = {
         ``op.vjp(g, node.data, *[p.data for p in parents], **(ctx or {}))`` instead of
         its spelled-out twin: the same arguments (the gradients are then handled by the
         branch of their number of inputs, as before).""",
-        "sg_scalar.graph:_walk:65:26:Const:2->-2",
-        "sg_scalar.graph:_walk:71:26:Const:1->0",
-        "sg_scalar.graph:_walk:71:26:Const:1->2",
-        "sg_scalar.graph:_walk:76:26:Const:3->2",
-        "sg_scalar.graph:_walk:76:26:Const:3->-3",
+        "sg_scalar.graph:_walk:64:26:Const:2->-2",
+        "sg_scalar.graph:_walk:70:26:Const:1->0",
+        "sg_scalar.graph:_walk:70:26:Const:1->2",
+        "sg_scalar.graph:_walk:75:26:Const:3->2",
+        "sg_scalar.graph:_walk:75:26:Const:3->-3",
     ),
     **_each(
         EQUIVALENT,
@@ -168,7 +166,7 @@ CLASSIFIED: dict[str, tuple[str, str]] = {
         ``Tensor._fit_gradient``, which returns an exact one unchanged; the other operand
         matters only without a fit, that is for Value, whose operators all have one or
         two inputs (this branch is for three or more).""",
-        "sg_scalar.graph:_walk:136:19:And->Or",
+        "sg_scalar.graph:_walk:135:19:And->Or",
     ),
     **_each(
         EQUIVALENT,
@@ -209,7 +207,7 @@ CLASSIFIED: dict[str, tuple[str, str]] = {
         node's rule has run, which raises the peak memory of a pass by one gradient where
         the pending one was a new sum; every result is identical. A peak-memory check
         (tracemalloc over a chain of one-input operators with reuse) would see it.""",
-        "sg_scalar.graph:_walk:130:12:Delete:Assign",
+        "sg_scalar.graph:_walk:129:12:Delete:Assign",
     ),
 }
 """Mutant id -> (category, reason)."""
