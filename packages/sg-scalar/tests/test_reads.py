@@ -46,3 +46,46 @@ def test_what_the_code_cannot_tell_counts_as_read() -> None:
     assert rule_reads(Rules().method) is None
     assert rule_reads(through_locals) is None
     assert rule_reads(max) is None
+
+
+def test_a_parameter_read_in_a_fused_store_and_load_or_a_walrus_is_read() -> None:
+    # Python 3.13 fuses a store and a load on one line (STORE_FAST_LOAD_FAST); 3.12
+    # inlines comprehensions; every version must see these reads
+    def comprehension(g: Any, out: Any, x: Any) -> tuple[Any, ...]:
+        return tuple([x * gi * 2.0 for gi in (g,)])
+
+    def walrus(g: Any, out: Any, x: Any) -> tuple[Any]:
+        return ((m := g * 2.0) * x + m,)
+
+    def one_line(g: Any, out: Any, x: Any) -> tuple[Any]:
+        m = g * 2.0; return (x * m,)  # noqa: E702  # fmt: skip
+
+    for rule in (comprehension, walrus, one_line):
+        assert rule_reads(rule) == (False, (True,)), rule.__name__
+
+
+def test_a_rule_reaching_its_locals_by_other_ways_counts_as_reading_all() -> None:
+    def through_vars(g: Any, out: Any, x: Any) -> tuple[Any]:
+        return (vars()["g"],)
+
+    def through_eval(g: Any, out: Any, x: Any) -> tuple[Any]:
+        return (eval("g"),)
+
+    assert rule_reads(through_vars) is None
+    assert rule_reads(through_eval) is None
+
+
+def test_asking_about_a_method_keeps_nothing_alive() -> None:
+    import gc
+    import weakref
+
+    class Hooked:
+        def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
+            return (g,)
+
+    hooked = Hooked()
+    ref = weakref.ref(hooked)
+    assert rule_reads(hooked.vjp) is None
+    del hooked
+    gc.collect()
+    assert ref() is None  # no cache holds the method, its object, or what that holds

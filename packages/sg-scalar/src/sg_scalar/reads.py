@@ -23,28 +23,39 @@ from typing import Any
 __all__ = ["rule_reads"]
 
 _VARARGS = 0x04  # inspect.CO_VARARGS: a rule taking *inputs
-_LOADS = ("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE", "DELETE_FAST")  # and their variants
+# Instructions naming a local that only write it; every other one naming a local (the
+# LOAD_FAST family, STORE_FAST_LOAD_FAST in 3.13, DELETE_FAST, cells) counts as reading.
+_STORES = frozenset({"STORE_FAST", "STORE_FAST_STORE_FAST", "STORE_FAST_MAYBE_NULL",
+                     "STORE_DEREF"})  # fmt: skip
+_LOCALS = ("FAST", "DEREF", "CLOSURE", "CELL")
+# Names through which code can reach its locals without loading them by name.
+_ESCAPES = frozenset({"locals", "vars", "eval", "exec", "_getframe", "currentframe"})
 
 
-@functools.cache
 def rule_reads(vjp: Callable[..., Any]) -> tuple[bool, tuple[bool, ...]] | None:
     """``(reads out, (reads input 0, reads input 1, ...))`` for a rule, or ``None`` when
     its code does not tell (then everything counts as read)."""
-    if type(vjp) is not types.FunctionType:
+    if type(vjp) is not types.FunctionType:  # a method, a builtin, a callable object
         return None
+    return _function_reads(vjp)
+
+
+@functools.cache  # plain functions only: rules are module-level, a handful per operator
+def _function_reads(vjp: types.FunctionType) -> tuple[bool, tuple[bool, ...]] | None:
     code = vjp.__code__
     names = code.co_varnames[: code.co_argcount]
-    if code.co_flags & _VARARGS or len(names) < 2 or "locals" in code.co_names:
+    if code.co_flags & _VARARGS or len(names) < 2 or _ESCAPES & set(code.co_names):
         return None
     loaded = _loaded(code)
     return names[1] in loaded, tuple(name in loaded for name in names[2:])
 
 
 def _loaded(code: types.CodeType) -> set[str]:
-    """The local names ``code`` loads, and those its nested functions take from it."""
+    """The local names ``code`` reads, and those its nested functions take from it."""
     found = set(code.co_cellvars)  # read by a nested function, a lambda, a comprehension
     for instruction in dis.get_instructions(code):
-        if instruction.opname.startswith(_LOADS):
-            value = instruction.argval  # LOAD_FAST_LOAD_FAST (3.13) loads two: a tuple
+        name = instruction.opname
+        if name not in _STORES and any(part in name for part in _LOCALS):
+            value = instruction.argval  # two names for the fused instructions of 3.13
             found.update(value if isinstance(value, tuple) else (value,))
     return found

@@ -37,7 +37,8 @@ def _references(node: Any) -> int:
 
 def _baseline() -> int:
     """The references :func:`release_unread` itself holds to a node it looks at (the list
-    of the pass, its loop variable, the calls' arguments), counted the same way."""
+    of the pass, its loop variable, the calls' arguments), counted the same way, now: a
+    tracer or a debugger (Python 3.10 copies frame locals for one) may change it."""
     nodes = [object()]
     for node in nodes:
         return _references(node)
@@ -45,7 +46,6 @@ def _baseline() -> int:
 
 
 _COUNTS = hasattr(sys, "getrefcount")
-_BASELINE = _baseline() if _COUNTS else 0
 
 
 def release_unread(order: list[Any]) -> None:
@@ -54,13 +54,14 @@ def release_unread(order: list[Any]) -> None:
     if not _COUNTS or not _has_large(order):
         return
     read, slots = _reads_and_slots(order)
+    baseline = _baseline()
     for node in order:
         data = node.data
         if node._op is None or id(node) in read or data.nbytes < RELEASE_BYTES:
             continue
         if not any(data.strides) or weakref.getweakrefcount(node):
             continue  # a placeholder already (all strides 0), or watched through a weakref
-        if _references(node) == _BASELINE + slots.get(id(node), 0):
+        if _references(node) == baseline + slots.get(id(node), 0):
             node.data = _placeholder(data)
 
 
