@@ -174,10 +174,7 @@ class Tape:
         self.outside: set[int] = set()  # the slots above and below: read from outside
         self.arrays: list[tuple[int, np.ndarray]] = []  # (slot, outside array): itself
         self.program: list[Instruction] = []
-        # slot -> where the tape's own array written there is held (holder[index]), and
-        # the instruction writing it
-        self.owned: dict[int, tuple[list[Any], int, Instruction]] = {}
-        # id(buffer) -> (holder, index) of each buffer now, filled when the tape is done
+        # id(buffer) -> where the tape holds it now (holder[index]): its own arrays
         self.buffers: dict[int, tuple[list[Any], int]] = {}
         self.paused = 0  # > 0 inside a replayed side effect: nothing is recorded
         self.output: Any = None  # the layout of fn's result (see _layout)
@@ -378,10 +375,8 @@ class Tape:
         return target
 
     def finish(self) -> None:
-        """Forget the capture's ids (its arrays may be freed now); note where each buffer
-        is held, for the leaves that take one (see :func:`_store_leaves`)."""
+        """Forget the capture's ids: its arrays may be freed now."""
         self.slot_of = {}
-        self.buffers.update({id(h[i]): (h, i) for h, i, _ in self.owned.values()})
 
 
 def _arrays_in(value: Any) -> list[np.ndarray]:

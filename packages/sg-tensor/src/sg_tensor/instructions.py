@@ -31,7 +31,7 @@ class Tape(Protocol):
 
     values: Slots
     program: list[Instruction]
-    owned: dict[int, tuple[list[Any], int, Instruction]]
+    buffers: dict[int, tuple[list[Any], int]]
 
     def result_slot(self, array: Any) -> int: ...
 
@@ -64,7 +64,8 @@ def forward_instruction(
     if kernel is not None and _fresh(value, [tape.values[i] for i in slots]):
         holder = [np.empty_like(value)]
         writer = _forward_into(kernel, holder, slots, ctx, target)
-        return _owning(tape, target, holder, 0, writer)
+        _owning(tape, holder, 0)
+        return writer
     if len(slots) == 1 and not ctx:
         (a,) = slots
 
@@ -89,17 +90,14 @@ def forward_instruction(
     return general
 
 
-def _owning(
-    tape: Tape, slot: int, holder: list[Any], index: int, writer: Instruction
-) -> Instruction:
-    """Note that ``writer`` fills ``slot`` with ``holder[index]``, the tape's own array.
+def _owning(tape: Tape, holder: list[Any], index: int) -> None:
+    """Note that ``holder[index]`` is one of the tape's own arrays (a buffer).
 
     Buffers are held in lists, read at each call: a leaf that keeps one as its ``.grad``
     gets it for good, and the tape puts a new one in its place (see
     :func:`sg_tensor.capturing._store_leaves`).
     """
-    tape.owned[slot] = (holder, index, writer)
-    return writer
+    tape.buffers[id(holder[index])] = (holder, index)
 
 
 def _store(s: Slots, targets: list[int | None], found: Any) -> None:
@@ -168,7 +166,7 @@ def rule_instruction(
         into = _rule_into(kernel, buffers, g, out, inputs, ctx, targets)
         for i, (t, buffer) in enumerate(zip(targets, buffers)):
             if buffer is not None and t is not None:
-                _owning(tape, t, buffers, i, into)
+                _owning(tape, buffers, i)
         tape.program.append(into)
     else:
 
@@ -239,7 +237,8 @@ def add_instruction(tape: Tape, a: int, b: int) -> int:
         def into(s: Slots) -> None:
             s[target] = add(s[a], s[b], out=holder[0])
 
-        tape.program.append(_owning(tape, target, holder, 0, into))
+        _owning(tape, holder, 0)
+        tape.program.append(into)
         return target
 
     def plain(s: Slots) -> None:

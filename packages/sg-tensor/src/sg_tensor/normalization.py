@@ -60,11 +60,7 @@ def _batch_norm(
 
 def _channel(t: Any, x: Tensor, name: str) -> Any:
     """A per-channel Tensor or array shaped to broadcast against ``x`` (N, C, ...)."""
-    shape = (x.shape[1],)
-    value = t.data if isinstance(t, Tensor) else np.asarray(t)
-    if value.shape != shape:
-        raise ValueError(f"batch_norm: {name} must have shape {shape} for an input of shape "
-                         f"{x.shape}, got {value.shape}")  # fmt: skip
+    value = _channel_values(t, x, name)
     view = (1, -1) + (1,) * (x.ndim - 2)
     return t.reshape(view) if isinstance(t, Tensor) else value.reshape(view)
 
@@ -78,6 +74,16 @@ def _running(running: Any, view: tuple[int, ...], dtype: np.dtype[Any]) -> np.nd
 def _inverse_std(var: Any, view: tuple[int, ...], dtype: np.dtype[Any], eps: float) -> Any:
     """``1 / sqrt(var + eps)`` in the input's dtype, per channel: evaluation's scale."""
     return 1.0 / np.sqrt(_running(var, view, dtype) + eps)
+
+
+def _channel_values(t: Any, x: Tensor, name: str) -> np.ndarray:
+    """``t``'s values, once they hold one number per channel of ``x`` (N, C, ...)."""
+    shape = (x.shape[1],)
+    value = t.data if isinstance(t, Tensor) else np.asarray(t)
+    if value.shape != shape:
+        raise ValueError(f"batch_norm: {name} must have shape {shape} for an input of shape "
+                         f"{x.shape}, got {value.shape}")  # fmt: skip
+    return value
 
 
 def _updatable(running: Any, name: str) -> None:
@@ -143,7 +149,7 @@ def _batch_norm_entry(
             affine[0] = Tensor(np.ones(x.shape[1], dtype=x.dtype))
         if running_mean is not None:  # checked first: a failed call changes nothing
             for running, name in ((running_mean, "running_mean"), (running_var, "running_var")):
-                _channel(running, x, name)
+                _channel_values(running, x, name)
                 _updatable(running, name)
             update_running_stats(running_mean, running_var, x, momentum)
         inputs = [x] + [t for t in affine if t is not None]
@@ -154,8 +160,8 @@ def _batch_norm_entry(
                          "evaluation mode (training=False)")  # fmt: skip
     # computed: a captured evaluation step reads the running statistics again at each
     # replay (training between two calls, a loaded state dict), as an eager call does
-    _channel(running_mean, x, "running_mean")  # checked here; read below at each replay
-    _channel(running_var, x, "running_var")
+    _channel_values(running_mean, x, "running_mean")  # checked here; read at each replay below
+    _channel_values(running_var, x, "running_var")
     view = (1, -1) + (1,) * (x.ndim - 2)
     mean = computed(_running, running_mean, view, x.dtype)
     scale = computed(_inverse_std, running_var, view, x.dtype, eps)
