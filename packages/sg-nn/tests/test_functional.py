@@ -219,6 +219,46 @@ def test_dropout_uses_the_module_mechanism() -> None:
     np.testing.assert_array_equal(nn.Dropout(0.3)(x).data, first)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16"])
+def test_dropout_keeps_a_boolean_mask_and_gives_the_scaled_gradient(dtype: str) -> None:
+    x = Tensor(R.standard_normal((20, 30)).astype(dtype), requires_grad=True)
+    out = F.dropout(x, 0.3, rng=np.random.default_rng(4))
+    keep = np.random.default_rng(4).random((20, 30)) >= 0.3
+    scale = (keep / 0.7).astype(dtype)  # the mask in x's dtype: the same bits as this
+    np.testing.assert_array_equal(out.data, x.data * scale)
+    assert out.dtype == dtype
+    # the graph holds the mask as booleans (one byte an element), not x's dtype
+    (mask,) = [v for v in out._ctx.values() if isinstance(v, np.ndarray)]
+    assert mask.dtype == bool
+    np.testing.assert_array_equal(mask, keep)
+    g = R.standard_normal((20, 30)).astype(dtype)
+    out.backward(g)
+    np.testing.assert_array_equal(x.grad, g * scale)
+
+
+def test_dropout2d_mask_is_one_boolean_per_channel() -> None:
+    x = leaf(R.standard_normal((2, 3, 4, 4)))
+    out = F.dropout2d(x, 0.5, rng=np.random.default_rng(1))
+    (mask,) = [v for v in out._ctx.values() if isinstance(v, np.ndarray)]
+    assert mask.shape == (2, 3, 1, 1)
+    assert mask.dtype == bool
+    out.backward(np.ones((2, 3, 4, 4)))
+    np.testing.assert_array_equal(x.grad, np.broadcast_to(mask * 2.0, (2, 3, 4, 4)))
+
+
+def test_dropout_of_an_integer_tensor_raises_as_pytorch_unless_nothing_is_scaled() -> None:
+    ints = Tensor(np.arange(6).reshape(2, 3))
+    with pytest.raises(TypeError, match="dropout: expected a floating-point input, got int64"):
+        F.dropout(ints, 0.5)
+    with pytest.raises(TypeError, match="dropout2d: expected a floating-point input"):
+        F.dropout2d(Tensor(np.ones((2, 3, 4, 4), dtype=np.int32)), 0.5)
+    assert F.dropout(ints, 0.5, training=False) is ints
+    assert F.dropout(ints, 0.0) is ints
+    zeros = F.dropout(ints, 1.0)
+    assert zeros.dtype == np.int64
+    np.testing.assert_array_equal(zeros.data, 0)
+
+
 @pytest.mark.parametrize("p", [-0.1, 1.5, math.nan])
 def test_dropout_validates_p(p: float) -> None:
     with pytest.raises(ValueError, match=r"dropout: p must be in \[0, 1\]"):

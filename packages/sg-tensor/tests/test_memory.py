@@ -11,11 +11,12 @@ import gc
 import tracemalloc
 import weakref
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
 
-from sg_tensor import Tensor, no_grad
+from sg_tensor import Function, Tensor, no_grad
 
 LEAK_BOUND = 64 * 1024  # bytes between step 100 and step 1000
 
@@ -224,3 +225,85 @@ def test_a_tracer_or_profiler_never_makes_a_held_tensor_look_unheld(hook: str) -
         finally:
             set_hook(None)
         np.testing.assert_array_equal(h.data, before)
+
+
+# -- a second contribution to one gradient is summed into the first --------------------
+def _used_twice(keep: list[np.ndarray] | None) -> tuple[Tensor, list[weakref.ref]]:
+    """``x`` through a user's identity, read by two user operators whose backward makes
+    a fresh array (also put in ``keep``, if given): x's gradient is the driver's sum."""
+    made: list[weakref.ref] = []
+
+    class Identity(Function):
+        @staticmethod
+        def forward(ctx: Any, x: Tensor) -> Tensor:
+            return x + 0.0
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            return g
+
+    class Double(Function):
+        @staticmethod
+        def forward(ctx: Any, h: Tensor) -> Tensor:
+            return h * 2.0
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            r = g * 2.0
+            made.append(weakref.ref(r.data))
+            if keep is not None:
+                keep.append(r.data)
+            return r
+
+    x = Tensor(np.arange(3.0), requires_grad=True)
+    h = Identity.apply(x)
+    (Double.apply(h) + Double.apply(h) * 3.0).sum().backward()
+    return x, made
+
+
+@pytest.mark.usefixtures("gc_off")
+def test_a_second_contribution_is_summed_into_the_first_when_only_the_pass_holds_it() -> None:
+    x, made = _used_twice(None)
+    np.testing.assert_array_equal(x.grad, np.full(3, 8.0))
+    # the first rule's array carries the sum (and is x's .grad): no third array was made
+    assert [ref() is x.grad for ref in made].count(True) == 1
+
+
+@pytest.mark.usefixtures("gc_off")
+def test_a_contribution_someone_holds_is_never_written() -> None:
+    kept: list[np.ndarray] = []
+    x, _ = _used_twice(kept)
+    np.testing.assert_array_equal(x.grad, np.full(3, 8.0))
+    # each rule's array still holds what that rule returned (2 and 6, in either order)
+    assert sorted(k.tolist() for k in kept) == [[2.0] * 3, [6.0] * 3]
+    assert all(k is not x.grad for k in kept)
+
+
+@pytest.mark.usefixtures("gc_off")
+def test_a_gradient_handed_to_two_inputs_is_not_summed_in_place() -> None:
+    # add's rule hands one g to both inputs; x + x sums that array with itself
+    x = Tensor(np.arange(3.0), requires_grad=True)
+    h = x * 1.0
+    (h + h).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.full(3, 2.0))
+    y = Tensor(np.arange(3.0), requires_grad=True)
+    u = y * 1.0
+    ((u + u) + u).backward(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(y.grad, [3.0, 6.0, 9.0])
+
+
+@pytest.mark.usefixtures("gc_off")
+@pytest.mark.parametrize("hook", ["settrace", "setprofile"])
+def test_a_tracer_never_makes_a_held_contribution_look_unheld(hook: str) -> None:
+    import sys
+
+    set_hook = getattr(sys, hook)
+    for tracing in (True, False):
+        kept: list[np.ndarray] = []
+        set_hook((lambda *args: None) if tracing else None)
+        try:
+            x, _ = _used_twice(kept)
+        finally:
+            set_hook(None)
+        assert sorted(k.tolist() for k in kept) == [[2.0] * 3, [6.0] * 3]
+        np.testing.assert_array_equal(x.grad, np.full(3, 8.0))

@@ -74,6 +74,7 @@ from sg_nn.losses import (
 )
 from sg_tensor import Tensor
 from sg_tensor.capturing import CaptureError, computed, refuse
+from sg_tensor.op import call as apply_op
 
 __all__ = [
     "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
@@ -127,7 +128,9 @@ def _dropout(
     if not training or p == 0:
         return t
     if p == 1:
-        return t * 0.0
+        return t * 0  # zeros of t's dtype, as PyTorch's (an integer tensor's too)
+    if t.dtype.kind != "f":  # as PyTorch: a scaled integer would not keep t's dtype
+        raise TypeError(f"{name}: expected a floating-point input, got {t.dtype}")
     # A replay would reuse the captured draw: refused in a captured step (from rng too).
     refuse("drawing random numbers (dropout, randn, a shuffled loader)")
     generator = rng if rng is not None else init.default_generator()
@@ -136,7 +139,9 @@ def _dropout(
         leading = channels[t.ndim]
         shape = t.shape[:leading] + (1,) * (t.ndim - leading)
     keep = generator.random(shape) >= p
-    return t * (keep / (1 - p)).astype(t.dtype)
+    # The graph keeps the mask as booleans (sg_tensor's masked_scale operator)
+    out: Tensor = apply_op("masked_scale", t, keep=keep, scale=1 / (1 - p))
+    return out
 
 
 # Convolution and pooling: sg-tensor's operators, under torch.nn.functional's names

@@ -34,7 +34,11 @@ A node has
 - ``_release_unread``: ``None``, or ``release(order)``, called with a pass's nodes
   before it runs: the node type may let go of the data no rule reads (``Tensor`` swaps
   a large intermediate nobody else holds for a placeholder of its shape and dtype, see
-  :mod:`sg_tensor.memory`).
+  :mod:`sg_tensor.memory`);
+- ``_sum_gradients``: ``None``, or ``sum(previous, g)`` giving two contributions to one
+  node's gradient summed, as ``previous + g`` does; it may write the sum into
+  ``previous`` when nothing but the pass holds it (``Tensor`` does, saving an array per
+  node used twice).
 
 The driver's steps are module-level functions it looks up on every pass: the order
 (:func:`topological_order`), the seed (:func:`seed`) and how two contributions to one
@@ -91,6 +95,9 @@ class Node(Protocol):
 
     @property
     def _release_unread(self) -> Callable[[list[Any]], None] | None: ...
+
+    @property
+    def _sum_gradients(self) -> Callable[[Any, Any], Any] | None: ...
 
     def _accumulate_grad(self, g: Any, stored: set[int]) -> None: ...
 
@@ -414,7 +421,7 @@ def _walk(
     ends: set[Node] | frozenset[Node],
 ) -> None:
     """The loop of :func:`_propagate` (see there)."""
-    add = None if accumulate is _add else accumulate  # None: plain addition, inline
+    add = _summing(order) if accumulate is _add else accumulate  # None: plain +, inline
     # The ids of the gradients stored in leaves during this pass: local to the pass, so
     # concurrent passes in other threads never see each other's (a leaf's protocol).
     stored: set[int] = set()
@@ -554,6 +561,11 @@ def _walk(
 def _exact_gradient(order: list[Node]) -> type | None:
     """The array type whose gradients need no fitting, from any node of the pass."""
     return order[-1]._exact_gradient if order else None
+
+
+def _summing(order: list[Node]) -> Callable[[Any, Any], Any] | None:
+    """How the node type sums two contributions (``None``: plain ``+``), from any node."""
+    return order[-1]._sum_gradients if order else None
 
 
 def _wrong_count(op: Op, grads: Any, expected: int) -> TypeError:

@@ -55,6 +55,7 @@ class Value:
     _fit_gradient = None  # rules give floats: nothing to fit
     _exact_gradient = None
     _release_unread = None  # floats: nothing worth releasing
+    _sum_gradients = None  # floats: plain +
 
     data: float
     grad: Any

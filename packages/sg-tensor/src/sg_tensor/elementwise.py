@@ -30,7 +30,7 @@ from sg_scalar.graph import Op, no_grad
 from sg_tensor import dtypes
 from sg_tensor.capturing import computed
 from sg_tensor.kernels import Into
-from sg_tensor.op import OPS, composite, data, indicator, number, op, quiet
+from sg_tensor.op import OPS, call, composite, data, indicator, number, op, quiet
 from sg_tensor.tensor import Tensor, as_tensor, binary, operand
 
 Grads = tuple[Any, ...]
@@ -190,6 +190,30 @@ WHERE_CASES = [
 def where(g: Any, out: Any, a: Any, b: Any, *, condition: np.ndarray) -> Grads:
     """where(c, a, b): the gradient goes to ``a`` where ``c`` holds, else to ``b``."""
     return np.where(condition, g, 0.0), np.where(condition, 0.0, g)
+
+
+def _torch_masked_scale(torch: Any, x: Any, *, keep: np.ndarray, scale: float) -> Any:
+    """``x * keep * scale`` (PyTorch's dropout with a given mask)."""
+    return x * torch.from_numpy(np.asarray(keep)) * scale
+
+
+_KEEP = _MASK
+
+
+@op("masked_scale", lambda x, *, keep, scale: x * keep * scale, public=False,
+    torch=Torch(call=_torch_masked_scale), analytic=True,
+    call=lambda x, *, keep, scale: call("masked_scale", x, keep=keep, scale=scale),
+    cases=[Case({"keep": _KEEP, "scale": 2.0}, ((2, 3),)),
+           Case({"keep": _KEEP[:, :1], "scale": 1.25}, ((2, 3),))])  # fmt: skip
+def masked_scale(g: Any, out: Any, x: Any, *, keep: np.ndarray, scale: float) -> Grads:
+    """d(x keep scale) = g keep scale: what dropout keeps gets the gradient, scaled.
+
+    ``keep`` is a boolean mask (broadcast to ``x``); this is dropout with its mask drawn,
+    so that the graph keeps the mask as booleans, one byte an element, rather than a
+    mask of ``x``'s dtype, and neither ``x`` nor the output. Multiplied in PyTorch's
+    order, mask first: the same bits as PyTorch's forward and gradient.
+    """
+    return (g * keep * scale,)
 
 
 # ---------------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ class Tensor:
     _retains_grad = False  # only leaves keep .grad, as in PyTorch: saves memory
     _exact_gradient = np.ndarray  # an array with the input's shape and dtype needs no fit
     _release_unread = staticmethod(memory.release_unread)  # before a pass (sg_tensor.memory)
+    _sum_gradients = staticmethod(memory.sum_gradients)  # into an array only the pass holds
     __array_priority__ = 1000  # numpy defers to Tensor's reflected operators
 
     data: np.ndarray

@@ -14,7 +14,7 @@ fits, one at a time, in
   ``Tensor._fit_gradient``;
 - **driver**: the backward driver of :mod:`sg_scalar.graph`: ``_walk`` (the loop),
   ``_propagate``, ``backward`` and the seams ``topological_order``, ``seed``,
-  ``accumulate``, ``_exact_gradient``.
+  ``accumulate``, ``_exact_gradient``, ``_summing``.
 
 Not mutated, and why: ``sg_tensor.op.fit`` (nothing in sg calls it: every mutant would
 be dead code), ``data``/``indicator``/``call`` of ``sg_tensor.op`` (plumbing that hands
@@ -138,6 +138,7 @@ DRIVER = (
     "seed",
     "accumulate",
     "_exact_gradient",
+    "_summing",
 )
 """The functions of :mod:`sg_scalar.graph` that a first-order ``backward()`` runs."""
 HANG_SECONDS = 2.0

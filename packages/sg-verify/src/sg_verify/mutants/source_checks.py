@@ -22,7 +22,8 @@ declared shapes, at random values. A source mutant can change what none of them 
     naming the operator and the input, and changes no ``.grad``;
   * a pass lets go of each intermediate once its rule has run (no list of the pass
     keeps it alive to the end), and before it starts ``Tensor`` lets go of the large
-    intermediates no rule reads; a second pass through a freed graph raises and
+    intermediates no rule reads, and sums a second contribution to one gradient into
+    the first when only the pass holds it; a second pass through a freed graph raises and
     changes no ``.grad``; ``backward(create_graph=True)`` keeps the graph; ``grad`` of
     an unused input with ``allow_unused`` is ``None``; ``Value`` keeps every node's
     gradient (two passes: twice as much); the driver's seams (``accumulate``, ``seed``,
@@ -474,6 +475,39 @@ def _releases() -> None:
     _close(x.grad, np.ones((100, 100)), F64, "releases")
 
 
+def _sums_in_place() -> None:
+    """``Tensor`` sums a second contribution to one gradient into the first when nothing
+    but the pass holds it (no third array), and never into one someone holds."""
+    for held in (False, True):
+        summed_into, kept = _summed_twice(held)
+        expected = 0 if held else 1
+        _require(summed_into == expected, f"sums in place[held={held}]: .grad is {summed_into}")
+        values = sorted(k.tolist() for k in kept)
+        _require(values in ([], [[2.0] * 3, [6.0] * 3]), f"sums in place: a held one is {values}")
+
+
+def _summed_twice(held: bool) -> tuple[int, list[Any]]:
+    """x through an identity, used by two rules that make fresh arrays (``held``: kept
+    here too): how many of them x's gradient is, and the kept ones."""
+    made: list[Any] = []
+    kept: list[Any] = []
+
+    def twice(g: Any, out: Any, h: Any) -> tuple[Any]:
+        r = g * 2.0
+        made.append(weakref.ref(r))
+        if held:
+            kept.append(r)
+        return (r,)
+
+    identity = Op("contract_identity", lambda x: x.copy(), lambda g, out, x: (g,))
+    double = Op("contract_double", lambda h: h * 2.0, twice)
+    x = Tensor(np.arange(3.0), requires_grad=True)
+    h = x._apply1(identity)
+    (h._apply1(double) + h._apply1(double) * 3.0).sum().backward()
+    _close(x.grad, np.full(3, 8.0), F64, "sums in place")
+    return [ref() is x.grad for ref in made].count(True), kept
+
+
 def _alive_below(engine: str) -> list[list[bool]]:
     """What the rule at the bottom of a four-node chain sees of the two nodes above it."""
     alive: list[list[bool]] = []
@@ -592,6 +626,7 @@ def scenarios() -> tuple[Scenario, ...]:
         Scenario("retained gradients", _retained),
         Scenario("lets go", _lets_go),
         Scenario("releases unread arrays", _releases),
+        Scenario("sums in place", _sums_in_place),
         Scenario("nan conventions", _nan_conventions),
         Scenario("seams", _seams),
         Scenario("0-d reductions", _reductions_0d),

@@ -172,8 +172,9 @@ CLASSIFIED: dict[str, tuple[str, str]] = {
         EQUIVALENT,
         """``order[0]`` for ``order[-1]``: the nodes of one pass are of one type (a Tensor
         graph holds Tensors, a Value graph Values), so both give the same
-        ``_exact_gradient``.""",
+        ``_exact_gradient`` and ``_sum_gradients``.""",
         "sg_scalar.graph:_exact_gradient:3:18:Const:1->0",
+        "sg_scalar.graph:_summing:3:18:Const:1->0",
     ),
     **_each(
         EQUIVALENT,
