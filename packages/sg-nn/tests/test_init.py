@@ -202,3 +202,23 @@ def test_calculate_gain(nonlinearity: str, param: float | None, expected: float)
 def test_calculate_gain_rejects_unknown_nonlinearities() -> None:
     with pytest.raises(ValueError, match="unsupported nonlinearity 'swish'"):
         init.calculate_gain("swish")
+
+
+def test_a_graph_that_read_a_tensor_refuses_its_backward_after_an_initialiser() -> None:
+    # PyTorch's init functions write in place, moving the tensor's version counter
+    layer = nn.Linear(3, 2)
+    loss = layer(Tensor(np.ones((4, 3)))).sum()
+    nn.init.normal_(layer.weight)
+    with pytest.raises(RuntimeError, match=r"linear: its input 1 .* was modified"):
+        loss.backward()
+    assert layer.weight.grad is None
+    layer(Tensor(np.ones((4, 3)))).sum().backward()  # a graph recorded after: runs
+    np.testing.assert_array_equal(layer.weight.grad, np.full((2, 3), 4.0))
+
+
+def test_a_graph_that_read_a_parameter_refuses_its_backward_after_a_load() -> None:
+    layer = nn.Linear(3, 2)
+    loss = layer(Tensor(np.ones((4, 3)))).sum()
+    layer.load_state_dict(nn.Linear(3, 2).state_dict())
+    with pytest.raises(RuntimeError, match=r"linear: its input [12] .* was modified"):
+        loss.backward()

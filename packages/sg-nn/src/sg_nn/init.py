@@ -16,6 +16,7 @@ import numpy as np
 
 import sg_tensor
 from sg_tensor import Tensor
+from sg_tensor.versions import written
 
 __all__ = [
     "calculate_gain", "constant_", "default_generator", "kaiming_normal_", "kaiming_uniform_",
@@ -44,8 +45,11 @@ def _rng(rng: np.random.Generator | None) -> np.random.Generator:
     return sg_tensor.default_generator() if rng is None else rng
 
 
-def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
-    tensor.data[...] = values.astype(tensor.data.dtype, copy=False)
+def _fill(tensor: Tensor, values: Any) -> Tensor:
+    """``tensor``'s values replaced in place (a graph that read them refuses its backward)."""
+    tensor.data[...] = values  # cast to the tensor's dtype, as astype() casts
+    if isinstance(tensor, Tensor):
+        written(tensor)
     return tensor
 
 
@@ -86,8 +90,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, rng: Any = None
 
 def constant_(tensor: Tensor, value: float) -> Tensor:
     """Fill with ``value``."""
-    tensor.data[...] = value
-    return tensor
+    return _fill(tensor, value)
 
 
 def zeros_(tensor: Tensor) -> Tensor:

@@ -28,6 +28,7 @@ from sg_nn.checkpoint import CheckpointError
 from sg_nn.hooks import ForwardHook, ForwardPreHook, RemovableHandle
 from sg_tensor import Tensor
 from sg_tensor.capturing import replayed
+from sg_tensor.versions import written
 
 __all__ = ["IncompatibleKeys", "Module", "Parameter"]
 
@@ -197,6 +198,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self._forward_pre_hooks and not self._forward_hooks:  # the usual case
+            return self.forward(*args, **kwargs)
         for hook, with_kwargs in list(self._forward_pre_hooks.values()):
             if with_kwargs:
                 result = hook(self, args, kwargs)
@@ -490,6 +493,7 @@ class Module:
         for owner, name, target, array in updates:
             if isinstance(target, Tensor):
                 np.copyto(target.data, array)  # in place: optimizers keep their references
+                written(target)
             else:
                 owner._replace_buffer(name, array)
         return IncompatibleKeys(missing, unexpected)

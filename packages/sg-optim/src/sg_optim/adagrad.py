@@ -72,7 +72,8 @@ class Adagrad(Optimizer):
 
     def step(self) -> None:
         """Apply one update to every parameter that has a gradient."""
-        for group, grads in zip(self.param_groups, self._checked_grads()):
+        checked = self._checked_grads()
+        for group, grads in zip(self.param_groups, checked):
             lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
             weight_decay = group["weight_decay"]
             for p, g in grads:
@@ -90,3 +91,4 @@ class Adagrad(Optimizer):
                 std = np.sqrt(total)
                 std += eps
                 p.data += (-clr * g) / std  # PyTorch's addcdiv_: (value * g) / std
+        self._record_writes(checked)

@@ -85,7 +85,8 @@ class Adam(Optimizer):
 
     def step(self) -> None:
         """Apply one update to every parameter that has a gradient."""
-        for group, grads in zip(self.param_groups, self._checked_grads()):
+        checked = self._checked_grads()
+        for group, grads in zip(self.param_groups, checked):
             lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
             beta1, beta2 = group["betas"]
             for p, g in grads:
@@ -114,6 +115,7 @@ class Adam(Optimizer):
                     v = state["max_exp_avg_sq"]
                 denom = np.sqrt(v) / bias_correction2_sqrt + eps
                 p.data += (-lr / bias_correction1) * (m / denom)
+        self._record_writes(checked)
 
 
 class AdamW(Adam):

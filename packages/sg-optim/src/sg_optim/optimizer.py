@@ -30,6 +30,7 @@ from sg_optim._checks import (
 )
 from sg_tensor import Tensor
 from sg_tensor.capturing import replayed
+from sg_tensor.versions import written
 
 __all__ = ["Optimizer"]
 
@@ -136,6 +137,12 @@ class Optimizer(ABC):
             ]
             for g, group in enumerate(self.param_groups)
         ]
+
+    @staticmethod
+    def _record_writes(checked: list[list[tuple[Tensor, Any]]]) -> None:
+        """The parameters of ``checked`` were just updated in place: a graph recorded
+        before the step that reads one of them refuses its backward, as PyTorch's."""
+        written(*[p for grads in checked for p, _ in grads])
 
     # -- checkpoints: parameters are referred to by their position across groups -------
     def state_dict(self) -> dict[str, Any]:

@@ -66,7 +66,8 @@ class RMSprop(Optimizer):
 
     def step(self) -> None:
         """Apply one update to every parameter that has a gradient."""
-        for group, grads in zip(self.param_groups, self._checked_grads()):
+        checked = self._checked_grads()
+        for group, grads in zip(self.param_groups, checked):
             lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
             weight_decay, momentum = group["weight_decay"], group["momentum"]
             for p, g in grads:
@@ -98,3 +99,4 @@ class RMSprop(Optimizer):
                     p.data -= lr * buf
                 else:
                     p.data += -lr * (g / avg)
+        self._record_writes(checked)

@@ -63,7 +63,8 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         """Apply one update to every parameter that has a gradient."""
-        for group, grads in zip(self.param_groups, self._checked_grads()):
+        checked = self._checked_grads()
+        for group, grads in zip(self.param_groups, checked):
             lr, momentum = group["lr"], group["momentum"]
             dampening, weight_decay = group["dampening"], group["weight_decay"]
             for p, g in grads:
@@ -79,3 +80,4 @@ class SGD(Optimizer):
                         buf += (1 - dampening) * g
                     g = g + momentum * buf if group["nesterov"] else buf
                 p.data -= lr * g
+        self._record_writes(checked)

@@ -31,9 +31,11 @@ A node has
   axes away here, for every operator) or raising an error naming the operator;
   ``_exact_gradient``: the array type a gradient that needs no fitting has (when it
   also has its input's ``shape`` and ``dtype``; ``numpy.ndarray`` for ``Tensor``);
-- ``_release_unread``: ``None``, or ``release(order)``, called with a pass's nodes
-  before it runs: the node type may let go of the data no rule reads (``Tensor`` swaps
-  a large intermediate nobody else holds for a placeholder of its shape and dtype, see
+- ``_before_pass``: ``None``, or ``prepare(order)``, called with a pass's nodes before
+  it runs (before anything changes): the node type may refuse the pass (``Tensor``
+  checks that no rule would read data modified in place since, with
+  :func:`refuse_modified`) and let go of the data no rule reads (``Tensor`` swaps a
+  large intermediate nobody else holds for a placeholder of its shape and dtype, see
   :mod:`sg_tensor.memory`);
 - ``_sum_gradients``: ``None``, or ``sum(previous, g)`` giving two contributions to one
   node's gradient summed, as ``previous + g`` does; it may write the sum into
@@ -94,7 +96,7 @@ class Node(Protocol):
     def _exact_gradient(self) -> type | None: ...
 
     @property
-    def _release_unread(self) -> Callable[[list[Any]], None] | None: ...
+    def _before_pass(self) -> Callable[[list[Any]], None] | None: ...
 
     @property
     def _sum_gradients(self) -> Callable[[Any, Any], Any] | None: ...
@@ -168,27 +170,31 @@ def inplace_count() -> int:
     return _InPlace.count
 
 
-def record_modification(node: Any) -> None:
-    """Note that ``node``'s data was just modified in place (an engine's ``add_``...).
+def record_modification(*nodes: Any) -> None:
+    """Note that the data of ``nodes`` was just modified in place (an engine's ``add_``,
+    an optimizer's step...).
 
-    Nodes computed before this from ``node`` (or computing ``node``) can no longer run
+    Nodes computed before this from one of ``nodes`` (or computing one) can no longer run
     their rules: :func:`backward` raises instead of returning a wrong gradient.
     """
     _InPlace.count += 1
-    node._modified = _InPlace.count
+    count = _InPlace.count
+    for node in nodes:
+        node._modified = count
 
 
-def refuse_modified(*roots: Any) -> None:
+def refuse_modified(*roots: Any, order: list[Any] | None = None) -> None:
     """Raise if a rule a backward pass from ``roots`` would run reads data modified in
     place after its node was computed: its gradient would be silently wrong.
 
-    Engines call this before a pass, once anything was modified in place (a process that
-    never does pays nothing).
+    Engines call this before a pass (``order``: the pass's nodes, when known), once
+    anything was modified in place (a process that never does pays nothing).
     """
-    if not _InPlace.count:
+    count = _InPlace.count
+    if not count:
         return
-    for node in topological_order(*roots):
-        if node._op is not None and node._op is not RELEASED and node._epoch != _InPlace.count:
+    for node in topological_order(*roots) if order is None else order:
+        if node._epoch != count and node._op is not None and node._op is not RELEASED:
             _refuse_modified(node, node._parents)
 
 
@@ -371,9 +377,9 @@ def backward(
     if retain_graph is None:
         retain_graph = create_graph
     order = topological_order(root)
-    release = root._release_unread
-    if release is not None:  # the node type lets go of the data no rule reads
-        release(order)
+    prepare = root._before_pass
+    if prepare is not None:  # the node type's checks, and it lets go of unread data
+        prepare(order)
     root._pending = seed(root, gradient)
     _propagate(order, root._retains_grad, root._fit_gradient, retain_graph, create_graph, None)
 

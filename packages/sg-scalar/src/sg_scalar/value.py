@@ -54,7 +54,7 @@ class Value:
     _modified = 0
     _fit_gradient = None  # rules give floats: nothing to fit
     _exact_gradient = None
-    _release_unread = None  # floats: nothing worth releasing
+    _before_pass = None  # never modified in place, floats: nothing to check or release
     _sum_gradients = None  # floats: plain +
 
     data: float

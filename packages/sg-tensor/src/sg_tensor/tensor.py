@@ -10,6 +10,7 @@ installs their methods (``x.exp()``, ``x + y``, ``x.sum(axis)``...) on ``Tensor`
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,18 @@ _grad_mode = graph._grad_mode
 _inplace = graph._InPlace  # the in-place counter a node records when it is computed
 _new = object.__new__
 _ndarray = np.ndarray
+
+
+_references = getattr(sys, "getrefcount", lambda _: 1 << 30)  # without counts: note all
+_ONLY_THIS_TENSOR = 3  # the tensor's slot, the setter's local, getrefcount's argument
+
+
+def _before_pass(order: list[Any]) -> None:
+    """Before a backward pass over ``order`` (the node protocol's hook): refuse it if a
+    rule would read data modified in place since its node was computed (PyTorch's
+    version counter), then let go of the large arrays no rule reads."""
+    graph.refuse_modified(order=order)
+    memory.release_unread(order)
 
 
 class Tensor:
@@ -59,7 +72,7 @@ class Tensor:
     )
     _retains_grad = False  # only leaves keep .grad, as in PyTorch: saves memory
     _exact_gradient = np.ndarray  # an array with the input's shape and dtype needs no fit
-    _release_unread = staticmethod(memory.release_unread)  # before a pass (sg_tensor.memory)
+    _before_pass = staticmethod(_before_pass)  # checks versions, releases unread arrays
     _sum_gradients = staticmethod(memory.sum_gradients)  # into an array only the pass holds
     __array_priority__ = 1000  # numpy defers to Tensor's reflected operators
 
@@ -132,7 +145,11 @@ class Tensor:
     @_modified.setter
     def _modified(self, count: int) -> None:  # graph.record_modification: a write
         self._modified_at = count
-        versions.note_write(self.data, count)
+        data = self.data
+        # Memory no other array shares (no view of it exists: a view references its
+        # base) is seen through this tensor alone, whose _modified_at says it all.
+        if data.base is not None or _references(data) > _ONLY_THIS_TENSOR:
+            versions.note_write(data, count)
 
     @property
     def is_leaf(self) -> bool:
@@ -282,9 +299,9 @@ class Tensor:
                 root_seed = grad if grad.dtype == self.dtype else grad.astype(self.dtype)
             else:
                 root_seed = Tensor(seed)
-        graph.refuse_modified(self)  # nothing a rule reads was modified in place since
         tape = _recording.tape
         if tape is not None and not tape.paused:  # sg_tensor.capture: instructions
+            graph.refuse_modified(self)  # (an eager pass checks in _before_pass)
             if create_graph:
                 refuse("backward(create_graph=True)")
             with np.errstate(all="ignore"):

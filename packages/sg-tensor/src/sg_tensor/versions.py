@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["last_write", "note_write"]
+from sg_scalar.graph import record_modification
+
+__all__ = ["last_write", "note_write", "written"]
 
 # id(base array) -> (a weak reference to it, the counter at its last write); an entry
 # goes when its array is freed.
@@ -34,7 +36,11 @@ def note_write(array: np.ndarray, count: int) -> None:
     """``array``'s memory was written in place when the counter was ``count``."""
     base = _base(array)
     key = id(base)
-    _WRITES[key] = (weakref.ref(base, lambda _: _WRITES.pop(key, None)), count)
+    entry = _WRITES.get(key)
+    if entry is not None and entry[0]() is base:  # written before: its reference stays
+        _WRITES[key] = (entry[0], count)
+    else:
+        _WRITES[key] = (weakref.ref(base, lambda _: _WRITES.pop(key, None)), count)
 
 
 def last_write(array: Any) -> int:
@@ -44,3 +50,12 @@ def last_write(array: Any) -> int:
     base = _base(array)
     entry = _WRITES.get(id(base))
     return entry[1] if entry is not None and entry[0]() is base else 0
+
+
+def written(*tensors: Any) -> None:
+    """``tensors`` had their data written in place just now, by code outside sg's
+    in-place operators (an optimizer's step, an initializer, a load): a graph recorded
+    before that reads one of them refuses its backward, as PyTorch's, whose optimizers,
+    ``nn.init`` functions and ``load_state_dict`` write in place and so move each
+    tensor's version counter."""
+    record_modification(*tensors)
