@@ -17,6 +17,7 @@ from sg_tensor import ShapeMismatchError, Tensor
 
 #: numpy dtype kinds of real numbers: floating, signed and unsigned integers
 REAL_KINDS = "fiu"
+_ndarray = np.ndarray
 
 
 @dataclass(frozen=True)
@@ -91,11 +92,15 @@ def check_betas(where: Where, betas: Any) -> None:
 
 
 # -- gradients --------------------------------------------------------------------------
-def checked_grad(p: Tensor, owner: str, group: int, index: int) -> Any:
-    """The values of ``p.grad`` (an array, or a numpy scalar for a 0-d ``p``), once they are
-    real numbers of ``p``'s shape. This runs for every parameter at every step: two
-    ``isinstance`` tests and two comparisons; the message is built only on failure."""
-    g = p.grad
+def checked_grad(p: Tensor, owner: str, group: int, index: int, g: Any = None) -> Any:
+    """The values of ``p.grad`` (``g``, when the caller read it already: an array, or a
+    numpy scalar for a 0-d ``p``), once they are real numbers of ``p``'s shape. This runs
+    for every parameter at every step: the usual array is let through by one test; the
+    message is built only on failure."""
+    if g is None:
+        g = p.grad
+    if type(g) is _ndarray and g.shape == p.data.shape and g.dtype.kind in REAL_KINDS:
+        return g
     values = g.data if isinstance(g, Tensor) else g
     if not isinstance(values, (np.ndarray, np.generic)) or values.dtype.kind not in REAL_KINDS:
         raise TypeError(

@@ -129,14 +129,15 @@ class Optimizer(ABC):
         differentiated).
         """
         owner = f"{type(self).__name__}.step"
-        return [
-            [
-                (p, checked_grad(p, owner, g, i))
-                for i, p in enumerate(group["params"])
-                if p.grad is not None
-            ]
-            for g, group in enumerate(self.param_groups)
-        ]
+        checked = []
+        for g, group in enumerate(self.param_groups):
+            found = []
+            for i, p in enumerate(group["params"]):
+                grad = p.grad
+                if grad is not None:
+                    found.append((p, checked_grad(p, owner, g, i, grad)))
+            checked.append(found)
+        return checked
 
     @staticmethod
     def _record_writes(checked: list[list[tuple[Tensor, Any]]]) -> None:
