@@ -224,7 +224,9 @@ def test_dropout_keeps_a_boolean_mask_and_gives_the_scaled_gradient(dtype: str) 
     x = Tensor(R.standard_normal((20, 30)).astype(dtype), requires_grad=True)
     out = F.dropout(x, 0.3, rng=np.random.default_rng(4))
     keep = np.random.default_rng(4).random((20, 30)) >= 0.3
-    scale = (keep / 0.7).astype(dtype)  # the mask in x's dtype: the same bits as this
+    # PyTorch's noise: 1 / (1 - p) in float32 for float32 and float16, then in x's dtype
+    opmath = np.float64 if dtype == "float64" else np.float32
+    scale = np.where(keep, opmath(1) / opmath(1 - 0.3), 0).astype(dtype)
     np.testing.assert_array_equal(out.data, x.data * scale)
     assert out.dtype == dtype
     # the graph holds the mask as booleans (one byte an element), not x's dtype
@@ -254,9 +256,22 @@ def test_dropout_of_an_integer_tensor_raises_as_pytorch_unless_nothing_is_scaled
         F.dropout2d(Tensor(np.ones((2, 3, 4, 4), dtype=np.int32)), 0.5)
     assert F.dropout(ints, 0.5, training=False) is ints
     assert F.dropout(ints, 0.0) is ints
-    zeros = F.dropout(ints, 1.0)
-    assert zeros.dtype == np.int64
-    np.testing.assert_array_equal(zeros.data, 0)
+    for dtype in (np.int64, np.int32, np.uint8, np.bool_, np.float16):
+        zeros = F.dropout(Tensor(np.ones((2, 3), dtype=dtype)), 1.0)
+        assert zeros.dtype == dtype
+        np.testing.assert_array_equal(zeros.data, 0)
+    with pytest.raises(RuntimeError, match="dropout: expected a floating-point input"):
+        F.dropout(ints, 0.5)  # PyTorch's exception class too
+
+
+def test_float16_dropout_with_p_near_one_gives_inf_where_kept_and_zero_elsewhere() -> None:
+    # 1 / (1 - p) overflows float16: PyTorch's noise is inf where kept, 0 elsewhere
+    x = Tensor(np.ones(2000, dtype=np.float16), requires_grad=True)
+    out = F.dropout(x, 0.99999, rng=np.random.default_rng(3))
+    assert not np.isnan(out.data).any()
+    assert set(np.unique(out.data)) <= {0.0, np.inf}
+    out.backward(np.ones(2000, dtype=np.float16))
+    np.testing.assert_array_equal(x.grad, out.data)
 
 
 @pytest.mark.parametrize("p", [-0.1, 1.5, math.nan])

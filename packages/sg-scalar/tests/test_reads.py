@@ -89,3 +89,22 @@ def test_asking_about_a_method_keeps_nothing_alive() -> None:
     del hooked
     gc.collect()
     assert ref() is None  # no cache holds the method, its object, or what that holds
+
+
+def test_a_parameter_whose_shape_alone_is_read_is_not_read() -> None:
+    def shape_only(g: Any, out: Any, x: Any) -> Any:
+        return (g * 0 + x.shape[0] + x.ndim + x.size, out.dtype)
+
+    def shape_then_values(g: Any, out: Any, x: Any) -> Any:
+        return (g.reshape(x.shape) * x,)
+
+    def pair_then_shape(g: Any, out: Any, x: Any) -> Any:
+        return (g, x.shape)  # 3.13 loads g and x in one instruction
+
+    def method_of_it(g: Any, out: Any, x: Any) -> Any:
+        return (x.reshape(g.shape),)  # a method reads the values
+
+    assert rule_reads(shape_only) == (False, (False,))
+    assert rule_reads(shape_then_values) == (False, (True,))
+    assert rule_reads(pair_then_shape) == (False, (False,))
+    assert rule_reads(method_of_it) == (False, (True,))

@@ -127,10 +127,10 @@ def _dropout(
         raise ValueError(f"{name}: expected a {ranks} input, got shape {t.shape}")
     if not training or p == 0:
         return t
-    if p == 1:
-        return t * 0  # zeros of t's dtype, as PyTorch's (an integer tensor's too)
+    if p == 1:  # zeros of t's dtype, as PyTorch's (an integer tensor's too)
+        return t * np.zeros((), dtype=t.dtype)
     if t.dtype.kind != "f":  # as PyTorch: a scaled integer would not keep t's dtype
-        raise TypeError(f"{name}: expected a floating-point input, got {t.dtype}")
+        raise _NotFloatingError(f"{name}: expected a floating-point input, got {t.dtype}")
     # A replay would reuse the captured draw: refused in a captured step (from rng too).
     refuse("drawing random numbers (dropout, randn, a shuffled loader)")
     generator = rng if rng is not None else init.default_generator()
@@ -140,8 +140,20 @@ def _dropout(
         shape = t.shape[:leading] + (1,) * (t.ndim - leading)
     keep = generator.random(shape) >= p
     # The graph keeps the mask as booleans (sg_tensor's masked_scale operator)
-    out: Tensor = apply_op("masked_scale", t, keep=keep, scale=1 / (1 - p))
+    out: Tensor = apply_op("masked_scale", t, keep=keep, scale=_dropout_scale(p, t.dtype))
     return out
+
+
+def _dropout_scale(p: float, dtype: np.dtype[Any]) -> float:
+    """``1 / (1 - p)`` as PyTorch computes it: in float64 for float64, else in float32
+    (its arithmetic type for float32 and float16)."""
+    if dtype == np.float64:
+        return 1.0 / (1.0 - p)
+    return float(np.float32(1.0) / np.float32(1.0 - p))
+
+
+class _NotFloatingError(TypeError, RuntimeError):
+    """An integer input to dropout: a TypeError, and PyTorch's RuntimeError."""
 
 
 # Convolution and pooling: sg-tensor's operators, under torch.nn.functional's names

@@ -55,6 +55,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+from sg_scalar.reads import rule_reads
+
 __all__ = [
     "RELEASED",
     "GraphReleasedError",
@@ -127,6 +129,12 @@ class Op:
     An operator whose rule cannot run on nodes is declared with
     ``twice_differentiable=False``: a ``create_graph=True`` pass through it raises
     :class:`NotTwiceDifferentiableError` instead of returning a wrong second derivative.
+
+    ``grad_reads``, for a rule that computes only the gradients needed (with
+    ``needs_input_grad``): for each input, the inputs its gradient reads (``mul``:
+    ``((1,), (0,))``, each factor's gradient reads the other). A pass then refuses a
+    modified input only if a gradient it computes reads it, as PyTorch saves a tensor
+    only for the gradients that need it (``None``: each gradient may read every input).
     """
 
     __slots__ = (
@@ -135,6 +143,7 @@ class Op:
         "vjp",
         "needs_input_grad",
         "twice_differentiable",
+        "grad_reads",
         "__weakref__",
     )
 
@@ -145,12 +154,14 @@ class Op:
         vjp: Rule,
         needs_input_grad: bool = False,
         twice_differentiable: bool = True,
+        grad_reads: tuple[tuple[int, ...], ...] | None = None,
     ) -> None:
         self.name = name
         self.forward = forward
         self.vjp = vjp
         self.needs_input_grad = needs_input_grad
         self.twice_differentiable = twice_differentiable
+        self.grad_reads = grad_reads
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -199,10 +210,11 @@ def refuse_modified(*roots: Any, order: list[Any] | None = None) -> None:
 
 
 def _refuse_modified(node: Any, parents: tuple[Any, ...]) -> None:
-    """Raise if ``node`` or one of its inputs was modified in place after ``node`` was
-    computed (its rule would read the modified data)."""
+    """Raise if ``node`` or one of its inputs that its rule reads in this pass was
+    modified in place after ``node`` was computed (the rule would read the new data)."""
+    read = _read_by_rule(node._op, parents)
     for i, other in enumerate((node, *parents)):
-        if other._modified > node._epoch:
+        if other._modified > node._epoch and read[i]:
             what = "its output" if i == 0 else f"its input {i - 1}"
             shape = getattr(other, "shape", None)
             raise RuntimeError(
@@ -211,6 +223,25 @@ def _refuse_modified(node: Any, parents: tuple[Any, ...]) -> None:
                 "gradient would be wrong; modify it after backward(), or compute on a "
                 "copy (clone())"
             )
+
+
+def _read_by_rule(op: Op, parents: tuple[Any, ...]) -> list[bool]:
+    """Whether ``op``'s rule, run in a pass, reads its output and each input: what its
+    code may read at all (:func:`sg_scalar.reads.rule_reads`: ``sum`` reads nothing,
+    ``tanh`` only its output), narrowed to the gradients the pass computes (``grad_reads``
+    and the inputs that require grad)."""
+    known = rule_reads(op.vjp)
+    n = len(parents)
+    if known is None:
+        read = [True] * (n + 1)
+    else:
+        out, inputs = known
+        read = [out, *[i >= len(inputs) or inputs[i] for i in range(n)]]
+    if op.grad_reads is not None:
+        wanted = {j for i, p in enumerate(parents) if p.requires_grad for j in op.grad_reads[i]}
+        for j in range(n):
+            read[j + 1] = read[j + 1] and j in wanted
+    return read
 
 
 class GraphReleasedError(RuntimeError):
@@ -656,13 +687,15 @@ def grad(
     # An input with no other input behind it ends the pass: as in PyTorch, the graph that
     # produced a non-leaf input is neither run nor freed.
     ends = {x for x in inputs if not any(p in reaches for p in x._parents)}
+    path = [n for n in order if n in on_path]
+    # The rules that run: none of them may read data modified in place since
+    refuse_modified(order=[n for n in path if n not in ends])
     captured: dict[Node, Any] = dict.fromkeys(inputs)
     try:
         for output, gradient in zip(outputs, seeds):
             if output in on_path:
                 previous = output._pending
                 output._pending = gradient if previous is None else accumulate(previous, gradient)
-        path = [n for n in order if n in on_path]
         fit = outputs[0]._fit_gradient
         _propagate(path, False, fit, retain_graph, create_graph, captured, ends)
     finally:  # rules also send gradients to parents off the path: drop them

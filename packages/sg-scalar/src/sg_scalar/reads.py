@@ -7,7 +7,8 @@ some rule reads it; an engine may let the others go before the pass
 (``Tensor`` does: :mod:`sg_tensor.memory`).
 
 The answer comes from the declaration itself, the rule's code: a parameter that no
-instruction of the function (or of a function nested in it) loads is never read. Where
+instruction of the function (or of a function nested in it) loads, or loads only for its
+shape, dimensions, dtype or size, is never read (its values are not). Where
 the code cannot say (a builtin, a wrapper taking ``*args``, a method), the answer is
 ``None``: everything counts as read.
 """
@@ -51,11 +52,30 @@ def _function_reads(vjp: types.FunctionType) -> tuple[bool, tuple[bool, ...]] | 
 
 
 def _loaded(code: types.CodeType) -> set[str]:
-    """The local names ``code`` reads, and those its nested functions take from it."""
+    """The local names ``code`` reads, and those its nested functions take from it.
+
+    A plain load followed by ``.shape``, ``.ndim``, ``.dtype`` or ``.size`` reads what an
+    array's values never change (``sum``'s rule reads its input's shape alone): it does
+    not count."""
     found = set(code.co_cellvars)  # read by a nested function, a lambda, a comprehension
-    for instruction in dis.get_instructions(code):
+    instructions = list(dis.get_instructions(code))
+    for instruction, following in zip(instructions, [*instructions[1:], None]):
         name = instruction.opname
+        value = instruction.argval  # two names for the fused instructions of 3.13
+        if following is not None and _metadata(following):
+            if name in _PLAIN_LOADS:
+                continue
+            if name == "LOAD_FAST_LOAD_FAST":  # the attribute is the second one's
+                value = value[:1]
         if name not in _STORES and any(part in name for part in _LOCALS):
-            value = instruction.argval  # two names for the fused instructions of 3.13
             found.update(value if isinstance(value, tuple) else (value,))
     return found
+
+
+_PLAIN_LOADS = frozenset({"LOAD_FAST", "LOAD_FAST_CHECK"})  # one local, pushed once
+_METADATA = frozenset({"shape", "ndim", "dtype", "size"})
+
+
+def _metadata(instruction: dis.Instruction) -> bool:
+    """Whether ``instruction`` reads an attribute an in-place write never changes."""
+    return instruction.opname == "LOAD_ATTR" and instruction.argval in _METADATA

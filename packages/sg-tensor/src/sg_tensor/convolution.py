@@ -419,7 +419,7 @@ def _same_padding_quietly(name: str) -> Torch:
 @op("conv2d", _conv2d, "conv", _conv2d_entry, method=None,
     torch=_same_padding_quietly("conv2d"),
     inputs=(REAL, REAL, REAL), cases=CONV2D, bound=_conv_bound, needs_input_grad=True,
-    analytic=True)  # fmt: skip
+    grad_reads=((1,), (0,), ()), analytic=True)  # fmt: skip
 def conv2d(
     g: Any, out: Any, x: Any, w: Any, b: Any = None, *, stride: Pair, padding: Padding,
     dilation: Pair, groups: int, needs_input_grad: tuple[bool, ...],
@@ -465,7 +465,8 @@ dilation allows (rows no window reaches)."""
 
 @op("conv_transpose2d", _conv_transpose2d, "conv", _conv_transpose2d_entry, method=None,
     torch="F.conv_transpose2d", inputs=(REAL, REAL, REAL), cases=TRANSPOSED,
-    bound=_transpose_bound, needs_input_grad=True, analytic=True)  # fmt: skip
+    bound=_transpose_bound, needs_input_grad=True, grad_reads=((1,), (0,), ()),
+    analytic=True)  # fmt: skip
 def conv_transpose2d(
     g: Any, out: Any, y: Any, w: Any, b: Any = None, *, stride: Pair, padding: Padding,
     dilation: Pair, groups: int, size: Pair, needs_input_grad: tuple[bool, ...],
@@ -515,7 +516,7 @@ WEIGHT = [
 @op("conv2d_weight", _conv2d_weight, "conv_weight", public=False, cases=WEIGHT,
     torch=Torch(call=_torch_conv2d_weight), inputs=(REAL, REAL),
     call=lambda x, g, **ctx: call("conv2d_weight", x, g, **ctx), analytic=True,
-    needs_input_grad=True)  # fmt: skip
+    needs_input_grad=True, grad_reads=((1,), (0,)))  # fmt: skip
 def conv2d_weight(
     gw: Any, out: Any, x: Any, g: Any, *, stride: Pair, padding: Padding, dilation: Pair,
     groups: int, kernel: Pair, needs_input_grad: tuple[bool, ...],

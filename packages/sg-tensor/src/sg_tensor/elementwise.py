@@ -82,7 +82,7 @@ def sub(g: Any, out: Any, a: Any, b: Any) -> Grads:
 
 
 @op("mul", np.multiply, "binary", operator="*", numpy=np.multiply, torch="*", bound=product,
-    needs_input_grad=True, analytic=True,
+    needs_input_grad=True, grad_reads=((1,), (0,)), analytic=True,
     into=Into(lambda o, a, b: np.multiply(a, b, out=o), _mul_into))  # fmt: skip
 def mul(g: Any, out: Any, a: Any, b: Any, *, needs_input_grad: tuple[bool, bool]) -> Grads:
     """d(a * b) = b da + a db."""
@@ -91,7 +91,8 @@ def mul(g: Any, out: Any, a: Any, b: Any, *, needs_input_grad: tuple[bool, bool]
 
 
 @op("div", quiet(np.divide), "binary", operator="/", numpy=np.true_divide, torch="/",
-    inputs=(REAL, NONZERO), bound=quotient, needs_input_grad=True, analytic=True)  # fmt: skip
+    inputs=(REAL, NONZERO), bound=quotient, needs_input_grad=True,
+    grad_reads=((1,), (0, 1)), analytic=True)  # fmt: skip
 def div(g: Any, out: Any, a: Any, b: Any, *, needs_input_grad: tuple[bool, bool]) -> Grads:
     """d(a / b) = da / b - a db / b**2."""
     need_a, need_b = needs_input_grad
@@ -192,28 +193,36 @@ def where(g: Any, out: Any, a: Any, b: Any, *, condition: np.ndarray) -> Grads:
     return np.where(condition, g, 0.0), np.where(condition, 0.0, g)
 
 
+def _noise(keep: np.ndarray, scale: float, dtype: Any) -> np.ndarray:
+    """``scale`` where ``keep`` holds, else 0, in ``dtype``: PyTorch's dropout noise."""
+    with np.errstate(over="ignore"):  # a float16 scale may overflow: inf, as PyTorch's
+        value = np.asarray(scale, dtype=dtype)
+    return np.where(keep, value, np.zeros((), dtype=dtype))
+
+
 def _torch_masked_scale(torch: Any, x: Any, *, keep: np.ndarray, scale: float) -> Any:
-    """``x * keep * scale`` (PyTorch's dropout with a given mask)."""
-    return x * torch.from_numpy(np.asarray(keep)) * scale
+    """``x * noise`` (PyTorch's dropout, its noise made of the given mask)."""
+    return x * torch.from_numpy(np.where(keep, scale, 0.0)).to(x.dtype)
 
 
 _KEEP = _MASK
 
 
-@op("masked_scale", lambda x, *, keep, scale: x * keep * scale, public=False,
+@op("masked_scale", lambda x, *, keep, scale: x * _noise(keep, scale, x.dtype), public=False,
     torch=Torch(call=_torch_masked_scale), analytic=True,
     call=lambda x, *, keep, scale: call("masked_scale", x, keep=keep, scale=scale),
     cases=[Case({"keep": _KEEP, "scale": 2.0}, ((2, 3),)),
            Case({"keep": _KEEP[:, :1], "scale": 1.25}, ((2, 3),))])  # fmt: skip
 def masked_scale(g: Any, out: Any, x: Any, *, keep: np.ndarray, scale: float) -> Grads:
-    """d(x keep scale) = g keep scale: what dropout keeps gets the gradient, scaled.
+    """d(x noise) = g noise, the noise ``scale`` where ``keep`` holds, else 0 (dropout).
 
-    ``keep`` is a boolean mask (broadcast to ``x``); this is dropout with its mask drawn,
-    so that the graph keeps the mask as booleans, one byte an element, rather than a
-    mask of ``x``'s dtype, and neither ``x`` nor the output. Multiplied in PyTorch's
-    order, mask first: the same bits as PyTorch's forward and gradient.
+    ``keep`` is a boolean mask (broadcast to ``x``): the graph keeps the mask as
+    booleans, one byte an element, rather than the noise in ``x``'s dtype, and neither
+    ``x`` nor the output. The noise is remade from it in the backward, as PyTorch's
+    forward makes it (``scale`` in ``x``'s dtype, 0 elsewhere): the same bits, also
+    where a float16 ``scale`` overflows (the kept elements inf, the others 0).
     """
-    return (g * keep * scale,)
+    return (g * _noise(keep, scale, g.dtype),)
 
 
 # ---------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def _swap_last(x: Any) -> Any:
 
 @op("matmul", np.matmul, "matmul", operator="@", numpy=np.matmul, torch="@",
     cases=[Case({}, shapes) for shapes in MATMUL_SHAPES], bound=_matmul_bound,
-    needs_input_grad=True, analytic=True)  # fmt: skip
+    needs_input_grad=True, grad_reads=((1,), (0,)), analytic=True)  # fmt: skip
 def matmul(g: Any, out: Any, a: Any, b: Any, *, needs_input_grad: tuple[bool, bool]) -> Grads:
     """d(A @ B) = dA @ B + A @ dB, so grad_A = G @ B^T and grad_B = A^T @ G.
 
@@ -140,7 +140,7 @@ def _linear_rule_into(
 
 @op("linear", _linear, "linear", _linear_entry, method=None, torch="F.linear",
     inputs=(REAL, REAL, REAL), cases=[Case({}, shapes) for shapes in LINEAR_SHAPES],
-    bound=_linear_bound, needs_input_grad=True, analytic=True,
+    bound=_linear_bound, needs_input_grad=True, grad_reads=((1,), (0,), ()), analytic=True,
     into=Into(_linear_into, _linear_rule_into))  # fmt: skip
 def linear(
     g: Any, out: Any, x: Any, w: Any, b: Any = None, *, needs_input_grad: tuple[bool, ...]

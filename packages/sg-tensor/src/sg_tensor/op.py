@@ -98,14 +98,16 @@ def op(
     entry: Callable[..., Any] | None = None,
     *,
     needs_input_grad: bool = False,
+    grad_reads: tuple[tuple[int, ...], ...] | None = None,
     into: Into | None = None,
     **facts: Any,
 ) -> Callable[[Rule], Op]:
     """Declare an operator: its forward and facts here, its gradient rule below.
 
     ``needs_input_grad=True`` passes the rule a tuple saying which inputs need a
-    gradient, for rules where skipping one saves real work. ``into``: kernels computing
-    the same forward and rule into given arrays, which a captured step
+    gradient, for rules where skipping one saves real work; ``grad_reads``: with it, for
+    each input the inputs its gradient reads (see :class:`sg_scalar.graph.Op`). ``into``:
+    kernels computing the same forward and rule into given arrays, which a captured step
     (:func:`sg_tensor.capture`) allocates once (see :mod:`sg_tensor.kernels`). ``entry``
     and the facts are the arguments of :func:`composite`.
     """
@@ -117,7 +119,8 @@ def op(
         previous = OPS.get(name)
         if previous is not None:
             INTO.pop(previous, None)
-        OPS[name] = Op(name, forward, rule, needs_input_grad=needs_input_grad)
+        OPS[name] = Op(name, forward, rule, needs_input_grad=needs_input_grad,
+                       grad_reads=grad_reads)  # fmt: skip
         if into is not None:
             INTO[OPS[name]] = into
         composite(name, signature, entry, _op=OPS[name], **facts)

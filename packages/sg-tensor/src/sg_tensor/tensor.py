@@ -10,7 +10,6 @@ installs their methods (``x.exp()``, ``x + y``, ``x.sum(axis)``...) on ``Tensor`
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -28,10 +27,6 @@ _grad_mode = graph._grad_mode
 _inplace = graph._InPlace  # the in-place counter a node records when it is computed
 _new = object.__new__
 _ndarray = np.ndarray
-
-
-_references = getattr(sys, "getrefcount", lambda _: 1 << 30)  # without counts: note all
-_ONLY_THIS_TENSOR = 3  # the tensor's slot, the setter's local, getrefcount's argument
 
 
 def _before_pass(order: list[Any]) -> None:
@@ -146,10 +141,7 @@ class Tensor:
     def _modified(self, count: int) -> None:  # graph.record_modification: a write
         self._modified_at = count
         data = self.data
-        # Memory no other array shares (no view of it exists: a view references its
-        # base) is seen through this tensor alone, whose _modified_at says it all.
-        if data.base is not None or _references(data) > _ONLY_THIS_TENSOR:
-            versions.note_write(data, count)
+        versions.note_write(data, count)
 
     @property
     def is_leaf(self) -> bool:

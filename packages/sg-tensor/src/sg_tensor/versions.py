@@ -11,6 +11,7 @@ a graph whose rules would read memory written after they were recorded.
 
 from __future__ import annotations
 
+import sys
 import weakref
 from typing import Any
 
@@ -33,7 +34,15 @@ def _base(array: np.ndarray) -> np.ndarray:
 
 
 def note_write(array: np.ndarray, count: int) -> None:
-    """``array``'s memory was written in place when the counter was ``count``."""
+    """``array``'s memory was written in place when the counter was ``count``.
+
+    Called by a tensor's ``_modified`` setter with its own ``.data``. Memory that no
+    other array shares (no view of it exists: a view references its base, which the
+    reference count shows) is seen through that tensor alone, whose own counter says
+    it all: nothing to note (an optimizer's step writes every parameter, every step).
+    """
+    if array.base is None and _held(array) <= _only_the_tensor():
+        return
     base = _base(array)
     key = id(base)
     entry = _WRITES.get(key)
@@ -59,3 +68,45 @@ def written(*tensors: Any) -> None:
     ``nn.init`` functions and ``load_state_dict`` write in place and so move each
     tensor's version counter."""
     record_modification(*tensors)
+
+
+# -- what a reference count says when only the tensor holds its array --------------------
+_ONLY_THE_TENSOR: int | None = None
+
+
+def _held(array: Any) -> int:
+    return sys.getrefcount(array) if _COUNTS else 1 << 30  # without counts: always noted
+
+
+_COUNTS = hasattr(sys, "getrefcount")
+
+
+def _only_the_tensor() -> int:
+    """The count :func:`note_write` sees for an array only its tensor holds, measured once
+    through calls of the same shape (the interpreter's version decides how many
+    references a call holds). Not measured under a Python-level tracer or profiler,
+    which may add references (every write is noted meanwhile): measured so, the count
+    could be too high and a shared array would pass for one only its tensor holds."""
+    global _ONLY_THE_TENSOR
+    if _ONLY_THE_TENSOR is None:
+        if sys.gettrace() is not None or sys.getprofile() is not None:
+            return 0
+        holder = _Holder()
+        holder.data = np.empty(1)
+        _ONLY_THE_TENSOR = _as_the_setter(holder)
+    return _ONLY_THE_TENSOR
+
+
+class _Holder:
+    __slots__ = ("data",)
+    data: np.ndarray
+
+
+def _as_the_setter(tensor: Any) -> int:
+    """A tensor's ``_modified`` setter: its data in a local, passed to note_write."""
+    data = tensor.data
+    return _as_note_write(data, 0)
+
+
+def _as_note_write(array: Any, count: int) -> int:
+    return _held(array)

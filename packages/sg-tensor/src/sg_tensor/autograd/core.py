@@ -124,7 +124,6 @@ def grad(
                 f"grad(): inputs[{j}] does not require grad; create it with requires_grad=True"
             )
     seeds = [_seed(out, g, i, create_graph) for i, (out, g) in enumerate(zip(outs, given))]
-    graph.refuse_modified(*outs)  # nothing a rule reads was modified in place since
     with np.errstate(all="ignore"):  # IEEE results (inf, nan) at domain edges
         raw = graph.grad(
             list(outs), list(ins), seeds, retain_graph=retain_graph, create_graph=create_graph
@@ -379,6 +378,8 @@ def backward(
             f"backward(): got {len(grads)} grad_tensors for {len(outs)} tensors; give one each"
         )
     keep = create_graph if retain_graph is None else retain_graph
+    if inputs is None:  # before the first pass: a refused later one would leave it summed
+        graph.refuse_modified(*outs)
     for k, (out, g) in enumerate(zip(outs, grads)):
         last = k == len(outs) - 1  # the graph may be shared: keep it until the last pass
         out.backward(g, retain_graph=keep or not last, create_graph=create_graph, inputs=inputs)
