@@ -153,5 +153,5 @@ def test_a_view_of_a_stepped_parameter_in_a_graph_is_refused(hook: str | None) -
     finally:
         if hook is not None:
             getattr(sys, hook)(None)
-    with pytest.raises(RuntimeError, match="mul: its input 0 .* was modified"):
+    with pytest.raises(RuntimeError, match=r"mul: its input 0 .* was modified"):
         stale.backward()

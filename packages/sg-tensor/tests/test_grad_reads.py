@@ -19,6 +19,12 @@ from sg_tensor import OPS, Tensor
 from sg_tensor.op import call
 
 R = np.random.default_rng(7)
+
+
+def _normalized(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    return st.batch_norm(x, w, b, None, None, True)  # training: the batch's statistics
+
+
 GEOMETRY = {"stride": (1, 1), "padding": ((0, 0), (0, 0)), "dilation": (1, 1), "groups": 1}
 BUILDERS: dict[str, list[tuple[Callable[..., Tensor], tuple[tuple[int, ...], ...]]]] = {
     "mul": [(lambda a, b: a * b, ((3, 4), (3, 4)))],
@@ -28,6 +34,7 @@ BUILDERS: dict[str, list[tuple[Callable[..., Tensor], tuple[tuple[int, ...], ...
     "linear": [(st.linear, ((5, 3), (2, 3), (2,))), (st.linear, ((2, 5, 3), (2, 3), (2,)))],
     "conv2d": [(st.conv2d, ((2, 3, 6, 6), (4, 3, 3, 3), (4,)))],
     "conv_transpose2d": [(st.conv_transpose2d, ((2, 3, 4, 4), (3, 2, 3, 3), (2,)))],
+    "batch_norm": [(_normalized, ((6, 3), (3,), (3,))), (_normalized, ((2, 3, 4, 4), (3,), (3,)))],
     "conv2d_weight": [(lambda x, g: call("conv2d_weight", x, g, kernel=(3, 3), **GEOMETRY),
                        ((2, 3, 6, 6), (2, 4, 4, 4)))],
 }  # fmt: skip

@@ -128,3 +128,60 @@ def test_a_write_through_any_tensor_sharing_the_memory_counts(write: Any) -> Non
     with pytest.raises(RuntimeError, match=r"mul: its input 1 .* was modified"):
         y.backward()
     assert w.grad is None
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        lambda x, i: x[i],  # a getitem's index
+        lambda x, i: st.gather(x, 0, i),
+        lambda x, i: st.index_select(x, 0, i),
+        lambda x, i: st.where(i == 0, x, 0.0)[i],  # a condition computed from it, then it
+    ],
+)
+def test_an_index_a_graph_keeps_written_in_place_makes_backward_raise(use: Any) -> None:
+    # PyTorch saves the index tensor and checks its version, as sg checks its memory
+    x = st.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    i = st.tensor([0, 0, 1])
+    y = use(x, i).sum()
+    _ = i.fill_(2)
+    with pytest.raises(RuntimeError, match="an array it keeps for its gradient"):
+        y.backward()
+    assert x.grad is None
+
+
+def test_a_condition_written_in_place_makes_backward_raise_and_another_tensor_does_not() -> None:
+    x = st.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    c = st.tensor([True, False, True])
+    y = st.where(c, x, 0.0).sum()
+    _ = st.tensor([1, 2]).fill_(0)  # not kept by the graph: nothing to refuse
+    y.backward(retain_graph=True)
+    np.testing.assert_array_equal(x.grad, [1.0, 0.0, 1.0])
+    _ = c.fill_(False)
+    with pytest.raises(RuntimeError, match="where: an array it keeps"):
+        y.backward()
+
+
+def test_backward_of_several_tensors_to_inputs_checks_every_pass_first() -> None:
+    a = st.tensor([1.0, 2.0], requires_grad=True)
+    b = st.tensor([3.0, 4.0], requires_grad=True)
+    first = (a * 2.0).sum()
+    e = b.exp()
+    second = (e * a).sum()
+    with st.no_grad():
+        e.add_(1.0)
+    with pytest.raises(RuntimeError, match="mul: its input 0"):
+        st.autograd.backward([first, second], inputs=[a])
+    assert a.grad is None  # the first pass did not run
+
+
+def test_a_hooked_product_refuses_only_what_its_gradients_read() -> None:
+    a = st.tensor([1.0, 2.0], requires_grad=True)
+    b = st.tensor([3.0, 4.0])  # no gradient: a's gradient reads b, never a
+    y = a * b
+    y.register_hook(lambda g: g)
+    z = y.sum()
+    with st.no_grad():
+        a.add_(1.0)
+    z.backward()
+    np.testing.assert_array_equal(a.grad, [3.0, 4.0])

@@ -37,6 +37,10 @@ A node has
   :func:`refuse_modified`) and let go of the data no rule reads (``Tensor`` swaps a
   large intermediate nobody else holds for a placeholder of its shape and dtype, see
   :mod:`sg_tensor.memory`);
+- ``_ctx_modified``: ``None``, or ``modified(ctx, epoch)``: whether an array a node
+  keeps in its ``ctx`` (a getitem's index, a where's condition) was written in place
+  after the node was computed (``Tensor``: by the memory's last write), checked with
+  its inputs;
 - ``_sum_gradients``: ``None``, or ``sum(previous, g)`` giving two contributions to one
   node's gradient summed, as ``previous + g`` does; it may write the sum into
   ``previous`` when nothing but the pass holds it (``Tensor`` does, saving an array per
@@ -52,7 +56,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from sg_scalar.reads import rule_reads
@@ -72,6 +76,7 @@ __all__ = [
     "no_grad",
     "record_modification",
     "refuse_modified",
+    "refuse_modified_toward",
     "set_grad_enabled",
     "topological_order",
 ]
@@ -102,6 +107,9 @@ class Node(Protocol):
 
     @property
     def _sum_gradients(self) -> Callable[[Any, Any], Any] | None: ...
+
+    @property
+    def _ctx_modified(self) -> Callable[[dict[str, Any], int], bool] | None: ...
 
     def _accumulate_grad(self, g: Any, stored: set[int]) -> None: ...
 
@@ -223,6 +231,47 @@ def _refuse_modified(node: Any, parents: tuple[Any, ...]) -> None:
                 "gradient would be wrong; modify it after backward(), or compute on a "
                 "copy (clone())"
             )
+    kept = node._ctx_modified  # the arrays the rule keeps in its ctx (an index, a mask)
+    if kept is not None and node._ctx and kept(node._ctx, node._epoch):
+        raise RuntimeError(
+            f"{node._op.name}: an array it keeps for its gradient (an index, a condition, "
+            "a mask) was modified by an in-place operation after it was computed, so its "
+            "gradient would be wrong; modify it after backward(), or compute on a copy "
+            "(clone())"
+        )
+
+
+def refuse_modified_toward(outputs: Sequence[Any], inputs: Sequence[Any]) -> None:
+    """:func:`refuse_modified` for the rules a :func:`grad` from ``outputs`` to ``inputs``
+    runs (a caller making several passes checks them all before the first)."""
+    if _InPlace.count:
+        path, ends = _grad_path(topological_order(*outputs), inputs)
+        refuse_modified(order=[n for n in path if n not in ends])
+
+
+def _grad_path(order: list[Any], inputs: Sequence[Any]) -> tuple[list[Any], set[Any]]:
+    """The nodes of ``order`` whose rules a pass to ``inputs`` runs, in order, and the
+    inputs where it ends.
+
+    Only nodes from which some input can be reached need their rule run. A node freed by
+    an earlier pass has forgotten its inputs, so it may lead to one: it counts as on the
+    path, and reaching it raises GraphReleasedError (rather than a gradient that silently
+    misses that path, or an input reported as unused). An input with no other input
+    behind it ends the pass: as in PyTorch, the graph that produced a non-leaf input is
+    neither run nor freed.
+    """
+    wanted = set(inputs)
+    reaches: set[Any] = set()  # nodes known to reach an input
+    on_path: set[Any] = set()  # those, and the nodes that may reach one through a freed node
+    for node in order:
+        parents = node._parents
+        if node in wanted or any(p in reaches for p in parents):
+            reaches.add(node)
+            on_path.add(node)
+        elif node._op is RELEASED or any(p in on_path for p in parents):
+            on_path.add(node)
+    ends = {x for x in inputs if not any(p in reaches for p in x._parents)}
+    return [n for n in order if n in on_path], ends
 
 
 def _read_by_rule(op: Op, parents: tuple[Any, ...]) -> list[bool]:
@@ -670,24 +719,8 @@ def grad(
         retain_graph = create_graph
     order = topological_order(*outputs)
     seeds = [seed(output, s) for output, s in zip(outputs, seeds)]
-    # Only nodes from which some input can be reached need their rule run. A node freed
-    # by an earlier pass has forgotten its inputs, so it may lead to one: it counts as on
-    # the path, and reaching it raises GraphReleasedError (rather than a gradient that
-    # silently misses that path, or an input reported as unused).
-    wanted = set(inputs)
-    reaches: set[Node] = set()  # nodes known to reach an input
-    on_path: set[Node] = set()  # those, and the nodes that may reach one through a freed node
-    for node in order:
-        parents = node._parents
-        if node in wanted or any(p in reaches for p in parents):
-            reaches.add(node)
-            on_path.add(node)
-        elif node._op is RELEASED or any(p in on_path for p in parents):
-            on_path.add(node)
-    # An input with no other input behind it ends the pass: as in PyTorch, the graph that
-    # produced a non-leaf input is neither run nor freed.
-    ends = {x for x in inputs if not any(p in reaches for p in x._parents)}
-    path = [n for n in order if n in on_path]
+    path, ends = _grad_path(order, inputs)
+    on_path = set(path)
     # The rules that run: none of them may read data modified in place since
     refuse_modified(order=[n for n in path if n not in ends])
     captured: dict[Node, Any] = dict.fromkeys(inputs)

@@ -56,6 +56,7 @@ class Value:
     _exact_gradient = None
     _before_pass = None  # never modified in place, floats: nothing to check or release
     _sum_gradients = None  # floats: plain +
+    _ctx_modified = None  # a Value's ctx holds numbers
 
     data: float
     grad: Any

@@ -203,7 +203,7 @@ def _bound(b: Bounds) -> float:
 
 @op("batch_norm", _batch_norm, "batch_norm", _batch_norm_entry, method=None,
     inputs=(REAL, REAL, REAL), cases=BATCH_NORM, torch=Torch(call=_torch_batch_norm),
-    bound=_bound, needs_input_grad=True)  # fmt: skip
+    bound=_bound, needs_input_grad=True, grad_reads=((0, 1), (0,), ()))  # fmt: skip
 def batch_norm(
     g: Any, out: Any, x: Any, w: Any = None, b: Any = None, *, axes: Axes, eps: float,
     needs_input_grad: tuple[bool, ...],

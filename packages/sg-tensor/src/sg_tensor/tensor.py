@@ -69,6 +69,7 @@ class Tensor:
     _exact_gradient = np.ndarray  # an array with the input's shape and dtype needs no fit
     _before_pass = staticmethod(_before_pass)  # checks versions, releases unread arrays
     _sum_gradients = staticmethod(memory.sum_gradients)  # into an array only the pass holds
+    _ctx_modified = staticmethod(versions.ctx_modified)  # an index, a mask written since
     __array_priority__ = 1000  # numpy defers to Tensor's reflected operators
 
     data: np.ndarray

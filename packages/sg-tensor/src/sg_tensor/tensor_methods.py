@@ -159,6 +159,7 @@ class _HookedOp(Op):
             self._vjp,
             needs_input_grad=inner.needs_input_grad,
             twice_differentiable=inner.twice_differentiable,
+            grad_reads=inner.grad_reads,
         )
         self.inner = inner
         self.hooks: list[Hook] = []

@@ -19,7 +19,7 @@ import numpy as np
 
 from sg_scalar.graph import record_modification
 
-__all__ = ["last_write", "note_write", "written"]
+__all__ = ["ctx_modified", "last_write", "note_write", "written"]
 
 # id(base array) -> (a weak reference to it, the counter at its last write); an entry
 # goes when its array is freed.
@@ -59,6 +59,20 @@ def last_write(array: Any) -> int:
     base = _base(array)
     entry = _WRITES.get(id(base))
     return entry[1] if entry is not None and entry[0]() is base else 0
+
+
+def ctx_modified(ctx: dict[str, Any], epoch: int) -> bool:
+    """Whether an array among ``ctx``'s values (an index, a condition, a mask, also in a
+    tuple or list: a getitem's index) was written in place after ``epoch``: a tensor's
+    array an operator keeps, written through the tensor (``i.fill_(2)``)."""
+    if not _WRITES:
+        return False
+    for value in ctx.values():
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        for item in items:
+            if isinstance(item, np.ndarray) and last_write(item) > epoch:
+                return True
+    return False
 
 
 def written(*tensors: Any) -> None:

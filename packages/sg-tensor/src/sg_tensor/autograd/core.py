@@ -378,8 +378,13 @@ def backward(
             f"backward(): got {len(grads)} grad_tensors for {len(outs)} tensors; give one each"
         )
     keep = create_graph if retain_graph is None else retain_graph
-    if inputs is None:  # before the first pass: a refused later one would leave it summed
+    # Every pass checked before the first: a refused later one would leave it summed
+    if inputs is None:
         graph.refuse_modified(*outs)
+    else:
+        wanted = _as_tuple("backward", "inputs", inputs)
+        for out in outs:
+            graph.refuse_modified_toward([out], wanted)
     for k, (out, g) in enumerate(zip(outs, grads)):
         last = k == len(outs) - 1  # the graph may be shared: keep it until the last pass
         out.backward(g, retain_graph=keep or not last, create_graph=create_graph, inputs=inputs)
