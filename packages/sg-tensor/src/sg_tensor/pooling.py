@@ -236,11 +236,14 @@ MAX_POOL = [
     positional(_max_pool_entry, (X,), kernel_size=3, stride=2, ceil_mode=True),
     positional(_max_pool_entry, ((3, 5, 5),), "unbatched, overlapping", kernel_size=2,
                stride=1),
+    positional(_max_pool_entry, ((2, 3, 7, 7),), "overlapping, unpadded", kernel_size=3,
+               stride=2),
     positional(_max_pool_entry, ((2, 3, 7, 9),), "apart, dilated", kernel_size=2,
                stride=(3, 4), dilation=(1, 2)),
 ]  # fmt: skip
-"""Non-overlapping and overlapping windows, padding, dilation, ceil_mode's partial window,
-and windows apart with gaps between them (a stride beyond the dilated kernel)."""
+"""Non-overlapping and overlapping windows (with and without padding), dilation,
+ceil_mode's partial window, and windows apart with gaps between them (a stride beyond the
+dilated kernel)."""
 
 
 @op("max_pool2d", _max_pool2d, "pool", _max_pool_entry, method=None, cases=MAX_POOL,
