@@ -37,6 +37,10 @@ PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 ORACLE_PYTHON = "3.11"  # the local CPU build of torch==2.13.0 exists for 3.11
 TORCH = "torch==2.13.0"
 TEST_TOOLS = ["pytest>=7", "hypothesis>=6"]
+# Packages whose tests run on every core (sg-verify's: 3 minutes on one, once per Python);
+# the others' take seconds (and sg-tensor's and sg-nn's collect their parametrized cases in
+# an order pytest-xdist's workers do not agree on).
+PARALLEL_TESTS = {"sg-verify"}
 
 nox.options.default_venv_backend = "virtualenv"
 nox.options.error_on_missing_interpreters = True
@@ -110,13 +114,14 @@ def typecheck(session: nox.Session) -> None:
 def tests(session: nox.Session, package: str) -> None:
     """One package's tests, in a virtualenv holding only it and its declared dependencies."""
     install_package(session, package)
-    session.install(*TEST_TOOLS)
+    parallel = package in PARALLEL_TESTS
+    session.install(*TEST_TOOLS, *(["pytest-xdist>=3"] if parallel else []))
     session.run("python", "-m", "pip", "list", "--format=freeze", silent=False)
     session.run(
         "pytest",
         str(PACKAGES_DIR / package / "tests"),
-        "-p",
-        "no:cacheprovider",
+        *("-p", "no:cacheprovider"),
+        *(("-n", "auto") if parallel else ()),
         *session.posargs,
     )
 

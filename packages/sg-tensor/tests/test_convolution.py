@@ -229,3 +229,24 @@ def test_batch_norm_arguments_are_checked_before_anything_changes() -> None:
     with pytest.raises(TypeError, match="running_mean must be a floating-point array"):
         st.batch_norm(x, None, None, np.zeros(3, dtype=np.int64), np.ones(3), training=True)
     assert st.batch_norm(x, None, None, np.zeros(3), np.ones(3), eps=0.0).shape == (4, 3)
+
+
+def test_a_window_view_past_its_array_is_refused() -> None:
+    # as_strided checks nothing: a wrong geometry (a changed rule) must raise, never read
+    # or write memory that is not the array's.
+    from sg_tensor.convolution import windows
+
+    x = np.arange(2 * 3 * 5 * 5, dtype=float).reshape(2, 3, 5, 5)
+    flat = ((0, 0), (0, 0))
+    view = windows(x, (2, 2), (2, 2), flat, (1, 1), (2, 2), writeable=True)
+    assert view.shape == (2, 3, 2, 2, 2, 2)
+    assert view[1, 2, 1, 1, 1, 1] == x[1, 2, 3, 3]
+    # three windows of 2, stride 2, reach pixel 5 of 5: out of the array
+    with pytest.raises(
+        ValueError, match=r"3 windows of 2 \(stride 2, dilation 1\) reach past the 5 H"
+    ):
+        windows(x, (2, 2), (2, 2), flat, (1, 1), (3, 2), writeable=True)
+    with pytest.raises(ValueError, match="reach past the 7 W pixels of the padded input"):
+        windows(x, (3, 3), (1, 1), ((1, 1), (1, 1)), (2, 2), (1, 4))
+    # the padding a geometry asks for is there: the same windows fit
+    assert windows(x, (3, 3), (1, 1), ((1, 1), (1, 1)), (2, 2), (3, 3)).shape[-2:] == (3, 3)

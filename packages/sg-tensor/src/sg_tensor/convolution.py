@@ -66,11 +66,21 @@ def windows(
     kernel offset ``(i, j)`` meets in output pixel ``(p, q)``. ``writeable``: a view to
     write ``x`` through, where nothing is padded and no two windows share a pixel."""
     (top, bottom), (left, right) = padding
+    padded_from = x
     if top or left or bottom > 0 or right > 0:
         n, c, h, w = x.shape
         padded = np.full((n, c, h + top + max(bottom, 0), w + left + max(right, 0)), fill, x.dtype)
         padded[:, :, top : top + h, left : left + w] = x
         x = padded
+    # as_strided checks nothing: a view reaching past the array would read (or, writeable,
+    # overwrite) memory that is not the array's. The geometry's callers compute it right;
+    # this makes a wrong one (a changed rule, a source mutant) an error, not corruption.
+    for axis, n, k, s, d, o in zip("HW", x.shape[2:], kernel, stride, dilation, out):
+        if o > 0 and k > 0 and (o - 1) * s + (k - 1) * d >= n:
+            raise ValueError(
+                f"windows: {o} windows of {k} (stride {s}, dilation {d}) reach past the "
+                f"{n} {axis} pixels of the {'padded ' if x is not padded_from else ''}input"
+            )
     sn, sc, sh, sw = x.strides
     shape = x.shape[:2] + tuple(kernel) + tuple(out)
     steps = (sn, sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1])
