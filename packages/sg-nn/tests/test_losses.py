@@ -581,8 +581,11 @@ def test_binary_cross_entropy_matches_formula_and_gradient(reduction: str, weigh
     expected = -(y * np.log(x) + (1 - y) * np.log(1 - x)) * (1.0 if w is None else w)
     loss = nn.binary_cross_entropy(x, y, w, reduction=reduction)
     np.testing.assert_allclose(values(loss), reduce(expected, reduction), rtol=1e-13)
-    xt, yt = leaf(x), leaf(y)
+    # The target's differences need room on both sides: targets of 0 and 1 only for x.
+    xt, yt = leaf(x[1:]), leaf(y[1:])
     check_grads(lambda: nn.binary_cross_entropy(xt, yt, w, reduction=reduction), [xt, yt])
+    x0 = leaf(x)
+    check_grads(lambda: nn.binary_cross_entropy(x0, y, w, reduction=reduction), [x0])
 
 
 def test_binary_cross_entropy_gradient_is_x_minus_y_over_x_one_minus_x() -> None:
@@ -618,6 +621,19 @@ def test_binary_cross_entropy_of_a_sigmoid_is_the_loss_with_logits() -> None:
 def test_binary_cross_entropy_refuses_inputs_outside_0_1(bad: float) -> None:
     with pytest.raises(ValueError, match=r"binary_cross_entropy: input must hold probabilities"):
         nn.binary_cross_entropy(np.array([0.5, bad]), np.array([1.0, 0.0]))
+
+
+@pytest.mark.parametrize(
+    ("bad", "found"),
+    [(-0.1, "values from -0.1 to 1.0"), (1.5, "values from 0.5 to 1.5"),
+     (np.nan, "values from 0.5 to 0.5 and nan")],
+)  # fmt: skip
+def test_binary_cross_entropy_refuses_targets_outside_0_1(bad: float, found: str) -> None:
+    # As PyTorch ("all elements of target should be between 0 and 1"): such a target
+    # gives a loss that is no cross entropy (and can be negative).
+    target = np.array([0.5, bad, 1.0]) if bad < 0 else np.array([0.5, bad])
+    with pytest.raises(ValueError, match=rf"binary_cross_entropy: target must .*got {found}$"):
+        nn.binary_cross_entropy(np.full(target.shape, 0.3), target)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)

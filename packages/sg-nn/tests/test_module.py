@@ -144,6 +144,22 @@ def test_train_and_eval_propagate_to_every_submodule() -> None:
     assert not any(m.training for m in tower.body.modules())
 
 
+def test_train_goes_through_each_childs_own_train() -> None:
+    # As PyTorch: a child overriding train() (a norm kept in eval) keeps its behaviour.
+    class AlwaysEval(nn.BatchNorm1d):
+        def train(self, mode: bool = True) -> nn.Module:
+            return super().train(False)
+
+    model = nn.Sequential(nn.Linear(2, 2, rng=rng()), nn.Sequential(AlwaysEval(2)))
+    assert model.train() is model
+    assert model[0].training
+    assert model[1].training
+    assert not model[1][0].training
+    with pytest.raises(ValueError, match=r"Sequential.train: .*expected to be a bool, got 'eval'"):
+        model.train("eval")  # type: ignore[arg-type]
+    assert model.training
+
+
 def test_eval_turns_dropout_off_inside_a_model() -> None:
     model = nn.Sequential(nn.Linear(4, 4, rng=rng()), nn.Dropout(0.5, rng=rng(1)))
     x = np.ones((3, 4))
@@ -156,7 +172,12 @@ def test_zero_grad_sets_none_or_zeros() -> None:
     model = nn.MLP([3, 4, 2], rng=rng())
     model(np.ones((5, 3))).sum().backward()
     assert all(p.grad is not None and np.any(p.grad != 0) for p in model.parameters())
+    unused = nn.Linear(2, 2, rng=rng())
+    model.extra = unused  # no gradient: zeroing gives it none (as PyTorch)
     model.zero_grad(set_to_none=False)
+    assert unused.weight.grad is None
+    assert unused.bias.grad is None
+    del model.extra
     for p in model.parameters():
         assert isinstance(p.grad, np.ndarray)
         assert p.grad.shape == p.shape

@@ -141,13 +141,51 @@ def test_a_parameter_listed_twice_in_one_group_is_rejected() -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_a_parameter_that_does_not_require_grad_is_rejected(name: str) -> None:
-    frozen = st.tensor([1.0])
-    with pytest.raises(ValueError, match="require grad"):
-        FACTORIES[name]([_param(1.0), frozen])
+def test_a_frozen_parameter_is_kept_and_never_moved(name: str) -> None:
+    # As PyTorch: SGD(model.parameters()) after freezing part of the model works.
+    live, frozen = _param(1.0), st.tensor([1.0])
+    opt = FACTORIES[name]([live, frozen])
+    late = st.tensor([2.0])
+    opt.add_param_group({"params": [late]})
+    for _ in range(3):
+        opt.zero_grad()
+        (live * live * frozen * late).sum().backward()
+        opt.step()
+    assert live.data[0] != 1.0
+    np.testing.assert_array_equal(frozen.data, [1.0])
+    np.testing.assert_array_equal(late.data, [2.0])
+    assert frozen.grad is None
+    assert late.grad is None
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_non_leaf_tensor_is_rejected(name: str) -> None:
+    computed = _param(1.0, 2.0) * 2
+    with pytest.raises(ValueError, match=r"parameter 1.*can't optimize a non-leaf Tensor"):
+        FACTORIES[name]([_param(1.0), computed])
     opt = FACTORIES[name]([_param(1.0)])
-    with pytest.raises(ValueError, match="require grad"):
-        opt.add_param_group({"params": [frozen]})
+    with pytest.raises(
+        ValueError, match=r"non-leaf Tensor \(the result of an operation, shape \(2,\)"
+    ):
+        opt.add_param_group({"params": [computed]})
+    assert len(opt.param_groups) == 1
+    kept = _param(3.0) * 1
+    kept.retain_grad()  # a non-leaf that keeps its gradient may be optimized, as PyTorch
+    FACTORIES[name]([kept])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_zero_grad_to_zeros_leaves_a_parameter_without_gradient_alone(name: str) -> None:
+    # A parameter unused by the loss has no gradient: zeroing must not give it one, or
+    # weight decay and momentum would move it (PyTorch zeroes only existing gradients).
+    used, unused = _param(1.0), _param(3.0)
+    opt = FACTORIES[name]([used, unused])
+    opt.zero_grad(set_to_none=False)
+    (used * used).sum().backward()
+    opt.step()
+    assert unused.grad is None
+    np.testing.assert_array_equal(unused.data, [3.0])
+    assert all(p is not unused for p in opt.state)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -224,8 +262,7 @@ def test_zero_grad_to_zeros_gives_fresh_arrays() -> None:
         assert not np.shares_memory(p.grad, old)
         assert not np.shares_memory(p.grad, p.data)
     np.testing.assert_array_equal(old_a, 2 * np.ones((2, 3)))  # the old array is untouched
-    np.testing.assert_array_equal(c.grad, [0.0])
-    assert not np.shares_memory(a.grad, c.grad)
+    assert c.grad is None  # as PyTorch: only existing gradients are zeroed
     # the zero gradients accumulate normally and a step with them is a no-op for plain SGD
     (a * a).sum().backward()
     np.testing.assert_array_equal(a.grad, 2 * np.ones((2, 3)))

@@ -44,6 +44,31 @@ def test_in_place_on_a_tensor_that_requires_grad_is_refused_outside_no_grad() ->
         y.mul_(3.0)
 
 
+def test_writing_an_operand_that_requires_grad_into_a_plain_tensor_is_refused() -> None:
+    # PyTorch records such a write (b then requires grad); without a graph for it, b
+    # would not depend on a, and a's share of the gradient would be silently lost.
+    a = st.tensor([1.0, 2.0], requires_grad=True)
+    b = st.zeros(2)
+    for name, run in [
+        ("__iadd__", lambda: b.__iadd__(a)),
+        ("add_", lambda: b.add_(a)),
+        ("add_", lambda: b.add_(1.0, alpha=a[0])),
+        ("mul_", lambda: b.mul_(a)),
+        ("copy_", lambda: b.copy_(a)),
+        ("fill_", lambda: b.fill_(a[1])),
+        ("clamp_", lambda: b.clamp_(max=a)),
+        ("__setitem__", lambda: b.__setitem__(0, a[1])),
+    ]:
+        with pytest.raises(RuntimeError, match=rf"{name}: the operand \(shape .*\) requires grad"):
+            run()
+    np.testing.assert_array_equal(b.data, [0.0, 0.0])  # nothing written
+    assert not b.requires_grad
+    b += a.detach()  # detached, or under no_grad: a plain write
+    with st.no_grad():
+        b[0] = a[1]
+    np.testing.assert_array_equal(b.data, [2.0, 2.0])
+
+
 def test_every_in_place_method_on_a_plain_tensor() -> None:
     x = st.tensor([1.0, 2.0, 3.0])
     assert x.add_(st.tensor([1.0, 1.0, 1.0]), alpha=2.0) is x

@@ -65,8 +65,11 @@ def test_grad_fn_names_the_operator_and_is_none_for_a_leaf() -> None:
 def test_retain_grad_keeps_a_non_leaf_gradient() -> None:
     x = st.tensor([1.0, 2.0], requires_grad=True)
     h = x * 3
+    assert not h.retains_grad
     h.retain_grad()
     h.retain_grad()  # twice: one copy kept, not two
+    assert h.retains_grad
+    assert not x.retains_grad  # a leaf keeps its gradient anyway (PyTorch: False too)
     (h * h).sum().backward()
     np.testing.assert_allclose(h.grad, 2 * 3 * np.array([1.0, 2.0]))
     np.testing.assert_allclose(x.grad, 2 * 9 * np.array([1.0, 2.0]))

@@ -259,7 +259,8 @@ def binary_cross_entropy(
     check_reduction("binary_cross_entropy", reduction)
     x, y = st.as_tensor(input), st.as_tensor(target)
     check_same_shape("binary_cross_entropy", x, y)
-    check_values(_probabilities, x.data)
+    check_values(_probabilities, x.data, "input")
+    check_values(_probabilities, y.data, "target")
     w = _elementwise_weight("binary_cross_entropy", "weight", weight, x)
     edge = computed(_at_the_edges, x.data)
     # Inside: the formula itself, on inputs moved away from the edges (there the other
@@ -273,12 +274,17 @@ def binary_cross_entropy(
     return reduce(loss, reduction, "binary_cross_entropy")
 
 
-def _probabilities(x: np.ndarray) -> None:
-    """Refuse an input outside ``[0, 1]`` (logits given by mistake)."""
+def _probabilities(x: np.ndarray, name: str) -> None:
+    """Refuse an input (logits given by mistake) or a target outside ``[0, 1]``, as
+    PyTorch (a nan is outside)."""
     if x.size and not (np.all(x >= 0) and np.all(x <= 1)):
+        numbers = x[x == x]  # without nan
+        found = f"values from {numbers.min()} to {numbers.max()}" if numbers.size else "nan"
+        if 0 < numbers.size < x.size:
+            found += " and nan"
+        hint = " (binary_cross_entropy_with_logits takes logits)" if name == "input" else ""
         raise ValueError(
-            "binary_cross_entropy: input must hold probabilities in [0, 1], got values from "
-            f"{x.min()} to {x.max()} (binary_cross_entropy_with_logits takes logits)"
+            f"binary_cross_entropy: {name} must hold probabilities in [0, 1], got {found}{hint}"
         )
 
 

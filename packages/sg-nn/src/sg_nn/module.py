@@ -342,9 +342,16 @@ class Module:
 
     # -- modes and gradients -------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
-        """Set training mode (dropout active) on this module and all below it."""
-        for module in self.modules():
-            object.__setattr__(module, "training", bool(mode))
+        """Set training mode (dropout active) on this module and, through each child's
+        own ``train`` (which a subclass may override), on all below it."""
+        if not isinstance(mode, (bool, np.bool_)):
+            raise ValueError(
+                f"{type(self).__name__}.train: training mode is expected to be a bool, got "
+                f"{mode!r}"
+            )
+        object.__setattr__(self, "training", bool(mode))
+        for module in self.children():
+            module.train(mode)
         return self
 
     def eval(self) -> Module:
@@ -373,9 +380,11 @@ class Module:
 
     @replayed
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Clear every parameter's gradient (to ``None``, or to zeros)."""
+        """Clear every parameter's gradient (to ``None``, or to zeros: only those that
+        exist, as PyTorch)."""
         for param in self.parameters():
-            param.grad = None if set_to_none else np.zeros_like(param.data)
+            if param.grad is not None:
+                param.grad = None if set_to_none else np.zeros_like(param.data)
 
     def num_parameters(self) -> int:
         """The total number of trainable scalars."""

@@ -95,8 +95,14 @@ class Optimizer(ABC):
                     f"{where(f'parameter {i}')}: parameters must be Tensors, got "
                     f"{type(p).__name__}"
                 )
-            if not p.requires_grad:
-                raise ValueError(f"{where(f'parameter {i}')}: a parameter does not require grad")
+            # A frozen parameter (requires_grad False) is kept, as in PyTorch: it has no
+            # gradient, so step() skips it (SGD(model.parameters()) after freezing a part).
+            if not (p.is_leaf or p.retains_grad):
+                raise ValueError(
+                    f"{where(f'parameter {i}')}: can't optimize a non-leaf Tensor (the result "
+                    f"of an operation, shape {p.shape}): optimize the leaves it is computed "
+                    "from, or a detach()ed copy"
+                )
             if id(p) in seen:
                 raise ValueError(
                     f"{where(f'parameter {i}')}: a parameter appears in two groups (or twice)"
@@ -110,10 +116,12 @@ class Optimizer(ABC):
 
     @replayed
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Clear the gradients: to ``None`` (the default, as PyTorch), or to zeros."""
+        """Clear the gradients: to ``None`` (the default, as PyTorch), or to zeros (only
+        those that exist: a parameter without a gradient keeps none, so step() skips it)."""
         for group in self.param_groups:
             for p in group["params"]:
-                p.grad = None if set_to_none else np.zeros_like(p.data)
+                if p.grad is not None:
+                    p.grad = None if set_to_none else np.zeros_like(p.data)
 
     @abstractmethod
     def step(self) -> None:

@@ -6,7 +6,8 @@ allowed where no gradient can go wrong:
 
 - inside ``no_grad()`` (``with no_grad(): w -= lr * w.grad``), or on a tensor that does
   not require grad;
-- not on a tensor that requires grad while the graph is being recorded: PyTorch would
+- not on a tensor that requires grad while the graph is being recorded, nor writing an
+  operand that requires grad into a tensor (``b += a``, ``b[0] = a``): PyTorch would
   record the operation; sg refuses it with an error naming the operation, never a
   silently wrong gradient;
 - and a tensor modified after a graph used it makes that graph's ``backward()`` raise
@@ -31,15 +32,27 @@ from sg_tensor.tensor import Tensor
 __all__ = ["METHODS", "install"]
 
 
-def _writable(x: Tensor, name: str) -> None:
-    """Refuse an in-place operation that would make a gradient wrong."""
-    if x.requires_grad and is_grad_enabled():
+def _writable(x: Tensor, name: str, *operands: Any) -> None:
+    """Refuse an in-place operation that would make a gradient wrong: on a tensor that
+    requires grad, or writing an operand that requires grad (the tensor would not depend
+    on it: its share of the gradient would be lost)."""
+    if not is_grad_enabled():
+        return
+    if x.requires_grad:
         what = "a leaf" if x._op is None else "the result of an operation"
         raise RuntimeError(
             f"{name}: in-place operation on a tensor that requires grad ({what}, shape "
             f"{x.shape}): its gradient would be wrong. Inside `with no_grad():` it is "
             "allowed (an optimizer's update); otherwise use the out-of-place form"
         )
+    for operand in operands:
+        if isinstance(operand, Tensor) and operand.requires_grad:
+            raise RuntimeError(
+                f"{name}: the operand (shape {operand.shape}) requires grad, and an in-place "
+                f"operation records no graph: the tensor written (shape {x.shape}) would not "
+                "depend on it, and its gradient would be lost. Use the out-of-place form "
+                "(b = b + a, torch.where, cat...), or detach() the operand"
+            )
 
 
 def _value(other: Any) -> Any:
@@ -83,7 +96,7 @@ def _scaled(name: str, ufunc: np.ufunc) -> Callable[..., Tensor]:
     """``add_``/``sub_``: ``x = x op alpha * other``, PyTorch's ``alpha``."""
 
     def method(self: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
-        _writable(self, name)
+        _writable(self, name, other, alpha)
         value = _value(other)
         if alpha != 1:
             value = np.multiply(value, alpha)
@@ -96,7 +109,7 @@ def _scaled(name: str, ufunc: np.ufunc) -> Callable[..., Tensor]:
 
 def _plain(name: str, ufunc: np.ufunc) -> Callable[[Tensor, Any], Tensor]:
     def method(self: Tensor, other: Any) -> Tensor:
-        _writable(self, name)
+        _writable(self, name, other)
         return _write(self, name, _combine(self, name, ufunc, _value(other)))
 
     method.__name__ = name
@@ -112,19 +125,19 @@ def zero_(self: Tensor) -> Tensor:
 
 def fill_(self: Tensor, value: Any) -> Tensor:
     """In place: every element ``value``."""
-    _writable(self, "fill_")
+    _writable(self, "fill_", value)
     return _write(self, "fill_", _value(value))
 
 
 def copy_(self: Tensor, src: Any) -> Tensor:
     """In place: the values of ``src`` (broadcast to this tensor's shape)."""
-    _writable(self, "copy_")
+    _writable(self, "copy_", src)
     return _write(self, "copy_", np.asarray(_value(src)).astype(self.dtype, copy=False))
 
 
 def clamp_(self: Tensor, min: Any = None, max: Any = None) -> Tensor:
     """In place: ``clamp(min, max)`` (with ``min > max`` every element becomes ``max``)."""
-    _writable(self, "clamp_")
+    _writable(self, "clamp_", min, max)
     if min is None and max is None:
         raise ValueError("clamp_: give at least one of min and max")
     result = self.data
@@ -138,7 +151,7 @@ def clamp_(self: Tensor, min: Any = None, max: Any = None) -> Tensor:
 def setitem(self: Tensor, index: Any, value: Any) -> None:
     """``x[index] = value``: in place, as the other in-place operations."""
     refuse("an in-place operation (__setitem__)")
-    _writable(self, "__setitem__")
+    _writable(self, "__setitem__", value)
     try:
         self.data[normalize_index(index, self.shape)] = _value(value)
     except (ValueError, TypeError) as error:

@@ -150,6 +150,11 @@ class Tensor:
         return self._op is None
 
     @property
+    def retains_grad(self) -> bool:
+        """Whether this non-leaf tensor keeps its gradient (``retain_grad()`` was called)."""
+        return bool(getattr(self._op, "_sg_retains", False))
+
+    @property
     def grad(self) -> Any:
         """The gradient a backward pass stored (a leaf's, or a tensor's that
         ``retain_grad()``), or ``None``."""
