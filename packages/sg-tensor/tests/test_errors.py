@@ -139,7 +139,7 @@ def test_a_ragged_list_operand_is_a_type_error_naming_the_operator() -> None:
         (lambda: T23.reshape(-1, -1), ValueError, r"reshape: invalid shape \(-1, -1\)"),
         (lambda: T23.reshape(2.0, 3), TypeError, r"reshape: shape must be ints"),
         (lambda: T23.reshape("6"), TypeError, r"reshape: shape must be ints"),
-        (lambda: T23.permute(1.0, 0), TypeError, r"permute: axes must be ints"),
+        (lambda: T23.permute(1.0, 0), TypeError, r"permute: dims must be ints"),
         (lambda: T23.expand(-1, 2, 3), ValueError, r"expand: invalid sizes \(-1, 2, 3\)"),
         (lambda: T23.expand(3), ValueError, r"expand: cannot broadcast .*\(2, 3\) to \(3,\)"),
         (lambda: T23.broadcast_to((-1, 3)), ValueError, r"broadcast_to: invalid shape"),

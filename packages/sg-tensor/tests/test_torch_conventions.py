@@ -231,3 +231,66 @@ def test_remainder_gradients_are_one_and_minus_the_floor() -> None:
     # -floor(x / y) * g: floor(0.75) = 0, floor(-1.25) = -2, floor(-2.33) = -3
     np.testing.assert_array_equal(y.grad, [-0.0, 6.0, 9.0])
     assert np.signbit(y.grad[0])  # -(0 * 3), as PyTorch's -floor(a / b) * g
+
+
+def test_full_takes_its_dtype_from_the_fill_value() -> None:
+    assert st.full((2,), 3).dtype == np.int64
+    assert st.full((2,), True).dtype == np.bool_
+    assert st.full((2,), 1.5).dtype == st.get_default_dtype()
+    assert st.full((2,), 3, dtype=np.float32).dtype == np.float32
+    np.testing.assert_array_equal(st.full((2, 1), 7).data, [[7], [7]])
+
+
+def test_var_and_std_take_unbiased_as_their_first_argument() -> None:
+    x = st.tensor([1.0, 2.0, 4.0])
+    assert x.var(True).item() == pytest.approx(np.var(x.data, ddof=1), rel=1e-15)
+    assert x.var(False).item() == pytest.approx(np.var(x.data), rel=1e-15)
+    assert x.std(False).item() == pytest.approx(np.std(x.data), rel=1e-15)
+    assert x.var(0).item() == pytest.approx(np.var(x.data, ddof=1), rel=1e-15)  # a dim
+
+
+def test_permute_needs_the_order_of_the_dims() -> None:
+    x = st.zeros(2, 3, 4)
+    with pytest.raises(
+        TypeError, match=r"permute: give the order of the dims \(the tensor has 3\)"
+    ):
+        x.permute()
+    assert x.permute(2, 0, 1).shape == (4, 2, 3)
+    assert x.permute(dims=(2, 0, 1)).shape == (4, 2, 3)
+
+
+def test_view_shares_memory_or_refuses() -> None:
+    x = st.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    v = x.view(3, 2)
+    assert np.shares_memory(v.data, x.data)
+    assert x.view(-1).shape == (6,)
+    assert x.view((6,)).shape == (6,)
+    (x.view(6) * st.arange(6.0)).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.arange(6.0).reshape(2, 3))
+    # a transposed tensor's elements are not in order: PyTorch's view refuses, reshape copies
+    with pytest.raises(RuntimeError, match=r"view: a tensor of shape \(3, 2\) .*use \.reshape"):
+        x.t().view(-1)
+    assert x.t().reshape(-1).shape == (6,)
+    assert x.t().view(3, 2).shape == (3, 2)  # the same layout: a view
+    with pytest.raises(TypeError, match="view: reinterpreting the elements as another dtype"):
+        x.view(np.int64)
+
+
+def test_arange_refuses_bounds_the_step_cannot_join() -> None:
+    np.testing.assert_array_equal(st.arange(5, 0, -2).data, [5, 3, 1])
+    assert st.arange(2, 2).shape == (0,)  # equal bounds: empty, as PyTorch
+    for args in [(1, 0), (0, 5, -1), (-3,)]:
+        with pytest.raises(ValueError, match="arange: the bounds are inconsistent with the step"):
+            st.arange(*args)
+    with pytest.raises(ValueError, match="arange: step must be nonzero"):
+        st.arange(0, 5, 0)
+
+
+def test_a_uint8_tensor_index_is_refused_as_ambiguous() -> None:
+    # PyTorch takes it as a mask (deprecated), numpy as positions: neither silently.
+    x = st.tensor(np.arange(12.0).reshape(3, 4))
+    index = st.tensor(np.array([1, 0, 1], dtype=np.uint8))
+    with pytest.raises(IndexError, match=r"uint8 tensor index \(shape \(3,\)\) is ambiguous"):
+        x[index]
+    assert x[index.bool()].shape == (2, 4)
+    assert x[index.long()].shape == (3, 4)

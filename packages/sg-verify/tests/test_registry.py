@@ -20,7 +20,7 @@ TENSOR_NON_OPERATORS = {
     "backward", "data", "detach", "dtype", "grad", "is_leaf", "item", "ndim", "numpy", "op",
     "requires_grad", "requires_grad_", "shape", "size", "zero_grad",
     "dim", "grad_fn", "new_full", "new_ones", "new_tensor", "new_zeros", "numel",
-    "register_hook", "retain_grad", "tolist", "argmax", "argmin", "argsort",
+    "register_hook", "retain_grad", "retains_grad", "tolist", "argmax", "argmin", "argsort",
     "long", "int", "bool", "half", "all", "any", "isnan", "isinf", "isfinite", "logical_and",
     "logical_or", "logical_xor", "logical_not", "__and__", "__or__", "__xor__", "__rand__",
     "__ror__", "__rxor__",

@@ -100,7 +100,16 @@ def normalize_index(index: Any, shape: tuple[int, ...]) -> tuple[Any, ...]:
     true elements (numpy's own definition), so one gradient rule covers both. A mask must
     have the shape of the dimensions it indexes, as in PyTorch and numpy.
     """
-    items = [_as_index(item) for item in (index if isinstance(index, tuple) else (index,))]
+    given = index if isinstance(index, tuple) else (index,)
+    for item in given:
+        if hasattr(item, "_op") and item.data.dtype == np.uint8:
+            # PyTorch takes a uint8 tensor as a mask (deprecated), numpy as positions
+            raise IndexError(
+                f"getitem: a uint8 tensor index (shape {item.data.shape}) is ambiguous: a mask "
+                f"in PyTorch, positions in numpy (tensor shape {shape}); use .bool() for a "
+                "mask or .long() for positions"
+            )
+    items = [_as_index(item) for item in given]
     # the dimensions each item indexes: an Ellipsis stands for those the others leave
     spans = [0 if item is None or item is Ellipsis else _span(item) for item in items]
     dim = 0

@@ -56,10 +56,22 @@ def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return Tensor(values, requires_grad=requires_grad)
 
 
-def full(shape: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """A tensor filled with ``fill_value``."""
-    values = np.full(_shape_arg((shape,), "full"), fill_value, dtype=_floating(dtype))
+def full(shape: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor filled with ``fill_value``; without ``dtype``, of the fill value's kind, as
+    PyTorch: a bool gives bool, an int int64, a float the default dtype."""
+    if dtype is None:
+        dtype = _kind_of(fill_value)
+    values = np.full(_shape_arg((shape,), "full"), fill_value, dtype=dtype)
     return Tensor(values, requires_grad=requires_grad)
+
+
+def _kind_of(value: Any) -> Any:
+    """The dtype PyTorch infers for a Python (or numpy) number."""
+    if isinstance(value, (bool, np.bool_)):
+        return np.bool_
+    if isinstance(value, (int, np.integer)):
+        return np.int64
+    return get_default_dtype()
 
 
 def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -75,7 +87,16 @@ def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 
 def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None) -> Tensor:
-    """Evenly spaced values in ``[start, stop)``, as ``np.arange``."""
+    """Evenly spaced values in ``[start, stop)``, as ``np.arange``; bounds on the wrong
+    side of each other for the step's sign are an error, as in PyTorch."""
+    begin, end = (0, start) if stop is None else (start, stop)
+    if step == 0:
+        raise ValueError(f"arange: step must be nonzero (start {begin}, end {end})")
+    if (end - begin) * step < 0:
+        raise ValueError(
+            f"arange: the bounds are inconsistent with the step's sign: start {begin}, end "
+            f"{end}, step {step} (no value lies between them)"
+        )
     values = (
         np.arange(start, step=step, dtype=dtype)
         if stop is None

@@ -47,6 +47,8 @@ def _variance_entry(name: str) -> Any:
         correction: Any = None,
         ddof: Any = None,
     ) -> Any:
+        if isinstance(dim, (bool, np.bool_)) and unbiased is None:  # PyTorch's var(unbiased)
+            dim, unbiased = None, dim
         if correction is not None and ddof is not None:
             raise TypeError(f"{name}(): give correction= or ddof=, not both")
         given = correction if correction is not None else ddof

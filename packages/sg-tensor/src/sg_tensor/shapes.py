@@ -54,8 +54,25 @@ def _reshape(x: Tensor, *sizes: Any, shape: Any = None) -> Tensor:
 RESHAPES = [Case({"shape": s}, X234) for s in ((4, 6), (-1,), (6, 1, 4))]
 
 
+def _view(x: Tensor, *sizes: Any, shape: Any = None) -> Tensor:
+    """:func:`reshape` where the result can share the tensor's memory, as PyTorch's
+    ``view``: a tensor whose layout needs a copy (a transposed one) is an error."""
+    if len(sizes) == 1 and isinstance(sizes[0], (type, np.dtype, str)):
+        raise TypeError(
+            f"view: reinterpreting the elements as another dtype ({sizes[0]!r}) is not "
+            "supported; .to(dtype) converts them (a copy)"
+        )
+    out = _reshape(x, *sizes, shape=shape)
+    if x.size > 1 and not np.may_share_memory(out.data, x.data):
+        raise RuntimeError(
+            f"view: a tensor of shape {x.shape} and strides {x.data.strides} cannot be viewed "
+            f"as shape {out.shape} without a copy; use .reshape(...) instead"
+        )
+    return out
+
+
 @op("reshape", lambda x, *, shape: np.reshape(x, shape), "reshape", _reshape,
-    method=("reshape", "view"), numpy=np.reshape, cases=RESHAPES,
+    method="reshape", numpy=np.reshape, cases=RESHAPES,
     torch=Torch(call=lambda torch, x, shape: x.reshape(shape)), analytic=True)  # fmt: skip
 def reshape(g: Any, out: Any, x: Any, *, shape: tuple[int, ...]) -> Grads:
     """Reshaping moves no element: the gradient takes the input's shape back."""
@@ -328,9 +345,18 @@ def pad(
 # ---------------------------------------------------------------------------------------
 # Composites: no rule of their own
 # ---------------------------------------------------------------------------------------
-def _permute(x: Tensor, *order: Any, axes: Any = None) -> Tensor:
-    """Permute the axes: ``x.permute(2, 0, 1)`` (PyTorch's name; ``dims=`` too)."""
-    return _permuted(x, ints_arg(order if axes is None else (axes,), "permute", "axes"))
+def _permute(x: Tensor, *order: Any, dims: Any = None, axes: Any = None) -> Tensor:
+    """Permute the axes: ``x.permute(2, 0, 1)``, ``x.permute((2, 0, 1))`` or
+    ``x.permute(dims=(2, 0, 1))`` (PyTorch's; ``axes=`` is numpy's name)."""
+    given = [o for o in (order or None, dims, axes) if o is not None]
+    if len(given) != 1:  # numpy's transpose() reverses them; PyTorch's needs them
+        raise TypeError(
+            f"permute: give the order of the dims once (the tensor has {x.ndim})"
+            if given
+            else f"permute: give the order of the dims (the tensor has {x.ndim})"
+        )
+    order = given[0] if given[0] is order else (given[0],)
+    return _permuted(x, ints_arg(order, "permute", "dims"))
 
 
 def _swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
@@ -482,6 +508,9 @@ def _chunk(x: Any, chunks: int, dim: int = 0) -> list[Tensor]:
     return _split(t, max(1, -(-n // int(chunks))), a)
 
 
+composite("view", "reshape", _view, function=None, uses=("reshape",),
+          torch=Torch(call=lambda torch, x, shape: x.view(shape)),
+          cases=[Case({"shape": (4, 6)}, X234), Case({"shape": (-1,)}, X234)])  # fmt: skip
 composite("permute", "permute", _permute, uses=("transpose",), torch=Torch(call=_torch_transpose),
           cases=[Case({"axes": (1, 2, 0)}, X234)])  # fmt: skip
 composite("swapaxes", "swapaxes", _swapaxes, numpy=np.swapaxes, uses=("transpose",),
