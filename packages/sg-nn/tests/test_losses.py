@@ -24,7 +24,7 @@ from nn_helpers import (
 )
 
 import sg_nn as nn
-from sg_tensor import Tensor
+from sg_tensor import Tensor, no_grad
 
 REDUCTIONS = ["mean", "sum", "none"]
 R = np.random.default_rng(2024)
@@ -880,6 +880,11 @@ def test_soft_margin_loss_is_the_logistic_loss(reduction: str) -> None:
     check_grads(lambda: nn.soft_margin_loss(xt, y, reduction), [xt])
     # finite where log1p(exp(800)) overflows
     assert nn.soft_margin_loss(np.array([-800.0]), np.array([1.0])).item() == 800.0
+    # labels get no gradient, as in PyTorch: a target that requires one is refused
+    with pytest.raises(RuntimeError, match=r"soft_margin_loss: the target \(shape \(3,\)\)"):
+        nn.soft_margin_loss(leaf(x[0]), leaf(y[0]))
+    with no_grad():
+        nn.soft_margin_loss(leaf(x[0]), leaf(y[0]))
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)

@@ -139,6 +139,25 @@ def test_the_initial_accumulator_value_of_each_group_starts_its_sums() -> None:
     np.testing.assert_allclose(b.data, [1.0 - 1 / (2 + 1e-10), 1.0], rtol=1e-15)
 
 
+def test_every_parameter_has_its_state_from_the_start_as_pytorch() -> None:
+    # PyTorch's Adagrad makes each parameter's state in its constructor: a checkpoint
+    # holds it before any step, and a later change of the group's initial value is moot.
+    a = st.tensor([1.0, 1.0], requires_grad=True)
+    b = st.tensor([2.0], requires_grad=True)
+    opt = Adagrad([a], lr=0.1, initial_accumulator_value=0.5)
+    opt.add_param_group({"params": [b], "initial_accumulator_value": 0.25})
+    state = opt.state_dict()["state"]
+    assert sorted(state) == ["0", "1"]
+    assert state["0"]["step"] == 0
+    np.testing.assert_array_equal(state["0"]["sum"], [0.5, 0.5])
+    np.testing.assert_array_equal(state["1"]["sum"], [0.25])
+    opt.param_groups[0]["initial_accumulator_value"] = 2.0  # too late: the sum exists
+    a.grad = np.array([1.0, 0.0])
+    opt.step()
+    np.testing.assert_array_equal(opt.state[a]["sum"], [1.5, 0.5])
+    assert opt.state[b]["step"] == 0  # no gradient: not stepped, its state kept
+
+
 def test_a_parameter_without_a_gradient_keeps_its_count() -> None:
     a = st.tensor([1.0], requires_grad=True)
     b = st.tensor([1.0], requires_grad=True)

@@ -233,3 +233,17 @@ def test_astype_to_an_integer_dtype_leaves_the_graph_as_in_pytorch() -> None:
     assert rounded.dtype == np.int64
     assert not rounded.requires_grad
     np.testing.assert_array_equal(rounded.data, [1, -2])
+
+
+@pytest.mark.parametrize(
+    ("compare", "name"),
+    [(lambda a, b: a < b, "less"), (lambda a, b: a == b, "equal"), (lambda a, b: a >= b,
+     "greater_equal")],
+)  # fmt: skip
+def test_a_comparison_of_shapes_that_do_not_broadcast_names_itself(
+    compare: Any, name: str
+) -> None:
+    with pytest.raises(
+        ValueError, match=rf"{name}: shapes \(2, 2\) and \(3,\) cannot be broadcast"
+    ):
+        compare(st.zeros(2, 2), st.zeros(3))

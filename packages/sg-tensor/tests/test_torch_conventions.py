@@ -271,6 +271,10 @@ def test_view_shares_memory_or_refuses() -> None:
     with pytest.raises(RuntimeError, match=r"view: a tensor of shape \(3, 2\) .*use \.reshape"):
         x.t().view(-1)
     assert x.t().reshape(-1).shape == (6,)
+    assert not x.t().is_contiguous()
+    assert x.contiguous() is x  # already in row order: itself, as PyTorch
+    flat = x.t().contiguous().view(-1)  # PyTorch's idiom: a row-major copy, then a view
+    np.testing.assert_array_equal(flat.data, x.data.T.reshape(-1))
     assert x.t().view(3, 2).shape == (3, 2)  # the same layout: a view
     with pytest.raises(TypeError, match="view: reinterpreting the elements as another dtype"):
         x.view(np.int64)

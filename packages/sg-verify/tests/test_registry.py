@@ -24,7 +24,7 @@ TENSOR_NON_OPERATORS = {
     "long", "int", "bool", "half", "all", "any", "isnan", "isinf", "isfinite", "logical_and",
     "logical_or", "logical_xor", "logical_not", "__and__", "__or__", "__xor__", "__rand__",
     "__ror__", "__rxor__",
-    "__invert__", "allclose", "equal", "contiguous", "detach_",
+    "__invert__", "allclose", "equal", "contiguous", "is_contiguous", "detach_",
     # % is remainder's spelling (checked by name); // has no derivative (as PyTorch)
     "__mod__", "__rmod__", "__floordiv__", "__rfloordiv__", "floor_divide",
     "__array__", "__array_function__", "__array_ufunc__", "__array_priority__", "__bool__",

@@ -130,6 +130,11 @@ def soft_margin_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor
     """
     x, y = st.as_tensor(input), st.as_tensor(target)
     check_same_shape("soft_margin_loss", x, y)
+    if y.requires_grad and st.is_grad_enabled():  # labels: PyTorch has no gradient for them
+        raise RuntimeError(
+            f"soft_margin_loss: the target (shape {y.shape}) requires grad, but the loss is "
+            "not differentiable with respect to its labels (as in PyTorch); detach() it"
+        )
     z = -(y * x)
     loss = st.stack([st.zeros_like(z), z], axis=0).logsumexp(axis=0)
     return reduce(loss, reduction, "soft_margin_loss")

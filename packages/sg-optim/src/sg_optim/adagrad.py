@@ -58,6 +58,18 @@ class Adagrad(Optimizer):
         }
         super().__init__(params, defaults)
 
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        """Add a group (see :meth:`Optimizer.add_param_group`); as PyTorch, each of its
+        parameters gets its state now: step 0 and the sum at ``initial_accumulator_value``
+        (so the checkpoint holds it, and a later change of that value does not apply)."""
+        super().add_param_group(group)
+        added = self.param_groups[-1]
+        for p in added["params"]:
+            self.state[p] = {
+                "step": 0,
+                "sum": np.full_like(p.data, added["initial_accumulator_value"]),
+            }
+
     def _check_hyperparameters(self, group: dict[str, Any], where: Where) -> None:
         super()._check_hyperparameters(group, where)
         check_non_negative(where, "lr_decay", group["lr_decay"], "lr_decay value")
@@ -78,7 +90,7 @@ class Adagrad(Optimizer):
             weight_decay = group["weight_decay"]
             for p, g in grads:
                 state = self.state.setdefault(p, {})
-                if not state:  # the parameter's first step: the sum starts at the group's value
+                if not state:  # none (a checkpoint without it): the sum starts at the value
                     state["step"] = 0
                     state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
                 state["step"] += 1

@@ -494,7 +494,14 @@ class Tensor:
 
     # -- comparisons: not differentiable, they return boolean tensors ------------------
     def _compare(self, other: Any, ufunc: np.ufunc) -> Tensor:
-        return _leaf(np.asarray(computed(ufunc, self.data, _raw(other))))
+        raw = _raw(other)
+        try:
+            return _leaf(np.asarray(computed(ufunc, self.data, raw)))
+        except ValueError:
+            raise ShapeMismatchError(
+                f"{ufunc.__name__}: shapes {self.shape} and {np.shape(raw)} cannot be "
+                "broadcast together"
+            ) from None
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
         return self._compare(other, np.equal)

@@ -254,8 +254,16 @@ def equal(self: Any, other: Any) -> bool:
 
 
 def contiguous(self: Tensor) -> Tensor:
-    """The tensor itself (sg's arrays need no layout change: PyTorch's ``contiguous``)."""
-    return self
+    """The tensor itself if its elements lie in row-major order, else a row-major copy
+    that gradients flow through (PyTorch's ``contiguous``: ``view`` then works)."""
+    if self.data.flags.c_contiguous:
+        return self
+    return self.reshape(-1).reshape(self.shape)  # the first reshape copies in row order
+
+
+def is_contiguous(self: Tensor) -> bool:
+    """Whether the elements lie in memory in row-major order (PyTorch's ``is_contiguous``)."""
+    return bool(self.data.flags.c_contiguous)
 
 
 def detach_(self: Tensor) -> Tensor:
@@ -294,7 +302,7 @@ def install_more() -> None:
     }  # fmt: skip
     for name, fn in tests.items():
         setattr(Tensor, name, _logical(fn, name))
-    for name in ("allclose", "equal", "contiguous", "detach_"):
+    for name in ("allclose", "equal", "contiguous", "is_contiguous", "detach_"):
         setattr(Tensor, name, globals()[name])
     for name in ("add", "sub"):
         setattr(Tensor, name, _with_alpha(getattr(Tensor, name), name))
