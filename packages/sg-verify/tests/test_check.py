@@ -225,6 +225,76 @@ def test_bad_arguments_are_clear_errors() -> None:
         sg_verify.check(3, X)
 
 
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"probes": [np.array([0.0, 1.0])]}, TypeError, r"probe 0 must be a tuple with a value"),
+        ({"probes": [(1.0, 2.0)]}, ValueError, r"probe 0 has 2 input\(s\); .* checked with 1"),
+        ({"seed": "x"}, TypeError, r"seed must be an int, got 'x'"),
+        ({"params": [1, 2]}, TypeError, r"params must be a dict .*, got list"),
+    ],
+)
+def test_a_mistake_in_the_options_is_a_usage_error_not_a_failed_rule(
+    options: dict[str, Any], error: type, message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        sg_verify.check(lambda x: x * x, np.array([0.5, 1.0]), **options)
+
+
+def test_nothing_to_check_is_refused_not_passed() -> None:
+    # An empty input has no element to check: a pass would be vacuous.
+    with pytest.raises(ValueError, match=r"input 0 is empty \(shape \(0, 3\)\)"):
+        sg_verify.check(lambda x: x * x, np.zeros((0, 3)))
+    # A forward that is not finite at the inputs: no gradient to check there.
+    with pytest.raises(ValueError, match=r"forward gives nan .* element \(0,\).*domain"):
+        sg_verify.check(lambda x: x.sqrt(), np.array([-1.0, 0.5]))
+
+
+class ExpWrongOnSmall(st.Function):
+    """exp's rule, 10% wrong wherever exp(x) <= 100."""
+
+    @staticmethod
+    def forward(ctx: Any, x: st.Tensor) -> st.Tensor:
+        y = x.exp()
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, g: st.Tensor) -> st.Tensor:
+        (y,) = ctx.saved_tensors
+        return g * st.where(y > 100.0, y, 1.1 * y)
+
+
+def test_points_whose_outputs_are_of_one_size_see_an_error_a_large_output_would_hide() -> None:
+    # The documented limit (docs/custom-rules.md): the differences of the summed outputs
+    # carry the round-off of the largest, so exp(30) ~ 1e13 beside them would hide this
+    # error in the small outputs; checked at points of one size, it fails.
+    result = sg_verify.check(ExpWrongOnSmall, np.array([0.5, -1.0, 1.5]), mutants=False)
+    assert not result.ok
+    assert _statuses(result)["gradient vs finite differences"] == FAIL
+
+
+class SqrtRule(st.Function):
+    @staticmethod
+    def forward(ctx: Any, x: st.Tensor) -> st.Tensor:
+        y = x.sqrt()
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, g: st.Tensor) -> st.Tensor:
+        (y,) = ctx.saved_tensors
+        return g * 0.5 / y
+
+
+def test_a_right_rule_near_the_edge_of_its_domain_passes() -> None:
+    # The differences' largest step (2**-6) would leave sqrt's domain at 0.01: smaller
+    # steps are taken where a larger one gives nan.
+    result = sg_verify.check(SqrtRule, np.array([0.01, 0.5, 2.0]))
+    assert result.ok, str(result)
+    assert result.caught == result.counted
+
+
 # ---------------------------------------------------------------------------------------
 # sg-verify check FILE.py:NAME
 # ---------------------------------------------------------------------------------------
@@ -314,6 +384,26 @@ def test_command_refuses_what_it_cannot_check(
     rules: Path, capsys: pytest.CaptureFixture[str], target: str, message: str
 ) -> None:
     assert main(["check", target.format(rules=rules)]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("'notinputs'", "input 0 is not real numbers (str)"),
+        ("{'inputs': (X,), 'bogus': 1}", "unknown option(s) ['bogus']"),
+        ("[(X,), (np.zeros(0),)]", "(example 1): check: input 0 is empty"),
+    ],
+)
+def test_command_calls_a_mistake_in_the_examples_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], entry: str, message: str
+) -> None:
+    path = tmp_path / "examples.py"
+    path.write_text(
+        "import numpy as np\nX = np.ones(3)\n"
+        f"def f(x):\n    return x.exp()\nEXAMPLES = {{'f': {entry}}}\n"
+    )
+    assert main(["check", f"{path}:f"]) == 2
     assert message in capsys.readouterr().err
 
 

@@ -103,13 +103,16 @@ def _best(
     shifted: Callable[[np.ndarray], float], u: np.ndarray, central: bool, scale: float
 ) -> tuple[float, float]:
     """:func:`_along` at the step whose result claims the smallest error: ``STEP``, or
-    a quarter or a sixteenth of it where high derivatives are large (pow, tan)."""
+    a quarter or a sixteenth of it where high derivatives are large (pow, tan), down to
+    1/1024 of it where a larger step leaves the function's domain (``sqrt`` or ``log``
+    near 0: a nan or an inf in the differences)."""
     best = _along(shifted, u, STEP, central, scale)
-    for step in (STEP / 4, STEP / 16):
-        if best[1] <= _GOOD * abs(best[0]):
+    for step in (STEP / 4, STEP / 16, STEP / 64, STEP / 256, STEP / 1024):
+        usable = bool(np.isfinite(best[0]) and np.isfinite(best[1]))
+        if usable and (best[1] <= _GOOD * abs(best[0]) or step < STEP / 16):
             break
         tried = _along(shifted, u, step, central, scale)
-        if tried[1] < best[1]:
+        if not usable or tried[1] < best[1]:
             best = tried
     return best
 

@@ -26,7 +26,7 @@ right one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -97,9 +97,10 @@ def check(
     >>> result.ok, result.caught == result.counted
     (True, True)
     """
-    params = dict(params or {})
+    params = checked_options(params, seed)
     arrays, dtype = inputs_and_dtype(inputs, dtype)
     label = name or _name_of(fn)
+    probes = checked_probes(probes, len(arrays))
     call, mutate = sg_subject(fn, params, len(arrays))
     _require_tensors(label, call, arrays)
     torch_call = None if torch_fn is None else _flat_torch(lambda *xs: torch_fn(*xs, **params))
@@ -300,6 +301,11 @@ def inputs_and_dtype(inputs: tuple[Any, ...], dtype: Any) -> tuple[list[np.ndarr
         array = np.asarray(data)
         if array.dtype.kind not in "biuf":
             raise TypeError(f"check: input {i} is not real numbers ({type(x).__name__})")
+        if array.size == 0:
+            raise ValueError(
+                f"check: input {i} is empty (shape {array.shape}): there is no element to "
+                "check a gradient at"
+            )
         arrays.append(array)
     if dtype is None:
         single = any(a.dtype == np.float32 for a in arrays)
@@ -307,6 +313,35 @@ def inputs_and_dtype(inputs: tuple[Any, ...], dtype: Any) -> tuple[list[np.ndarr
     if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"check: dtype must be float32 or float64, got {np.dtype(dtype)}")
     return [a.astype(dtype).astype(np.float64) for a in arrays], np.dtype(dtype)
+
+
+def checked_options(params: Any, seed: Any) -> dict[str, Any]:
+    """``params`` as a dict, once it and ``seed`` are of the kinds :func:`check` takes."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"check: seed must be an int, got {seed!r}")
+    if params is not None and not isinstance(params, Mapping):
+        raise TypeError(
+            f"check: params must be a dict of keyword arguments, got {type(params).__name__}"
+        )
+    return dict(params or {})
+
+
+def checked_probes(probes: Iterable[Sequence[Any]], n_inputs: int) -> list[tuple[Any, ...]]:
+    """The probe points, each a tuple of one value per input (a usage error otherwise,
+    not a failure of the rule)."""
+    points = []
+    for k, point in enumerate(probes):
+        if not isinstance(point, (tuple, list)):
+            raise TypeError(
+                f"check: probe {k} must be a tuple with a value for each input ({n_inputs} "
+                f"here, as in (x,)), got a {type(point).__name__}"
+            )
+        if len(point) != n_inputs:
+            raise ValueError(
+                f"check: probe {k} has {len(point)} input(s); the rule is checked with {n_inputs}"
+            )
+        points.append(tuple(point))
+    return points
 
 
 def _is_array(x: Any) -> bool:
@@ -326,6 +361,16 @@ def _require_tensors(name: str, call: Callable[..., Any], arrays: list[np.ndarra
             )
     if not any(o.dtype.kind == "f" for o in outs):
         raise TypeError(f"check: {name} has no floating-point output to differentiate")
+    for k, o in enumerate(outs):
+        bad = ~np.isfinite(o.data) if o.dtype.kind == "f" else None
+        if bad is not None and bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            value = o.data[where]
+            raise ValueError(
+                f"check: {name}'s forward gives {value} at the inputs given (output {k}, "
+                f"element {where}): a gradient is checked where the function is finite; "
+                "choose inputs inside its domain"
+            )
 
 
 def _name_of(fn: Any) -> str:

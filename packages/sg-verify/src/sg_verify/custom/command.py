@@ -15,12 +15,13 @@ returning one) mapping ``NAME`` to
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
-from sg_verify.custom.check import check
+from sg_verify.custom.check import check, inputs_and_dtype
 from sg_verify.custom.result import CheckResult
 
 __all__ = ["TargetError", "check_target", "load_target"]
@@ -55,7 +56,28 @@ def load_target(target: str) -> tuple[Any, list[dict[str, Any]]]:
     return getattr(module, name), _examples(module, path_text, name)
 
 
+_OPTIONS = set(inspect.signature(check).parameters) - {"fn", "inputs"}
+
+
 def _examples(module: Any, path: str, name: str) -> list[dict[str, Any]]:
+    """The examples of ``NAME``, each checked for what :func:`check` takes: a mistake in
+    them is a usage error (exit status 2), not a failure of the rule."""
+    examples = _listed_examples(module, path, name)
+    for k, example in enumerate(examples):
+        where = f"{path}: EXAMPLES[{name!r}]" + (f" (example {k})" if len(examples) > 1 else "")
+        unknown = sorted(set(example) - _OPTIONS - {"inputs"})
+        if unknown:
+            raise TargetError(
+                f"{where}: unknown option(s) {unknown}; check takes {sorted(_OPTIONS)}"
+            )
+        try:
+            inputs_and_dtype(example["inputs"], example.get("dtype"))
+        except (TypeError, ValueError) as error:
+            raise TargetError(f"{where}: {error}") from None
+    return examples
+
+
+def _listed_examples(module: Any, path: str, name: str) -> list[dict[str, Any]]:
     table = getattr(module, "EXAMPLES", None)
     if table is None and callable(getattr(module, "sample_inputs", None)):
         table = module.sample_inputs()

@@ -18,7 +18,14 @@ import numpy as np
 
 import sg_tensor as st
 from sg_scalar import NotTwiceDifferentiableError
-from sg_verify.custom.check import _flat, _name_of, inputs_and_dtype, run_checks
+from sg_verify.custom.check import (
+    _flat,
+    _name_of,
+    checked_options,
+    checked_probes,
+    inputs_and_dtype,
+    run_checks,
+)
 from sg_verify.custom.mutants import Grads, RuleMutant
 from sg_verify.custom.result import CheckResult
 from sg_verify.pytorch import require_torch
@@ -53,7 +60,7 @@ def check_torch(
         assert result.ok
     """
     torch = require_torch()
-    params = dict(params or {})
+    params = checked_options(params, seed)
     if isinstance(fn, type) and issubclass(fn, st.Function):
         raise TypeError(f"check_torch: {fn.__name__} is an sg_tensor.Function; use check()")
     is_function = isinstance(fn, type) and issubclass(fn, torch.autograd.Function)
@@ -65,6 +72,7 @@ def check_torch(
 
     label = name or _name_of(fn)
     arrays, dtype = inputs_and_dtype(inputs, dtype)
+    probes = checked_probes(probes, len(arrays))
 
     def mutate(mutant: RuleMutant) -> Callable[..., Any]:
         return _bridge(torch, forward, label, mutant.transform).apply
