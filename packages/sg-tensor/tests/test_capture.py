@@ -166,6 +166,8 @@ def test_recapture_false_raises_naming_both_calls() -> None:
         (lambda x: x * 2.0 if x.allclose(x * 1.0) else x, "allclose"),
         (lambda x: x * 2.0 if x.equal(x * 1.0) else x, "equal"),
         (lambda x: (x * Tensor(np.ones(3), requires_grad=True)).retain_grad(), "retain_grad"),
+        (lambda x: st.tensor(x.numpy() * 2.0), r"numpy\(\)"),
+        (lambda x: st.tensor(np.asarray(x) * 2.0), "np.asarray"),
     ],
 )
 def test_what_cannot_be_replayed_is_refused_while_capturing(body: Any, what: str) -> None:
@@ -503,6 +505,38 @@ def test_more_values_computed_from_the_inputs_are_remade(name: str) -> None:
         got, want = captured(Tensor(x)), fn(Tensor(x))
         assert np.array_equal(got.data, want.data), name
     assert captured.replays == 3
+
+
+def test_a_hook_on_an_argument_is_refused_and_one_on_an_intermediate_replays() -> None:
+    # An argument is another tensor at each replay: a hook registered on it inside the
+    # step would run at capture only.
+    w = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+
+    def step(x: Tensor) -> None:
+        x.register_hook(lambda g: g * 2.0)
+        (x * w).sum().backward()
+
+    with pytest.raises(CaptureError, match=r"register_hook\(\) on an argument of the step"):
+        st.capture(step)(Tensor(np.ones(3), requires_grad=True))
+
+
+def test_a_result_holding_tensors_in_an_object_is_refused_an_ordered_dict_kept() -> None:
+    class Output:
+        def __init__(self, loss: Tensor) -> None:
+            self.loss = loss
+
+    with pytest.raises(CaptureError, match="object of type Output holding tensors"):
+        st.capture(lambda x: Output((x * 2.0).sum()))(Tensor(np.ones(3)))
+    from collections import OrderedDict
+
+    f = st.capture(lambda x: OrderedDict(loss=(x * 2.0).sum(), n=3))
+    f(Tensor(np.ones(3)))
+    again = f(Tensor(np.full(3, 5.0)))
+    assert type(again) is OrderedDict
+    assert again["loss"].item() == 30.0
+    assert again["n"] == 3
+    plain = st.capture(lambda x: Output(3))  # no tensor inside: returned as it was
+    assert plain(Tensor(np.ones(3))).loss == 3
 
 
 def test_a_python_value_numpy_reads_from_tensors_is_refused() -> None:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -540,8 +541,18 @@ def _layout(tape: Tape, value: Any) -> Any:
         return ("array", slot) if slot is not None else ("fixed", value)
     if isinstance(value, (tuple, list)):
         return (type(value), [_layout(tape, v) for v in value])
-    if isinstance(value, dict):
-        return (dict, {k: _layout(tape, v) for k, v in value.items()})
+    if isinstance(value, dict):  # an OrderedDict stays one
+        kind = type(value) if type(value) in (dict, OrderedDict) else dict
+        return (kind, {k: _layout(tape, v) for k, v in value.items()})
+    held = (
+        vars(value).values() if hasattr(value, "__dict__") and not isinstance(value, type) else ()
+    )
+    if any(id(a) in tape.slot_of for a in _arrays_in(list(held))):
+        raise CaptureError(
+            f"capture: the step returned an object of type {type(value).__name__} holding "
+            "tensors it computed; a replay rebuilds tensors in tuples, lists and dicts only "
+            "(return one of those)"
+        )
     return ("fixed", value)
 
 
@@ -554,8 +565,8 @@ def _rebuild(layout: Any, s: Slots) -> Any:
         return np.array(s[where])
     if kind == "fixed":
         return where
-    if kind is dict:
-        return {k: _rebuild(v, s) for k, v in where.items()}
+    if kind is dict or kind is OrderedDict:
+        return kind((k, _rebuild(v, s)) for k, v in where.items())
     return _remade(kind, [_rebuild(v, s) for v in where])
 
 

@@ -177,6 +177,7 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The data as a numpy array (not a copy)."""
+        refuse("reading the values as a numpy array (numpy(); a replay would reuse them)")
         return self.data
 
     def item(self) -> Any:
@@ -187,6 +188,7 @@ class Tensor:
         return self.data.item()
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        refuse("converting a tensor to a numpy array (np.asarray; a replay would reuse it)")
         if dtype is None or dtype == self.data.dtype:
             return self.data.copy() if copy else self.data
         return self.data.astype(dtype)

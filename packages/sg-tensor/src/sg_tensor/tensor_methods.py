@@ -24,7 +24,7 @@ import numpy as np
 from sg_scalar.graph import RELEASED, Op
 from sg_tensor.arguments import one_axis
 from sg_tensor.arguments import shape_arg as _shape_arg
-from sg_tensor.capturing import computed, refuse
+from sg_tensor.capturing import computed, refuse, refuse_on_argument
 from sg_tensor.tensor import LEAF_HOOKS, Tensor, _run_hooks
 
 __all__ = ["install"]
@@ -123,6 +123,8 @@ def register_hook(self: Tensor, hook: Hook) -> _Handle:
             f"register_hook: the tensor (shape {self.shape}) does not require grad, so no "
             "gradient flows into it"
         )
+    # an argument of a captured step is another tensor at each replay: its hook is lost
+    refuse_on_argument(self, "register_hook()")
     # a leaf's hooks run where it stores its gradient; a node's, before its rule
     hooks = _leaf_hooks(self) if self._op is None else _node_hooks(self)
     hooks.append(hook)
