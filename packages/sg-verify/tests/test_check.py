@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -250,19 +251,30 @@ def test_nothing_to_check_is_refused_not_passed() -> None:
         sg_verify.check(lambda x: x.sqrt(), np.array([-1.0, 0.5]))
 
 
-class ExpWrongOnSmall(st.Function):
-    """exp's rule, 10% wrong wherever exp(x) <= 100."""
+def output_saving(
+    name: str, forward: Callable[[Any], Any], rule: Callable[[Any, Any], Any]
+) -> type[st.Function]:
+    """A Function that saves its output ``y`` (as PyTorch's exp and sqrt do); its
+    backward is ``rule(g, y)``."""
 
-    @staticmethod
-    def forward(ctx: Any, x: st.Tensor) -> st.Tensor:
-        y = x.exp()
+    def save(ctx: Any, x: st.Tensor) -> st.Tensor:
+        y = forward(x)
         ctx.save_for_backward(y)
         return y
 
-    @staticmethod
-    def backward(ctx: Any, g: st.Tensor) -> st.Tensor:
+    def backward(ctx: Any, g: st.Tensor) -> Any:
         (y,) = ctx.saved_tensors
-        return g * st.where(y > 100.0, y, 1.1 * y)
+        return rule(g, y)
+
+    methods = {"forward": staticmethod(save), "backward": staticmethod(backward)}
+    return type(name, (st.Function,), methods)
+
+
+# exp's rule, 10% wrong wherever exp(x) <= 100
+ExpWrongOnSmall = output_saving(
+    "ExpWrongOnSmall", lambda x: x.exp(), lambda g, y: g * st.where(y > 100.0, y, 1.1 * y)
+)
+SqrtRule = output_saving("SqrtRule", lambda x: x.sqrt(), lambda g, y: g * 0.5 / y)
 
 
 def test_points_whose_outputs_are_of_one_size_see_an_error_a_large_output_would_hide() -> None:
@@ -272,19 +284,6 @@ def test_points_whose_outputs_are_of_one_size_see_an_error_a_large_output_would_
     result = sg_verify.check(ExpWrongOnSmall, np.array([0.5, -1.0, 1.5]), mutants=False)
     assert not result.ok
     assert _statuses(result)["gradient vs finite differences"] == FAIL
-
-
-class SqrtRule(st.Function):
-    @staticmethod
-    def forward(ctx: Any, x: st.Tensor) -> st.Tensor:
-        y = x.sqrt()
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx: Any, g: st.Tensor) -> st.Tensor:
-        (y,) = ctx.saved_tensors
-        return g * 0.5 / y
 
 
 def test_a_right_rule_near_the_edge_of_its_domain_passes() -> None:
