@@ -284,6 +284,17 @@ def test_points_whose_outputs_are_of_one_size_see_an_error_a_large_output_would_
     result = sg_verify.check(ExpWrongOnSmall, np.array([0.5, -1.0, 1.5]), mutants=False)
     assert not result.ok
     assert _statuses(result)["gradient vs finite differences"] == FAIL
+    # Beside exp(30) it passes, and the result says how little that pass shows.
+    blurred = sg_verify.check(ExpWrongOnSmall, np.array([30.0, 0.5, -1.0, 1.5]), mutants=False)
+    assert blurred.ok
+    assert [row.check for row in blurred.coarse] == ["gradient vs finite differences"]
+    assert blurred.coarse[0].resolution > 0.1
+    assert "passed, but coarsely: gradient vs finite differences could not see" in str(blurred)
+    # where the outputs are of one size, no pass is called coarse
+    fine = sg_verify.check(lambda x: (x * x).sin(), np.array([0.5, 1.0]), mutants=False)
+    assert fine.ok
+    assert not fine.coarse
+    assert fine.rows[0].resolution < 1e-8
 
 
 def test_a_right_rule_near_the_edge_of_its_domain_passes() -> None:

@@ -57,6 +57,10 @@ class OracleResult:
     where: str  # which input and index
     passed: bool
     forward: float = 0.0  # forward difference (PyTorch oracle only)
+    # the largest scale-aware error the differences could not tell from none, and where
+    # (the finite-difference oracles only): how fine the check was where it was coarsest
+    resolution: float = 0.0
+    resolution_where: str = "-"
 
 
 def scale_aware(a: Any, ref: Any) -> np.ndarray:
@@ -403,6 +407,7 @@ def judge(
     largest scale-aware difference, ``where`` the worst element relative to its
     allowance (the one that fails first)."""
     worst, where, excess = 0.0, "-", 0.0
+    resolution, coarsest = 0.0, "-"
     for label, got, found in comparisons:
         if np.shape(got) != np.shape(found.value):
             shape = f"shape {np.shape(got)} instead of {np.shape(found.value)}"
@@ -422,7 +427,11 @@ def judge(
             where = f"{label} {argmax_index(ratio)}"
         if diff.size:
             worst = max(worst, float(scale_aware(got, found.value).max()))
-    return OracleResult(oracle, name, worst, where, excess <= 1.0)
+            slack = allowed / np.maximum(1.0, magnitude)
+            slack = np.where(np.isnan(slack), np.inf, slack)
+            if float(slack.max()) > resolution:
+                resolution, coarsest = float(slack.max()), f"{label} {argmax_index(slack)}"
+    return OracleResult(oracle, name, worst, where, excess <= 1.0, 0.0, resolution, coarsest)
 
 
 # ---------------------------------------------------------------------------------------

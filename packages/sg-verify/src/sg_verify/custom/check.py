@@ -213,7 +213,10 @@ def _row(check: str, run: Run, reraise: bool = False) -> CheckRow:
     status = PASS if outcome.passed else FAIL
     if outcome.forward > outcome.worst:  # PyTorch's oracle: the outputs differ more
         return CheckRow(check, status, float(outcome.forward), "the forward's output")
-    return CheckRow(check, status, float(outcome.worst), outcome.where)
+    if check != FD:  # how coarse the first-order differences were (the others: no claim)
+        return CheckRow(check, status, float(outcome.worst), outcome.where)
+    return CheckRow(check, status, float(outcome.worst), outcome.where, "",
+                    outcome.resolution, outcome.resolution_where)  # fmt: skip
 
 
 def _run_mutant(

@@ -9,6 +9,11 @@ from sg_verify.oracles import GradcheckError
 __all__ = ["CheckResult", "CheckRow", "MutantRow"]
 
 PASS, FAIL, NOT_APPLICABLE = "pass", "FAIL", "n/a"
+COARSE = 1e-6
+"""A passed difference check that could not see an error of this size (scale-aware)
+somewhere is reported as coarse there: it resolves about 1e-9 where outputs are of one
+size, far less beside a much larger output (see the guide's 'What the checks cannot
+see')."""
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,9 @@ class CheckRow:
     worst: float = 0.0
     where: str = "-"
     detail: str = ""
+    # finite differences: the largest scale-aware error they could not tell from none
+    resolution: float = 0.0
+    resolution_where: str = "-"
 
     @property
     def passed(self) -> bool:
@@ -98,9 +106,22 @@ class CheckResult:
         return text
 
     @property
+    def coarse(self) -> list[CheckRow]:
+        """Passed rows whose differences could not see an error of :data:`COARSE`
+        somewhere: a pass there is weak evidence."""
+        return [r for r in self.rows if r.status == PASS and r.resolution > COARSE]
+
+    @property
     def summary(self) -> str:
         """One line: the verdict and the strength of the checks behind it."""
         strength = self.mutant_summary if self.mutants else "own-rule mutants not run"
+        if self.ok and self.coarse:
+            row = max(self.coarse, key=lambda r: r.resolution)
+            return (
+                f"{self.name}: your rule passed, but coarsely: {row.check} could not see an "
+                f"error of {row.resolution:.0e} at {row.resolution_where} (beside a much "
+                f"larger output, or where the function changes fast); {strength}"
+            )
         if self.ok:
             return f"{self.name}: your rule passed; {strength}"
         names = ", ".join(row.check for row in self.failures)
