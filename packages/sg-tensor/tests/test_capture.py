@@ -537,6 +537,17 @@ def test_a_result_holding_tensors_in_an_object_is_refused_an_ordered_dict_kept()
     assert again["n"] == 3
     plain = st.capture(lambda x: Output(3))  # no tensor inside: returned as it was
     assert plain(Tensor(np.ones(3))).loss == 3
+    # an object holding only tensors read from outside (a model) is the same object at
+    # every replay: returned as it was
+    w = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    model = Output(w)
+    with_model = st.capture(lambda x: ((x * w).sum(), model))
+    with_model(Tensor(np.ones(3)))
+    loss, same = with_model(Tensor(np.full(3, 2.0)))
+    assert same is model
+    assert loss.item() == 12.0
+    with pytest.raises(CaptureError, match=r"holding tensors of this call .*or its arguments"):
+        st.capture(lambda x: Output(x))(Tensor(np.ones(3)))
 
 
 def test_a_python_value_numpy_reads_from_tensors_is_refused() -> None:

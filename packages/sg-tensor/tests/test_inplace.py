@@ -58,6 +58,7 @@ def test_writing_an_operand_that_requires_grad_into_a_plain_tensor_is_refused() 
         ("fill_", lambda: b.fill_(a[1])),
         ("clamp_", lambda: b.clamp_(max=a)),
         ("__setitem__", lambda: b.__setitem__(0, a[1])),
+        ("__iadd__", lambda: b.__iadd__([a[0], a[1]])),  # inside a list
     ]:
         with pytest.raises(RuntimeError, match=rf"{name}: the operand \(shape .*\) requires grad"):
             run()

@@ -401,7 +401,7 @@ def test_command_refuses_what_it_cannot_check(
     ("entry", "message"),
     [
         ("'notinputs'", "input 0 is not real numbers (str)"),
-        ("{'inputs': (X,), 'bogus': 1}", "unknown option(s) ['bogus']"),
+        ("{'inputs': (X,), 'bogus': 1}", "unknown option(s) ['bogus']; check takes"),
         ("[(X,), (np.zeros(0),)]", "(example 1): check: input 0 is empty"),
     ],
 )
@@ -415,6 +415,26 @@ def test_command_calls_a_mistake_in_the_examples_a_usage_error(
     )
     assert main(["check", f"{path}:f"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_command_takes_an_examples_own_options_and_the_command_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # dtype, seed, mutants and name may be an example's own; a flag given on the
+    # command line wins over them.
+    path = tmp_path / "options.py"
+    path.write_text(
+        "import numpy as np\n"
+        "def f(x):\n    return x.exp()\n"
+        "EXAMPLES = {'f': {'inputs': (np.array([0.5, 1.0]),), 'dtype': 'float32', "
+        "'seed': 3, 'mutants': False, 'name': 'my exp'}}\n"
+    )
+    assert main(["check", f"{path}:f"]) == 0
+    out = capsys.readouterr().out
+    assert "my exp at inputs (2,) (float32)" in out
+    assert "own-rule mutants: not run (mutants=False)" in out
+    assert main(["check", f"{path}:f", "--dtype", "float64"]) == 0
+    assert "my exp at inputs (2,) (float64)" in capsys.readouterr().out
 
 
 def test_command_reports_a_file_that_fails_to_import(

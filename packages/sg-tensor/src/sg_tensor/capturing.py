@@ -544,14 +544,17 @@ def _layout(tape: Tape, value: Any) -> Any:
     if isinstance(value, dict):  # an OrderedDict stays one
         kind = type(value) if type(value) in (dict, OrderedDict) else dict
         return (kind, {k: _layout(tape, v) for k, v in value.items()})
+    # An object (a dataclass) is returned as it was: refused if it holds arrays of this
+    # call (computed by the step, or its arguments), which a replay would not renew.
     held = (
         vars(value).values() if hasattr(value, "__dict__") and not isinstance(value, type) else ()
     )
-    if any(id(a) in tape.slot_of for a in _arrays_in(list(held))):
+    slots = (tape.slot_of.get(id(a)) for a in _arrays_in(list(held)))
+    if any(slot is not None and slot not in tape.outside for slot in slots):
         raise CaptureError(
             f"capture: the step returned an object of type {type(value).__name__} holding "
-            "tensors it computed; a replay rebuilds tensors in tuples, lists and dicts only "
-            "(return one of those)"
+            "tensors of this call (computed by the step, or its arguments); a replay renews "
+            "tensors in tuples, lists and dicts only (return one of those)"
         )
     return ("fixed", value)
 

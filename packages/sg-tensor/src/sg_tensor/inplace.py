@@ -45,7 +45,7 @@ def _writable(x: Tensor, name: str, *operands: Any) -> None:
             f"{x.shape}): its gradient would be wrong. Inside `with no_grad():` it is "
             "allowed (an optimizer's update); otherwise use the out-of-place form"
         )
-    for operand in operands:
+    for operand in _flattened(operands):
         if isinstance(operand, Tensor) and operand.requires_grad:
             raise RuntimeError(
                 f"{name}: the operand (shape {operand.shape}) requires grad, and an in-place "
@@ -53,6 +53,14 @@ def _writable(x: Tensor, name: str, *operands: Any) -> None:
                 "depend on it, and its gradient would be lost. Use the out-of-place form "
                 "(b = b + a, torch.where, cat...), or detach() the operand"
             )
+
+
+def _flattened(values: Any) -> list[Any]:
+    """The values, with those inside lists and tuples (``b += [a[0], a[1]]``) taken out."""
+    found = []
+    for v in values:
+        found.extend(_flattened(v) if isinstance(v, (list, tuple)) else [v])
+    return found
 
 
 def _value(other: Any) -> Any:

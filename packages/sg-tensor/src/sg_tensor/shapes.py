@@ -55,20 +55,15 @@ RESHAPES = [Case({"shape": s}, X234) for s in ((4, 6), (-1,), (6, 1, 4))]
 
 
 def _view(x: Tensor, *sizes: Any, shape: Any = None) -> Tensor:
-    """:func:`reshape` where the result can share the tensor's memory, as PyTorch's
-    ``view``: a tensor whose layout needs a copy (a transposed one) is an error."""
+    """:func:`reshape` under PyTorch's name. Where PyTorch's ``view`` needs the elements in
+    row-major order, sg's copies them, as ``reshape`` (numpy's layouts are not PyTorch's:
+    a flip or an indexing may give another order here, never another result)."""
     if len(sizes) == 1 and isinstance(sizes[0], (type, np.dtype, str)):
         raise TypeError(
             f"view: reinterpreting the elements as another dtype ({sizes[0]!r}) is not "
             "supported; .to(dtype) converts them (a copy)"
         )
-    out = _reshape(x, *sizes, shape=shape)
-    if x.size > 1 and not np.may_share_memory(out.data, x.data):
-        raise RuntimeError(
-            f"view: a tensor of shape {x.shape} and strides {x.data.strides} cannot be viewed "
-            f"as shape {out.shape} without a copy; use .reshape(...) instead"
-        )
-    return out
+    return _reshape(x, *sizes, shape=shape)
 
 
 @op("reshape", lambda x, *, shape: np.reshape(x, shape), "reshape", _reshape,

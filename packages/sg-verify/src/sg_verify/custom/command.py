@@ -56,25 +56,43 @@ def load_target(target: str) -> tuple[Any, list[dict[str, Any]]]:
     return getattr(module, name), _examples(module, path_text, name)
 
 
-_OPTIONS = set(inspect.signature(check).parameters) - {"fn", "inputs"}
-
-
 def _examples(module: Any, path: str, name: str) -> list[dict[str, Any]]:
-    """The examples of ``NAME``, each checked for what :func:`check` takes: a mistake in
-    them is a usage error (exit status 2), not a failure of the rule."""
+    """The examples of ``NAME``, each with inputs :func:`check` takes: a mistake in them
+    is a usage error (exit status 2), not a failure of the rule."""
     examples = _listed_examples(module, path, name)
     for k, example in enumerate(examples):
-        where = f"{path}: EXAMPLES[{name!r}]" + (f" (example {k})" if len(examples) > 1 else "")
-        unknown = sorted(set(example) - _OPTIONS - {"inputs"})
-        if unknown:
-            raise TargetError(
-                f"{where}: unknown option(s) {unknown}; check takes {sorted(_OPTIONS)}"
-            )
         try:
             inputs_and_dtype(example["inputs"], example.get("dtype"))
         except (TypeError, ValueError) as error:
-            raise TargetError(f"{where}: {error}") from None
+            raise TargetError(f"{_where(path, name, k, len(examples))}: {error}") from None
     return examples
+
+
+def _where(path: str, name: str, k: int, count: int) -> str:
+    return f"{path}: EXAMPLES[{name!r}]" + (f" (example {k})" if count > 1 else "")
+
+
+def _options(
+    run: Any, example: dict[str, Any], where: str, given: dict[str, Any], label: str
+) -> dict[str, Any]:
+    """An example's keyword arguments for ``run`` (:func:`check` or :func:`check_torch`):
+    its own, then the command line's where they are not its defaults (``--dtype``,
+    ``--seed``, ``--no-mutants``); an option ``run`` does not take is a usage error."""
+    allowed = set(inspect.signature(run).parameters) - {"fn", "inputs"}
+    options = {k: v for k, v in example.items() if k != "inputs"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise TargetError(
+            f"{where}: unknown option(s) {unknown}; {run.__name__} takes {sorted(allowed)}"
+        )
+    defaults = {"dtype": None, "seed": 0, "mutants": True}
+    for key, value in given.items():
+        default = defaults[key]  # (np.dtype("float64") == None: None is compared by identity)
+        changed = value is not None if default is None else value != default
+        if changed or key not in options:
+            options[key] = value
+    options.setdefault("name", label)
+    return options
 
 
 def _listed_examples(module: Any, path: str, name: str) -> list[dict[str, Any]]:
@@ -119,18 +137,18 @@ def check_target(
     obj, examples = load_target(target)
     name = target.rpartition(":")[2]
     results = []
+    path = target.rpartition(":")[0]
+    given = {"dtype": dtype, "seed": seed, "mutants": mutants}
     for k, example in enumerate(examples):
-        options = dict(example)
-        inputs = options.pop("inputs")
         label = name if len(examples) == 1 else f"{name} (example {k})"
+        where = _where(path, name, k, len(examples))
         if torch or _is_torch(obj):
             from sg_verify.custom.torch_rule import check_torch
 
-            options.pop("torch_fn", None)
-            run = check_torch
+            example = {k: v for k, v in example.items() if k != "torch_fn"}  # it is torch
+            run: Any = check_torch
         else:
             run = check
-        results.append(
-            run(obj, *inputs, dtype=dtype, seed=seed, mutants=mutants, name=label, **options)
-        )
+        options = _options(run, example, where, given, label)
+        results.append(run(obj, *example["inputs"], **options))
     return results
