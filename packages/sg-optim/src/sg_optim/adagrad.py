@@ -65,10 +65,7 @@ class Adagrad(Optimizer):
         super().add_param_group(group)
         added = self.param_groups[-1]
         for p in added["params"]:
-            self.state[p] = {
-                "step": 0,
-                "sum": np.full_like(p.data, added["initial_accumulator_value"]),
-            }
+            self.state[p] = _fresh_state(p, added)
 
     def _check_hyperparameters(self, group: dict[str, Any], where: Where) -> None:
         super()._check_hyperparameters(group, where)
@@ -89,10 +86,9 @@ class Adagrad(Optimizer):
             lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
             weight_decay = group["weight_decay"]
             for p, g in grads:
-                state = self.state.setdefault(p, {})
+                state = self.state.get(p)
                 if not state:  # none (a checkpoint without it): the sum starts at the value
-                    state["step"] = 0
-                    state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
+                    state = self.state[p] = _fresh_state(p, group)
                 state["step"] += 1
                 t = int(state["step"])  # a count loaded as a numpy integer: Python arithmetic
                 if weight_decay:
@@ -104,3 +100,8 @@ class Adagrad(Optimizer):
                 std += eps
                 p.data += (-clr * g) / std  # PyTorch's addcdiv_: (value * g) / std
         self._record_writes(checked)
+
+
+def _fresh_state(p: Any, group: dict[str, Any]) -> dict[str, Any]:
+    """A parameter's state before its first step: no step, the sum at the group's value."""
+    return {"step": 0, "sum": np.full_like(p.data, group["initial_accumulator_value"])}
