@@ -41,6 +41,18 @@ TEST_TOOLS = ["pytest>=7", "hypothesis>=6"]
 # the others' take seconds (and sg-tensor's and sg-nn's collect their parametrized cases in
 # an order pytest-xdist's workers do not agree on).
 PARALLEL_TESTS = {"sg-verify"}
+PARALLEL_TOOLS = ["pytest-xdist>=3"]
+
+
+def _test_tools(package: str) -> list[str]:
+    """What a package's tests need besides the package: pytest, and xdist where they run
+    on every core."""
+    return [*TEST_TOOLS, *(PARALLEL_TOOLS if package in PARALLEL_TESTS else [])]
+
+
+def _parallel_flags(package: str) -> tuple[str, ...]:
+    return ("-n", "auto") if package in PARALLEL_TESTS else ()
+
 
 nox.options.default_venv_backend = "virtualenv"
 nox.options.error_on_missing_interpreters = True
@@ -114,14 +126,13 @@ def typecheck(session: nox.Session) -> None:
 def tests(session: nox.Session, package: str) -> None:
     """One package's tests, in a virtualenv holding only it and its declared dependencies."""
     install_package(session, package)
-    parallel = package in PARALLEL_TESTS
-    session.install(*TEST_TOOLS, *(["pytest-xdist>=3"] if parallel else []))
+    session.install(*_test_tools(package))
     session.run("python", "-m", "pip", "list", "--format=freeze", silent=False)
     session.run(
         "pytest",
         str(PACKAGES_DIR / package / "tests"),
         *("-p", "no:cacheprovider"),
-        *(("-n", "auto") if parallel else ()),
+        *_parallel_flags(package),
         *session.posargs,
     )
 
@@ -145,7 +156,7 @@ def parity(session: nox.Session) -> None:
     """The main job: the oracle suite against PyTorch float64, then the results report."""
     session.install(TORCH)  # first, so that the torch extra finds it and adds nothing
     install_package(session, "sg-verify", "torch", "plots")
-    session.install(*TEST_TOOLS, "pytest-xdist>=3")
+    session.install(*TEST_TOOLS, *PARALLEL_TOOLS)
     # One worker per core, a test file per worker (each file shares one costly run, the
     # mutant matrix or the source-mutant sample, between its tests).
     session.run(
@@ -347,7 +358,7 @@ def publish_local(session: nox.Session) -> None:
         for package in PACKAGES
         for requirement in _metadata(package).get("dependencies", [])
         if _requirement_name(requirement) not in PACKAGES
-    } | {*TEST_TOOLS, TORCH}
+    } | {*TEST_TOOLS, *PARALLEL_TOOLS, TORCH}
     session.run(
         *("python", "-m", "pip", "download", "--only-binary=:all:", "--dest", str(wheelhouse)),
         *sorted(third_party),
@@ -451,7 +462,7 @@ def _test_installed(session: nox.Session, index: str, venv: Path, package: str) 
     python = str(venv / "bin" / "python")
     session.run(
         *("python", "-m", "pip", "--isolated", "--python", python, "install", "--no-cache-dir"),
-        *("--only-binary=:all:", "--index-url", index, *TEST_TOOLS),
+        *("--only-binary=:all:", "--index-url", index, *_test_tools(package)),
         env=_ISOLATED_PIP_ENV,
         silent=True,
     )
@@ -464,6 +475,6 @@ def _test_installed(session: nox.Session, index: str, venv: Path, package: str) 
     session.run(
         str(venv / "bin" / "pytest"),
         str(PACKAGES_DIR / package / "tests"),
-        *("-p", "no:cacheprovider", "-q"),
+        *("-p", "no:cacheprovider", "-q", *_parallel_flags(package)),
         external=True,
     )

@@ -14,13 +14,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sg_verify import figures, tolerances
 from sg_verify.output import jsonable
 from sg_verify.pytorch import INSTALL, torch_available
+
+if TYPE_CHECKING:
+    from sg_verify.ops import OpsReport
 
 
 @contextmanager
@@ -72,8 +75,14 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def build_report(out: Path, parity_count: int = 10_000, quick: bool = False) -> Report:
-    """Run every piece of evidence and write the report folder ``out``."""
+def build_report(
+    out: Path, parity_count: int = 10_000, quick: bool = False, ops: OpsReport | None = None
+) -> Report:
+    """Run every piece of evidence and write the report folder ``out``.
+
+    ``ops``: the operator checks, when the caller ran them already (``run_ops`` with
+    PyTorch where it is installed): they are shown as they are, not run twice.
+    """
     from sg_verify.edge_cases import run_edge_cases
     from sg_verify.moons import moons_dict, run_moons
     from sg_verify.ops import run_ops
@@ -82,8 +91,9 @@ def build_report(out: Path, parity_count: int = 10_000, quick: bool = False) -> 
     report = Report()
     have_torch = torch_available()
     report.sections["environment"] = _environment()
-    with _timed(report, "operators"):
-        ops = run_ops(with_torch=have_torch)
+    if ops is None:
+        with _timed(report, "operators"):
+            ops = run_ops(with_torch=have_torch)
     report.sections["operators"] = ops.to_dict()
     report.tables["operators"] = ops.format_table()
 
