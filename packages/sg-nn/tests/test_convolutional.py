@@ -213,6 +213,49 @@ def test_batch_norm_state_round_trips_through_a_checkpoint(tmp_path: object) -> 
     ]  # fmt: skip
 
 
+def test_batch_norm_loads_a_checkpoint_into_its_own_dtypes() -> None:
+    """As PyTorch's copy_: a float32 (or integer) checkpoint gives a float64 layer float64
+    running statistics and an int64 count, and training goes on in float64."""
+    layer = nn.BatchNorm2d(3)
+    layer.load_state_dict({
+        "weight": np.ones(3, np.float32), "bias": np.zeros(3, np.float32),
+        "running_mean": [0, 0, 0], "running_var": np.full(3, 2.0, np.float32),
+        "num_batches_tracked": 4.0,
+    })  # fmt: skip
+    assert layer.running_mean.dtype == layer.running_var.dtype == np.float64
+    assert layer.num_batches_tracked.dtype == np.int64
+    assert int(layer.num_batches_tracked) == 4
+    layer(rng().standard_normal((4, 3, 2, 2)))  # an integer buffer would not take the update
+    assert layer.running_var.dtype == np.float64
+    assert int(layer.num_batches_tracked) == 5
+    assert layer.state_dict()["running_var"].dtype == np.float64
+
+
+def test_batch_norm_checkpoint_without_the_count_keeps_it() -> None:
+    """PyTorch's batch norm accepts a state dict without num_batches_tracked (an older
+    one's) and keeps its own count."""
+    layer = nn.BatchNorm1d(2)
+    layer(rng().standard_normal((4, 2)))
+    state = layer.state_dict()
+    del state["num_batches_tracked"]
+    state["running_mean"] = np.array([1.0, 2.0])
+    assert repr(layer.load_state_dict(state)) == "<All keys matched successfully>"
+    np.testing.assert_array_equal(layer.running_mean, [1.0, 2.0])
+    assert int(layer.num_batches_tracked) == 1
+    with pytest.raises(nn.CheckpointError, match="missing keys: running_var"):
+        layer.load_state_dict({k: v for k, v in state.items() if k != "running_var"})
+
+
+def test_batch_norm_of_a_float32_input_with_float64_weights_is_float64_in_both_modes() -> None:
+    layer = nn.BatchNorm2d(2)
+    x = Tensor(rng().standard_normal((3, 2, 2, 2)).astype(np.float32), requires_grad=True)
+    out = layer(x)
+    out.sum().backward()
+    assert out.dtype == np.float64
+    assert x.grad.dtype == np.float32
+    assert layer.eval()(x).dtype == np.float64
+
+
 def test_batch_norm_bad_input_changes_nothing() -> None:
     layer = nn.BatchNorm2d(3)
     before = layer.running_mean.copy()

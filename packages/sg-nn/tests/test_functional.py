@@ -323,6 +323,26 @@ def test_layer_norm_function() -> None:
         F.layer_norm(x, 5)
 
 
+@pytest.mark.parametrize("shape", [(2, 1, 1, 4), (4,), (1, 3, 4)])
+def test_layer_norm_refuses_an_affine_of_another_shape(shape: tuple[int, ...]) -> None:
+    """As PyTorch: weight and bias have the normalized shape (broadcasting one would
+    silently change the output's shape or share a scale across positions)."""
+    x, other = R.standard_normal((2, 3, 4)), np.ones(shape)
+    for args in ((other,), (None, other)):
+        expected = re.escape(f"normalized shape (3, 4), got shape {shape}")
+        with pytest.raises(ValueError, match=expected):
+            F.layer_norm(x, (3, 4), *args)
+
+
+def test_layer_norm_takes_numpy_integers() -> None:
+    x = R.standard_normal((2, 5))
+    np.testing.assert_array_equal(F.layer_norm(x, np.int64(5)).data, F.layer_norm(x, 5).data)
+    assert nn.LayerNorm(np.int64(5)).normalized_shape == (5,)
+    assert nn.LayerNorm((np.int32(2), 5)).normalized_shape == (2, 5)
+    with pytest.raises(TypeError, match="LayerNorm: normalized_shape must be an int or a seq"):
+        nn.LayerNorm(2.5)  # type: ignore[arg-type]
+
+
 # ---------------------------------------------------------------------------------------
 # normalize, one_hot, pad
 # ---------------------------------------------------------------------------------------

@@ -300,10 +300,27 @@ def test_dropout_gradient_flows_only_through_kept_units() -> None:
     assert np.all(x.grad[~kept] == 0)
 
 
-@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5, math.nan])
+def test_embedding_takes_rng_and_dtype_by_keyword_only() -> None:
+    """PyTorch's fourth positional parameter is max_norm: a number there must not be
+    taken for something else."""
+    with pytest.raises(TypeError, match="positional argument"):
+        nn.Embedding(10, 3, 0, 1.0)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.5, math.nan])
 def test_dropout_validates_p(p: float) -> None:
-    with pytest.raises(ValueError, match=r"Dropout: p must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"Dropout: p must be in \[0, 1\]"):
         nn.Dropout(p)
+
+
+@pytest.mark.parametrize("layer", [nn.Dropout, nn.Dropout2d])
+def test_dropout_of_one_drops_everything(layer: Any) -> None:
+    """As PyTorch's: p=1 is allowed, and training gives zeros (and zero gradients)."""
+    x = leaf(np.ones((2, 3, 4)))
+    out = layer(1.0, rng=rng())(x)
+    out.sum().backward()
+    np.testing.assert_array_equal(out.data, np.zeros((2, 3, 4)))
+    np.testing.assert_array_equal(x.grad, np.zeros((2, 3, 4)))
 
 
 def test_dropout_keeps_float32() -> None:

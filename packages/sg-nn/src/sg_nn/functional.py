@@ -20,6 +20,7 @@ as it was.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -279,10 +280,14 @@ def layer_norm(
     """``(x - mean) / sqrt(var + eps) * weight + bias`` over the trailing
     ``normalized_shape`` dimensions (biased variance, as PyTorch)."""
     x = st.as_tensor(input)
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    shape = _normalized_shape("layer_norm", normalized_shape)
     n = len(shape)
     if n == 0 or x.ndim < n or x.shape[x.ndim - n :] != shape:
         raise ValueError(f"layer_norm: expected inputs ending in shape {shape}, got {x.shape}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(np.shape(getattr(t, "data", t))) != shape:
+            raise ValueError(f"layer_norm: expected {name} of the normalized shape {shape}, "
+                             f"got shape {tuple(np.shape(getattr(t, 'data', t)))}")  # fmt: skip
     axes = tuple(range(x.ndim - n, x.ndim))
     mean = x.mean(axis=axes, keepdims=True)
     var = x.var(axis=axes, keepdims=True, correction=0)  # the biased variance, as PyTorch
@@ -292,6 +297,16 @@ def layer_norm(
     if bias is not None:
         out = out + bias
     return out
+
+
+def _normalized_shape(where: str, normalized_shape: Any) -> tuple[int, ...]:
+    """``normalized_shape`` (an int, or a sequence of ints, numpy's included) as a tuple."""
+    items = (normalized_shape,) if np.ndim(normalized_shape) == 0 else normalized_shape
+    try:
+        return tuple(operator.index(n) for n in items)
+    except TypeError:
+        raise TypeError(f"{where}: normalized_shape must be an int or a sequence of ints, "
+                        f"got {normalized_shape!r}") from None  # fmt: skip
 
 
 def normalize(input: Any, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:

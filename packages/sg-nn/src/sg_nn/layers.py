@@ -154,8 +154,8 @@ class Dropout(Module):
         self, p: float = 0.5, inplace: bool = False, rng: np.random.Generator | None = None
     ) -> None:
         super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        if not 0 <= p <= 1:  # p == 1 drops everything (all zeros), as PyTorch's
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = p
         self.inplace = inplace
         self.rng = rng
@@ -179,8 +179,8 @@ class Dropout2d(Module):
         self, p: float = 0.5, inplace: bool = False, rng: np.random.Generator | None = None
     ) -> None:
         super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"Dropout2d: p must be in [0, 1), got {p}")
+        if not 0 <= p <= 1:  # p == 1 drops everything (all zeros), as PyTorch's
+            raise ValueError(f"Dropout2d: p must be in [0, 1], got {p}")
         self.p, self.inplace, self.rng = p, inplace, rng
 
     def forward(self, x: Any) -> Tensor:
@@ -212,9 +212,7 @@ class LayerNorm(Module):
         dtype: Any = None,
     ) -> None:
         super().__init__()
-        shape = (
-            (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-        )
+        shape = F._normalized_shape("LayerNorm", normalized_shape)
         self.normalized_shape, self.eps = shape, eps
         self.weight = None
         self.bias = None
@@ -257,9 +255,9 @@ class Embedding(Module):
         num_embeddings: int,
         embedding_dim: int,
         padding_idx: int | None = None,
+        *,  # PyTorch's next positional parameter is max_norm, which sg does not have
         rng: np.random.Generator | None = None,
         dtype: Any = None,
-        *,
         _weight: Any = None,
         _freeze: bool = False,
     ) -> None:

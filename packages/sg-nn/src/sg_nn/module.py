@@ -94,6 +94,9 @@ class Module:
     _non_persistent_buffers_set: set[str]
     _forward_hooks: dict[int, ForwardHook]
     _forward_pre_hooks: dict[int, tuple[Callable[..., Any], bool]]
+    #: names of the module's own state a checkpoint may lack: loading keeps their value
+    #: (PyTorch's batch norm takes a state dict without ``num_batches_tracked``)
+    _optional_state: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.__dict__.update(
@@ -481,7 +484,10 @@ class Module:
                 f"arrays (a state_dict()), got {type(state).__name__}"
             )
         own = {key: (owner, name, value) for key, owner, name, value in self._state_entries()}
-        missing = [key for key in own if key not in state]
+        missing = [
+            key for key, (owner, name, _) in own.items()
+            if key not in state and name not in owner._optional_state
+        ]  # fmt: skip
         unexpected = _unexpected_keys(self, list(state), "")
         problems = _key_problems(missing, unexpected) if strict else []
         updates: list[tuple[Module, str, Any, np.ndarray]] = []
@@ -621,6 +627,6 @@ def _converted(key: str, value: Any, target: Any) -> np.ndarray | str:
             f"shape mismatch for {key}: checkpoint has {array.shape}, "
             f"the model has {current.shape}"
         )
-    if isinstance(target, Tensor):
-        return np.asarray(array, dtype=current.dtype)
-    return np.array(array)  # a buffer takes the checkpoint's dtype, as a copy
+    # Copied into the model's own dtype, as PyTorch's copy_ (a float32 checkpoint keeps a
+    # float64 model's running statistics float64; an integer count stays an integer).
+    return np.array(array, dtype=current.dtype)

@@ -30,6 +30,7 @@ class _BatchNorm(Module):
     running_var: Any
     num_batches_tracked: Any
     ranks: tuple[int, ...] = ()
+    _optional_state = ("num_batches_tracked",)
 
     def __init__(
         self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,

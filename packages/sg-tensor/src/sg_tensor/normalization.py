@@ -51,6 +51,9 @@ def _batch_norm(
     eps: float,
 ) -> Any:  # fmt: skip
     out, _ = _normalized(x, axes, eps)
+    wider = np.result_type(*[a for a in (x, w, b) if a is not None])
+    if out.dtype != wider:  # float32 x, float64 weight: float64, as in evaluation mode
+        out = out.astype(wider)
     if w is not None:
         out *= _per_channel(w, x.ndim)
     if b is not None:
