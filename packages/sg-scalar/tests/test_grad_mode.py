@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -87,11 +88,11 @@ def test_set_grad_enabled_as_context_manager() -> None:
     assert is_grad_enabled() is True
 
 
-@pytest.mark.parametrize("decorator", [set_grad_enabled(False), no_grad()])
-def test_set_grad_enabled_and_no_grad_as_decorators(decorator: set_grad_enabled) -> None:
+@pytest.mark.parametrize("make", [lambda: set_grad_enabled(False), no_grad])
+def test_set_grad_enabled_and_no_grad_as_decorators(make: Callable[[], set_grad_enabled]) -> None:
     seen: list[bool] = []
 
-    @decorator
+    @make()
     def double(v: Value) -> Value:
         """Doubles."""
         seen.append(is_grad_enabled())
@@ -107,6 +108,23 @@ def test_set_grad_enabled_and_no_grad_as_decorators(decorator: set_grad_enabled)
     assert double.__doc__ == "Doubles."
     double(x)  # reusable: the same decorator object again
     assert seen == [False, False]
+    assert is_grad_enabled() is True
+
+
+def test_set_grad_enabled_called_alone_sets_the_mode_as_pytorch() -> None:
+    set_grad_enabled(False)
+    try:
+        assert is_grad_enabled() is False
+        assert (Value(2.0, requires_grad=True) * 3.0).requires_grad is False
+    finally:
+        set_grad_enabled(True)
+    assert is_grad_enabled() is True
+    context = set_grad_enabled(False)  # made and entered once: the mode is restored after
+    with context:
+        assert is_grad_enabled() is False
+    assert is_grad_enabled() is True
+    with context:  # entered again: set again
+        assert is_grad_enabled() is False
     assert is_grad_enabled() is True
 
 

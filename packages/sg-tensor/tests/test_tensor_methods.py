@@ -193,3 +193,64 @@ def test_bitwise_operators_with_a_python_number_on_the_left() -> None:
     assert (2 & t).tolist() == [0, 2, 2]
     assert (6 ^ t).tolist() == [7, 4, 5]
     assert (True | st.tensor([False, True])).tolist() == [True, True]
+
+
+# -- hooks, retain_grad and backward(inputs=...): each gradient hooked and stored once ----
+def _cube_inputs() -> tuple[Any, Any]:
+    x = st.tensor([0.5, -1.5, 2.0], requires_grad=True)
+    return x, x**2
+
+
+def test_a_leaf_hook_runs_once_in_backward_with_inputs() -> None:
+    x, _ = _cube_inputs()
+    calls: list[int] = []
+    x.register_hook(lambda g: calls.append(1) or g * 2)
+    (x**2).sum().backward(inputs=[x])
+    np.testing.assert_array_equal(x.grad, [2.0, -6.0, 8.0])  # 2 x, doubled once
+    assert calls == [1]
+
+
+def test_a_retained_input_of_backward_with_inputs_is_stored_once_after_its_hooks() -> None:
+    x, y = _cube_inputs()
+    y.retain_grad()
+    y.register_hook(lambda g: g * 10)
+    (y**2).sum().backward(inputs=[y, x])
+    np.testing.assert_array_equal(y.grad, 10 * 2 * y.data)  # PyTorch: hooked, once
+    np.testing.assert_array_equal(x.grad, 10 * 2 * y.data * 2 * x.data)
+
+
+@pytest.mark.parametrize("retain_graph", [False, True])
+def test_grad_of_a_hooked_intermediate_does_not_depend_on_retain_graph(retain_graph: bool) -> None:
+    """As PyTorch: the pass goes on through y to x (running y's hook once), and y's
+    gradient is the one before its hook; asked alone, y's gradient is after it."""
+    x, y = _cube_inputs()
+    y.register_hook(lambda g: g * 10)
+    gy, gx = st.grad((y**2).sum(), [y, x], retain_graph=retain_graph)
+    np.testing.assert_array_equal(gy.data, 2 * y.data)
+    np.testing.assert_array_equal(gx.data, 10 * 2 * y.data * 2 * x.data)
+    x, y = _cube_inputs()
+    y.register_hook(lambda g: g * 10)
+    (alone,) = st.grad((y**2).sum(), [y], retain_graph=retain_graph)
+    np.testing.assert_array_equal(alone.data, 10 * 2 * y.data)
+
+
+def test_grad_takes_an_iterator_of_inputs() -> None:
+    x, y = _cube_inputs()
+    (gx,) = st.grad(y.sum(), iter([x]))
+    np.testing.assert_array_equal(gx.data, 2 * x.data)
+
+
+def test_a_hook_may_not_change_a_gradients_shape() -> None:
+    x, _ = _cube_inputs()
+    x.register_hook(lambda g: g[:2])
+    with pytest.raises(st.ShapeMismatchError, match=r"changed the gradient's shape from \(3,\)"):
+        (x * 2.0).sum().backward()
+
+
+def test_retain_grad_under_create_graph_keeps_a_differentiable_gradient() -> None:
+    x, y = _cube_inputs()
+    y.retain_grad()
+    (y**2).sum().backward(create_graph=True)
+    assert isinstance(y.grad, st.Tensor)
+    y.grad.sum().backward()  # d/dx sum(2 y) = 4 x, added to the first pass's 4 x**3
+    np.testing.assert_allclose(x.grad.data, 4 * x.data**3 + 4 * x.data)

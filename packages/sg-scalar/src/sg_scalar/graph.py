@@ -339,16 +339,26 @@ def is_grad_enabled() -> bool:
 class set_grad_enabled:
     """Turn graph recording on or off: ``with set_grad_enabled(False): ...``.
 
-    Nestable and per thread. Also works as a function decorator.
+    Nestable and per thread. Also works as a function decorator. Called on its own, as
+    PyTorch's, ``set_grad_enabled(False)`` turns recording off until it is turned on
+    again (in this thread).
     """
 
-    __slots__ = ("mode", "_previous")
+    __slots__ = ("mode", "_previous", "_set_by_init")
 
     def __init__(self, mode: bool) -> None:
         self.mode = bool(mode)
         self._previous: list[bool] = []
+        # set_grad_enabled(mode) itself (not no_grad()) sets the mode at once, as PyTorch's
+        self._set_by_init = type(self) is set_grad_enabled
+        if self._set_by_init:
+            self._previous.append(_grad_mode.enabled)
+            _grad_mode.enabled = self.mode
 
     def __enter__(self) -> None:
+        if self._set_by_init:  # `with set_grad_enabled(m):` set it already
+            self._set_by_init = False
+            return
         self._previous.append(_grad_mode.enabled)
         _grad_mode.enabled = self.mode
 
@@ -356,6 +366,9 @@ class set_grad_enabled:
         _grad_mode.enabled = self._previous.pop()
 
     def __call__(self, fn: F) -> F:
+        if self._set_by_init:  # @set_grad_enabled(m): only the decorated calls change it
+            self._set_by_init = False
+            _grad_mode.enabled = self._previous.pop()
         mode = self.mode
 
         @functools.wraps(fn)

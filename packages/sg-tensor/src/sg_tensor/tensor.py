@@ -315,18 +315,9 @@ class Tensor:
     ) -> None:
         if _grad is None:  # pragma: no cover - sg_tensor's import registers it
             raise RuntimeError("import sg_tensor before calling backward(inputs=...)")
-        gradients = _grad
-        targets = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
-        found = gradients(
-            self, targets, grad, retain_graph=retain_graph, create_graph=create_graph,
-            allow_unused=True,
-        )  # fmt: skip
-        stored: set[int] = set()
-        for x, g in zip(targets, found):
-            if g is not None:
-                x._accumulate_grad(g if create_graph else g.data, stored)
+        _grad(self, inputs, grad, retain_graph, create_graph)
 
-    def _accumulate_grad(self, g: Any, stored: set[int]) -> None:
+    def _accumulate_grad(self, g: Any, stored: set[int], hooks: bool = True) -> None:
         """Add ``g`` into ``.grad``; the stored array is always owned and writable.
 
         ``stored`` holds the ids of the gradients stored in leaves so far in this pass:
@@ -334,7 +325,7 @@ class Tensor:
         share it, so the second gets a copy. A stored array stays alive in ``.grad``
         until the pass ends, so its id cannot be reused within the pass.
         """
-        if LEAF_HOOKS and id(self) in LEAF_HOOKS:  # x.register_hook(fn) on this leaf
+        if hooks and LEAF_HOOKS and id(self) in LEAF_HOOKS:  # x.register_hook(fn) on a leaf
             g = _run_hooks(LEAF_HOOKS[id(self)], g)
         if isinstance(g, Tensor):  # create_graph: the gradient is a differentiable node
             if g.dtype != self.data.dtype:
@@ -581,7 +572,7 @@ _grad: Callable[..., Any] | None = None
 
 def register_grad(grad: Callable[..., Any]) -> None:
     """Called once by :mod:`sg_tensor.autograd.core` (which imports this module, not the
-    reverse): the ``grad()`` that ``backward(inputs=...)`` runs."""
+    reverse): what ``backward(inputs=...)`` runs (``backward_into``)."""
     global _grad
     _grad = grad
 
@@ -598,7 +589,12 @@ def _run_hooks(hooks: list[Callable[[Tensor], Any]], g: Any) -> Any:
     for hook in list(hooks):
         replaced = hook(g if on_nodes else Tensor(np.array(g)))
         if replaced is not None:
+            shape = np.shape(g)
             g = replaced if on_nodes else np.asarray(getattr(replaced, "data", replaced))
+            if np.shape(g) != shape:  # as PyTorch: a gradient keeps its shape
+                name = getattr(hook, "__name__", repr(hook))
+                raise ShapeMismatchError(f"hook {name!r} changed the gradient's shape from "
+                                         f"{shape} to {np.shape(g)}")  # fmt: skip
     return g
 
 

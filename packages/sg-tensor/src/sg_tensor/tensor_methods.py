@@ -142,7 +142,8 @@ def retain_grad(self: Tensor) -> None:
     assert isinstance(op, _HookedOp)  # _node_hooks made it one
 
     def keep(grad: Any) -> None:  # after the hooks, as PyTorch 2 stores it
-        data = np.array(getattr(grad, "data", grad))  # a copy: the pass goes on with it
+        # a copy: the pass goes on with it (under create_graph, a differentiable one)
+        data = grad * 1.0 if isinstance(grad, Tensor) else np.array(grad)
         self.grad = data if self.grad is None else self.grad + data
 
     op.keep = keep

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,8 @@ TensorOrTensors = Tensor | Sequence[Tensor]
 def _as_tuple(name: str, what: str, value: Any) -> tuple[Tensor, ...]:
     if isinstance(value, Tensor):
         return (value,)
+    if isinstance(value, Iterator):  # model.parameters(), as PyTorch takes it
+        value = tuple(value)
     if not isinstance(value, (list, tuple)):
         raise TypeError(
             f"{name}(): {what} must be a Tensor or a sequence of Tensors, "
@@ -130,7 +132,7 @@ def grad(
         )
     results: list[Tensor | None] = []
     for j, (g, x) in enumerate(zip(raw, ins)):
-        hooks = _hooks_of(x)
+        hooks = _hooks_of(x, ins)
         if g is not None and hooks:
             g = _run_hooks(hooks, g)
         if g is None and materialize_grads:
@@ -151,11 +153,52 @@ def grad(
     return tuple(results)
 
 
-def _hooks_of(x: Tensor) -> list[Any] | None:
-    """The hooks registered on ``x`` (``x.register_hook``), if any."""
+def _hooks_of(x: Tensor, inputs: tuple[Tensor, ...]) -> list[Any] | None:
+    """The hooks registered on ``x`` (``x.register_hook``) that ``grad()`` runs on its
+    gradient: a leaf's; a non-leaf's unless the pass went on through it to another input
+    (then they ran in the pass, and PyTorch returns the gradient before them)."""
     if x._op is None:
         return LEAF_HOOKS.get(id(x)) if LEAF_HOOKS else None
+    if _passed_through(x, inputs):
+        return None
     return getattr(x._op, "hooks", None)
+
+
+def _passed_through(x: Tensor, inputs: tuple[Tensor, ...]) -> bool:
+    """Whether a pass to ``inputs`` runs the rule of the non-leaf ``x``: another input is
+    among the tensors it was computed from."""
+    others = {id(t) for t in inputs if t is not x}
+    return bool(others) and any(id(node) in others for node in graph.topological_order(x))
+
+
+def backward_into(
+    root: Tensor, inputs: Any, given: Any, retain_graph: bool | None, create_graph: bool
+) -> None:
+    """``root.backward(given, inputs=inputs)``: the gradients of ``inputs`` only, added
+    into their ``.grad``, after their hooks (each run once), as PyTorch's."""
+    targets = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    # retain_grad()'s store would fire inside the pass for a target it goes through: the
+    # gradient is stored below instead, once
+    # a target's hooks that grad() does not run (the pass runs them, going through it),
+    # read before the pass releases its node
+    hooks = [getattr(t._op, "hooks", None) if _passed_through(t, targets) else None
+             for t in targets]  # fmt: skip
+    kept = [(t._op, t._op.keep) for t in targets if getattr(t._op, "keep", None) is not None]
+    for op, _ in kept:
+        op.keep = None
+    try:
+        found = grad(root, targets, given, retain_graph=retain_graph,
+                     create_graph=create_graph, allow_unused=True)  # fmt: skip
+    finally:
+        for op, keep in kept:
+            op.keep = keep
+    stored: set[int] = set()
+    for x, g, after in zip(targets, found, hooks):
+        if g is None:
+            continue
+        if after:  # PyTorch stores it after them
+            g = _run_hooks(after, g)
+        x._accumulate_grad(g if create_graph else g.data, stored, hooks=False)
 
 
 Inputs = Any  # one array-like, or a tuple of them (then f takes several arguments)
@@ -390,4 +433,4 @@ def backward(
         out.backward(g, retain_graph=keep or not last, create_graph=create_graph, inputs=inputs)
 
 
-tensor_module.register_grad(grad)  # Tensor.backward(inputs=...) runs grad()
+tensor_module.register_grad(backward_into)  # what Tensor.backward(inputs=...) runs
