@@ -224,3 +224,21 @@ def test_backward_through_detached_value_does_not_reach_the_original() -> None:
     out.backward()
     assert x.grad == 9.0  # y.data, not 3 * x**2 = 27
     assert y.grad == 0.0
+
+
+def test_no_grad_and_enable_grad_decorate_without_parentheses() -> None:
+    @no_grad
+    def doubled(v: Value) -> Value:
+        """Doubles."""
+        return v * 2.0
+
+    @enable_grad
+    def tripled(v: Value) -> Value:
+        return v * 3.0
+
+    x = Value(2.0)
+    assert doubled(x).requires_grad is False
+    assert doubled.__doc__ == "Doubles."
+    with no_grad():
+        assert tripled(x).requires_grad is True
+    assert is_grad_enabled() is True

@@ -49,7 +49,7 @@ class SinCos(Function):
 
     @staticmethod
     def backward(ctx: Any, gs: Tensor, gc: Tensor, gm: Any) -> Tensor:
-        assert gm is None  # a boolean output gets no gradient
+        assert not gm.data.any()  # a boolean output gets none: zeros, as in PyTorch
         (x,) = ctx.saved_tensors
         return gs * x.cos() - gc * x.sin()
 
@@ -319,7 +319,8 @@ def test_the_same_internal_declaration_run_again_replaces_itself() -> None:
         ENTRIES.pop("test_redeclared_scale", None)
 
 
-def test_pytorch_2_style_setup_context_and_non_differentiable_outputs() -> None:
+@pytest.mark.parametrize("materialize", [True, False])
+def test_pytorch_2_style_setup_context_and_non_differentiable_outputs(materialize: bool) -> None:
     class SortedWithIndex(Function):
         @staticmethod
         def forward(x: Tensor) -> tuple[Tensor, Tensor]:
@@ -330,12 +331,18 @@ def test_pytorch_2_style_setup_context_and_non_differentiable_outputs() -> None:
         def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
             _, order = output
             ctx.mark_non_differentiable(order)  # float, yet no gradient
+            ctx.materialize = materialize
+            ctx.set_materialize_grads(materialize)
             ctx.order = order.data.astype(np.int64)
             ctx.size = inputs[0].shape[0]
 
         @staticmethod
         def backward(ctx: Any, g: Tensor, g_order: Any) -> np.ndarray:
-            assert g_order is None
+            # as PyTorch: zeros for the output that gets no gradient (None if not materialized)
+            if ctx.materialize:
+                np.testing.assert_array_equal(g_order.data, np.zeros(3))
+            else:
+                assert g_order is None
             grad = np.zeros(ctx.size)
             grad[ctx.order] = g.data
             return grad

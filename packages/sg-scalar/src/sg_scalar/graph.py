@@ -379,22 +379,34 @@ class set_grad_enabled:
         return wrapper  # type: ignore[return-value]
 
 
-class no_grad(set_grad_enabled):
+class _Switch(set_grad_enabled):
+    """A mode switch that decorates a function with or without parentheses
+    (``@no_grad`` and ``@no_grad()``), as PyTorch's."""
+
+    __slots__ = ()
+    MODE = True
+
+    def __new__(cls, fn: Any = None) -> Any:
+        if fn is None:
+            return super().__new__(cls)
+        return cls()(fn)  # @no_grad: the decorated function, as @no_grad() gives
+
+    def __init__(self) -> None:
+        super().__init__(self.MODE)
+
+
+class no_grad(_Switch):
     """Operators inside ``with no_grad():`` record no graph (nestable, per thread)."""
 
     __slots__ = ()
-
-    def __init__(self) -> None:
-        super().__init__(False)
+    MODE = False
 
 
-class enable_grad(set_grad_enabled):
+class enable_grad(_Switch):
     """Record the graph again, e.g. inside a :class:`no_grad` block."""
 
     __slots__ = ()
-
-    def __init__(self) -> None:
-        super().__init__(True)
+    MODE = True
 
 
 # ---------------------------------------------------------------------------------------

@@ -96,6 +96,7 @@ class FunctionCtx:
         self._frozen: set[int] = set()  # ids of outputs marked non-differentiable
         self._layout: _Layout | None = None
         self._out: Any = None  # the output node (or data) while backward runs
+        self._materialize = True  # backward gets zeros, not None, for gradient-less outputs
 
     def save_for_backward(self, *tensors: Any) -> None:
         """Keep ``tensors`` (Tensors, or None) for ``backward``; call once, in ``forward``."""
@@ -110,9 +111,16 @@ class FunctionCtx:
 
     def mark_non_differentiable(self, *outputs: Any) -> None:
         """Declare outputs of ``forward`` that get no gradient (indices, masks): they are
-        returned as Tensors that do not require grad, and ``backward`` receives ``None``
-        for them."""
+        returned as Tensors that do not require grad, and ``backward`` receives zeros of
+        their shape for them (``None`` after ``set_materialize_grads(False)``), as
+        PyTorch's."""
         self._frozen.update(id(t) for t in outputs)
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """Whether ``backward`` receives zeros (``True``, the default, as PyTorch) or
+        ``None`` for an output that gets no gradient (a non-differentiable or integer
+        one)."""
+        self._materialize = bool(value)
 
     @property
     def saved_tensors(self) -> tuple[Any, ...]:
@@ -307,9 +315,10 @@ def _rule(g: Any, out: Any, *inputs: Any, ctx: FunctionCtx) -> tuple[Any, ...]:
     layout = ctx._layout
     assert layout is not None  # set by apply
     grad_outputs = [
-        None if gk is None else (gk if on_nodes else _leaf(np.asarray(gk)))
-        for gk in layout.split(g)
-    ]
+        (_leaf(np.zeros_like(o.data)) if ctx._materialize else None) if gk is None
+        else (gk if on_nodes else _leaf(np.asarray(gk)))
+        for gk, o in zip(layout.split(g), layout.outputs)
+    ]  # fmt: skip
     ctx._out = out
     try:
         if on_nodes:
