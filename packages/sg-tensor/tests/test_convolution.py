@@ -93,6 +93,16 @@ def test_conv1d_is_conv2d_of_height_one() -> None:
                                      output_padding=2), "output_padding .* must be smaller"),
         (lambda: st.conv1d(np.zeros((1, 3, 5, 5)), np.zeros((4, 3, 3))),
          r"conv1d: expected an input of 3 dimensions"),
+        # a 1-D call runs as 2-D of height 1: its messages speak of its own axis
+        (lambda: st.conv1d(np.zeros((2, 3, 4)), np.zeros((2, 3, 5))),
+         r"conv1d: the kernel \(5,\) with dilation \(1,\) spans \(5,\), larger than the "
+         r"padded input \(4,\) \(input \(2, 3, 4\)"),
+        (lambda: st.conv_transpose1d(np.zeros((1, 3, 4)), np.zeros((3, 2, 3)), stride=2,
+                                     output_padding=2),
+         r"output_padding \(2,\) must be smaller than stride \(2,\) or dilation \(1,\)"),
+        (lambda: st.conv_transpose1d(np.zeros((2, 3, 1)), np.zeros((3, 2, 1)), padding=2),
+         r"input \(2, 3, 1\) with weight \(3, 2, 1\), stride \(1,\) and padding \(2,\) "
+         r"gives an empty output \(-3,\)"),
     ],
 )  # fmt: skip
 def test_conv_errors_name_the_operator_and_shapes(call: object, message: str) -> None:

@@ -254,3 +254,13 @@ def test_retain_grad_under_create_graph_keeps_a_differentiable_gradient() -> Non
     assert isinstance(y.grad, st.Tensor)
     y.grad.sum().backward()  # d/dx sum(2 y) = 4 x, added to the first pass's 4 x**3
     np.testing.assert_allclose(x.grad.data, 4 * x.data**3 + 4 * x.data)
+
+
+def test_an_integer_tensor_set_to_require_grad_by_assignment_fails_its_backward() -> None:
+    """requires_grad_() refuses integers; the plain attribute cannot, so the pass does
+    (its gradient would be truncated to integers)."""
+    x = st.tensor([1, 2, 3])
+    x.requires_grad = True
+    with pytest.raises(TypeError, match=r"dtype int64 \(shape \(3,\)\) requires grad"):
+        (x * 2.5).sum().backward()
+    assert x.grad is None

@@ -261,18 +261,28 @@ def _apply(name: str, x: Tensor, w: Tensor, b: Tensor | None, ctx: dict[str, Any
     return Tensor._apply_n(OPS[name], inputs, ctx)
 
 
+def _shown(sizes: tuple[Any, ...], spatial: int) -> tuple[Any, ...]:
+    """The last ``spatial`` entries of a per-axis tuple: a 1-D call runs as 2-D of height
+    1, and its messages speak of its own axis."""
+    return sizes[-spatial:]
+
+
 def _convolve(
     where: str, x: Tensor, w: Tensor, b: Tensor | None, stride: Pair, padding: Padding,
-    dilation: Pair, groups: int,
+    dilation: Pair, groups: int, spatial: int = 2,
 ) -> Tensor:  # fmt: skip
-    """``conv2d``'s operator on a 4-D input, after checking the windows fit."""
+    """``conv2d``'s operator on a 4-D input, after checking the windows fit (``spatial``:
+    the axes the caller has, for its messages)."""
     kernel = w.shape[2:]
     reach = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     padded = tuple(n + a + c for n, (a, c) in zip(x.shape[2:], padding))
     if any(r > p for r, p in zip(reach, padded)):
-        raise ValueError(f"{where}: the kernel {kernel} with dilation {dilation} spans "
-                         f"{reach}, larger than the padded input {padded} "
-                         f"(input {x.shape}, padding {padding})")  # fmt: skip
+        n = spatial
+        raise ValueError(f"{where}: the kernel {_shown(kernel, n)} with dilation "
+                         f"{_shown(dilation, n)} spans {_shown(reach, n)}, larger than the "
+                         f"padded input {_shown(padded, n)} (input "
+                         f"{x.shape[:2] + _shown(x.shape, n)}, padding "
+                         f"{_shown(padding, n)})")  # fmt: skip
     ctx = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
     return _apply("conv2d", x, w, b, ctx)
 
@@ -314,7 +324,7 @@ def _conv1d_entry(
     (p,) = _padding(padding, w.shape[2:], (s,), (d,), where)
     flat_x = x.reshape(x.shape[:2] + (1,) + x.shape[2:])
     flat_w = w.reshape(w.shape[:2] + (1,) + w.shape[2:])
-    out = _convolve(where, flat_x, flat_w, b, (1, s), ((0, 0), p), (1, d), g)
+    out = _convolve(where, flat_x, flat_w, b, (1, s), ((0, 0), p), (1, d), g, spatial=1)
     out = out.reshape(out.shape[:2] + out.shape[3:])
     return out.reshape(out.shape[1:]) if unbatched else out
 
@@ -322,23 +332,27 @@ def _conv1d_entry(
 def _transposed(
     where: str, x: Tensor, w: Tensor, b: Tensor | None, stride: tuple[int, ...],
     padding: tuple[int, ...], output_padding: tuple[int, ...], dilation: tuple[int, ...],
-    groups: int,
+    groups: int, spatial: int = 2,
 ) -> Tensor:  # fmt: skip
     """``conv_transpose2d``'s operator: the adjoint of the convolution whose input has the
-    size PyTorch gives the transposed output, ``(n - 1) * s - 2 p + d (k - 1) + op + 1``."""
-    kernel = w.shape[2:]
+    size PyTorch gives the transposed output, ``(n - 1) * s - 2 p + d (k - 1) + op + 1``
+    (``spatial``: the axes the caller has, for its messages)."""
+    kernel, n = w.shape[2:], spatial
     for op_, s, d in zip(output_padding, stride, dilation):
         if op_ >= max(s, d):
-            raise ValueError(f"{where}: output_padding {output_padding} must be smaller than "
-                             f"stride {stride} or dilation {dilation}")  # fmt: skip
+            raise ValueError(f"{where}: output_padding {_shown(output_padding, n)} must be "
+                             f"smaller than stride {_shown(stride, n)} or dilation "
+                             f"{_shown(dilation, n)}")  # fmt: skip
     size = tuple(
         (n - 1) * s - 2 * p + d * (k - 1) + op_ + 1
         for n, k, s, p, d, op_ in zip(x.shape[2:], kernel, stride, padding, dilation,
                                       output_padding)
     )  # fmt: skip
-    if any(n < 1 for n in size):
-        raise ValueError(f"{where}: input {x.shape} with weight {w.shape}, stride {stride} and "
-                         f"padding {padding} gives an empty output {size}")  # fmt: skip
+    if any(m < 1 for m in size):
+        raise ValueError(f"{where}: input {x.shape[:2] + _shown(x.shape, n)} with weight "
+                         f"{w.shape[:2] + _shown(w.shape, n)}, stride {_shown(stride, n)} and "
+                         f"padding {_shown(padding, n)} gives an empty output "
+                         f"{_shown(size, n)}")  # fmt: skip
     pads = tuple((p, p - op_) for p, op_ in zip(padding, output_padding))
     ctx = {"stride": stride, "padding": pads, "dilation": dilation, "groups": groups,
            "size": size}  # fmt: skip
@@ -381,7 +395,7 @@ def _conv_transpose1d_entry(
     op_ = (0,) + int_tuple(output_padding, 1, "output_padding", where, least=0)
     flat_x = x.reshape(x.shape[:2] + (1,) + x.shape[2:])
     flat_w = w.reshape(w.shape[:2] + (1,) + w.shape[2:])
-    out = _transposed(where, flat_x, flat_w, b, s, p, op_, d, g)
+    out = _transposed(where, flat_x, flat_w, b, s, p, op_, d, g, spatial=1)
     out = out.reshape(out.shape[:2] + out.shape[3:])
     return out.reshape(out.shape[1:]) if unbatched else out
 

@@ -327,6 +327,12 @@ class Tensor:
         """
         if hooks and LEAF_HOOKS and id(self) in LEAF_HOOKS:  # x.register_hook(fn) on a leaf
             g = _run_hooks(LEAF_HOOKS[id(self)], g)
+        if self.data.dtype.kind != "f":  # `x.requires_grad = True` on integers: truncated
+            raise TypeError(
+                f"backward: a tensor of dtype {self.data.dtype} (shape {self.data.shape}) "
+                "requires grad, but only floating-point tensors can (PyTorch refuses it at "
+                "x.requires_grad = True; requires_grad_() refuses it too)"
+            )
         if isinstance(g, Tensor):  # create_graph: the gradient is a differentiable node
             if g.dtype != self.data.dtype:
                 g = g.astype(self.data.dtype)
