@@ -409,7 +409,7 @@ def test_loader_without_shuffle_gives_the_rows_in_order() -> None:
     X = np.random.default_rng(0).standard_normal((7, 3)).astype(np.float32)
     y = np.arange(7) % 3
     batches = list(data.DataLoader(data.TensorDataset(X, y), batch_size=3))
-    assert [type(b) for b in batches] == [tuple] * 3
+    assert [type(b) for b in batches] == [list] * 3  # as PyTorch's default_collate
     for b, rows in zip(batches, [slice(0, 3), slice(3, 6), slice(6, 7)]):
         xb, yb = b
         assert xb.dtype == np.float32
@@ -548,7 +548,7 @@ def test_a_dataset_of_tuples_is_stacked_field_by_field() -> None:
     batches = list(data.DataLoader(samples, batch_size=2))
     assert len(batches) == 3
     xb, ib, fb, sb = batches[1]
-    assert isinstance(batches[1], tuple)
+    assert isinstance(batches[1], list)  # a list, as PyTorch's
     np.testing.assert_array_equal(xb.data, rows[2:4])
     assert xb.dtype == np.float64
     assert ib.dtype == np.int64
@@ -631,3 +631,27 @@ def test_loader_errors() -> None:
         list(data.DataLoader([np.zeros(2), np.zeros(3)], batch_size=2))
     with pytest.raises(TypeError, match="cannot batch samples of type object"):
         list(data.DataLoader([object(), object()], batch_size=2))
+
+
+def test_a_batch_of_numbers_takes_the_dtype_of_all_of_them() -> None:
+    """As torch.tensor(batch): [1, 2.5] is a float batch, not the first sample's int."""
+    (batch,) = list(data.DataLoader([1, 2.5, 3, 4.5], batch_size=4))
+    np.testing.assert_array_equal(batch.data, [1.0, 2.5, 3.0, 4.5])
+    (mixed,) = list(data.DataLoader([True, 0.5, 2], batch_size=3))
+    np.testing.assert_array_equal(mixed.data, [1.0, 0.5, 2.0])
+    (ints,) = list(data.DataLoader([True, 2], batch_size=2))
+    assert ints.dtype == np.int64
+    (flags,) = list(data.DataLoader([True, False], batch_size=2))
+    assert flags.dtype == np.bool_
+    (fields,) = list(data.DataLoader([{"a": 1}, {"a": 2.7}], batch_size=2))
+    np.testing.assert_array_equal(fields["a"].data, [1.0, 2.7])
+
+
+def test_batches_of_tensors_that_require_grad_stay_in_the_graph() -> None:
+    w = Tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    for dataset in (data.TensorDataset(w, np.arange(3)), [(w[i], i) for i in range(3)]):
+        w.grad = None
+        xb, _ = next(iter(data.DataLoader(dataset, batch_size=2)))
+        assert xb.requires_grad
+        xb.sum().backward()
+        np.testing.assert_array_equal(w.grad, [[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]])

@@ -16,7 +16,7 @@ from sg_scalar.graph import topological_order
 from sg_scalar.rules import shapes
 
 NOT_OPERATORS = {"backward", "detach", "zero_grad", "item", "is_leaf", "op", "data", "grad",
-                 "requires_grad", "__init__", "__repr__", "__float__"}  # fmt: skip
+                 "requires_grad", "__init__", "__repr__", "__float__", "__bool__"}  # fmt: skip
 
 
 class FloatRng:

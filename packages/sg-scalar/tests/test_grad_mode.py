@@ -242,3 +242,14 @@ def test_no_grad_and_enable_grad_decorate_without_parentheses() -> None:
     with no_grad():
         assert tripled(x).requires_grad is True
     assert is_grad_enabled() is True
+
+
+def test_a_value_is_true_when_nonzero_and_equal_only_to_itself() -> None:
+    """bool() as PyTorch's (``if loss:``); ``==`` stays identity: a Value is a graph node
+    that sets and dicts hold."""
+    assert not Value(0.0)
+    assert Value(-2.0)
+    x = Value(1.0)
+    assert x == x
+    assert x != Value(1.0)
+    assert len({x, Value(1.0)}) == 2

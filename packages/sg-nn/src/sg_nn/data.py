@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+import sg_tensor as st
 from sg_nn import init
 from sg_tensor import Tensor
 
@@ -357,13 +358,17 @@ def _collate(samples: list[Any]) -> Any:
             raise ValueError(
                 f"DataLoader: cannot stack samples of different shapes {sorted(shapes)}"
             )
+        if any(isinstance(s, Tensor) and s.requires_grad for s in samples):
+            return st.stack(samples)  # the batch stays in the graph, as PyTorch's
         return Tensor(np.stack(arrays))
-    if isinstance(first, bool):
-        return Tensor(np.array(samples, dtype=np.bool_))
-    if isinstance(first, int):
-        return Tensor(np.array(samples, dtype=np.int64))
-    if isinstance(first, float):
-        return Tensor(np.array(samples, dtype=np.float64))
+    if isinstance(first, (bool, int, float)):
+        # the dtype of the whole batch, as torch.tensor(batch): [1, 2.5] is float, not
+        # truncated to the first sample's int (ints stay int64, bools bool)
+        batch = np.array(samples)
+        if batch.dtype.kind not in "biuf":
+            kinds = sorted({type(v).__name__ for v in samples})
+            raise TypeError(f"DataLoader: cannot batch numbers with other samples ({kinds})")
+        return Tensor(batch.astype(np.int64) if batch.dtype.kind in "iu" else batch)
     if isinstance(first, Mapping):
         return {key: _collate([s[key] for s in samples]) for key in first}
     if isinstance(first, Sequence):
@@ -372,7 +377,7 @@ def _collate(samples: list[Any]) -> Any:
         fields = [_collate(list(field)) for field in zip(*samples)]
         if isinstance(first, tuple) and hasattr(first, "_fields"):  # a named tuple
             return type(first)(*fields)
-        return tuple(fields) if isinstance(first, tuple) else fields
+        return fields  # a list, for tuples too, as PyTorch's default_collate
     raise TypeError(f"DataLoader: cannot batch samples of type {type(first).__name__}")
 
 
@@ -396,7 +401,7 @@ class DataLoader:
     a subclass of :class:`Dataset`, a :class:`Subset`, a list of ``(x, y)`` tuples, ...).
     Each batch stacks ``batch_size`` samples field by field into sg Tensors (tensors,
     arrays and numbers; tuples, lists and dicts of them): a :class:`TensorDataset` gives
-    a tuple ``(X_batch, y_batch)``.
+    a list ``[X_batch, y_batch]`` (PyTorch's default_collate makes lists of tuples).
     ``batch_size=None`` yields the samples one by one, unbatched.
 
     Every iteration is an epoch that visits each sample once. With ``shuffle=True``
@@ -479,7 +484,8 @@ class DataLoader:
         stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
         for start in range(0, stop, self.batch_size):
             idx = order[start : start + self.batch_size]
-            if rows_at_once:
-                yield tuple(Tensor(t.data[idx]) for t in self.dataset.tensors)
+            if rows_at_once:  # (a tensor in the graph is indexed in it, as PyTorch's)
+                yield [t[idx] if t.requires_grad else Tensor(t.data[idx])
+                       for t in self.dataset.tensors]  # fmt: skip
             else:
                 yield _collate([self.dataset[int(i)] for i in idx])

@@ -205,8 +205,15 @@ class Value:
     def _accumulate_grad(self, g: Any, stored: set[int]) -> None:
         self.grad = self.grad + g  # floats are immutable: nothing to share
 
+    def __bool__(self) -> bool:
+        """Whether the value is nonzero, as ``bool(tensor)`` in PyTorch (``if loss:``).
+        ``==`` stays identity: a Value is a graph node, hashed by identity."""
+        return bool(self.data)
+
     def zero_grad(self) -> None:
-        """Reset to 0 the gradient of this value and of every node of its graph."""
+        """Reset to 0 the gradient of this value and of every node of its graph still
+        held: after a ``backward()`` that released the graph (without ``retain_graph``)
+        the leaves are no longer reachable from here; reset theirs directly."""
         for node in graph.topological_order(self):
             node.grad = 0.0
 
