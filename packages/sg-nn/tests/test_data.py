@@ -143,6 +143,12 @@ def test_datasets_need_two_samples(name: str, n: int) -> None:
         MAKERS[name](n)
 
 
+@pytest.mark.parametrize("name", list(MAKERS))
+def test_datasets_need_an_integer_count(name: str) -> None:
+    with pytest.raises(TypeError, match=f"make_{name}: n_samples must be an int, got 10.0"):
+        MAKERS[name](10.0)
+
+
 @pytest.mark.parametrize("factor", [0.0, 1.0, 1.5, -0.2])
 def test_circles_factor_must_be_inside_the_unit_interval(factor: float) -> None:
     with pytest.raises(ValueError, match=re.escape(f"factor must be in (0, 1), got {factor}")):
@@ -198,11 +204,29 @@ def test_train_test_split_is_seeded() -> None:
     assert not np.array_equal(a[1], c[1])
 
 
-def test_train_test_split_without_shuffle_takes_the_first_part_as_test() -> None:
+def test_train_test_split_without_shuffle_takes_the_last_part_as_test() -> None:
+    """As scikit-learn's."""
     X, y = indexed(10)
     _, X_test, y_train, _ = data.train_test_split(X, y, test_size=3, shuffle=False)
-    np.testing.assert_array_equal(X_test[:, 0], [0, 1, 2])
-    np.testing.assert_array_equal(y_train, np.arange(3, 10) * 10)
+    np.testing.assert_array_equal(X_test[:, 0], [7, 8, 9])
+    np.testing.assert_array_equal(y_train, np.arange(7) * 10)
+
+
+@pytest.mark.parametrize(("test_size", "n_test"), [
+    (0.25, 3), (0.35, 4), (0.05, 1), (np.float32(0.5), 5), (np.int64(2), 2),
+])  # fmt: skip
+def test_train_test_split_rounds_a_fraction_up_as_scikit_learn(
+    test_size: Any, n_test: int
+) -> None:
+    X, _ = indexed(10)
+    _, X_test = data.train_test_split(X, test_size=test_size)
+    assert len(X_test) == n_test
+
+
+@pytest.mark.parametrize("bad", [True, "0.3", None])
+def test_train_test_split_refuses_a_test_size_that_is_not_a_number(bad: Any) -> None:
+    with pytest.raises(TypeError, match="test_size must be a fraction or a count"):
+        data.train_test_split(np.zeros(10), test_size=bad)
 
 
 def test_train_test_split_one_or_three_arrays_and_lists() -> None:
@@ -223,7 +247,7 @@ def test_train_test_split_errors() -> None:
         data.train_test_split(X, y[:9])
     with pytest.raises(ValueError, match="give at least one array"):
         data.train_test_split()
-    for bad in (0.0, 1.0, 1.5, -0.25, 0, 10, 11, -1, 0.01):
+    for bad in (0.0, 1.0, 1.5, -0.25, 0, 10, 11, -1, 0.95):
         with pytest.raises(ValueError, match=f"test_size {bad} leaves an empty train or test"):
             data.train_test_split(X, y, test_size=bad)
 

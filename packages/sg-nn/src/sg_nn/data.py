@@ -43,6 +43,8 @@ def _generator(rng: Any) -> np.random.Generator:
 
 
 def _check_n(n_samples: int, name: str) -> None:
+    if isinstance(n_samples, (bool, np.bool_)) or not isinstance(n_samples, (int, np.integer)):
+        raise TypeError(f"{name}: n_samples must be an int, got {n_samples!r}")
     if n_samples < 2:
         raise ValueError(f"{name}: n_samples must be at least 2, got {n_samples}")
 
@@ -111,7 +113,10 @@ def train_test_split(
     *arrays: np.ndarray, test_size: float = 0.25, rng: Any = 0, shuffle: bool = True
 ) -> list[np.ndarray]:
     """Split arrays (same first dimension) into train and test parts:
-    ``X_train, X_test, y_train, y_test = train_test_split(X, y)``."""
+    ``X_train, X_test, y_train, y_test = train_test_split(X, y)``, as scikit-learn's.
+
+    ``test_size``: a fraction of the samples (rounded up, as scikit-learn's) or a count.
+    ``shuffle=False``: the test part is the last ``n_test`` rows, in order."""
     if not arrays:
         raise ValueError("train_test_split: give at least one array")
     n = len(arrays[0])
@@ -120,14 +125,23 @@ def train_test_split(
             "train_test_split: arrays must have the same length, got "
             + ", ".join(str(len(a)) for a in arrays)
         )
-    n_test = round(test_size * n) if isinstance(test_size, float) else int(test_size)
+    if isinstance(test_size, (bool, np.bool_)) or not isinstance(
+        test_size, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"train_test_split: test_size must be a fraction or a count of "
+                        f"samples, got {test_size!r}")  # fmt: skip
+    fraction = isinstance(test_size, (float, np.floating))
+    n_test = math.ceil(float(test_size) * n) if fraction else int(test_size)
     if not 0 < n_test < n:
         raise ValueError(
             f"train_test_split: test_size {test_size} leaves an empty train or test part "
             f"for {n} samples"
         )
-    order = _generator(rng).permutation(n) if shuffle else np.arange(n)
-    test, train = order[:n_test], order[n_test:]
+    if shuffle:
+        order = _generator(rng).permutation(n)
+        test, train = order[:n_test], order[n_test:]
+    else:
+        train, test = np.arange(n - n_test), np.arange(n - n_test, n)
     out: list[np.ndarray] = []
     for a in arrays:
         a = np.asarray(a)
