@@ -253,3 +253,14 @@ def test_a_value_is_true_when_nonzero_and_equal_only_to_itself() -> None:
     assert x == x
     assert x != Value(1.0)
     assert len({x, Value(1.0)}) == 2
+
+
+def test_relu_and_abs_at_nan_take_pytorchs_derivatives() -> None:
+    """relu lets the gradient through at a nan (its mask is not (out <= 0)); abs's is
+    sign(nan) = 0, as torch.sign."""
+    x = Value(float("nan"))
+    x.relu().backward()
+    assert x.grad == 1.0
+    y = Value(float("nan"))
+    y.abs().backward()
+    assert y.grad == 0.0

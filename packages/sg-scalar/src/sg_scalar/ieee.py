@@ -96,12 +96,12 @@ def sigmoid(x: float) -> float:
 
 
 def sign(x: float) -> float:
-    """-1, 0 or 1 (``nan`` for ``nan``); a constant: its derivative is zero."""
+    """-1, 0 or 1 (0 for ``nan``, as ``torch.sign``); a constant: its derivative is zero."""
     if x > 0:
         return 1.0
     if x < 0:
         return -1.0
-    return x if x != x else 0.0
+    return 0.0
 
 
 def data(x: Any) -> float:

@@ -219,8 +219,9 @@ def sigmoid_(g: Any, out: Any, x: Any) -> tuple[Any]:
 # ---------------------------------------------------------------------------------------
 @op("relu", lambda x: 0.0 if x <= 0 else x, method="relu", edges=[Kink(0.0, "left")])
 def relu(g: Any, out: Any, x: Any) -> tuple[Any]:
-    """d(relu x)/dx = 1 where the output is > 0, else 0 (so 0 at the kink x == 0)."""
-    mask = 1.0 if data(out) > 0 else 0.0
+    """d(relu x)/dx = 1 where the output is > 0 or nan, else 0 (so 0 at the kink x == 0):
+    PyTorch's mask is ``not (out <= 0)``, which lets the gradient through at a nan."""
+    mask = 0.0 if data(out) <= 0 else 1.0
     # On nodes (second order) the mask is a node of derivative zero (Value._indicator).
     return (g * (mask if type(out) is float else out._indicator(mask)),)
 
