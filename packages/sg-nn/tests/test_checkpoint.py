@@ -660,3 +660,33 @@ def test_a_npy_file_is_not_an_sg_checkpoint(tmp_path: Path) -> None:
 def test_a_missing_file_raises_file_not_found(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         nn.load(tmp_path / "absent.npz")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_save_over_a_file_keeps_its_mode(tmp_path: Path) -> None:
+    """A private checkpoint stays private when saved again (the new file replaces it)."""
+    path = tmp_path / "private.sgz"
+    nn.save({"a": np.ones(2)}, path)
+    os.chmod(path, 0o600)
+    nn.save({"a": np.zeros(2)}, path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    np.testing.assert_array_equal(nn.load(path)["a"], np.zeros(2))
+
+
+@pytest.mark.parametrize("name", ["kept.sgz/", "newdir/"])
+def test_save_refuses_a_path_ending_with_a_separator(tmp_path: Path, name: str) -> None:
+    nn.save({"a": np.ones(2)}, tmp_path / "kept.sgz")
+    with pytest.raises(IsADirectoryError, match="ends with a separator"):
+        nn.save({"a": np.zeros(2)}, f"{tmp_path}/{name}")
+    assert sorted(os.listdir(tmp_path)) == ["kept.sgz"]
+    np.testing.assert_array_equal(nn.load(tmp_path / "kept.sgz")["a"], np.ones(2))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_load_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None:
+    """A pipe would block and a device (/dev/zero) never ends: refused before reading."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    for path in (pipe, tmp_path):
+        with pytest.raises(nn.CheckpointError, match="is not a regular file"):
+            nn.load(path)

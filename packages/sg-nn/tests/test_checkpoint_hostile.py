@@ -115,6 +115,19 @@ def test_an_absurd_shape_allocates_nothing(tmp_path: Path, max_bytes: int) -> No
     assert peak[0] < MIB
 
 
+@pytest.mark.parametrize(("shape", "message"), [
+    ((1,) * 100, "declares 100 dimensions"),
+    ((0, 2**62, 2**62), r"declares an impossible shape \(0, 4611686018427387904"),
+])  # fmt: skip
+def test_a_shape_numpy_cannot_make_is_a_checkpoint_error(
+    tmp_path: Path, shape: tuple[int, ...], message: str
+) -> None:
+    """Not numpy's own ValueError from the allocation: the file and the key are named."""
+    member = stored("a0.npy", npy_header("<f8", shape))
+    path = write_zip(tmp_path / "shape.npz", [a_structure(), member])
+    load_fails(path, prefix(path, "a0") + " the .npy header " + message)
+
+
 def test_a_bomb_behind_a_one_element_header_is_not_inflated(tmp_path: Path) -> None:
     bomb = deflate_bomb("a0.npy", npy(np.array([1.0])), 800)
     path = write_zip(tmp_path / "honest.npz", [a_structure(), bomb])

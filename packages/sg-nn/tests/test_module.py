@@ -282,9 +282,17 @@ def test_reassigning_an_attribute_replaces_its_registration() -> None:
     assert [n for n, _ in module.named_parameters()] == ["shift"]
     assert list(module.children()) == []
     assert module.scale is None
-    module.shift = np.zeros(3)  # an array is not a parameter
-    assert list(module.parameters()) == []
-    assert module.state_dict() == {}
+    for value in (np.zeros(3), Tensor(np.zeros(3))):  # as PyTorch: refused, not dropped
+        with pytest.raises(TypeError, match=r"cannot assign a .* as parameter 'shift'"):
+            module.shift = value
+    assert [n for n, _ in module.named_parameters()] == ["shift"]
+    module.add_module("inner", nn.Linear(2, 2, rng=rng()))
+    with pytest.raises(TypeError, match="cannot assign a int as module 'inner'"):
+        module.inner = 3
+    module.register_buffer("stat", np.zeros(2))
+    with pytest.raises(TypeError, match="cannot assign a str as buffer 'stat'"):
+        module.stat = "x"
+    np.testing.assert_array_equal(module.stat, np.zeros(2))
 
 
 def test_reassigning_a_parameter_with_a_buffer_name_replaces_the_buffer() -> None:

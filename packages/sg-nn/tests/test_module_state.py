@@ -287,3 +287,14 @@ def test_a_pre_hook_on_a_layer_changes_its_gradient_path() -> None:
     x = Tensor(np.ones((1, 2)), requires_grad=True)
     layer(x).sum().backward()
     np.testing.assert_allclose(x.grad, 3.0 * layer.weight.data)
+
+
+def test_load_state_dict_refuses_a_read_only_parameter_before_writing_any() -> None:
+    model = nn.Sequential(nn.Linear(2, 3, rng=rng()), nn.Linear(3, 1, rng=rng(1)))
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    model[1].bias.data.setflags(write=False)
+    state = {k: v + 1.0 for k, v in before.items()}
+    with pytest.raises(nn.CheckpointError, match=r"1\.bias is read-only in the model"):
+        model.load_state_dict(state)
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])

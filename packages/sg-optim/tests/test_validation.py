@@ -13,6 +13,7 @@ import pytest
 import sg_tensor as st
 from sg_optim import (
     SGD,
+    Adagrad,
     Adam,
     AdamW,
     CosineAnnealingLR,
@@ -344,3 +345,63 @@ def test_a_bad_scheduler_state_raises_and_changes_nothing(
     scheduler.load_state_dict(donor.state_dict())  # a good one still loads
     assert scheduler.state_dict() == donor.state_dict()
     assert scheduler.get_last_lr() == [0.3, 0.3]
+
+
+# -- hyperparameters edited by hand after construction: checked again at the next step --
+EDITS: list[tuple[str, Any]] = [
+    ("lr", "x"),
+    ("lr", -1.0),
+    ("lr", math.nan),
+    ("lr", np.ones(3)),
+    ("lr", None),
+    ("lr", "missing"),
+]
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: SGD(ps, lr=0.1, momentum=0.9), lambda ps: Adam(ps, lr=0.1),
+    lambda ps: AdamW(ps, lr=0.1), lambda ps: RMSprop(ps, lr=0.1), lambda ps: Adagrad(ps, lr=0.1),
+])  # fmt: skip
+@pytest.mark.parametrize(("key", "value"), EDITS)
+def test_a_hyperparameter_edited_by_hand_fails_the_step_before_anything_changes(
+    make: Callable[[Any], Any], key: str, value: Any
+) -> None:
+    first, second = (st.tensor([1.0, 2.0], requires_grad=True) for _ in range(2))
+    opt = make([{"params": [first]}, {"params": [second]}])
+    for p in (first, second):
+        p.grad = np.array([0.5, -1.0])
+    opt.step()
+    before = [p.data.copy() for p in (first, second)]
+    state = {k: np.copy(v) for k, v in opt.state[first].items()}
+    if isinstance(value, str) and value == "missing":
+        del opt.param_groups[1][key]
+    else:
+        opt.param_groups[1][key] = value
+    with pytest.raises((TypeError, ValueError, KeyError), match="param group 1"):
+        opt.step()
+    for p, b in zip((first, second), before):
+        np.testing.assert_array_equal(p.data, b)
+    for k, v in opt.state[first].items():
+        np.testing.assert_array_equal(v, state[k])
+
+
+def test_a_scheduler_changing_lr_is_checked_once_and_used() -> None:
+    p = st.tensor([1.0], requires_grad=True)
+    opt = SGD([p], lr=0.5)
+    p.grad = np.array([1.0])
+    opt.step()
+    opt.param_groups[0]["lr"] = 0.25  # as a scheduler writes it
+    opt.step()
+    np.testing.assert_array_equal(p.data, [1.0 - 0.5 - 0.25])
+
+
+def test_a_read_only_or_integer_parameter_fails_the_step_before_anything_changes() -> None:
+    good = st.tensor([1.0, 2.0], requires_grad=True)
+    frozen = st.tensor([1.0, 2.0], requires_grad=True)
+    frozen.data.setflags(write=False)
+    opt = SGD([good, frozen], lr=0.1)
+    for p in (good, frozen):
+        p.grad = np.ones(2)
+    with pytest.raises(TypeError, match=r"parameter 1\): the parameter is read-only"):
+        opt.step()
+    np.testing.assert_array_equal(good.data, [1.0, 2.0])

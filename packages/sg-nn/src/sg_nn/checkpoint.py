@@ -29,6 +29,7 @@ import math
 import os
 import re
 import secrets
+import stat
 import struct
 import zipfile
 import zlib
@@ -108,16 +109,24 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
     The checkpoint goes to a temporary file in the target's directory, which then
     replaces the target: readers see the old file or the new one, and a failed save
     leaves the old one untouched. A new file gets the usual mode (``0o666`` less the
-    umask). If ``path`` is a symbolic link, the file it points to is replaced and the
-    link is kept. Raises ``TypeError`` for a value a checkpoint cannot hold and
-    ``ValueError`` for nesting deeper than :data:`MAX_DEPTH`, before writing anything.
+    umask); a file replaced keeps its mode (a private checkpoint stays private), and one
+    the caller may not write is refused, as ``open(path, "w")`` refuses it. If ``path``
+    is a symbolic link, the file it points to is replaced and the link is kept. Raises
+    ``TypeError`` for a value a checkpoint cannot hold and ``ValueError`` for nesting
+    deeper than :data:`MAX_DEPTH`, before writing anything.
     """
     arrays: dict[str, np.ndarray] = {}
     structure = _encode(obj, arrays, "checkpoint", 0)
     header = json.dumps({"format": _FORMAT, "structure": structure})
+    name = os.fspath(path)
+    if name.endswith(("/", os.sep)):  # Path() would drop the separator: a file "dir"
+        raise IsADirectoryError(errno.EISDIR, "save: the path ends with a separator", name)
     target = _follow_links(Path(path))
+    mode = _mode_to_keep(target)
     fd, tmp_path = _create_temp_file(target)
     try:
+        if mode is not None:
+            os.chmod(tmp_path, mode)
         with os.fdopen(fd, "wb") as f:
             members = {_STRUCTURE: np.array(header), **arrays}
             np.savez(f, **members)  # type: ignore[arg-type]
@@ -174,6 +183,20 @@ def _follow_links(target: Path) -> Path:
     return resolved
 
 
+def _mode_to_keep(target: Path) -> int | None:
+    """The permission bits of the file a save replaces (``None`` if there is none), once
+    the caller may write it."""
+    try:
+        info = os.stat(target)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "save: the path is a directory", str(target))
+    if not os.access(target, os.W_OK):
+        raise PermissionError(errno.EACCES, "save: the file is not writable", str(target))
+    return stat.S_IMODE(info.st_mode)
+
+
 def _create_temp_file(target: Path) -> tuple[int, str]:
     """A new, empty file beside ``target``, open for writing, with a fresh name.
 
@@ -213,6 +236,8 @@ def load(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) ->
         raise TypeError(f"load: max_bytes must be an int, got {type(max_bytes).__name__}")
     if max_bytes < 0:
         raise ValueError(f"load: max_bytes must be at least 0, got {max_bytes}")
+    if not stat.S_ISREG(os.stat(path).st_mode):  # a device or a pipe: endless, or blocking
+        raise CheckpointError(f"load: {os.fspath(path)!r} is not a regular file")
     with open(path, "rb") as file:
         archive = _Archive(os.fspath(path), file)
         with archive.zip:
@@ -483,9 +508,26 @@ def _check_npy_fields(fields: Any) -> tuple[np.dtype[Any], tuple[int, ...], bool
         raise _MemberError(f"unknown dtype {descr!r}") from None
     if not isinstance(shape, tuple) or not all(type(n) is int and 0 <= n < 2**63 for n in shape):
         raise _MemberError(f"bad shape {str(shape)[:80]} in the .npy header")
+    if len(shape) > _MAX_DIMS:
+        raise _MemberError(f"the .npy header declares {len(shape)} dimensions (numpy takes "
+                           f"at most {_MAX_DIMS})")  # fmt: skip
+    if math.prod(n for n in shape if n) * dtype.itemsize >= 2**63:  # numpy refuses it too
+        raise _MemberError(f"the .npy header declares an impossible shape {str(shape)[:80]}")
     if not isinstance(fortran_order, bool):
         raise _MemberError(f"bad fortran_order {fortran_order!r} in the .npy header")
     return dtype, shape, fortran_order
+
+
+def _numpy_max_dims() -> int:
+    """The most dimensions an array may have here (numpy 2: 64, numpy 1: 32)."""
+    try:
+        np.empty((1,) * 64)
+    except ValueError:
+        return 32
+    return 64
+
+
+_MAX_DIMS = _numpy_max_dims()
 
 
 def _read_exactly(stream: IO[bytes], size: int) -> bytes:

@@ -119,7 +119,21 @@ class Module:
             table: dict[str, Any] | None = self._parameters
         elif isinstance(value, Module):
             table = self._modules
+        elif value is not None and (name in self._parameters or name in self._modules):
+            # as PyTorch: the weight silently dropped from training and checkpoints otherwise
+            kind, wanted = (("parameter", "an sg_nn.Parameter") if name in self._parameters
+                            else ("module", "a Module"))  # fmt: skip
+            raise TypeError(
+                f"{type(self).__name__}: cannot assign a {type(value).__name__} as {kind} "
+                f"'{name}' ({wanted} or None expected; to change a parameter's values, "
+                f"write into its .data)"
+            )
         elif name in self._buffers:  # running statistics are updated by assignment
+            if not (value is None or isinstance(value, (np.ndarray, np.generic, Tensor))):
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign a {type(value).__name__} as "
+                    f"buffer '{name}' (an array, a Tensor or None expected)"
+                )
             table = self._buffers
         else:
             table = None
@@ -503,8 +517,8 @@ class Module:
             raise CheckpointError(
                 f"load_state_dict for {type(self).__name__}: " + "; ".join(problems)
             )
-        # Nothing below can fail: every array has its target's shape (and a parameter's
-        # dtype), so the model is never left half loaded.
+        # Nothing below can fail: every array has its target's shape and dtype, and each
+        # parameter's array takes writes, so the model is never left half loaded.
         for owner, name, target, array in updates:
             if isinstance(target, Tensor):
                 np.copyto(target.data, array)  # in place: optimizers keep their references
@@ -627,6 +641,8 @@ def _converted(key: str, value: Any, target: Any) -> np.ndarray | str:
             f"shape mismatch for {key}: checkpoint has {array.shape}, "
             f"the model has {current.shape}"
         )
+    if isinstance(target, Tensor) and not current.flags.writeable:  # copied into in place
+        return f"{key} is read-only in the model (its array does not take writes)"
     # Copied into the model's own dtype, as PyTorch's copy_ (a float32 checkpoint keeps a
     # float64 model's running statistics float64; an integer count stays an integer).
     return np.array(array, dtype=current.dtype)

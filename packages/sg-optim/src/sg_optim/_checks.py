@@ -99,7 +99,13 @@ def checked_grad(p: Tensor, owner: str, group: int, index: int, g: Any = None) -
     message is built only on failure."""
     if g is None:
         g = p.grad
-    if type(g) is _ndarray and g.shape == p.data.shape and g.dtype.kind in REAL_KINDS:
+    data = p.data
+    if data.dtype.kind != "f" or not data.flags.writeable:  # the update would fail halfway
+        what = "read-only" if data.dtype.kind == "f" else f"of dtype {data.dtype}"
+        raise TypeError(f"{Where(owner, group)(f'parameter {index}')}: the parameter is "
+                        f"{what}; an optimizer updates writable floating-point arrays in "
+                        f"place")  # fmt: skip
+    if type(g) is _ndarray and g.shape == data.shape and g.dtype.kind in REAL_KINDS:
         return g
     values = g.data if isinstance(g, Tensor) else g
     if not isinstance(values, (np.ndarray, np.generic)) or values.dtype.kind not in REAL_KINDS:

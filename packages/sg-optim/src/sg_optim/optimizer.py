@@ -52,6 +52,9 @@ class Optimizer(ABC):
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Tensor, dict[str, Any]] = {}
+        # id(group) -> a copy of the group as last checked: a step checks a group again
+        # only when it differs (a scheduler's new lr, a value edited by hand)
+        self._checked_settings: dict[int, dict[str, Any]] = {}
         # a Tensor is iterable (over its rows) and a set has no stable order: refuse both
         if isinstance(params, (Tensor, set)) or not isinstance(params, Iterable):
             raise TypeError(
@@ -139,6 +142,7 @@ class Optimizer(ABC):
         owner = f"{type(self).__name__}.step"
         checked = []
         for g, group in enumerate(self.param_groups):
+            self._recheck_settings(group, Where(owner, g))
             found = []
             for i, p in enumerate(group["params"]):
                 grad = p.grad
@@ -146,6 +150,22 @@ class Optimizer(ABC):
                     found.append((p, checked_grad(p, owner, g, i, grad)))
             checked.append(found)
         return checked
+
+    def _recheck_settings(self, group: dict[str, Any], where: Where) -> None:
+        """Check ``group``'s hyperparameters again if they changed since they were checked
+        (``opt.param_groups[0]["lr"] = ...``): a bad one fails the step before anything
+        changes, where it would fail halfway (or move the parameters silently wrong)."""
+        last = self._checked_settings.get(id(group))
+        try:
+            unchanged = last is not None and last == group
+        except (TypeError, ValueError):  # a value that does not compare (an array)
+            unchanged = False
+        if unchanged:
+            return
+        if missing := [key for key in self.defaults if key not in group]:
+            raise KeyError(f"{where('settings')}: the group has no {', '.join(missing)}")
+        self._check_hyperparameters(group, where)
+        self._checked_settings[id(group)] = dict(group)
 
     @staticmethod
     def _record_writes(checked: list[list[tuple[Tensor, Any]]]) -> None:
