@@ -679,3 +679,18 @@ def test_batches_of_tensors_that_require_grad_stay_in_the_graph() -> None:
         assert xb.requires_grad
         xb.sum().backward()
         np.testing.assert_array_equal(w.grad, [[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
+
+
+def test_a_batch_of_numbers_beyond_int64_is_float_when_floats_are_in_it() -> None:
+    (batch,) = list(data.DataLoader([1.0, 2**70], batch_size=2))
+    assert batch.dtype == np.float64
+    with pytest.raises(OverflowError, match="does not fit in int64"):
+        list(data.DataLoader([1, 2**63], batch_size=2))
+    with pytest.raises(TypeError, match="cannot batch numbers with other samples"):
+        list(data.DataLoader([1, "a"], batch_size=2))
+
+
+def test_train_test_split_rounds_in_the_fractions_own_precision() -> None:
+    """As scikit-learn: np.float32(0.1) of 1000 samples is 100, not 101."""
+    assert len(data.train_test_split(np.zeros(1000), test_size=np.float32(0.1))[1]) == 100
+    assert len(data.train_test_split(np.zeros(10), test_size=np.float32(0.1))[1]) == 1

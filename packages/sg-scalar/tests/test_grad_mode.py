@@ -264,3 +264,16 @@ def test_relu_and_abs_at_nan_take_pytorchs_derivatives() -> None:
     y = Value(float("nan"))
     y.abs().backward()
     assert y.grad == 0.0
+
+
+def test_a_stored_set_grad_enabled_sets_its_mode_whenever_it_is_entered() -> None:
+    """The same sequence as PyTorch's, mode by mode."""
+    try:
+        context = set_grad_enabled(False)  # turns recording off now, as PyTorch's
+        with enable_grad():
+            with context:  # entered later, inside enable_grad: off again
+                assert is_grad_enabled() is False
+            assert is_grad_enabled() is True
+        assert is_grad_enabled() is False  # enable_grad restores what it found: off
+    finally:
+        set_grad_enabled(True)

@@ -210,13 +210,23 @@ def test_a_leaf_hook_runs_once_in_backward_with_inputs() -> None:
     assert calls == [1]
 
 
-def test_a_retained_input_of_backward_with_inputs_is_stored_once_after_its_hooks() -> None:
+@pytest.mark.parametrize("retain", [True, False])
+@pytest.mark.parametrize("inputs", ["y, x", "y"])
+def test_an_intermediate_input_of_backward_is_stored_once_after_its_hooks_run_once(
+    retain: bool, inputs: str
+) -> None:
+    """As PyTorch: y.grad is y's gradient after its hook, whether the pass goes on
+    through y (to x) or stops at it, and the hook runs once."""
     x, y = _cube_inputs()
-    y.retain_grad()
-    y.register_hook(lambda g: g * 10)
-    (y**2).sum().backward(inputs=[y, x])
-    np.testing.assert_array_equal(y.grad, 10 * 2 * y.data)  # PyTorch: hooked, once
-    np.testing.assert_array_equal(x.grad, 10 * 2 * y.data * 2 * x.data)
+    if retain:
+        y.retain_grad()
+    calls: list[int] = []
+    y.register_hook(lambda g: calls.append(1) or g * 10)
+    (y**2).sum().backward(inputs=[y, x] if inputs == "y, x" else [y])
+    np.testing.assert_array_equal(y.grad, 10 * 2 * y.data)
+    assert calls == [1]
+    if inputs == "y, x":
+        np.testing.assert_array_equal(x.grad, 10 * 2 * y.data * 2 * x.data)
 
 
 @pytest.mark.parametrize("retain_graph", [False, True])

@@ -119,8 +119,9 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
     structure = _encode(obj, arrays, "checkpoint", 0)
     header = json.dumps({"format": _FORMAT, "structure": structure})
     name = os.fspath(path)
-    if name.endswith(("/", os.sep)):  # Path() would drop the separator: a file "dir"
-        raise IsADirectoryError(errno.EISDIR, "save: the path ends with a separator", name)
+    # Path() would drop a final separator (or "/."): a file named as the directory
+    if name.endswith(("/", os.sep)) or os.path.basename(name) in (".", ".."):
+        raise IsADirectoryError(errno.EISDIR, "save: the path names a directory", name)
     target = _follow_links(Path(path))
     mode = _mode_to_keep(target)
     fd, tmp_path = _create_temp_file(target)
@@ -192,9 +193,11 @@ def _mode_to_keep(target: Path) -> int | None:
         return None
     if stat.S_ISDIR(info.st_mode):
         raise IsADirectoryError(errno.EISDIR, "save: the path is a directory", str(target))
+    if not stat.S_ISREG(info.st_mode):  # a device or a pipe would be replaced by a file
+        raise OSError(errno.EINVAL, "save: the path is not a regular file", str(target))
     if not os.access(target, os.W_OK):
         raise PermissionError(errno.EACCES, "save: the file is not writable", str(target))
-    return stat.S_IMODE(info.st_mode)
+    return stat.S_IMODE(info.st_mode) & 0o777  # (not setuid, setgid or sticky bits)
 
 
 def _create_temp_file(target: Path) -> tuple[int, str]:
@@ -236,7 +239,10 @@ def load(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) ->
         raise TypeError(f"load: max_bytes must be an int, got {type(max_bytes).__name__}")
     if max_bytes < 0:
         raise ValueError(f"load: max_bytes must be at least 0, got {max_bytes}")
-    if not stat.S_ISREG(os.stat(path).st_mode):  # a device or a pipe: endless, or blocking
+    mode = os.stat(path).st_mode
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "load: the path is a directory", os.fspath(path))
+    if not stat.S_ISREG(mode):  # a device or a pipe: endless, or blocking
         raise CheckpointError(f"load: {os.fspath(path)!r} is not a regular file")
     with open(path, "rb") as file:
         archive = _Archive(os.fspath(path), file)

@@ -131,7 +131,8 @@ def train_test_split(
         raise TypeError(f"train_test_split: test_size must be a fraction or a count of "
                         f"samples, got {test_size!r}")  # fmt: skip
     fraction = isinstance(test_size, (float, np.floating))
-    n_test = math.ceil(float(test_size) * n) if fraction else int(test_size)
+    # (in the fraction's own precision, as scikit-learn: np.float32(0.1) of 10 is 1)
+    n_test = math.ceil(test_size * n) if fraction else int(test_size)
     if not 0 < n_test < n:
         raise ValueError(
             f"train_test_split: test_size {test_size} leaves an empty train or test part "
@@ -376,13 +377,19 @@ def _collate(samples: list[Any]) -> Any:
             return st.stack(samples)  # the batch stays in the graph, as PyTorch's
         return Tensor(np.stack(arrays))
     if isinstance(first, (bool, int, float)):
-        # the dtype of the whole batch, as torch.tensor(batch): [1, 2.5] is float, not
-        # truncated to the first sample's int (ints stay int64, bools bool)
-        batch = np.array(samples)
-        if batch.dtype.kind not in "biuf":
+        # the kind of the whole batch, as torch.tensor(batch): [1, 2.5] is float (sg's
+        # default float64), not truncated to the first sample's int
+        if not all(isinstance(v, (bool, int, float)) for v in samples):
             kinds = sorted({type(v).__name__ for v in samples})
             raise TypeError(f"DataLoader: cannot batch numbers with other samples ({kinds})")
-        return Tensor(batch.astype(np.int64) if batch.dtype.kind in "iu" else batch)
+        if all(isinstance(v, bool) for v in samples):
+            return Tensor(np.array(samples, dtype=np.bool_))
+        if any(isinstance(v, float) for v in samples):
+            return Tensor(np.array(samples, dtype=np.float64))
+        try:
+            return Tensor(np.array(samples, dtype=np.int64))
+        except OverflowError:
+            raise OverflowError("DataLoader: an integer sample does not fit in int64") from None
     if isinstance(first, Mapping):
         return {key: _collate([s[key] for s in samples]) for key in first}
     if isinstance(first, Sequence):

@@ -521,7 +521,11 @@ class Module:
         # parameter's array takes writes, so the model is never left half loaded.
         for owner, name, target, array in updates:
             if isinstance(target, Tensor):
-                np.copyto(target.data, array)  # in place: optimizers keep their references
+                data: Any = target.data  # an array, or a numpy scalar (a 0-d parameter's
+                if isinstance(data, np.ndarray):  # after `p.data = p.data * 2`)
+                    np.copyto(data, array)  # in place: views of it see the values
+                else:
+                    target.data = array
                 written(target)
             else:
                 owner._replace_buffer(name, array)
@@ -641,7 +645,8 @@ def _converted(key: str, value: Any, target: Any) -> np.ndarray | str:
             f"shape mismatch for {key}: checkpoint has {array.shape}, "
             f"the model has {current.shape}"
         )
-    if isinstance(target, Tensor) and not current.flags.writeable:  # copied into in place
+    writable = not isinstance(current, np.ndarray) or current.flags.writeable
+    if isinstance(target, Tensor) and not writable:  # copied into in place
         return f"{key} is read-only in the model (its array does not take writes)"
     # Copied into the model's own dtype, as PyTorch's copy_ (a float32 checkpoint keeps a
     # float64 model's running statistics float64; an integer count stays an integer).

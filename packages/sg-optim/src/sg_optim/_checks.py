@@ -99,8 +99,9 @@ def checked_grad(p: Tensor, owner: str, group: int, index: int, g: Any = None) -
     message is built only on failure."""
     if g is None:
         g = p.grad
-    data = p.data
-    if data.dtype.kind != "f" or not data.flags.writeable:  # the update would fail halfway
+    data = p.data  # (a 0-d parameter's may be a numpy scalar, which `-=` rebinds)
+    if data.dtype.kind != "f" or (type(data) is _ndarray and not data.flags.writeable):
+        # the update would fail halfway
         what = "read-only" if data.dtype.kind == "f" else f"of dtype {data.dtype}"
         raise TypeError(f"{Where(owner, group)(f'parameter {index}')}: the parameter is "
                         f"{what}; an optimizer updates writable floating-point arrays in "

@@ -27,6 +27,7 @@ from sg_optim._checks import (
     checked_count,
     checked_grad,
     is_integer,
+    is_real,
 )
 from sg_tensor import Tensor
 from sg_tensor.capturing import replayed
@@ -153,8 +154,10 @@ class Optimizer(ABC):
 
     def _recheck_settings(self, group: dict[str, Any], where: Where) -> None:
         """Check ``group``'s hyperparameters again if they changed since they were checked
-        (``opt.param_groups[0]["lr"] = ...``): a bad one fails the step before anything
-        changes, where it would fail halfway (or move the parameters silently wrong)."""
+        (``opt.param_groups[0]["lr"] = "x"``): each must still be of its kind (a real
+        number, a flag, a pair of numbers), or the step would fail halfway through the
+        parameters. Their ranges are checked when a group is added or loaded, as PyTorch
+        checks them (a scheduler may take momentum to 0 with Nesterov on)."""
         last = self._checked_settings.get(id(group))
         try:
             unchanged = last is not None and last == group
@@ -162,10 +165,17 @@ class Optimizer(ABC):
             unchanged = False
         if unchanged:
             return
-        if missing := [key for key in self.defaults if key not in group]:
-            raise KeyError(f"{where('settings')}: the group has no {', '.join(missing)}")
-        self._check_hyperparameters(group, where)
-        self._checked_settings[id(group)] = dict(group)
+        for key, default in self.defaults.items():
+            if key not in group:
+                raise KeyError(f"{where(key)}: the group has no {key}")
+            _check_kind(where, key, group[key], default)
+        if len(self._checked_settings) > 4 * len(self.param_groups):  # groups replaced
+            live = {id(g) for g in self.param_groups}
+            self._checked_settings = {k: v for k, v in self._checked_settings.items() if k in live}
+        # a copy whose values are copies too (a list of betas edited in place is seen)
+        self._checked_settings[id(group)] = {
+            k: (v if k == "params" else copy.deepcopy(v)) for k, v in group.items()
+        }
 
     @staticmethod
     def _record_writes(checked: list[list[tuple[Tensor, Any]]]) -> None:
@@ -336,6 +346,25 @@ class Optimizer(ABC):
                 if k != "params":
                     lines.append(f"    {k}: {group[k]}")
         return "\n".join([*lines, ")"])
+
+
+def _check_kind(where: Where, key: str, value: Any, default: Any) -> None:
+    """Raise unless ``value`` is of the kind of the default ``default``: a flag, a real
+    number, or a tuple of as many real numbers."""
+    if isinstance(default, bool):
+        ok = isinstance(value, (bool, np.bool_))
+        wanted = "True or False"
+    elif isinstance(default, tuple):
+        ok = isinstance(value, (tuple, list)) and len(value) == len(default)
+        ok = ok and all(is_real(v) for v in value)
+        wanted = f"a tuple of {len(default)} real numbers"
+    elif is_real(default):
+        ok, wanted = is_real(value), "a real number"
+    else:
+        return
+    if not ok:
+        raise TypeError(f"{where(key)}: expected {wanted}, got {value!r} "
+                        f"({type(value).__name__})")  # fmt: skip
 
 
 def replay_methods(cls: type, names: tuple[str, ...]) -> None:

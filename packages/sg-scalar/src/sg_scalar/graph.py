@@ -356,11 +356,11 @@ class set_grad_enabled:
             _grad_mode.enabled = self.mode
 
     def __enter__(self) -> None:
-        if self._set_by_init:  # `with set_grad_enabled(m):` set it already
+        if self._set_by_init:  # `with set_grad_enabled(m):` saved the mode before it
             self._set_by_init = False
-            return
-        self._previous.append(_grad_mode.enabled)
-        _grad_mode.enabled = self.mode
+        else:
+            self._previous.append(_grad_mode.enabled)
+        _grad_mode.enabled = self.mode  # (set again: it may have changed since)
 
     def __exit__(self, *exc_info: object) -> None:
         _grad_mode.enabled = self._previous.pop()

@@ -119,7 +119,8 @@ class FunctionCtx:
     def set_materialize_grads(self, value: bool) -> None:
         """Whether ``backward`` receives zeros (``True``, the default, as PyTorch) or
         ``None`` for an output that gets no gradient (a non-differentiable or integer
-        one)."""
+        one). Unlike PyTorch, an unused floating output gets zeros either way (the
+        outputs are one node of the graph)."""
         self._materialize = bool(value)
 
     @property
@@ -283,7 +284,10 @@ class _Layout:
         return part if part.dtype == wanted else part.astype(wanted)
 
     def split(self, g: Any) -> list[Any]:
-        """The packed gradient ``g`` as one gradient per output (``None``: not floating)."""
+        """The packed gradient ``g`` as one gradient per output (``None`` for an output that
+        is not floating or marked non-differentiable: backward gets zeros in its place,
+        unless ctx.set_materialize_grads(False)). An unused floating output gets zeros
+        either way: outputs are packed into one node."""
         if not self.packed:
             return [g]
         grads: list[Any] = []

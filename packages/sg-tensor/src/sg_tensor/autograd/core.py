@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -159,9 +160,10 @@ def _hooks_of(x: Tensor, inputs: tuple[Tensor, ...]) -> list[Any] | None:
     (then they ran in the pass, and PyTorch returns the gradient before them)."""
     if x._op is None:
         return LEAF_HOOKS.get(id(x)) if LEAF_HOOKS else None
-    if _passed_through(x, inputs):
+    hooks: list[Any] | None = getattr(x._op, "hooks", None)
+    if not hooks or _passed_through(x, inputs):
         return None
-    return getattr(x._op, "hooks", None)
+    return hooks
 
 
 def _passed_through(x: Tensor, inputs: tuple[Tensor, ...]) -> bool:
@@ -177,28 +179,31 @@ def backward_into(
     """``root.backward(given, inputs=inputs)``: the gradients of ``inputs`` only, added
     into their ``.grad``, after their hooks (each run once), as PyTorch's."""
     targets = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
-    # retain_grad()'s store would fire inside the pass for a target it goes through: the
-    # gradient is stored below instead, once
-    # a target's hooks that grad() does not run (the pass runs them, going through it),
-    # read before the pass releases its node
-    hooks = [getattr(t._op, "hooks", None) if _passed_through(t, targets) else None
-             for t in targets]  # fmt: skip
-    kept = [(t._op, t._op.keep) for t in targets if getattr(t._op, "keep", None) is not None]
-    for op, _ in kept:
-        op.keep = None
+    # A hooked (or retained) intermediate the pass goes through runs its hooks there and
+    # hands the result to its op's `keep` (retain_grad's store): during this pass `keep`
+    # takes it as that target's gradient instead, once. grad() gives every other
+    # target's gradient after its hooks already.
+    after_hooks: dict[int, Any] = {}
+    swapped = []
+    for i, t in enumerate(targets):
+        op = t._op
+        if op is not None and hasattr(op, "keep"):
+            swapped.append((op, op.keep))
+            op.keep = functools.partial(after_hooks.__setitem__, i)
     try:
         found = grad(root, targets, given, retain_graph=retain_graph,
                      create_graph=create_graph, allow_unused=True)  # fmt: skip
     finally:
-        for op, keep in kept:
+        for op, keep in swapped:
             op.keep = keep
     stored: set[int] = set()
-    for x, g, after in zip(targets, found, hooks):
-        if g is None:
+    for i, (x, found_g) in enumerate(zip(targets, found)):
+        if found_g is None:
             continue
-        if after:  # PyTorch stores it after them
-            g = _run_hooks(after, g)
-        x._accumulate_grad(g if create_graph else g.data, stored, hooks=False)
+        g: Any = after_hooks.get(i, found_g)
+        if not create_graph:
+            g = g.data if isinstance(g, Tensor) else np.asarray(g)
+        x._accumulate_grad(g, stored, hooks=False)
 
 
 Inputs = Any  # one array-like, or a tuple of them (then f takes several arguments)
