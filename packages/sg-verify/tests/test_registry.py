@@ -33,7 +33,7 @@ TENSOR_NON_OPERATORS = {
 }  # fmt: skip
 VALUE_NON_OPERATORS = {
     "backward", "data", "detach", "grad", "is_leaf", "item", "op", "requires_grad",
-    "zero_grad", "__float__", "__init__", "__repr__",
+    "zero_grad", "__float__", "__bool__", "__init__", "__repr__",
 }  # fmt: skip
 FUNCTIONAL_NON_OPERATORS = {"as_tensor"}
 _CLASS_PLUMBING = {
