@@ -285,9 +285,10 @@ def layer_norm(
     if n == 0 or x.ndim < n or x.shape[x.ndim - n :] != shape:
         raise ValueError(f"layer_norm: expected inputs ending in shape {shape}, got {x.shape}")
     for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and tuple(np.shape(getattr(t, "data", t))) != shape:
+        given = None if t is None else tuple(np.shape(getattr(t, "data", t)))
+        if given is not None and given != shape:
             raise ValueError(f"layer_norm: expected {name} of the normalized shape {shape}, "
-                             f"got shape {tuple(np.shape(getattr(t, 'data', t)))}")  # fmt: skip
+                             f"got shape {given}")  # fmt: skip
     axes = tuple(range(x.ndim - n, x.ndim))
     mean = x.mean(axis=axes, keepdims=True)
     var = x.var(axis=axes, keepdims=True, correction=0)  # the biased variance, as PyTorch

@@ -53,7 +53,7 @@ class Optimizer(ABC):
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Tensor, dict[str, Any]] = {}
-        # id(group) -> a copy of the group as last checked: a step checks a group again
+        # group index -> a copy of the group as last checked: a step checks a group again
         # only when it differs (a scheduler's new lr, a value edited by hand)
         self._checked_settings: dict[int, dict[str, Any]] = {}
         # a Tensor is iterable (over its rows) and a set has no stable order: refuse both
@@ -143,7 +143,7 @@ class Optimizer(ABC):
         owner = f"{type(self).__name__}.step"
         checked = []
         for g, group in enumerate(self.param_groups):
-            self._recheck_settings(group, Where(owner, g))
+            self._recheck_settings(g, group, Where(owner, g))
             found = []
             for i, p in enumerate(group["params"]):
                 grad = p.grad
@@ -152,13 +152,13 @@ class Optimizer(ABC):
             checked.append(found)
         return checked
 
-    def _recheck_settings(self, group: dict[str, Any], where: Where) -> None:
+    def _recheck_settings(self, index: int, group: dict[str, Any], where: Where) -> None:
         """Check ``group``'s hyperparameters again if they changed since they were checked
         (``opt.param_groups[0]["lr"] = "x"``): each must still be of its kind (a real
         number, a flag, a pair of numbers), or the step would fail halfway through the
         parameters. Their ranges are checked when a group is added or loaded, as PyTorch
         checks them (a scheduler may take momentum to 0 with Nesterov on)."""
-        last = self._checked_settings.get(id(group))
+        last = self._checked_settings.get(index)
         try:
             unchanged = last is not None and last == group
         except (TypeError, ValueError):  # a value that does not compare (an array)
@@ -169,11 +169,8 @@ class Optimizer(ABC):
             if key not in group:
                 raise KeyError(f"{where(key)}: the group has no {key}")
             _check_kind(where, key, group[key], default)
-        if len(self._checked_settings) > 4 * len(self.param_groups):  # groups replaced
-            live = {id(g) for g in self.param_groups}
-            self._checked_settings = {k: v for k, v in self._checked_settings.items() if k in live}
         # a copy whose values are copies too (a list of betas edited in place is seen)
-        self._checked_settings[id(group)] = {
+        self._checked_settings[index] = {
             k: (v if k == "params" else copy.deepcopy(v)) for k, v in group.items()
         }
 

@@ -319,10 +319,9 @@ def _rule(g: Any, out: Any, *inputs: Any, ctx: FunctionCtx) -> tuple[Any, ...]:
     layout = ctx._layout
     assert layout is not None  # set by apply
     grad_outputs = [
-        (_leaf(np.zeros_like(o.data)) if ctx._materialize else None) if gk is None
-        else (gk if on_nodes else _leaf(np.asarray(gk)))
-        for gk, o in zip(layout.split(g), layout.outputs)
-    ]  # fmt: skip
+        _output_grad(gk, output, on_nodes, ctx._materialize)
+        for gk, output in zip(layout.split(g), layout.outputs)
+    ]
     ctx._out = out
     try:
         if on_nodes:
@@ -333,6 +332,15 @@ def _rule(g: Any, out: Any, *inputs: Any, ctx: FunctionCtx) -> tuple[Any, ...]:
     finally:
         ctx._out = None
     return _checked(function, ctx, returned, inputs, on_nodes)
+
+
+def _output_grad(gk: Any, output: Tensor, on_nodes: bool, materialize: bool) -> Any:
+    """What ``backward`` receives for one output: its gradient (a node, or a Tensor of
+    the array); for an output without one, zeros of its shape (``None`` when not
+    materialized), as PyTorch's."""
+    if gk is not None:
+        return gk if on_nodes else _leaf(np.asarray(gk))
+    return _leaf(np.zeros_like(output.data)) if materialize else None
 
 
 def _checked(

@@ -313,9 +313,9 @@ class Tensor:
     def _backward_into(
         self, inputs: Any, grad: Any, retain_graph: bool | None, create_graph: bool
     ) -> None:
-        if _grad is None:  # pragma: no cover - sg_tensor's import registers it
+        if _run_backward_into is None:  # pragma: no cover - sg_tensor's import registers it
             raise RuntimeError("import sg_tensor before calling backward(inputs=...)")
-        _grad(self, inputs, grad, retain_graph, create_graph)
+        _run_backward_into(self, inputs, grad, retain_graph, create_graph)
 
     def _accumulate_grad(self, g: Any, stored: set[int], hooks: bool = True) -> None:
         """Add ``g`` into ``.grad``; the stored array is always owned and writable.
@@ -573,14 +573,14 @@ for _one in _ONE.values():
     _one.flags.writeable = False
 
 
-_grad: Callable[..., Any] | None = None
+_run_backward_into: Callable[..., Any] | None = None
 
 
-def register_grad(grad: Callable[..., Any]) -> None:
+def register_backward_into(function: Callable[..., Any]) -> None:
     """Called once by :mod:`sg_tensor.autograd.core` (which imports this module, not the
-    reverse): what ``backward(inputs=...)`` runs (``backward_into``)."""
-    global _grad
-    _grad = grad
+    reverse): what ``backward(inputs=...)`` runs (its ``backward_into``)."""
+    global _run_backward_into
+    _run_backward_into = function
 
 
 LEAF_HOOKS: dict[int, list[Callable[[Tensor], Any]]] = {}

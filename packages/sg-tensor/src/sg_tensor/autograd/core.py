@@ -438,4 +438,4 @@ def backward(
         out.backward(g, retain_graph=keep or not last, create_graph=create_graph, inputs=inputs)
 
 
-tensor_module.register_grad(backward_into)  # what Tensor.backward(inputs=...) runs
+tensor_module.register_backward_into(backward_into)  # Tensor.backward(inputs=...)
