@@ -163,7 +163,8 @@ def parity(session: nox.Session) -> None:
         "pytest", "tests-integration/oracle", "-p", "no:cacheprovider", "-q",
         "-n", "auto", "--dist", "loadfile",
     )  # fmt: skip
-    session.run("sg-verify", "report", "--out", "results", *session.posargs)
+    # The report's operator checks and mutant matrix run in a process per core too.
+    session.run("sg-verify", "report", "--out", "results", "--jobs", "auto", *session.posargs)
 
 
 @nox.session(python=ORACLE_PYTHON)
@@ -238,7 +239,14 @@ def docs(session: nox.Session) -> None:
         # Exit code 1 is a report with failed checks, which the page shows (nox -s parity
         # is the gate); a crash writes no REPORT.md.
         output = session.run(
-            "sg-verify", "report", "--out", str(DOCS_REPORT), silent=True, success_codes=[0, 1]
+            "sg-verify",
+            "report",
+            "--out",
+            str(DOCS_REPORT),
+            "--jobs",
+            "auto",
+            silent=True,
+            success_codes=[0, 1],
         )
         if not (DOCS_REPORT / "REPORT.md").exists():
             session.error(f"sg-verify report wrote no REPORT.md:\n{output}")

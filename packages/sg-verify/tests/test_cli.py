@@ -28,6 +28,9 @@ def _refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["parity", "--count", "many"], "--count: not an integer: 'many'"),
         (["parity", "--seed", "-1"], "--seed: must be >= 0"),
         (["report", "--count", "0"], "--count: must be at least 1"),
+        (["report", "--jobs", "0"], "--jobs: must be at least 1, got 0"),
+        (["mutants", "--jobs", "all"], "--jobs: not an integer: 'all'"),
+        (["ops", "--jobs", "-2"], "--jobs: must be at least 1"),
         (["trajectory", "--steps", "0"], "--steps: must be at least 1"),
         (["trajectory", "--steps", "-3"], "--steps: must be at least 1"),
         (
@@ -96,3 +99,10 @@ def test_python_dash_m_runs_the_command() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "relu" in done.stdout
+
+
+def test_jobs_go_with_the_mutant_matrix_not_the_source_mutants(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["mutants", "--source", "--jobs", "2"]) == 2
+    assert "--jobs does not go with --source" in capsys.readouterr().err

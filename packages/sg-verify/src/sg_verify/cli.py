@@ -34,6 +34,18 @@ def _count(text: str) -> int:
     return value
 
 
+def _jobs(text: str) -> int:
+    """``auto`` (0: one process per CPU) or a positive int."""
+    return 0 if text == "auto" else _count(text)
+
+
+def _jobs_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--jobs", type=_jobs, default=1, metavar="N",
+        help="worker processes sharing the checks out ('auto': one per CPU; default 1)",
+    )  # fmt: skip
+
+
 def _seed(text: str) -> int:
     value = _integer(text)
     if value < 0:
@@ -122,7 +134,7 @@ def _ops(args: argparse.Namespace) -> int:
     from sg_verify.pytorch import INSTALL, torch_available
 
     with_torch = torch_available() and not args.no_torch
-    report = run_ops(with_torch=with_torch, seed=args.seed, points=args.points)
+    report = run_ops(with_torch=with_torch, seed=args.seed, points=args.points, jobs=args.jobs)
     print(report.format_table())
     if not with_torch:
         why = "--no-torch" if args.no_torch else f"PyTorch is not installed ({INSTALL})"
@@ -153,6 +165,9 @@ def _parity(args: argparse.Namespace) -> int:
 
 def _mutants(args: argparse.Namespace) -> int:
     if args.source:
+        if args.jobs != 1:
+            print("sg-verify mutants: --jobs does not go with --source", file=sys.stderr)
+            return 2
         return _source_mutants(args)
     if args.sample is not None or args.no_torch or args.json:
         print(
@@ -162,7 +177,7 @@ def _mutants(args: argparse.Namespace) -> int:
     from sg_verify.mutants import run_mutants
     from sg_verify.pytorch import INSTALL, torch_available
 
-    report = run_mutants(engine="all")
+    report = run_mutants(engine="all", jobs=args.jobs)
     print(report.format_table(verbose=args.verbose))
     if not torch_available():
         print(f"PyTorch is not installed ({INSTALL}): every other oracle ran.")
@@ -224,7 +239,7 @@ def _report(args: argparse.Namespace) -> int:
 
     out = args.out
     _probe(out, create=True)
-    report = build_report(out, parity_count=args.count, quick=args.quick)
+    report = build_report(out, parity_count=args.count, quick=args.quick, jobs=args.jobs)
     print((out / "REPORT.md").read_text())
     print(
         f"written to {out}/ (results.json, REPORT.md, {', '.join(report.figures) or 'no figures'})"
@@ -267,6 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="inputs per spec: samples, each followed by its mirror through the kinks",
     )
     ops.add_argument("--seed", type=_seed, default=0, help="the first sample's seed")
+    _jobs_argument(ops)
     ops.set_defaults(run=_ops)
     parity = commands.add_parser("parity", help="random expressions against PyTorch")
     parity.add_argument("--count", type=_count, default=10_000, help="expressions per engine")
@@ -275,6 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parity.set_defaults(run=_parity)
     mutants = commands.add_parser("mutants", help="wrong rules: which oracle catches which")
     mutants.add_argument("--verbose", action="store_true", help="one row per mutant")
+    _jobs_argument(mutants)
     mutants.add_argument(
         "--source", action="store_true", help="mutation operators applied to the real code"
     )
@@ -313,6 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     report.add_argument("--count", type=_count, default=10_000, help="expressions per engine")
     report.add_argument("--quick", action="store_true", help="small runs, for a smoke test")
+    _jobs_argument(report)
     report.set_defaults(run=_report)
     check = commands.add_parser(
         "check",

@@ -9,6 +9,7 @@ which need no reference at all.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from sg_verify.probes import all_probes, spread_probes
 from sg_verify.properties import props_check
 from sg_verify.registry import OpSpec, all_specs
 from sg_verify.second_order import fd_check2, torch_check2
+from sg_verify.workers import Share, job_count, named, run_shared
 
 POINTS = 2
 """Random inputs per spec and check: different points see different sides of branches."""
@@ -118,6 +120,8 @@ def run_ops(
     specs: list[OpSpec] | None = None,
     second_order: bool = True,
     points: int = POINTS,
+    jobs: int = 1,
+    operators: Collection[str] | None = None,
 ) -> OpsReport:
     """Run every check on every registry spec and probe (the zero-spread probes of
     :func:`~sg_verify.probes.spread_probes` first order only).
@@ -128,21 +132,69 @@ def run_ops(
     of every branch). The exact self-checks (properties, lifecycle) run once per sample.
     With ``second_order`` each is also differentiated twice and checked by the
     second-order oracles (:mod:`sg_verify.second_order`).
+
+    ``operators``: only the specs of these operators (of either engine).
+
+    ``jobs`` > 1 (or 0: one per CPU) shares the registry's specs out to that many worker
+    processes: the same report, sooner. Given ``specs`` always run here, in this process.
     """
-    spreads = spread_probes()  # a convention of the gradient, not of its derivative
-    first_only = {(p.engine, p.name) for p in spreads}
-    specs = all_specs() + all_probes() + spreads if specs is None else specs
+    chosen = None if operators is None else _known_operators(operators)
+    plan = _Plan(with_torch, seed, second_order, points, chosen)
+    given = specs is not None
+    specs = plan.specs() if specs is None else specs
+    jobs = job_count(jobs, len(specs))
+    found: dict[int, list[OracleResult]] = {}
+    if not given and jobs > 1:
+        run_shared(_run_share, plan, [_label(s) for s in specs], jobs, found.__setitem__)
+    else:
+        first_only = _first_order_only()
+        for index, spec in enumerate(progress(specs, len(specs), "operators")):
+            found[index] = plan.check(spec, first_only)
     rows: dict[tuple[str, str], OperatorRow] = {}
     results: list[OracleResult] = []
-    for spec in progress(specs, len(specs), "operators"):
+    for index, spec in enumerate(specs):  # folded in order, wherever they ran
         row = rows.setdefault((spec.engine, spec.op), OperatorRow(spec.engine, spec.op))
         row.specs += 1
-        for point in range(points * (SCALAR_POINTS if spec.engine == "scalar" else 1)):
+        for result in found[index]:
+            results.append(result)
+            row.record(result)
+            if not result.passed:
+                row.failures.append(
+                    f"{result.oracle}: {spec.name} ({result.worst:.3g} at {result.where})"
+                )
+    ordered = sorted(rows.values(), key=lambda r: (r.engine != "tensor", r.op))
+    return OpsReport(ordered, results, with_torch)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How :func:`run_ops` checks each spec: all a worker process needs besides the
+    registry."""
+
+    with_torch: bool
+    seed: int
+    second_order: bool
+    points: int
+    operators: tuple[str, ...] | None
+
+    def specs(self) -> list[OpSpec]:
+        specs = all_specs() + all_probes() + spread_probes()
+        if self.operators is None:
+            return specs
+        return [s for s in specs if s.op in self.operators]
+
+    def check(self, spec: OpSpec, first_only: set[tuple[str, str]]) -> list[OracleResult]:
+        """Every check of ``spec``, at each of its points (first order only if its engine
+        and name are in ``first_only``)."""
+        seed, with_torch = self.seed, self.with_torch
+        second_order = self.second_order and (spec.engine, spec.name) not in first_only
+        checks: list[OracleResult] = []
+        for point in range(self.points * (SCALAR_POINTS if spec.engine == "scalar" else 1)):
             check_seed = seed + 7919 * (point // 2)
             arrays = spec.sample(np.random.default_rng(check_seed))
             if point % 2:  # the same sample on the other side of every branch
                 arrays = spec.other_side(arrays)
-            checks = [fd_check(spec, arrays, check_seed)]
+            checks.append(fd_check(spec, arrays, check_seed))
             if spec.engine == "tensor":  # analytic forwards: the complex step
                 checks.append(complex_step_check(spec, arrays, check_seed))
             if with_torch:
@@ -152,16 +204,40 @@ def run_ops(
             if point % 2 == 0:  # exact checks of sg against itself: once per sample
                 checks += [props_check(spec, arrays, check_seed)]
                 checks += [lifecycle_check(spec, arrays, check_seed)]
-            if second_order and (spec.engine, spec.name) not in first_only:
+            if second_order:
                 checks.append(fd_check2(spec, arrays, check_seed))
                 if with_torch:
                     checks.append(torch_check2(spec, arrays, check_seed))
-            for result in checks:
-                results.append(result)
-                row.record(result)
-                if not result.passed:
-                    row.failures.append(
-                        f"{result.oracle}: {spec.name} ({result.worst:.3g} at {result.where})"
-                    )
-    ordered = sorted(rows.values(), key=lambda r: (r.engine != "tensor", r.op))
-    return OpsReport(ordered, results, with_torch)
+        return checks
+
+
+def _known_operators(operators: Collection[str]) -> tuple[str, ...]:
+    """``operators`` (one name, or several) once each has specs in the registry."""
+    names = (operators,) if isinstance(operators, str) else tuple(sorted(set(operators)))
+    known = {s.op for s in all_specs()}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"run_ops: no registered operator is called {unknown}")
+    return names
+
+
+def _first_order_only() -> set[tuple[str, str]]:
+    """The zero-spread probes: a convention of the gradient, not of its derivative."""
+    return {(p.engine, p.name) for p in spread_probes()}
+
+
+def _label(spec: OpSpec) -> str:
+    return f"{spec.engine}:{spec.name}"
+
+
+_worker: dict[_Plan, tuple[list[OpSpec], set[tuple[str, str]]]] = {}  # in a worker: kept
+
+
+def _run_share(plan: _Plan, share: Share) -> list[tuple[int, Any]]:
+    """In a worker: the checks of the specs of ``share`` (see :mod:`sg_verify.workers`)."""
+    if plan not in _worker:
+        _worker[plan] = (plan.specs(), _first_order_only())
+    specs, first_only = _worker[plan]
+    return [
+        (i, plan.check(named(specs, i, name, "run_ops", _label), first_only)) for i, name in share
+    ]

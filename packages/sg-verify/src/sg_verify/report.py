@@ -76,12 +76,15 @@ def _environment() -> dict[str, str]:
 
 
 def build_report(
-    out: Path, parity_count: int = 10_000, quick: bool = False, ops: OpsReport | None = None
-) -> Report:
+    out: Path, parity_count: int = 10_000, quick: bool = False, ops: OpsReport | None = None,
+    jobs: int = 1,
+) -> Report:  # fmt: skip
     """Run every piece of evidence and write the report folder ``out``.
 
     ``ops``: the operator checks, when the caller ran them already (``run_ops`` with
     PyTorch where it is installed): they are shown as they are, not run twice.
+    ``jobs``: worker processes for the operator checks and the mutants (0: one per CPU;
+    see :mod:`sg_verify.workers`).
     """
     from sg_verify.edge_cases import run_edge_cases
     from sg_verify.moons import moons_dict, run_moons
@@ -93,7 +96,7 @@ def build_report(
     report.sections["environment"] = _environment()
     if ops is None:
         with _timed(report, "operators"):
-            ops = run_ops(with_torch=have_torch)
+            ops = run_ops(with_torch=have_torch, jobs=jobs)
     report.sections["operators"] = ops.to_dict()
     report.tables["operators"] = ops.format_table()
 
@@ -108,7 +111,7 @@ def build_report(
         for name in ("functional", "parity", "trajectory"):
             report.sections[name] = {"skipped": f"needs torch: {INSTALL}"}
     with _timed(report, "mutants"):
-        _mutants_section(report)
+        _mutants_section(report, jobs)
     with _timed(report, "source mutants"):
         _source_mutants_section(report, out, SOURCE_SAMPLE if not quick else 10)
     with _timed(report, "moons"):
@@ -177,10 +180,10 @@ def _parity_section(report: Report, count: int) -> None:
     report.sections["parity"] = section
 
 
-def _mutants_section(report: Report) -> None:
+def _mutants_section(report: Report, jobs: int) -> None:
     from sg_verify.mutants import run_mutants
 
-    result = run_mutants(engine="all")
+    result = run_mutants(engine="all", jobs=jobs)
     data = result.to_dict()
     data.pop("results", None)  # per-mutant detail stays in the table, not the summary
     rates = data["kill_rates"]

@@ -11,6 +11,8 @@ import time
 import warnings
 import zlib
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +28,7 @@ from sg_verify.oracles import NOT_APPLICABLE, OracleResult, fd_check, torch_chec
 from sg_verify.properties import props_check
 from sg_verify.pytorch import require_torch, torch_available
 from sg_verify.registry import OpSpec
+from sg_verify.workers import Share, job_count, named, run_shared
 
 Check = Callable[[OpSpec, Sequence[np.ndarray], int], OracleResult]
 
@@ -156,6 +159,7 @@ def run_mutants(
     kinds: Collection[str] | None = None,
     operators: Collection[str] | None = None,
     mutants: Sequence[Mutant] | None = None,
+    jobs: int = 1,
 ) -> MutantReport:
     """Run every mutant (of ``engine``, optionally only some ``kinds`` or ``operators``,
     or the given ``mutants``) against the ``oracles`` and return the kill matrix.
@@ -167,6 +171,10 @@ def run_mutants(
     each; scalar specs get :data:`SCALAR_SAMPLE_FACTOR` times more) plus its probes.
     ``progress(done, total, result)`` is called after each mutant. The rule tables are
     restored after each mutant, also when a check or ``progress`` raises.
+
+    ``jobs`` > 1 (or 0: one per CPU) shares the mutants out to that many worker
+    processes (each patches only its own copy of the rules): the same matrix, in the
+    same order, sooner. Given ``mutants`` always run here, in this process.
     """
     if oracles is None:
         oracles = tuple(o for o in ORACLES if o != "torch" or torch_available())
@@ -176,21 +184,22 @@ def run_mutants(
         raise ValueError(f"oracles must be among {sorted(ORACLES)}, got {list(oracles)}")
     if "torch" in oracles:
         require_torch()
-    chosen = list(mutants) if mutants is not None else all_mutants(engine)
-    if kinds is not None:
-        unknown = sorted(set(kinds) - set(KINDS))
-        if unknown:
-            raise ValueError(f"unknown mutant kinds {unknown}; known: {list(KINDS)}")
-        chosen = [m for m in chosen if m.kind in kinds]
-    if operators is not None:
-        chosen = [m for m in chosen if m.operator in operators]
+    plan = _Plan(engine, oracles, seed, samples,
+                 None if kinds is None else tuple(kinds),
+                 None if operators is None else tuple(operators))  # fmt: skip
+    chosen = plan.chosen() if mutants is None else plan.narrowed(list(mutants))
     start = time.perf_counter()
-    runner = _Runner(oracles, seed, samples)
-    results: list[MutantResult] = []
-    for mutant in chosen:
-        results.append(runner.run(mutant))
-        if progress is not None:
-            progress(len(results), len(chosen), results[-1])
+    jobs = job_count(jobs, len(chosen))
+    if mutants is None and jobs > 1:
+        results, invalid = _in_workers(plan, chosen, jobs, progress)
+    else:
+        runner = _Runner(oracles, seed, samples)
+        results = []
+        for mutant in chosen:
+            results.append(runner.run(mutant))
+            if progress is not None:
+                progress(len(results), len(chosen), results[-1])
+        invalid = runner.invalid
     return MutantReport(
         engine=engine,
         oracles=oracles,
@@ -198,5 +207,71 @@ def run_mutants(
         samples=samples,
         results=results,
         seconds=time.perf_counter() - start,
-        invalid_witnesses={o: sorted(s) for o, s in runner.invalid.items()},
+        invalid_witnesses={o: sorted(s) for o, s in invalid.items()},
     )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a run chooses and how it checks: enough for a worker process to choose the
+    same mutants (a mutant holds functions, which do not travel between processes)."""
+
+    engine: str
+    oracles: tuple[str, ...]
+    seed: int
+    samples: int
+    kinds: tuple[str, ...] | None
+    operators: tuple[str, ...] | None
+
+    def chosen(self) -> list[Mutant]:
+        return self.narrowed(all_mutants(self.engine))
+
+    def narrowed(self, mutants: list[Mutant]) -> list[Mutant]:
+        if self.kinds is not None:
+            unknown = sorted(set(self.kinds) - set(KINDS))
+            if unknown:
+                raise ValueError(f"unknown mutant kinds {unknown}; known: {list(KINDS)}")
+            mutants = [m for m in mutants if m.kind in self.kinds]
+        if self.operators is not None:
+            mutants = [m for m in mutants if m.operator in self.operators]
+        return mutants
+
+
+def _in_workers(
+    plan: _Plan, chosen: list[Mutant], jobs: int,
+    progress: Callable[[int, int, MutantResult], None] | None,
+) -> tuple[list[MutantResult], dict[str, set[str]]]:  # fmt: skip
+    """Run ``chosen`` (``plan.chosen()``) in ``jobs`` processes: the results in order."""
+    found: dict[int, MutantResult] = {}
+    invalid: dict[str, set[str]] = {o: set() for o in plan.oracles}
+
+    def take(index: int, row: tuple[dict[str, Verdict], int, float, dict[str, set[str]]]) -> None:
+        verdicts, specs, seconds, worker_invalid = row
+        for o, names in worker_invalid.items():
+            invalid[o] |= names
+        found[index] = MutantResult(chosen[index], verdicts, specs, seconds)
+        if progress is not None:
+            progress(len(found), len(chosen), found[index])
+
+    run_shared(_run_share, plan, [m.name for m in chosen], jobs, take)
+    return [found[i] for i in range(len(chosen))], invalid
+
+
+_worker: dict[_Plan, tuple[list[Mutant], _Runner]] = {}  # in a worker: its run, kept
+
+
+def _run_share(plan: _Plan, share: Share) -> list[tuple[int, Any]]:
+    """In a worker: run the mutants of ``share`` (see :mod:`sg_verify.workers`). The
+    worker keeps its runner between shares, so each baseline is computed once per worker."""
+    if plan not in _worker:
+        _worker[plan] = (plan.chosen(), _Runner(plan.oracles, plan.seed, plan.samples))
+    chosen, runner = _worker[plan]
+    rows = []
+    for index, name in share:
+        result = runner.run(named(chosen, index, name, "run_mutants", _name))
+        rows.append((index, (result.verdicts, result.specs, result.seconds, runner.invalid)))
+    return rows
+
+
+def _name(mutant: Mutant) -> str:
+    return mutant.name
