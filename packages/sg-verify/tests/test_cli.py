@@ -99,10 +99,3 @@ def test_python_dash_m_runs_the_command() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "relu" in done.stdout
-
-
-def test_jobs_go_with_the_mutant_matrix_not_the_source_mutants(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    assert main(["mutants", "--source", "--jobs", "2"]) == 2
-    assert "--jobs does not go with --source" in capsys.readouterr().err

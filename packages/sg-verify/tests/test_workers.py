@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from sg_verify.mutants import run_mutants
+from sg_verify.mutants.source import run_source_mutants
 from sg_verify.ops import run_ops
 from sg_verify.workers import job_count, named
 
@@ -45,6 +46,14 @@ def test_operator_checks_in_two_processes_give_the_report_of_one() -> None:
     assert [repr((r.oracle, r.worst, r.where)) for r in shared.results] == [
         repr((r.oracle, r.worst, r.where)) for r in alone.results
     ]  # (repr: nan is itself)
+
+
+def test_source_mutants_in_two_processes_give_the_matrix_of_one() -> None:
+    kwargs: dict[str, Any] = {"sample": 6, "oracles": ("fd",), "parity": 0, "groups": ("rules",)}
+    alone = run_source_mutants(**kwargs, seed=3)
+    shared = run_source_mutants(**kwargs, seed=3, jobs=2)
+    assert len(alone.results) == 6
+    assert _without_seconds(shared.to_dict()) == _without_seconds(alone.to_dict())
 
 
 @pytest.mark.parametrize("jobs", [-1, True, 1.5, "2"])

@@ -165,9 +165,6 @@ def _parity(args: argparse.Namespace) -> int:
 
 def _mutants(args: argparse.Namespace) -> int:
     if args.source:
-        if args.jobs != 1:
-            print("sg-verify mutants: --jobs does not go with --source", file=sys.stderr)
-            return 2
         return _source_mutants(args)
     if args.sample is not None or args.no_torch or args.json:
         print(
@@ -199,6 +196,7 @@ def _source_mutants(args: argparse.Namespace) -> int:
         seed=args.seed,
         oracles=oracles,
         parity=args.parity if "torch" in oracles else 0,  # parity runs PyTorch
+        jobs=args.jobs,
     )
     print(report.format(verbose=args.verbose))
     if args.json:

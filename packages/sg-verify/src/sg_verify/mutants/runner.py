@@ -12,7 +12,7 @@ import warnings
 import zlib
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -178,28 +178,13 @@ def run_mutants(
     """
     if oracles is None:
         oracles = tuple(o for o in ORACLES if o != "torch" or torch_available())
-    oracles = tuple(oracles)
-    unknown = [o for o in oracles if o not in ORACLES]
-    if unknown or not oracles:
-        raise ValueError(f"oracles must be among {sorted(ORACLES)}, got {list(oracles)}")
-    if "torch" in oracles:
-        require_torch()
+    oracles = checked_oracles(oracles)
     plan = _Plan(engine, oracles, seed, samples,
                  None if kinds is None else tuple(kinds),
                  None if operators is None else tuple(operators))  # fmt: skip
     chosen = plan.chosen() if mutants is None else plan.narrowed(list(mutants))
     start = time.perf_counter()
-    jobs = job_count(jobs, len(chosen))
-    if mutants is None and jobs > 1:
-        results, invalid = _in_workers(plan, chosen, jobs, progress)
-    else:
-        runner = _Runner(oracles, seed, samples)
-        results = []
-        for mutant in chosen:
-            results.append(runner.run(mutant))
-            if progress is not None:
-                progress(len(results), len(chosen), results[-1])
-        invalid = runner.invalid
+    results, invalid = run_chosen(plan, chosen, jobs, progress, shareable=mutants is None)
     return MutantReport(
         engine=engine,
         oracles=oracles,
@@ -209,6 +194,58 @@ def run_mutants(
         seconds=time.perf_counter() - start,
         invalid_witnesses={o: sorted(s) for o, s in invalid.items()},
     )
+
+
+def checked_oracles(oracles: Sequence[str]) -> tuple[str, ...]:
+    """``oracles`` as a tuple, once each is one of :data:`ORACLES` (and PyTorch, if
+    among them, is installed)."""
+    oracles = tuple(oracles)
+    unknown = [o for o in oracles if o not in ORACLES]
+    if unknown or not oracles:
+        raise ValueError(f"oracles must be among {sorted(ORACLES)}, got {list(oracles)}")
+    if "torch" in oracles:
+        require_torch()
+    return oracles
+
+
+class Plan(Protocol):
+    """What a worker process needs to run its share of a run (see
+    :func:`run_chosen`): hashable, and made of plain values that travel between
+    processes."""
+
+    @property
+    def oracles(self) -> tuple[str, ...]: ...
+
+    @property
+    def seed(self) -> int: ...
+
+    @property
+    def samples(self) -> int: ...
+
+    def __hash__(self) -> int: ...
+
+    def chosen(self) -> list[Mutant]:
+        """The run's mutants, built afresh (in a worker: the caller's, in its order)."""
+        ...
+
+
+def run_chosen(
+    plan: Plan, chosen: list[Mutant], jobs: int,
+    progress: Callable[[int, int, MutantResult], None] | None = None, *, shareable: bool = True,
+) -> tuple[list[MutantResult], dict[str, set[str]]]:  # fmt: skip
+    """The results of ``chosen`` in order, and the specs on which each oracle failed the
+    unmutated code. With ``shareable`` (``chosen`` is ``plan.chosen()``) and ``jobs`` > 1
+    (0: one per CPU), shared out to worker processes."""
+    jobs = job_count(jobs, len(chosen))
+    if shareable and jobs > 1:
+        return _in_workers(plan, chosen, jobs, progress)
+    runner = _Runner(plan.oracles, plan.seed, plan.samples)
+    results: list[MutantResult] = []
+    for mutant in chosen:
+        results.append(runner.run(mutant))
+        if progress is not None:
+            progress(len(results), len(chosen), results[-1])
+    return results, runner.invalid
 
 
 @dataclass(frozen=True)
@@ -238,7 +275,7 @@ class _Plan:
 
 
 def _in_workers(
-    plan: _Plan, chosen: list[Mutant], jobs: int,
+    plan: Plan, chosen: list[Mutant], jobs: int,
     progress: Callable[[int, int, MutantResult], None] | None,
 ) -> tuple[list[MutantResult], dict[str, set[str]]]:  # fmt: skip
     """Run ``chosen`` (``plan.chosen()``) in ``jobs`` processes: the results in order."""
@@ -257,10 +294,10 @@ def _in_workers(
     return [found[i] for i in range(len(chosen))], invalid
 
 
-_worker: dict[_Plan, tuple[list[Mutant], _Runner]] = {}  # in a worker: its run, kept
+_worker: dict[Plan, tuple[list[Mutant], _Runner]] = {}  # in a worker: its run, kept
 
 
-def _run_share(plan: _Plan, share: Share) -> list[tuple[int, Any]]:
+def _run_share(plan: Plan, share: Share) -> list[tuple[int, Any]]:
     """In a worker: run the mutants of ``share`` (see :mod:`sg_verify.workers`). The
     worker keeps its runner between shares, so each baseline is computed once per worker."""
     if plan not in _worker:

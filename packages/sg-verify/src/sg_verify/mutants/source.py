@@ -40,7 +40,7 @@ a watchdog (``SIGALRM``, main thread only) raises :class:`MutantTimeoutError` in
 code that has run for :data:`HANG_SECONDS`; the check that was running fails, which
 counts as a kill, and every later call of that mutant raises at once.
 
-They run through the ordinary runner (:func:`~sg_verify.mutants.runner.run_mutants`,
+They run through the ordinary runner (:func:`~sg_verify.mutants.runner.run_chosen`,
 every oracle that can run here: the registry specs of the rule's operator, composites
 included, with the probes on its kinks, ties and zero spreads; every spec of the engine,
 plus the reuse probes, for helpers and the driver; the driver's mutants run on the
@@ -89,7 +89,7 @@ from sg_tensor.tensor import Tensor
 from sg_verify.mutants.machinery import reuse_probes
 from sg_verify.mutants.mutant import Mutant, Patch
 from sg_verify.mutants.report import MutantReport, MutantResult, Verdict
-from sg_verify.mutants.runner import ORACLES, run_mutants
+from sg_verify.mutants.runner import ORACLES, checked_oracles, run_chosen
 from sg_verify.mutants.source_checks import CHECKS as SURVIVOR_CHECKS
 from sg_verify.mutants.source_checks import SurvivorChecks
 from sg_verify.mutants.source_equivalents import CLASSIFIED, EQUIVALENT, LIMIT
@@ -692,36 +692,34 @@ def run_source_mutants(
     ids: Collection[str] | None = None,
     checks: Sequence[str] = SURVIVOR_CHECKS,
     progress: Callable[[int, int, MutantResult], None] | None = None,
+    jobs: int = 1,
 ) -> SourceReport:
     """Run the source mutants (all, ``ids``, or a ``sample`` stratified by function).
 
-    Every mutant runs through :func:`~sg_verify.mutants.runner.run_mutants` with
+    Every mutant runs through :func:`~sg_verify.mutants.runner.run_chosen` with
     ``oracles`` (default: every oracle of :data:`~sg_verify.mutants.runner.ORACLES` that
     can run here, PyTorch's only where it is installed; ``samples`` inputs per spec).
     Those no oracle kills then meet the survivor ``checks`` in order (see
     :mod:`~sg_verify.mutants.source_checks`; each only where it applies and while the
     mutant survives), then ``parity`` random expressions of their engine(s) against
     PyTorch (``parity=0``: not; it needs torch). The matrix gets a column for each.
+    ``jobs`` > 1 (0: one per CPU) runs the oracles in that many worker processes (the
+    survivor checks and the parity, on the few survivors, run here).
     """
     start = time.perf_counter()
-    if oracles is None:
-        oracles = default_oracles()
-    points, skipped = source_points(groups)
+    oracles = default_oracles() if oracles is None else checked_oracles(oracles)
+    plan = _SourcePlan(tuple(oracles), seed, samples, tuple(groups),
+                       None if ids is None else tuple(ids), sample)  # fmt: skip
+    all_points, skipped = source_points(groups)
     counts = {group: 0 for group in GROUPS if group in groups}
-    for point in points:
+    for point in all_points:
         counts[point.target.group] += 1
-    all_points = points
-    if ids is not None:
-        points = select_points(points, ids)
-    chosen = points if sample is None else sample_points(points, sample, seed)
-    mutants, not_compiled = build_mutants(chosen)
-    report = run_mutants(
-        mutants=mutants, oracles=oracles, seed=seed, samples=samples, progress=progress
-    )
+    mutants, not_compiled = build_mutants(plan.points(all_points))
+    results, invalid = run_chosen(plan, list(mutants), jobs, progress)
     columns = tuple(oracles)
     survivor_checks = SurvivorChecks(seed=seed, torch="torch" in oracles)
     for check in checks:
-        for result in report.results:
+        for result in results:
             assert isinstance(result.mutant, SourceMutant)
             applies = _applies(check, result.mutant)
             if result.caught or not applies:
@@ -736,7 +734,7 @@ def run_source_mutants(
 
         require_torch()
         baselines: dict[str, bool] = {}
-        for result in report.results:
+        for result in results:
             if result.caught:
                 result.verdicts["parity"] = Verdict("parity")
                 continue
@@ -750,9 +748,9 @@ def run_source_mutants(
         oracles=columns,
         seed=seed,
         samples=samples,
-        results=report.results,
+        results=results,
         seconds=time.perf_counter() - start,
-        invalid_witnesses=report.invalid_witnesses,
+        invalid_witnesses={o: sorted(names) for o, names in invalid.items()},
     )
     return SourceReport(
         matrix=matrix,
@@ -763,6 +761,28 @@ def run_source_mutants(
         point_ids=frozenset(p.id for p in all_points),
         runner_oracles=tuple(oracles),
     )
+
+
+@dataclass(frozen=True)
+class _SourcePlan:
+    """Which source mutants a run builds and how it checks them (see
+    :class:`~sg_verify.mutants.runner.Plan`)."""
+
+    oracles: tuple[str, ...]
+    seed: int
+    samples: int
+    groups: tuple[str, ...]
+    ids: tuple[str, ...] | None
+    sample: int | None
+
+    def points(self, points: list[SourcePoint]) -> list[SourcePoint]:
+        """The run's points among all ``points`` of its groups."""
+        if self.ids is not None:
+            points = select_points(points, self.ids)
+        return points if self.sample is None else sample_points(points, self.sample, self.seed)
+
+    def chosen(self) -> list[Mutant]:
+        return list(build_mutants(self.points(source_points(self.groups)[0]))[0])
 
 
 # ---------------------------------------------------------------------------------------
