@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import tracemalloc
 from collections.abc import Callable
@@ -462,7 +463,45 @@ def test_a_method_can_be_captured() -> None:
     assert one.forward(x).tolist() == [1.0, 2.0]
     assert two.forward(x).tolist() == [2.0, 4.0]
     assert one.forward(x).tolist() == [1.0, 2.0]  # each instance its own tape
-    assert (Model.forward.captures, Model.forward.replays) == (2, 1)
+    assert (one.forward.captures, one.forward.replays) == (1, 1)
+    assert (two.forward.captures, two.forward.replays) == (1, 0)
+    assert one.forward is one.forward
+    assert one.forward is not two.forward
+
+
+def test_instances_that_compare_equal_have_their_own_tapes() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Trainer:  # equal when their names are: a value, yet two models
+        name: str
+        weight: Tensor = dataclasses.field(compare=False, hash=False)
+
+        @st.capture
+        def step(self, x: Tensor) -> Tensor:
+            return (x * self.weight).sum()
+
+    a = Trainer("t", Tensor(np.array([1.0, 2.0])))
+    b = Trainer("t", Tensor(np.array([10.0, 20.0])))
+    x = Tensor(np.array([1.0, 1.0]))
+    assert a == b
+    assert a.step(x).item() == 3.0
+    assert b.step(x).item() == 30.0  # b's own capture, not a replay of a's tape
+    assert a.step(x).item() == 3.0
+    assert a.step.replays == 1
+
+
+def test_a_method_of_an_unhashable_instance_can_be_captured() -> None:
+    @dataclasses.dataclass  # eq=True and not frozen: no hash
+    class Scaler:
+        scale: float
+
+        @st.capture
+        def forward(self, x: Tensor) -> Tensor:
+            return x * self.scale
+
+    s = Scaler(3.0)
+    x = Tensor(np.array([1.0, 2.0]))
+    assert s.forward(x).tolist() == s.forward(x).tolist() == [3.0, 6.0]
+    assert (s.forward.captures, s.forward.replays) == (1, 1)
 
 
 def test_the_least_recently_used_tape_is_the_one_dropped() -> None:
@@ -620,3 +659,113 @@ def test_the_default_dtype_is_part_of_a_call() -> None:
         assert f.captures == 2
     finally:
         st.set_default_dtype(np.float64)
+
+
+def _clipping_step(w: Tensor, seen: list[bool]) -> Callable[[Tensor], Tensor]:
+    """A step that reads ``w`` through ``w.detach()`` before ``w`` itself, then clips
+    ``w``'s gradient in a replayed side effect (as ``clip_grad_value_``) and updates it."""
+
+    @replayed
+    def clip_and_update(t: Tensor) -> None:
+        seen.append(t is w)
+        t._grad = np.clip(t._grad, -0.5, 0.5)
+        t.data -= 0.1 * t._grad
+        t._grad = None
+
+    def step(x: Tensor) -> Tensor:
+        loss = (w * x).sum() + (w.detach() ** 2).sum()
+        loss.backward()
+        clip_and_update(w)
+        return loss
+
+    return step
+
+
+def test_a_tensor_first_seen_through_detach_is_still_read_and_passed_as_itself() -> None:
+    eager_w = Tensor(np.array([3.0, -4.0]), requires_grad=True)
+    captured_w = Tensor(np.array([3.0, -4.0]), requires_grad=True)
+    seen: list[bool] = []
+    eager = _clipping_step(eager_w, [])
+    captured = st.capture(_clipping_step(captured_w, seen))
+    x = Tensor(np.array([10.0, 10.0]))
+    for _ in range(3):
+        assert captured(x).item() == eager(x).item()
+    assert seen == [True, True, True]
+    assert captured.replays == 2
+    assert np.array_equal(captured_w.data, eager_w.data)
+    captured_w.data = np.array([1.0, 1.0])  # rebound: the replay reads the new array
+    eager_w.data = np.array([1.0, 1.0])
+    assert captured(x).item() == eager(x).item() == 22.0
+    captured_w.requires_grad_(False)  # frozen: a new capture, whose backward refuses
+    with pytest.raises(RuntimeError):
+        captured(x)
+
+
+def test_a_non_leaf_argument_does_not_replay_the_tape_of_a_leaf() -> None:
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+
+    def step(x: Tensor) -> Tensor:
+        loss = (x * w).sum()
+        loss.backward()
+        return loss
+
+    captured = st.capture(step)
+    captured(Tensor(np.array([1.0, 1.0]), requires_grad=True))
+    a = Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    with pytest.raises(CaptureError, match="backward\\(\\) through a tensor computed outside"):
+        captured(a * 2.0)  # its gradient goes on to a: a new capture, refused
+    strict = st.capture(step, recapture=False)
+    strict(Tensor(np.array([1.0, 1.0]), requires_grad=True))
+    with pytest.raises(CaptureError, match="requires_grad non-leaf"):
+        strict(a * 2.0)
+
+
+def test_two_leaves_on_one_array_are_not_one_leaf_passed_twice() -> None:
+    def step(a: Tensor, b: Tensor) -> Tensor:
+        loss = (a * a.exp() + b * 3.0).sum()
+        loss.backward()
+        return loss
+
+    captured = st.capture(step)
+    x = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    captured(x, x)
+    shared = np.array([0.5, 1.5, 2.5])
+    a, b = Tensor(shared, requires_grad=True), Tensor(shared, requires_grad=True)
+    captured(a, b)
+    a2, b2 = Tensor(shared, requires_grad=True), Tensor(shared, requires_grad=True)
+    step(a2, b2)
+    assert np.array_equal(a.grad, a2.grad)
+    assert np.array_equal(b.grad, b2.grad)
+    assert captured.captures == 2
+
+
+def test_a_replayed_function_gets_copies_of_the_tapes_buffers() -> None:
+    kept: list[np.ndarray] = []
+
+    @replayed
+    def log(values: np.ndarray) -> None:
+        kept.append(values)
+
+    w = Tensor(np.array([1.0, -1.0]), requires_grad=True)
+
+    def step(x: Tensor) -> Tensor:
+        h = x * w  # into a buffer of the tape
+        log(h.data)
+        return h.sum()
+
+    captured = st.capture(step)
+    for k in range(3):
+        captured(Tensor(np.array([float(k), float(k)])))
+    assert [a.tolist() for a in kept] == [[0.0, -0.0], [1.0, -1.0], [2.0, -2.0]]
+
+
+def test_a_replay_returns_arguments_and_outside_tensors_as_themselves() -> None:
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    captured = st.capture(lambda x: {"x": x, "w": w, "y": x * w})
+    for _ in range(2):
+        x = Tensor(np.array([3.0, 4.0]))
+        out = captured(x)
+        assert out["x"] is x
+        assert out["w"] is w
+        assert out["y"].tolist() == [3.0, 8.0]
+    assert captured.replays == 1

@@ -65,6 +65,18 @@ def test_arange_matches_numpy() -> None:
     assert st.arange(3, dtype=np.float32).dtype == np.float32
 
 
+def test_a_float32_arange_is_each_float64_value_rounded_once() -> None:
+    # PyTorch computes start + i * step in double and rounds (torch.arange(0, 1, 0.1,
+    # dtype=torch.float32)[9] is 0.9f); numpy steps in float32 and gives 0.90000004.
+    values = st.arange(0, 1, 0.1, dtype=np.float32).data
+    assert values.dtype == np.float32
+    assert values[9] == np.float32(0.9)
+    wide = np.arange(-1.0, 1.0, 0.07)
+    np.testing.assert_array_equal(st.arange(-1, 1, 0.07, dtype=np.float32).data,
+                                  wide.astype(np.float32))  # fmt: skip
+    assert st.arange(-1, 1, 0.07, dtype=np.float16).shape == wide.shape
+
+
 def test_eye() -> None:
     np.testing.assert_array_equal(st.eye(3).data, np.eye(3))
     np.testing.assert_array_equal(st.eye(2, 3).data, np.eye(2, 3))

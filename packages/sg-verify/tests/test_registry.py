@@ -29,7 +29,7 @@ TENSOR_NON_OPERATORS = {
     "__mod__", "__rmod__", "__floordiv__", "__rfloordiv__", "floor_divide",
     "__array__", "__array_function__", "__array_ufunc__", "__array_priority__", "__bool__",
     "__eq__", "__float__", "__ge__", "__gt__", "__hash__", "__init__", "__int__", "__iter__",
-    "__le__", "__len__", "__lt__", "__ne__", "__pos__", "__repr__",
+    "__le__", "__len__", "__lt__", "__ne__", "__pos__", "__repr__", "__format__", "__index__",
 }  # fmt: skip
 VALUE_NON_OPERATORS = {
     "backward", "data", "detach", "grad", "is_leaf", "item", "op", "requires_grad",

@@ -17,9 +17,11 @@ steps against 100 eager ones, parameter for parameter).
 
 What is fixed at capture, as in any tracing compiler (``torch.compile``, ``jax.jit``):
 
-- the *shapes*, dtypes and requires-grad pattern of the tensor arguments, and the
-  values of the other arguments: a call that differs captures again (or raises, with
-  ``recapture=False``);
+- the *shapes*, dtypes, requires-grad flags and leaf-ness of the tensor arguments,
+  which of them are one object or share one array, and the values of the other
+  arguments: a call that differs captures again (or raises, with ``recapture=False``);
+- numpy code run inside ``fn`` on a tensor's ``.data`` or on an array argument (its
+  result is a constant of the tape);
 - Python control flow and Python values read inside ``fn`` (a layer's ``training``
   flag, a loss weight in a closure): change them and make a new capture;
 - Python side effects inside ``fn`` other than the replayed ones (printing, appending
@@ -403,7 +405,8 @@ def _placed(place: tuple[Any, Any], s: Slots, owned: dict[int, Any] | None = Non
     buffer (a key of ``owned``) as a copy of it."""
     kind, where = place
     if kind == "slot":
-        return s[where]
+        value = s[where]
+        return value.copy() if owned and id(value) in owned else value
     if kind == "value":
         return where
     if kind == "tensor":
@@ -457,7 +460,8 @@ def _flatten(value: Any, arrays: list[Any]) -> Any:
     tensor_type = _node_type()
     if isinstance(value, tensor_type):
         arrays.append(value)
-        return ("tensor", value.data.shape, value.data.dtype, value.requires_grad)
+        return ("tensor", value.data.shape, value.data.dtype, value.requires_grad,
+                value._op is None)  # fmt: skip
     if isinstance(value, np.ndarray):
         arrays.append(value)
         return ("array", value.shape, value.dtype)
@@ -478,8 +482,11 @@ def _flatten(value: Any, arrays: list[Any]) -> Any:
 
 
 def _key(args: tuple[Any, ...], kwargs: dict[str, Any], arrays: list[Any]) -> Any:
-    """What a call must match to replay a tape: :func:`_flatten` of its arguments and the
-    grad mode (tensor arguments alone, the usual case, are spelled out: this runs at
+    """What a call must match to replay a tape: :func:`_flatten` of its arguments (a
+    tensor's shape, dtype, requires-grad flag and whether it is a leaf: a tensor computed
+    before the call takes its gradient back into its own graph, which a tape recorded
+    with a leaf would not), the grad mode, and which arguments are one object or share
+    one array (tensor arguments alone, the usual case, are spelled out: this runs at
     every call)."""
     tensor_type = _node_type()
     if not kwargs:
@@ -489,7 +496,7 @@ def _key(args: tuple[Any, ...], kwargs: dict[str, Any], arrays: list[Any]) -> An
                 break
             data = a.data
             arrays.append(a)
-            items.append(("tensor", data.shape, data.dtype, a.requires_grad))
+            items.append(("tensor", data.shape, data.dtype, a.requires_grad, a._op is None))
         else:
             same = _aliases(arrays) if len(arrays) > 1 else None
             mode = (graph._grad_mode.enabled, get_default_dtype())
@@ -500,14 +507,16 @@ def _key(args: tuple[Any, ...], kwargs: dict[str, Any], arrays: list[Any]) -> An
     return ("call", args_key, kwargs_key, mode, _aliases(arrays))
 
 
-def _aliases(arrays: list[Any]) -> tuple[int, ...] | None:
+def _aliases(arrays: list[Any]) -> tuple[tuple[int, int], ...] | None:
     """``None`` when no two arguments share one array, else for each the position of the
-    first with its array: ``f(t, t)`` reads one slot twice, ``f(a, b)`` two slots."""
+    first that is the same object and of the first with its array: ``f(t, t)`` is one
+    leaf read twice, ``f(a, a.detach())`` two leaves on one array."""
     tensor_type = _node_type()
-    ids = [id(a.data) if isinstance(a, tensor_type) else id(a) for a in arrays]
-    if len(set(ids)) == len(ids):
+    data = [id(a.data) if isinstance(a, tensor_type) else id(a) for a in arrays]
+    if len(set(data)) == len(data):
         return None
-    return tuple(ids.index(i) for i in ids)
+    objects = [id(a) for a in arrays]
+    return tuple((objects.index(o), data.index(d)) for o, d in zip(objects, data))
 
 
 def _describe(key: Any) -> str:
@@ -518,7 +527,8 @@ def _describe(key: Any) -> str:
 def _short(key: Any) -> str:
     kind = key[0]
     if kind == "tensor":
-        return f"Tensor{key[1]} {np.dtype(key[2]).name}{' requires_grad' if key[3] else ''}"
+        flags = f"{' requires_grad' if key[3] else ''}{'' if key[4] else ' non-leaf'}"
+        return f"Tensor{key[1]} {np.dtype(key[2]).name}{flags}"
     if kind == "array":
         return f"array{key[1]} {np.dtype(key[2]).name}"
     if kind == "value":
@@ -534,6 +544,10 @@ def _layout(tape: Tape, value: Any) -> Any:
     """How a replay rebuilds ``fn``'s result: tensors from slots, the rest as it was."""
     tensor_type = _node_type()
     if isinstance(value, tensor_type):
+        if id(value) in tape.input_objects:  # an argument: this replay's argument itself
+            return ("argument", tape.input_objects[id(value)])
+        if any(t is value for _, t in tape.tensors):  # read from outside: itself, as eager
+            return ("fixed", value)
         slot = tape.slot_of.get(id(value.data))
         return ("slot", slot) if slot is not None else ("fixed", value)
     if isinstance(value, np.ndarray):
@@ -564,6 +578,8 @@ def _rebuild(layout: Any, s: Slots) -> Any:
     kind, where = layout
     if kind == "slot":  # a copy: the buffer is overwritten by the next replay
         return tensor_type(np.array(s[where]))
+    if kind == "argument":
+        return s[where]
     if kind == "array":
         return np.array(s[where])
     if kind == "fixed":
@@ -642,9 +658,21 @@ class Captured:
         return f"<captured {name}: {self.captures} capture(s), {self.replays} replay(s)>"
 
     def __get__(self, instance: Any, owner: Any = None) -> Any:
-        """``@capture`` on a method: bound to ``instance``, which is one of the values a
-        call must match (each instance gets its own tapes)."""
-        return self if instance is None else functools.partial(self, instance)
+        """``@capture`` on a method: each instance has its own captured step (its own
+        tapes and counts), kept in the instance's ``__dict__`` as ``functools`` keeps a
+        ``cached_property``; an instance without one (``__slots__``) is a value its
+        calls must match, as any other argument."""
+        if instance is None:
+            return self
+        store = getattr(instance, "__dict__", None)
+        if store is None:
+            return functools.partial(self, instance)
+        name = f"_captured_{id(self):x}"
+        bound = store.get(name)
+        if bound is None:  # by __dict__: a frozen dataclass refuses setattr
+            bound = store[name] = Captured(functools.partial(self.fn, instance), self.recapture)
+            functools.update_wrapper(bound, self.fn)
+        return bound
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _recording.tape is not None:  # inside another capture: part of its tape

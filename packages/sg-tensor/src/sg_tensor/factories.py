@@ -97,12 +97,18 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
             f"arange: the bounds are inconsistent with the step's sign: start {begin}, end "
             f"{end}, step {step} (no value lies between them)"
         )
+    # A narrower float is computed in float64 and rounded once, as PyTorch does (numpy
+    # steps in float32 and drifts: its 0.1 * 9 is 0.90000004 where PyTorch's is 0.9).
+    narrow = dtype is not None and np.dtype(dtype).kind == "f" and np.dtype(dtype).itemsize < 8
+    wide = np.float64 if narrow else dtype
     values = (
-        np.arange(start, step=step, dtype=dtype)
+        np.arange(start, step=step, dtype=wide)
         if stop is None
-        else np.arange(start, stop, step, dtype=dtype)
+        else np.arange(start, stop, step, dtype=wide)
     )
-    if dtype is None and values.dtype == np.float64:  # float bounds: the default dtype
+    if narrow:
+        values = values.astype(dtype)
+    elif dtype is None and values.dtype == np.float64:  # float bounds: the default dtype
         values = values.astype(get_default_dtype(), copy=False)
     return Tensor(values)
 

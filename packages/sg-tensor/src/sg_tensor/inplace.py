@@ -19,17 +19,18 @@ error), as in PyTorch.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from sg_scalar.graph import is_grad_enabled, record_modification
+from sg_scalar.graph import is_grad_enabled, no_grad, record_modification
 from sg_tensor.arguments import normalize_index
 from sg_tensor.capturing import refuse
 from sg_tensor.tensor import Tensor
 
-__all__ = ["METHODS", "install"]
+__all__ = ["METHODS", "InPlaceCastError", "install"]
 
 
 def _writable(x: Tensor, name: str, *operands: Any) -> None:
@@ -67,16 +68,29 @@ def _value(other: Any) -> Any:
     return other.data if isinstance(other, Tensor) else other
 
 
+class InPlaceCastError(TypeError, RuntimeError):
+    """An in-place result of a higher kind than the tensor (a float into an integer
+    tensor, an integer into a bool one). PyTorch raises a RuntimeError ("result type
+    Float can't be cast to the desired output type Long"); this is both."""
+
+
+# bool < integers < floating point: a result may be written into a tensor of its
+# category or a higher one (PyTorch's can_cast for in-place results)
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
 def _write(x: Tensor, name: str, result: Any) -> Tensor:
     """Store ``result`` in ``x``'s own array (same shape and dtype) and note the change."""
     refuse(f"an in-place operation ({name})")
     if not x.data.flags.writeable:
         raise ValueError(f"{name}: the tensor's array (shape {x.shape}) is read-only")
     result = np.asarray(result)
-    if result.dtype.kind == "f" and x.dtype.kind in "biu":
-        raise TypeError(
-            f"{name}: the result is floating point ({result.dtype}) but the tensor is "
-            f"{x.dtype}; an in-place operation keeps the tensor's dtype"
+    if _CATEGORY.get(result.dtype.kind, 3) > _CATEGORY[x.dtype.kind]:
+        what = "floating point" if result.dtype.kind == "f" else "an integer"
+        raise InPlaceCastError(
+            f"{name}: the result is {what} ({result.dtype}) but the tensor is {x.dtype}; "
+            "an in-place operation keeps the tensor's dtype (PyTorch: result type "
+            f"{result.dtype} can't be cast to the desired output type {x.dtype})"
         )
     try:
         np.copyto(x.data, np.broadcast_to(result, x.shape), casting="unsafe")
@@ -125,6 +139,25 @@ def _plain(name: str, ufunc: np.ufunc) -> Callable[[Tensor, Any], Tensor]:
     return method
 
 
+def _out_of_place(
+    name: str, symbol: str, compute: Callable[[Any, Any], Any]
+) -> Callable[[Tensor, Any], Tensor]:
+    """``x op= other`` for an operator with no in-place kernel: the out-of-place
+    ``x op other`` computed on a detached view, without a graph (so its values, dtype
+    rules and errors are the operator's own), written into ``x``."""
+
+    def method(self: Tensor, other: Any) -> Tensor:
+        refuse(f"an in-place operation ({name})")
+        _writable(self, name, other)
+        with no_grad():
+            result = compute(self.detach(), other.detach() if isinstance(other, Tensor) else other)
+        return _write(self, name, result.data)
+
+    method.__name__ = name
+    method.__doc__ = f"In place: ``x {symbol}= other``, the values of ``x {symbol} other``."
+    return method
+
+
 def zero_(self: Tensor) -> Tensor:
     """In place: every element 0."""
     _writable(self, "zero_")
@@ -132,9 +165,26 @@ def zero_(self: Tensor) -> Tensor:
 
 
 def fill_(self: Tensor, value: Any) -> Tensor:
-    """In place: every element ``value``."""
+    """In place: every element ``value``, converted to the tensor's dtype as PyTorch does:
+    a float into an integer tensor is truncated toward zero (``fill_(2.7)`` gives 2), any
+    number into a bool tensor is whether it is nonzero. A value the dtype cannot hold
+    (nan, inf, 300 in uint8) is an error."""
     _writable(self, "fill_", value)
-    return _write(self, "fill_", _value(value))
+    filler = np.asarray(_value(value))
+    if self.dtype.kind in "iu" and filler.dtype.kind == "f":
+        if not np.isfinite(filler).all():
+            raise ValueError(f"fill_: cannot fill a tensor of dtype {self.dtype} with {filler}")
+        filler = np.trunc(filler)
+    if self.dtype.kind in "iu" and filler.dtype.kind in "iuf" and filler.size:
+        info = np.iinfo(self.dtype)
+        if filler.min() < info.min or filler.max() > info.max:
+            raise ValueError(
+                f"fill_: {filler} does not fit in the tensor's dtype {self.dtype} "
+                f"({info.min} to {info.max})"
+            )
+    if self.dtype.kind in "biu":
+        filler = filler.astype(self.dtype)
+    return _write(self, "fill_", filler)
 
 
 def copy_(self: Tensor, src: Any) -> Tensor:
@@ -176,6 +226,12 @@ METHODS: dict[str, Callable[..., Any]] = {
     "__isub__": _plain("__isub__", np.subtract),
     "__imul__": _plain("__imul__", np.multiply),
     "__itruediv__": _plain("__itruediv__", np.divide),
+    "__ipow__": _out_of_place("__ipow__", "**", operator.pow),
+    "__imod__": _out_of_place("__imod__", "%", operator.mod),
+    "__ifloordiv__": _out_of_place("__ifloordiv__", "//", operator.floordiv),
+    "__iand__": _out_of_place("__iand__", "&", operator.and_),
+    "__ior__": _out_of_place("__ior__", "|", operator.or_),
+    "__ixor__": _out_of_place("__ixor__", "^", operator.xor),
     "zero_": zero_,
     "fill_": fill_,
     "copy_": copy_,

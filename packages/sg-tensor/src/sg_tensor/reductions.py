@@ -142,8 +142,18 @@ def _count(shape: tuple[int, ...], axis: Axes) -> int:
     return math.prod(shape[a] for a in axis)
 
 
-@op("sum", lambda x, *, axis, keepdims: np.add.reduce(x, axis=axis, keepdims=keepdims),
-    "reduction", numpy=np.sum, cases=AXES, bound=_summed,
+def _integer_total(x: np.ndarray) -> Any:
+    """The dtype a sum or product of ``x`` is computed in: int64 for bool and integer data
+    (PyTorch's, where numpy gives uint64 for unsigned data), else ``x``'s own (None)."""
+    return np.int64 if x.dtype.kind in "biu" else None
+
+
+def _sum(x: np.ndarray, *, axis: Axes, keepdims: bool) -> Any:
+    total = _integer_total(x)
+    return np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=total)  # type: ignore[call-overload]
+
+
+@op("sum", _sum, "reduction", numpy=np.sum, cases=AXES, bound=_summed,
     torch=Torch("torch.sum", dim="axis", keepdim="keepdims"), analytic=True)  # fmt: skip
 def sum_(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
     """d sum(x) = 1 for every element summed: the gradient is copied back."""
@@ -321,7 +331,8 @@ def _torch_prod(torch: Any, x: Any, axis: Any = None, keepdims: bool = False) ->
     return x
 
 
-@op("prod", lambda x, *, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims), "reduction",
+@op("prod", lambda x, *, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims,
+                                                  dtype=_integer_total(x)), "reduction",
     numpy=np.prod, torch=Torch(call=_torch_prod), cases=PRODUCTS,
     bound=lambda b: b.m() ** b.reduced(), analytic=True)  # fmt: skip
 def prod(g: Any, out: Any, x: Any, *, axis: Axes, keepdims: bool) -> Grads:
@@ -356,7 +367,8 @@ def _cumsum_bound(b: Bounds) -> float:
     return b.m() * (math.prod(b.shapes[0]) if axis is None else b.shapes[0][axis])
 
 
-@op("cumsum", lambda x, *, axis: np.cumsum(x, axis=axis), "axis", _cumsum_entry,
+@op("cumsum", lambda x, *, axis: np.cumsum(x, axis=axis, dtype=_integer_total(x)), "axis",
+    _cumsum_entry,
     numpy=np.cumsum, torch=Torch(call=_torch_cumsum), bound=_cumsum_bound,
     cases=[Case({"axis": a}) for a in (0, -1, 1, None)], analytic=True)  # fmt: skip
 def cumsum(g: Any, out: Any, x: Any, *, axis: int) -> Grads:

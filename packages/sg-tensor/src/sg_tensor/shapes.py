@@ -138,9 +138,26 @@ def transpose(g: Any, out: Any, x: Any, *, axes: tuple[int, ...]) -> Grads:
 
 
 def _broadcast_to(x: Tensor, *sizes: Any, shape: Any = None) -> Tensor:
-    """A view repeated along new or size-1 axes, with numpy's broadcasting rules."""
-    target = shape_arg(sizes if shape is None else (shape,), "broadcast_to")
+    """A view repeated along new or size-1 axes, with numpy's broadcasting rules; -1
+    keeps a dimension, as PyTorch's ``broadcast_to`` (its ``expand``) does."""
+    target = _kept_sizes(x, sizes if shape is None else (shape,), "broadcast_to")
     return x._apply1(OPS["broadcast_to"], {"shape": _broadcast_target(x, target, "broadcast_to")})
+
+
+def _kept_sizes(x: Tensor, sizes: tuple[Any, ...], where: str) -> tuple[int, ...]:
+    """The target shape ``sizes``, with each -1 replaced by the size of ``x`` it is aligned
+    with (from the right); a new leading dimension needs a size >= 0."""
+    target = list(ints_arg(sizes, where))
+    offset = len(target) - x.ndim
+    for i in range(max(0, -offset), x.ndim):
+        if target[offset + i] == -1:
+            target[offset + i] = x.shape[i]
+    if any(n < 0 for n in target):
+        raise ValueError(
+            f"{where}: invalid sizes {tuple(target)} for a tensor of shape {x.shape}: -1 "
+            f"keeps an existing dimension, a new leading one needs a size >= 0"
+        )
+    return tuple(target)
 
 
 def _broadcast_target(x: Tensor, target: tuple[int, ...], where: str) -> tuple[int, ...]:
@@ -371,17 +388,8 @@ def _matrix_transpose(x: Tensor) -> Tensor:
 
 def _expand(x: Tensor, *sizes: Any, shape: Any = None) -> Tensor:
     """PyTorch's name for ``broadcast_to`` (-1 keeps a dimension)."""
-    target = list(ints_arg(sizes if shape is None else (shape,), "expand"))
-    offset = len(target) - x.ndim
-    for i in range(max(0, -offset), x.ndim):
-        if target[offset + i] == -1:
-            target[offset + i] = x.shape[i]
-    if any(n < 0 for n in target):
-        raise ValueError(
-            f"expand: invalid sizes {tuple(target)} for a tensor of shape {x.shape}: -1 "
-            f"keeps an existing dimension, a new leading one needs a size >= 0"
-        )
-    return _broadcast_to(x, _broadcast_target(x, tuple(target), "expand"))
+    target = _kept_sizes(x, sizes if shape is None else (shape,), "expand")
+    return _broadcast_to(x, _broadcast_target(x, target, "expand"))
 
 
 def _squeeze(x: Tensor, axis: Any = None) -> Tensor:
@@ -446,10 +454,18 @@ def _stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     return _concatenate([_unsqueeze(t, a) for t in ts], axis=a)
 
 
-def _split(x: Any, split_size_or_sections: Any, dim: int = 0) -> list[Tensor]:
+def _split(
+    x: Any, split_size_or_sections: Any = None, dim: int = 0, *, split_size: Any = None
+) -> list[Tensor]:
     """Cut ``x`` along ``dim`` (PyTorch's ``split``): into pieces of ``split_size`` (an
     int; the last may be smaller), or of the sizes listed (which must add up to the axis).
-    ``np.split`` keeps numpy's meaning: equal sections, or cuts at indices."""
+    ``np.split`` keeps numpy's meaning: equal sections, or cuts at indices. (``split_size=``
+    is the keyword of PyTorch's ``Tensor.split``, ``split_size_or_sections=`` that of
+    ``torch.split``.)"""
+    if (split_size is None) == (split_size_or_sections is None):
+        raise TypeError("split(): give the size once: split_size_or_sections, or split_size=")
+    if split_size is not None:
+        split_size_or_sections = split_size
     t = as_tensor(x)
     a = one_axis(dim, t.ndim, "split", t.shape)
     n = t.shape[a]

@@ -83,8 +83,9 @@ class Tensor:
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         if isinstance(data, Tensor):
             data = data.data
-        try:
-            array = np.asarray(data, dtype=dtype)
+        try:  # (through computed: a captured step converts each replay's array again)
+            array = computed(np.asarray, data, dtype=dtype) if dtype is not None else data
+            array = np.asarray(array)
         except (TypeError, ValueError) as error:
             raise TypeError(
                 f"Tensor(): cannot make an array from {type(data).__name__}: {error}"
@@ -268,8 +269,9 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError(
                 "backward(): this tensor does not require grad, so there is no graph to "
-                "differentiate: no input had requires_grad=True, or it was computed inside "
-                "no_grad()"
+                "differentiate: no input had requires_grad=True, it was computed inside "
+                "no_grad(), or a captured step's replay returned it (a replay returns "
+                "values without a graph: call backward() inside the step)"
             )
         if grad is None:
             if self.data.size != 1:
@@ -407,6 +409,9 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut off from the graph."""
+        tape = _recording.tape
+        if tape is not None and not tape.paused:  # a capture: the copy follows this tensor
+            tape.tensor_slot(self)
         return _leaf(self.data)
 
     # -- applying operators (the hot path) ---------------------------------------------
@@ -493,13 +498,21 @@ class Tensor:
 
     # -- comparisons: not differentiable, they return boolean tensors ------------------
     def _compare(self, other: Any, ufunc: np.ufunc) -> Tensor:
-        raw = _raw(other)
+        if not isinstance(other, (Tensor, int, float, np.ndarray, np.generic, list, tuple)):
+            # None, a string: Python's answer, as PyTorch (t == None is False, t != "x"
+            # True, t < None a TypeError): `t in [None]` works
+            return NotImplemented  # type: ignore[no-any-return]
+        # The dtype arithmetic computes in (a Python number or a 0-d tensor beside a
+        # dimensioned floating tensor takes its dtype, as PyTorch): float32 > tensor(0.1)
+        # compares in float32, where numpy would widen to float64.
+        a, b = self, operand(other, self, ufunc.__name__)
+        if a.data.dtype is not b.data.dtype:
+            a, b = _scalar_keeps_dtype(a.detach(), b.detach())
         try:
-            return _leaf(np.asarray(computed(ufunc, self.data, raw)))
+            return _leaf(np.asarray(computed(ufunc, a.data, b.data)))
         except ValueError:
             raise ShapeMismatchError(
-                f"{ufunc.__name__}: shapes {self.shape} and {np.shape(raw)} cannot be "
-                "broadcast together"
+                f"{ufunc.__name__}: shapes {self.shape} and {b.shape} cannot be broadcast together"
             ) from None
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]

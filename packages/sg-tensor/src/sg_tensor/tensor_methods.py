@@ -68,8 +68,12 @@ def tolist(self: Tensor) -> Any:
 
 
 def _new(fill: Callable[[tuple[int, ...], Any], np.ndarray], name: str) -> Callable[..., Tensor]:
-    def new(self: Tensor, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-        shape = _shape_arg(size, name)
+    def new(
+        self: Tensor, *sizes: Any, size: Any = None, dtype: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        if size is not None and sizes:  # PyTorch's keyword: x.new_zeros(size=(2, 3))
+            raise TypeError(f"{name}(): give the size positionally or as size=, not both")
+        shape = _shape_arg(sizes if size is None else (size,), name)
         return Tensor(fill(shape, dtype or self.dtype), requires_grad=requires_grad)
 
     new.__name__ = name
@@ -231,14 +235,44 @@ def _logical(fn: Any, name: str) -> Callable[..., Tensor]:
     return logical
 
 
+def _truth(test: Any, x: np.ndarray, dim: Any, keepdim: bool) -> Any:
+    """``test`` (np.all, np.any) along ``dim``: bool, or uint8 for a uint8 tensor (PyTorch's
+    result dtype, kept from before bool tensors existed)."""
+    found = np.asarray(test(x, axis=dim, keepdims=keepdim))
+    return found.astype(np.uint8) if x.dtype == np.uint8 else found
+
+
 def all_(self: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
-    """Whether every element (along ``dim``) is nonzero: a boolean tensor."""
-    return Tensor(computed(np.all, self.data, axis=dim, keepdims=keepdim))
+    """Whether every element (along ``dim``) is nonzero: a boolean tensor (uint8 for a
+    uint8 tensor, as PyTorch)."""
+    return Tensor(computed(_truth, np.all, self.data, dim, keepdim))
 
 
 def any_(self: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
-    """Whether some element (along ``dim``) is nonzero: a boolean tensor."""
-    return Tensor(computed(np.any, self.data, axis=dim, keepdims=keepdim))
+    """Whether some element (along ``dim``) is nonzero: a boolean tensor (uint8 for a
+    uint8 tensor, as PyTorch)."""
+    return Tensor(computed(_truth, np.any, self.data, dim, keepdim))
+
+
+def _index(self: Tensor) -> int:
+    """A 0-d integer (or bool) tensor as a Python int where Python wants one
+    (``items[t]``, ``range(t)``), as PyTorch. A tensor with dimensions is refused even
+    with one element (PyTorch takes it): numpy would then index with it as a number,
+    not as the array it is."""
+    if self.data.ndim != 0 or self.data.dtype.kind not in "biu":
+        raise TypeError(
+            "__index__: only a 0-d integer tensor can be used as an index (an int); this "
+            f"one has shape {self.shape} and dtype {self.dtype}"
+        )
+    return int(self.item())
+
+
+def _format(self: Tensor, spec: str) -> str:
+    """``f"{t:.2f}"``: a 0-d tensor formats as its value (``t.item()``), as PyTorch; any
+    other tensor only with an empty spec (its ``str``)."""
+    if self.data.ndim == 0:
+        return format(self.item(), spec)
+    return object.__format__(self, spec)
 
 
 def allclose(self: Any, other: Any, rtol: float = 1e-5, atol: float = 1e-8,
@@ -320,3 +354,5 @@ def install_more() -> None:
     }
     for name, method in spellings.items():
         setattr(Tensor, name, method)
+    setattr(Tensor, "__index__", _index)  # items[t], range(t)  # noqa: B010
+    setattr(Tensor, "__format__", _format)  # f"{t:.2f}"  # noqa: B010
