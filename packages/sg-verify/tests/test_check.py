@@ -475,3 +475,302 @@ def test_inputs_as_one_tuple_and_the_precision_from_float32_inputs() -> None:
     assert single.dtype == "float32"
     assert "float32 vs float64" in _statuses(single)
     assert sg_verify.check(Softplus, X).dtype == "float64"
+
+
+# ---------------------------------------------------------------------------------------
+# Outputs that cancel, outputs not differentiated, and what is refused up front
+# ---------------------------------------------------------------------------------------
+def confident_logits(seed: int) -> np.ndarray:
+    """Logits where the right class wins by ~10: the loss is a difference of terms ~12."""
+    x = np.random.default_rng(seed).normal(size=(2, 4)) * 3.0
+    x[0, 0] += 12.0
+    x[1, 1] += 11.0
+    return x
+
+
+def cross_entropy(t: st.Tensor) -> st.Tensor:
+    return -(st.log_softmax(t, axis=-1) * st.Tensor(np.eye(4)[[0, 1]])).sum() / 2
+
+
+class ScaledByOnePlus1e7(st.Function):
+    """Cross-entropy whose rule is off by a relative 1e-7."""
+
+    @staticmethod
+    def forward(ctx: Any, x: st.Tensor) -> st.Tensor:
+        ctx.save_for_backward(x)
+        return cross_entropy(x)
+
+    @staticmethod
+    def backward(ctx: Any, g: st.Tensor) -> st.Tensor:
+        (x,) = ctx.saved_tensors
+        with st.enable_grad():
+            xs = x.detach().requires_grad_()
+            (found,) = st.grad(cross_entropy(xs), [xs])
+        return g * found.detach() * (1 + 1e-7)
+
+
+def test_a_right_rule_whose_output_is_a_small_difference_of_large_terms_passes() -> None:
+    # The finite differences carry the round-off of the intermediates (~12), not of the
+    # output (~1e-5): their error is measured, not assumed to follow the output.
+    reviewer = np.array([[12.0, 1.0, -3.0, -9.0], [0.5, 11.0, -1.0, 2.0]])
+    result = sg_verify.check(cross_entropy, reviewer)
+    assert result.ok, str(result)
+    assert result.caught == result.counted == 4  # 1 + 1e-7 included
+    assert not sg_verify.check(ScaledByOnePlus1e7, reviewer, mutants=False).ok
+    for seed in range(8):
+        logits = confident_logits(seed)
+        result = sg_verify.check(cross_entropy, logits, seed=seed)
+        assert result.ok, str(result)
+        missed = [m.mutant for m in result.mutants if m.caught is False]
+        # Where a 1e-7 error is below the round-off of the differences, it is reported
+        # as missed; every coarser mutant is caught at every batch.
+        assert set(missed) <= {"gradient x (1 + 1e-7)"}, str(result)
+
+
+def test_a_torch_rule_whose_output_cancels_passes() -> None:
+    torch = pytest.importorskip("torch")
+    target = torch.tensor([0, 1])
+    for seed in range(4):
+        result = sg_verify.check_torch(
+            lambda t: torch.nn.functional.cross_entropy(t, target),
+            confident_logits(seed),
+            seed=seed,
+            mutants=False,
+        )
+        assert result.ok, str(result)
+
+
+class WithStatistic(st.Function):
+    """sin, and a statistic marked non-differentiable (its rule gets no gradient)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: st.Tensor) -> tuple[st.Tensor, st.Tensor]:
+        ctx.save_for_backward(x)
+        statistic = x * 2.0
+        ctx.mark_non_differentiable(statistic)
+        return x.sin(), statistic
+
+    @staticmethod
+    def backward(ctx: Any, g: st.Tensor, g_statistic: st.Tensor) -> st.Tensor:
+        (x,) = ctx.saved_tensors
+        return g * x.cos()
+
+
+def test_outputs_marked_non_differentiable_or_detached_are_not_differentiated() -> None:
+    x = np.array([0.3, -1.2, 2.0])
+    for fn in (WithStatistic, lambda t: (t.sin(), t.detach() * 2.0)):
+        result = sg_verify.check(fn, x)
+        assert result.ok, str(result)
+        assert result.caught == result.counted == 4
+
+
+def test_torch_outputs_marked_non_differentiable_or_detached_are_not_differentiated() -> None:
+    torch = pytest.importorskip("torch")
+
+    class TorchWithStatistic(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any) -> Any:
+            ctx.save_for_backward(x)
+            statistic = x * 2.0
+            ctx.mark_non_differentiable(statistic)
+            return x.sin(), statistic
+
+        @staticmethod
+        def backward(ctx: Any, g: Any, g_statistic: Any) -> Any:
+            (x,) = ctx.saved_tensors
+            return g * x.cos()
+
+    x = np.array([0.3, -1.2, 2.0])
+    for fn in (TorchWithStatistic, lambda t: (t.sin(), t.detach() * 2.0)):
+        result = sg_verify.check_torch(fn, x)
+        assert result.ok, str(result)
+        assert result.caught == result.counted == 4
+
+
+def test_second_order_against_pytorch_is_held_to_torch_tol() -> None:
+    torch = pytest.importorskip("torch")
+    x = np.array([-2.0, -0.5, 0.3, 1.7])
+
+    def nearly(t: Any, beta: float = 1.0) -> Any:  # PyTorch's softplus, off by 1e-11
+        return torch.nn.functional.softplus(t, beta) * (1 + 1e-11)
+
+    loose = sg_verify.check(
+        Softplus, x, params={"beta": 2.0}, torch_fn=nearly, torch_tol=1e-9, mutants=False
+    )
+    assert _statuses(loose)["second order vs PyTorch"] == PASS, str(loose)
+    tight = sg_verify.check(
+        Softplus, x, params={"beta": 2.0}, torch_fn=nearly, torch_tol=1e-13, mutants=False
+    )
+    assert _statuses(tight)["gradient vs PyTorch float64"] == FAIL
+    assert _statuses(tight)["second order vs PyTorch"] == FAIL
+
+
+def test_a_torch_op_without_a_second_derivative_is_first_order_only() -> None:
+    torch = pytest.importorskip("torch")
+    result = sg_verify.check_torch(
+        lambda t: torch.pdist(t.reshape(3, 1)), np.array([0.3, -1.2, 2.0])
+    )
+    row = {r.check: r for r in result.rows}["second order vs finite differences"]
+    assert row.status == NOT_APPLICABLE
+    assert "first order only" in row.detail
+    assert "_pdist_backward" in row.detail
+    assert result.ok, str(result)
+    assert result.caught == result.counted == 4
+
+
+def test_second_order_names_a_rule_that_raised_rather_than_first_order_only() -> None:
+    class Raises(st.Function):
+        @staticmethod
+        def forward(ctx: Any, x: st.Tensor) -> st.Tensor:
+            return x.sin()
+
+        @staticmethod
+        @st.once_differentiable
+        def backward(ctx: Any, g: st.Tensor) -> st.Tensor:
+            raise RuntimeError("boom")
+
+    result = sg_verify.check(Raises, np.array([0.3, 1.2]))
+    row = {r.check: r for r in result.rows}["second order vs finite differences"]
+    assert row.status == NOT_APPLICABLE
+    assert row.detail == "not checked: the rule raised in gradient vs finite differences"
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"seed": -1}, ValueError, r"check: seed must be 0 or more, got -1"),
+        ({"torch_tol": float("nan")}, ValueError, r"torch_tol must be a finite positive .* nan"),
+        ({"torch_tol": 0.0}, ValueError, r"torch_tol must be a finite positive .* 0.0"),
+        ({"torch_tol": "1e-9"}, ValueError, r"torch_tol must be a finite positive .* '1e-9'"),
+        ({"dtype": "int8"}, ValueError, r"dtype must be float32 or float64, got int8"),
+        ({"probes": [(np.array([np.nan, 1.0]),)]}, ValueError, r"gives nan at probe 0 .*probes"),
+        ({"probes": [(np.array([0.0, 1.0]),)]}, ValueError, r"gives -inf at probe 0 \(output 0"),
+    ],
+)
+def test_more_mistakes_in_the_options_are_usage_errors(
+    options: dict[str, Any], error: type, message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        sg_verify.check(lambda x: x.log(), np.array([0.5, 1.0]), **options)
+
+
+def test_a_torch_dtype_chooses_the_precision() -> None:
+    torch = pytest.importorskip("torch")
+    assert sg_verify.check(Softplus, X, dtype=torch.float32, mutants=False).dtype == "float32"
+    result = sg_verify.check_torch(torch.sin, X, dtype=torch.float64, mutants=False)
+    assert result.dtype == "float64"
+    with pytest.raises(ValueError, match="dtype must be float32 or float64, got int64"):
+        sg_verify.check(Softplus, X, dtype=torch.int64)
+
+
+@pytest.mark.parametrize(
+    ("fn", "inputs", "error", "message"),
+    [
+        ("log", [-1.0, 1.0], ValueError, r"check_torch: log's forward gives nan at the inputs"),
+        ("number", [0.5, 1.0], TypeError, r"returned a float as output 0; it must return a"),
+        ("integer", [0.5, 1.0], TypeError, r"has no floating-point output to differentiate"),
+        ("seed", [0.5, 1.0], ValueError, r"check_torch: seed must be 0 or more, got -1"),
+        ("probe", [0.5, 1.0], ValueError, r"check_torch: log's forward gives -inf at probe 0"),
+    ],
+)
+def test_check_torch_refuses_up_front_what_check_refuses(
+    fn: str, inputs: list[float], error: type, message: str
+) -> None:
+    torch = pytest.importorskip("torch")
+    functions: dict[str, Any] = {
+        "log": torch.log,
+        "number": lambda x: 3.0,
+        "integer": lambda x: (x > 0).long(),
+        "seed": torch.log,
+        "probe": torch.log,
+    }
+    options: dict[str, Any] = {
+        "seed": {"seed": -1},
+        "probe": {"probes": [(np.array([0.0, 1.0]),)]},
+    }.get(fn, {})
+    with pytest.raises(error, match=message):
+        sg_verify.check_torch(functions[fn], np.array(inputs), **options)
+
+
+COMMAND_MISTAKES = textwrap.dedent(
+    """
+    import numpy as np
+    import torch
+
+    X = np.array([0.3, -1.2, 2.0])
+    FORTY_TWO = 42
+
+    def f(x):
+        return x.sin()
+
+    def log(x):
+        return x.log()
+
+    def as_array(x):
+        return np.asarray(x.data)
+
+    def torch_sin(x):
+        return torch.sin(x)
+
+    EXAMPLES = {
+        "FORTY_TWO": (X,),
+        "f": {"inputs": (X,), "probes": [X]},
+        "log": (X,),
+        "as_array": (X,),
+        "torch_sin": (X,),
+    }
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "message"),
+    [
+        (COMMAND_MISTAKES, "FORTY_TWO", "FORTY_TWO is a int, not a Function class or a function"),
+        (COMMAND_MISTAKES, "f", "EXAMPLES['f']: check: probe 0 must be a tuple with a value"),
+        (COMMAND_MISTAKES, "log", "EXAMPLES['log']: check: log's forward gives nan at the"),
+        (COMMAND_MISTAKES, "as_array", "check: as_array returned a ndarray as output 0"),
+        (COMMAND_MISTAKES, "torch_sin", "TypeError: sin(): argument 'input' (position 1) must"),
+        (COMMAND_MISTAKES, "torch_sin", "; for a plain torch function, pass --torch"),
+        (
+            "import numpy as np\ndef f(x):\n    return x.sin()\n"
+            "EXAMPLES = {'f': {'inputs': (np.ones(2),), 'params': [1.0], 'seed': 0}}\n",
+            "f",
+            "EXAMPLES['f']: check: params must be a dict of keyword arguments, got list",
+        ),
+        (
+            "import numpy as np\ndef f(x):\n    return x.sin()\n"
+            "EXAMPLES = {'f': {'inputs': (np.ones(2),), 'seed': -1}}\n",
+            "f",
+            "EXAMPLES['f']: check: seed must be 0 or more, got -1",
+        ),
+        (
+            "def f(x):\n    return x.sin()\ndef sample_inputs():\n    raise KeyError('data')\n",
+            "f",
+            "sample_inputs() raised KeyError: 'data'",
+        ),
+        ("import sys\nsys.exit(3)\n", "f", "importing it raised SystemExit: 3"),
+    ],
+)
+def test_command_reports_each_usage_error_on_one_line_with_exit_two(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], source: str, target: str, message: str
+) -> None:
+    pytest.importorskip("torch")
+    path = tmp_path / "mistakes.py"
+    path.write_text(source)
+    assert main(["check", f"{path}:{target}", "--no-mutants"]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert captured.err.count("\n") == 1  # one line, no traceback
+    assert "Traceback" not in captured.err
+    assert captured.out == ""
+
+
+def test_command_checks_a_plain_torch_function_given_torch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("torch")
+    path = tmp_path / "mistakes.py"
+    path.write_text(COMMAND_MISTAKES)
+    assert main(["check", f"{path}:torch_sin", "--torch", "--no-mutants"]) == 0
+    assert "PASS torch_sin: your rule passed" in capsys.readouterr().out

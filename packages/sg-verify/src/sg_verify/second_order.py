@@ -179,14 +179,17 @@ def fd_check2(spec: OpSpec, arrays: Sequence[np.ndarray], seed: int = 0) -> Orac
     return judge("fd2", spec.name, comparisons, floor=FD2_FLOOR)
 
 
-def torch_check2(spec: OpSpec, arrays: Sequence[np.ndarray], seed: int = 0) -> OracleResult:
-    """The second-order PyTorch oracle on one registry spec (``torch2``)."""
+def torch_check2(
+    spec: OpSpec, arrays: Sequence[np.ndarray], seed: int = 0, tol: float = TORCH2_TOL
+) -> OracleResult:
+    """The second-order PyTorch oracle on one registry spec (``torch2``), within ``tol``
+    (scale-aware; :func:`sg_verify.check` passes the user's ``torch_tol``)."""
     problem = SecondOrderProblem(spec.engine, spec.sg, arrays, seed)
     got = sg_second_order(problem)
     expected = torch_second_order(spec.torch, problem)
     labels = [f"{_label(i, len(arrays))} element" for i in range(len(got))]
     worst, where = worst_difference(zip(labels, got, expected))
-    return OracleResult("torch2", spec.name, worst, where, worst <= TORCH2_TOL)
+    return OracleResult("torch2", spec.name, worst, where, worst <= tol)
 
 
 def gradgradcheck(

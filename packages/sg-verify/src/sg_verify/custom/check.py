@@ -5,7 +5,8 @@ object the registry makes for each built-in operator, so the same oracles run on
 
 - **gradient vs finite differences**: Richardson-extrapolated central differences of
   the forward, every element held to their own error estimate
-  (:func:`~sg_verify.oracles.fd_check`);
+  (:func:`~sg_verify.oracles.fd_check`), with the forward's round-off measured at the
+  inputs (:func:`~sg_verify.numerical.forward_noise`);
 - **gradient vs PyTorch float64**, when a PyTorch counterpart ``torch_fn`` is given;
 - **float32 vs float64** with ``dtype=np.float32``: the rule in float32 against itself in
   float64, within float32's rounding times the conditioning measured at that point
@@ -84,6 +85,8 @@ def check(
     ``torch_tol``. ``dtype=np.float32`` (the default for float32 inputs) also checks the
     rule evaluated in float32. The inputs may also come as one tuple, as
     ``torch.autograd.gradcheck`` takes them.
+    Outputs marked non-differentiable, or detached, are not differentiated (as in
+    gradcheck).
     ``probes`` are more points (tuples of inputs) where the function may have a kink:
     the gradient there must lie between the one-sided derivatives (and agree with
     ``torch_fn``). ``mutants=False`` skips the own-rule mutants.
@@ -97,15 +100,17 @@ def check(
     >>> result.ok, result.caught == result.counted
     (True, True)
     """
-    params = checked_options(params, seed)
+    params = checked_options(params, seed, torch_tol)
     arrays, dtype = inputs_and_dtype(inputs, dtype)
     label = name or _name_of(fn)
     probes = checked_probes(probes, len(arrays))
     call, mutate = sg_subject(fn, params, len(arrays))
-    _require_tensors(label, call, arrays)
-    torch_call = None if torch_fn is None else _flat_torch(lambda *xs: torch_fn(*xs, **params))
+    keep = _sg_outputs(label, call, arrays)
+    for k, point in enumerate(probes):
+        _sg_outputs(label, call, inputs_and_dtype(point, dtype)[0], f"probe {k}")
+    torch_call = None if torch_fn is None else (lambda *xs: torch_fn(*xs, **params))
     result = run_checks(
-        label, _flat(call), arrays, dtype, mutate if mutants else None,
+        label, call, arrays, dtype, mutate if mutants else None, keep=keep,
         torch_call=torch_call, torch_tol=torch_tol, probes=probes, seed=seed,
     )  # fmt: skip
     if raise_on_failure:
@@ -124,22 +129,26 @@ def run_checks(
     torch_tol: float = USER_TORCH_TOL,
     probes: Iterable[Sequence[Any]] = (),
     seed: int = 0,
+    keep: Sequence[int] | None = None,
 ) -> CheckResult:
-    """The checks of the module docstring on ``call`` (one output) at ``arrays``; with
-    ``mutate`` (a mutant -> its call) the own-rule mutants too."""
+    """The checks of the module docstring on ``call`` at ``arrays``; with ``mutate`` (a
+    mutant -> its call) the own-rule mutants too. Of several outputs, those numbered in
+    ``keep`` are differentiated (all floating ones without it)."""
     points = [inputs_and_dtype(tuple(p), dtype)[0] for p in probes]
-    spec = _spec(name, call, arrays, torch_call, torch_tol)
+    flat_torch = None if torch_call is None else _flat_torch(torch_call, keep)
+    spec = _spec(name, _flat(call, keep), arrays, flat_torch, torch_tol)
     single = np.dtype(dtype) == np.float32
     shapes = " ".join(str(a.shape) for a in arrays)
     result = CheckResult(name, shapes, str(np.dtype(dtype)))
     first = _first_order(spec, arrays, single, points, seed)
     result.rows += [_row(check, run) for check, run in first]
-    second, why = _second_order(spec, arrays, seed)
+    raised = [row.check for row in result.rows if row.where.startswith("raised ")]
+    second, why = _second_order(spec, arrays, seed, raised)
     result.rows += second
     result.rows.append(_row(PROPS, lambda: props_check(spec, arrays, seed, create_graph=not why)))
     if mutate is not None and result.ok:
         result.mutants = [
-            _run_mutant(spec, mutant, mutate(mutant), arrays, single, points, seed)
+            _run_mutant(spec, mutant, _flat(mutate(mutant), keep), arrays, single, points, seed)
             for mutant in rule_mutants([a.shape for a in arrays])
         ]
     return result
@@ -159,7 +168,7 @@ def _first_order(
     seed: int,
 ) -> list[tuple[str, Run]]:
     """The first-order checks that apply, cheapest and strongest first."""
-    runs: list[tuple[str, Run]] = [(FD, lambda: fd_check(spec, arrays, seed))]
+    runs: list[tuple[str, Run]] = [(FD, lambda: fd_check(spec, arrays, seed, measured=True))]
     if spec.torch is not _NO_TORCH:
         runs.append((TORCH, lambda: torch_check(spec, arrays, seed)))
     if single:
@@ -183,16 +192,22 @@ def _probes(spec: OpSpec, points: list[list[np.ndarray]], seed: int) -> OracleRe
     )
 
 
-def _second_order(spec: OpSpec, arrays: list[np.ndarray], seed: int) -> tuple[list[CheckRow], str]:
+def _second_order(
+    spec: OpSpec, arrays: list[np.ndarray], seed: int, raised: Sequence[str] = ()
+) -> tuple[list[CheckRow], str]:
     """The second-order rows, or one n/a row and the reason when the rule is first order
-    only (a ``backward`` on raw arrays, or marked ``once_differentiable``)."""
+    only (a ``backward`` on raw arrays, or marked ``once_differentiable``). ``raised``:
+    the first-order rows where the rule raised, the cause to name first."""
     try:
         rows = [_row(FD2, lambda: fd_check2(spec, arrays, seed), reraise=True)]
     except NotTwiceDifferentiableError as error:
         why = f"the rule is first order only ({' '.join(str(error).split())[:140]})"
+        if raised:  # "first order only" would hide that the first order did not run
+            why = f"not checked: the rule raised in {', '.join(raised)}"
         return [CheckRow(FD2, NOT_APPLICABLE, detail=why)], why
     if spec.torch is not _NO_TORCH:
-        rows.append(_row(TORCH2, lambda: torch_check2(spec, arrays, seed)))
+        # your torch_tol, as the first-order row (sg's own operators keep TORCH2_TOL)
+        rows.append(_row(TORCH2, lambda: torch_check2(spec, arrays, seed, spec.torch_tol)))
     return rows, ""
 
 
@@ -229,7 +244,7 @@ def _run_mutant(
     seed: int,
 ) -> MutantRow:
     """The first check that fails on the mutant, ``None`` if it changes nothing here."""
-    wrong = _spec(spec.name, _flat(call), arrays, spec.torch, spec.torch_tol)
+    wrong = _spec(spec.name, call, arrays, spec.torch, spec.torch_tol)
     if _unchanged(spec, wrong, arrays, seed):
         return MutantRow(mutant.name, None)
     runs = _first_order(wrong, arrays, single, points, seed)
@@ -313,18 +328,38 @@ def inputs_and_dtype(inputs: tuple[Any, ...], dtype: Any) -> tuple[list[np.ndarr
     if dtype is None:
         single = any(a.dtype == np.float32 for a in arrays)
         dtype = np.float32 if single else np.float64
-    if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"check: dtype must be float32 or float64, got {np.dtype(dtype)}")
-    return [a.astype(dtype).astype(np.float64) for a in arrays], np.dtype(dtype)
+    dtype = _numpy_dtype(dtype)
+    return [a.astype(dtype).astype(np.float64) for a in arrays], dtype
 
 
-def checked_options(params: Any, seed: Any) -> dict[str, Any]:
-    """``params`` as a dict, once it and ``seed`` are of the kinds :func:`check` takes."""
+def _numpy_dtype(dtype: Any) -> np.dtype[Any]:
+    """float32 or float64 as a numpy dtype, from a numpy or torch dtype or a name."""
+    if type(dtype).__module__ == "torch":  # torch.float32 is not a numpy dtype
+        dtype = str(dtype).removeprefix("torch.")
+    try:
+        found: np.dtype[Any] = np.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"check: dtype must be float32 or float64, got {dtype!r}") from None
+    if found not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"check: dtype must be float32 or float64, got {found}")
+    return found
+
+
+def checked_options(
+    params: Any, seed: Any, torch_tol: Any = USER_TORCH_TOL, who: str = "check"
+) -> dict[str, Any]:
+    """``params`` as a dict, once it, ``seed`` and ``torch_tol`` are of the kinds
+    :func:`check` takes (a usage error up front, not a failed rule)."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"check: seed must be an int, got {seed!r}")
+        raise TypeError(f"{who}: seed must be an int, got {seed!r}")
+    if seed < 0:  # numpy's generators take none: every check would raise
+        raise ValueError(f"{who}: seed must be 0 or more, got {seed}")
+    number = isinstance(torch_tol, (int, float, np.integer, np.floating))
+    if isinstance(torch_tol, bool) or not number or not 0 < torch_tol < np.inf:
+        raise ValueError(f"{who}: torch_tol must be a finite positive number, got {torch_tol!r}")
     if params is not None and not isinstance(params, Mapping):
         raise TypeError(
-            f"check: params must be a dict of keyword arguments, got {type(params).__name__}"
+            f"{who}: params must be a dict of keyword arguments, got {type(params).__name__}"
         )
     return dict(params or {})
 
@@ -352,9 +387,15 @@ def _is_array(x: Any) -> bool:
     return isinstance(x, np.ndarray) or hasattr(x, "_op") or hasattr(x, "detach")
 
 
-def _require_tensors(name: str, call: Callable[..., Any], arrays: list[np.ndarray]) -> None:
-    """Refuse, up front, a function whose output is not a Tensor or a tuple of them."""
-    out = call(*[st.Tensor(a.copy()) for a in arrays])
+def _sg_outputs(
+    name: str, call: Callable[..., Any], arrays: list[np.ndarray], where: str = ""
+) -> list[int]:
+    """Refuse, up front, a function whose output is not a Tensor or a tuple of them, or is
+    not finite at ``arrays`` (the inputs, or the probe ``where``); the outputs to
+    differentiate (:func:`differentiated`)."""
+    xs = [st.Tensor(a.copy(), requires_grad=True) for a in arrays]
+    with st.enable_grad():  # so that a detached or non-differentiable output shows
+        out = call(*xs)
     outs = out if isinstance(out, (tuple, list)) else (out,)
     for k, o in enumerate(outs):
         if not isinstance(o, st.Tensor):
@@ -362,46 +403,69 @@ def _require_tensors(name: str, call: Callable[..., Any], arrays: list[np.ndarra
                 f"check: {name} returned a {type(o).__name__} as output {k}; it must return "
                 "a Tensor or a tuple of Tensors"
             )
-    if not any(o.dtype.kind == "f" for o in outs):
-        raise TypeError(f"check: {name} has no floating-point output to differentiate")
-    for k, o in enumerate(outs):
-        bad = ~np.isfinite(o.data) if o.dtype.kind == "f" else None
-        if bad is not None and bad.any():
-            where = tuple(int(i) for i in np.argwhere(bad)[0])
-            value = o.data[where]
+    datas, grads = [o.data for o in outs], [o.requires_grad for o in outs]
+    return differentiated("check", name, datas, grads, where)
+
+
+def differentiated(
+    who: str, name: str, outputs: Sequence[np.ndarray], requires_grad: Sequence[bool], where: str
+) -> list[int]:
+    """The outputs whose gradient is checked: the floating ones that require grad.
+
+    As in ``torch.autograd.gradcheck``, an output marked non-differentiable or detached
+    is left out: its rule is zero by declaration, not by calculus, and its differences
+    are not. When no output requires grad at all, every floating one is checked (the
+    rule then claims a zero gradient, which the differences can refute). Each checked
+    output must be finite at the inputs, a usage error otherwise.
+    """
+    floating = [k for k, o in enumerate(outputs) if o.dtype.kind == "f"]
+    if not floating:
+        raise TypeError(f"{who}: {name} has no floating-point output to differentiate")
+    keep = [k for k in floating if requires_grad[k]] or floating
+    at = f"at {where}" if where else "at the inputs given"
+    for k in keep:
+        bad = ~np.isfinite(outputs[k])
+        if bad.any():
+            index = tuple(int(i) for i in np.argwhere(bad)[0])
             raise ValueError(
-                f"check: {name}'s forward gives {value} at the inputs given (output {k}, "
-                f"element {where}): a gradient is checked where the function is finite; "
-                "choose inputs inside its domain"
+                f"{who}: {name}'s forward gives {outputs[k][index]} {at} (output {k}, "
+                f"element {index}): a gradient is checked where the function is finite; "
+                f"choose {'probes' if where else 'inputs'} inside its domain"
             )
+    return keep
 
 
 def _name_of(fn: Any) -> str:
     return str(getattr(fn, "__name__", type(fn).__name__))
 
 
-def _flat(call: Callable[..., Any]) -> Callable[..., Any]:
-    """``call`` with one output: several floating outputs raveled one after another (a
-    random output gradient of that is a random output gradient of each)."""
+def _flat(call: Callable[..., Any], keep: Sequence[int] | None = None) -> Callable[..., Any]:
+    """``call`` with one output: the outputs numbered in ``keep`` (every floating one
+    without it) raveled one after another (a random output gradient of that is a random
+    output gradient of each)."""
 
     def flat(*xs: Any) -> Any:
         out = call(*xs)
         if not isinstance(out, (tuple, list)):
             return out
-        parts = [o.reshape(-1) for o in out if o.dtype.kind == "f"]
+        kept = range(len(out)) if keep is None else keep
+        parts = [out[k].reshape(-1) for k in kept if out[k].dtype.kind == "f"]
         return parts[0] if len(parts) == 1 else st.concatenate(parts)
 
     return flat
 
 
-def _flat_torch(call: Callable[..., Any]) -> Callable[..., Any]:
+def _flat_torch(call: Callable[..., Any], keep: Sequence[int] | None = None) -> Callable[..., Any]:
+    """:func:`_flat` for a torch function."""
+
     def flat(*xs: Any) -> Any:
         out = call(*xs)
         if not isinstance(out, (tuple, list)):
             return out
         import torch
 
-        parts = [o.reshape(-1) for o in out if o.is_floating_point()]
+        kept = range(len(out)) if keep is None else keep
+        parts = [out[k].reshape(-1) for k in kept if out[k].is_floating_point()]
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
     return flat

@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import sg_tensor as st
 from sg_verify.custom.check import check, inputs_and_dtype
 from sg_verify.custom.result import CheckResult
 
@@ -47,13 +48,19 @@ def load_target(target: str) -> tuple[Any, list[dict[str, Any]]]:
     sys.modules[module_name] = module  # dataclasses and pickling look modules up here
     try:
         spec.loader.exec_module(module)
-    except Exception as error:
+    except (Exception, SystemExit) as error:  # sys.exit() in the file is its error too
         del sys.modules[module_name]
         why = f"{type(error).__name__}: {error}"
         raise TargetError(f"{path_text}: importing it raised {why}") from error
     if not hasattr(module, name):
         raise TargetError(f"{path_text} defines no {name!r}")
-    return getattr(module, name), _examples(module, path_text, name)
+    obj, examples = getattr(module, name), _examples(module, path_text, name)
+    if not callable(obj):
+        raise TargetError(
+            f"{path_text}: {name} is a {type(obj).__name__}, not a Function class or a "
+            "function to check"
+        )
+    return obj, examples
 
 
 def _examples(module: Any, path: str, name: str) -> list[dict[str, Any]]:
@@ -98,7 +105,11 @@ def _options(
 def _listed_examples(module: Any, path: str, name: str) -> list[dict[str, Any]]:
     table = getattr(module, "EXAMPLES", None)
     if table is None and callable(getattr(module, "sample_inputs", None)):
-        table = module.sample_inputs()
+        try:
+            table = module.sample_inputs()
+        except Exception as error:
+            why = f"{type(error).__name__}: {error}"
+            raise TargetError(f"{path}: sample_inputs() raised {why}") from error
     if not isinstance(table, dict) or name not in table:
         raise TargetError(
             f"{path}: no examples for {name!r}: define EXAMPLES = {{{name!r}: (inputs...)}} "
@@ -150,5 +161,27 @@ def check_target(
         else:
             run = check
         options = _options(run, example, where, given, label)
-        results.append(run(obj, *example["inputs"], **options))
+        try:
+            results.append(run(obj, *example["inputs"], **options))
+        except Exception as error:
+            # The checks report what the rule does wrong as failed rows; what escapes
+            # is refused before any check (an option, a probe, a forward that does not
+            # run or is not finite at the example): a usage error, exit status 2.
+            text = " ".join(str(error).split())
+            if not text.startswith(("check:", "check_torch:")):  # the forward itself raised
+                text = f"{type(error).__name__}: {text}"
+                if run is check and _torch_made(obj):  # torch refuses sg's Tensors
+                    text += "; for a plain torch function, pass --torch"
+            raise TargetError(f"{where}: {text}") from error
     return results
+
+
+def _torch_made(obj: Any) -> bool:
+    """Whether ``obj`` looks like a torch function: torch's own, or defined in a module
+    that imported torch (then given sg Tensors, it raises)."""
+    torch = sys.modules.get("torch")
+    if torch is None or (isinstance(obj, type) and issubclass(obj, st.Function)):
+        return False
+    if str(getattr(obj, "__module__", "") or "").startswith("torch"):
+        return True
+    return any(value is torch for value in getattr(obj, "__globals__", {}).values())

@@ -19,10 +19,10 @@ import numpy as np
 import sg_tensor as st
 from sg_scalar import NotTwiceDifferentiableError
 from sg_verify.custom.check import (
-    _flat,
     _name_of,
     checked_options,
     checked_probes,
+    differentiated,
     inputs_and_dtype,
     run_checks,
 )
@@ -60,7 +60,7 @@ def check_torch(
         assert result.ok
     """
     torch = require_torch()
-    params = checked_options(params, seed)
+    params = checked_options(params, seed, who="check_torch")
     if isinstance(fn, type) and issubclass(fn, st.Function):
         raise TypeError(f"check_torch: {fn.__name__} is an sg_tensor.Function; use check()")
     is_function = isinstance(fn, type) and issubclass(fn, torch.autograd.Function)
@@ -73,16 +73,38 @@ def check_torch(
     label = name or _name_of(fn)
     arrays, dtype = inputs_and_dtype(inputs, dtype)
     probes = checked_probes(probes, len(arrays))
+    keep = _torch_outputs(torch, forward, label, arrays)
+    for k, point in enumerate(probes):
+        _torch_outputs(torch, forward, label, inputs_and_dtype(point, dtype)[0], f"probe {k}")
 
     def mutate(mutant: RuleMutant) -> Callable[..., Any]:
         return _bridge(torch, forward, label, mutant.transform).apply
 
     call = _bridge(torch, forward, label, None).apply
-    result = run_checks(label, _flat(call), arrays, dtype, mutate if mutants else None,
-                        probes=probes, seed=seed)  # fmt: skip
+    result = run_checks(label, call, arrays, dtype, mutate if mutants else None,
+                        probes=probes, seed=seed, keep=keep)  # fmt: skip
     if raise_on_failure:
         result.raise_for_failure()
     return result
+
+
+def _torch_outputs(
+    torch: Any, forward: Callable[..., Any], name: str, arrays: list[np.ndarray], where: str = ""
+) -> list[int]:
+    """:func:`sg_verify.check`'s up-front refusals for a torch function (an output that
+    is not a torch tensor, no floating output, a forward that is not finite at
+    ``arrays``); the outputs to differentiate (:func:`~sg_verify.custom.check.differentiated`)."""
+    xs = [torch.from_numpy(a.copy()).requires_grad_() for a in arrays]
+    with torch.enable_grad():  # so that a detached or non-differentiable output shows
+        outs = _outputs(forward(*xs))
+    for k, o in enumerate(outs):
+        if not isinstance(o, torch.Tensor):
+            raise TypeError(
+                f"check_torch: {name} returned a {type(o).__name__} as output {k}; it must "
+                "return a torch tensor or a tuple of them"
+            )
+    datas = [o.detach().numpy() for o in outs]
+    return differentiated("check_torch", name, datas, [o.requires_grad for o in outs], where)
 
 
 def _to_torch(torch: Any, x: Any, requires_grad: bool = False) -> Any:
@@ -162,12 +184,18 @@ class _TorchGradient(st.Function):
                 if w is not None and g.requires_grad
             ]  # fmt: skip
             wrt = [*xs, *gs]
-            if pairs:
-                second = torch.autograd.grad(
-                    [g for g, _ in pairs], wrt, [w for _, w in pairs], allow_unused=True
+            try:
+                second = (
+                    torch.autograd.grad(
+                        [g for g, _ in pairs], wrt, [w for _, w in pairs], allow_unused=True
+                    )
+                    if pairs
+                    else [None] * len(wrt)
                 )
-            else:
-                second = [None] * len(wrt)
+            except NotImplementedError as error:
+                # torch has no second derivative for an operator (pdist): first order only,
+                # as for a rule marked @once_differentiable, not a failure of the rule
+                raise NotTwiceDifferentiableError(f"torch: {error}") from error
         return tuple(None if s is None else s.detach().numpy().copy() for s in second)
 
 
