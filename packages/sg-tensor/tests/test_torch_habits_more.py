@@ -372,3 +372,20 @@ def test_broadcast_to_keeps_a_dimension_given_as_minus_one() -> None:
     assert t.grad.tolist() == [[8.0], [8.0], [8.0]]
     with pytest.raises(ValueError, match=r"broadcast_to: invalid sizes \(-1, 3, 1\)"):
         t.broadcast_to((-1, 3, 1))  # a new leading dimension cannot keep a size
+
+
+def test_binary_operators_take_pytorchs_keyword_names() -> None:
+    # torch.mul(input=x, other=y), x.mul(other=y), torch.add(x, y, alpha=2)
+    x, y = st.tensor([1.0, 2.0]), st.tensor([3.0, 4.0])
+    assert st.mul(input=x, other=y).tolist() == [3.0, 8.0]
+    assert x.mul(other=y).tolist() == [3.0, 8.0]
+    assert x.div(other=y).tolist() == [1.0 / 3.0, 0.5]
+    assert x.maximum(other=y).tolist() == [3.0, 4.0]
+    assert st.add(x, y, alpha=2).tolist() == [7.0, 10.0]
+    assert st.sub(input=x, other=y, alpha=0.5).tolist() == [-0.5, 0.0]
+
+
+def test_iterating_a_0d_tensor_says_so() -> None:
+    # torch: TypeError: iteration over a 0-d tensor
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        list(st.tensor(1.0))

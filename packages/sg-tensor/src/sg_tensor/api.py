@@ -66,8 +66,8 @@ def entry(decl: Declaration) -> Entry:
     if op is None:
         raise ValueError(f"{decl.name}: a composite needs an entry function")
     name, signature = decl.name, decl.signature
-    if signature in _BINARY_SIGNATURES:
-        return lambda a, b: binary(op, a, b)
+    if signature in _BINARY_SIGNATURES:  # PyTorch's names: mul(input, other)
+        return lambda input, other: binary(op, input, other)
     if signature == "unary" and not decl.params:
         return lambda x: x._apply1(op)
     if signature == "unary":

@@ -313,10 +313,10 @@ def detach_(self: Tensor) -> Tensor:
 def _with_alpha(method: Callable[..., Tensor], name: str) -> Callable[..., Tensor]:
     """``x.add(y, alpha=2)`` (PyTorch's ``alpha`` scales ``y``) on the operator's method."""
 
-    def call(self: Any, other: Any, *, alpha: Any = 1) -> Tensor:
+    def call(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # PyTorch's names
         if alpha != 1:
             other = other * alpha
-        return method(self, other)
+        return method(input, other)
 
     call.__name__, call.__doc__ = name, f"{method.__doc__} (``alpha`` scales the other.)"
     return call
@@ -341,8 +341,11 @@ def install_more() -> None:
         setattr(Tensor, name, _logical(fn, name))
     for name in ("allclose", "equal", "contiguous", "is_contiguous", "detach_"):
         setattr(Tensor, name, globals()[name])
-    for name in ("add", "sub"):
+    from sg_tensor import functional
+
+    for name in ("add", "sub"):  # the method and the function: st.add(x, y, alpha=2)
         setattr(Tensor, name, _with_alpha(getattr(Tensor, name), name))
+        setattr(functional, name, _with_alpha(getattr(functional, name), name))
     from sg_tensor.elementwise import _floor_divide, _remainder
 
     spellings: dict[str, Callable[..., Tensor]] = {
