@@ -1033,3 +1033,36 @@ def test_likelihood_and_margin_loss_modules_equal_the_functions() -> None:
     ]
     for got, expected in pairs:
         np.testing.assert_array_equal(got.data, expected.data)
+
+
+def test_a_class_weight_of_probability_targets_gets_its_gradient() -> None:
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    q = rng.random((3, 4))
+    q /= q.sum(axis=1, keepdims=True)
+    w = Tensor(np.array([1.0, 2.0, 3.0, 4.0]), requires_grad=True)
+    nn.cross_entropy(x, Tensor(q), weight=w).backward()
+    # loss = -mean_n sum_c w_c q_nc logp_nc, so dloss/dw_c = -mean_n q_nc logp_nc
+    logp = x.data - np.log(np.exp(x.data).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(w.grad, -(q * logp).mean(axis=0), rtol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        lambda x, w: nn.cross_entropy(x, Tensor(np.array([0, 1, 2])), weight=w),
+        lambda x, w: nn.nll_loss(x.log_softmax(axis=1), Tensor(np.array([0, 1, 2])), weight=w),
+        lambda x, w: nn.binary_cross_entropy(x.sigmoid(), Tensor(np.ones((3, 4))), weight=w),
+        lambda x, w: nn.binary_cross_entropy_with_logits(x, Tensor(np.ones((3, 4))), weight=w),
+        lambda x, w: nn.binary_cross_entropy_with_logits(x, Tensor(np.ones((3, 4))), pos_weight=w),
+    ],
+)
+def test_a_weight_that_requires_grad_is_refused_where_the_loss_has_no_gradient_for_it(
+    loss: Any,
+) -> None:
+    # PyTorch: "the derivative for 'weight' is not implemented"; sg left w.grad None
+    x = Tensor(np.random.default_rng(1).standard_normal((3, 4)), requires_grad=True)
+    w = Tensor(np.array([1.0, 2.0, 3.0, 4.0]), requires_grad=True)
+    with pytest.raises(RuntimeError, match="requires grad, but the loss is not differentiable"):
+        loss(x, w)
+    assert np.isfinite(loss(x, w.detach()).item())

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from sg_nn.module import Module
-from sg_tensor import Tensor
+from sg_tensor import Tensor, is_grad_enabled
 from sg_tensor.capturing import computed
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -63,7 +63,14 @@ def weight_and_reduction(name: str, weight: Any, reduction: str) -> tuple[Any, s
 
 
 def constant(name: str, what: str, value: Any, like: Tensor) -> np.ndarray:
-    """A weight as a constant array of ``like``'s floating dtype (it gets no gradient)."""
+    """A weight as a constant array of ``like``'s floating dtype (it gets no gradient: one
+    that requires grad is refused, as PyTorch refuses it, rather than silently left
+    without one)."""
+    if isinstance(value, Tensor) and value.requires_grad and is_grad_enabled():
+        raise RuntimeError(
+            f"{name}: {what} requires grad, but the loss is not differentiable with respect "
+            f"to it (as in PyTorch); pass {what}.detach()"
+        )
     array = np.asarray(value.data if isinstance(value, Tensor) else value)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name}: {what} must hold numbers, got dtype {array.dtype}")

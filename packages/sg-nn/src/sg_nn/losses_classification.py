@@ -173,13 +173,14 @@ def cross_entropy(
     axis = 0 if logits.ndim == 1 else 1
     n_classes = logits.shape[axis]
     logp = logits.log_softmax(axis=axis)
-    # The weight, shaped to broadcast along the class axis (computed: a weight the step
-    # computes is each replay's).
-    w = class_weight("cross_entropy", weight, n_classes, logits)
-    along = (n_classes,) + (1,) * (logits.ndim - axis - 1)
-    w_along = None if w is None else computed(np.reshape, w, along)
+    along = (n_classes,) + (1,) * (logits.ndim - axis - 1)  # to broadcast along the classes
     if _are_probabilities(target, logits):
-        return _soft_cross_entropy(logp, target, w_along, ignore_index, reduction, label_smoothing)
+        # The loss is a product with the weight: a weight that requires grad gets one.
+        soft = _differentiable_weight(weight, n_classes, logits, along)
+        return _soft_cross_entropy(logp, target, soft, ignore_index, reduction, label_smoothing)
+    # (computed: a weight the step computes is each replay's)
+    w = class_weight("cross_entropy", weight, n_classes, logits)
+    w_along = None if w is None else computed(np.reshape, w, along)
     loss, target_weight, keep = _target_nll("cross_entropy", logp, target, weight, ignore_index)
     if label_smoothing:
         # PyTorch: (1 - e) * nll + e / C * (the cross entropy against the uniform
@@ -188,6 +189,22 @@ def cross_entropy(
         spread = st.where(keep, spread, 0.0)
         loss = loss * (1.0 - label_smoothing) + spread * (label_smoothing / n_classes)
     return _mean_or_reduce(loss, target_weight, reduction, "cross_entropy")
+
+
+def _differentiable_weight(
+    weight: Any, n_classes: int, logits: Tensor, along: tuple[int, ...]
+) -> Any:
+    """The class weight of soft targets, shaped ``along`` the class axis: a Tensor that
+    requires grad stays in the graph (as in PyTorch); anything else is a constant."""
+    if isinstance(weight, Tensor) and weight.requires_grad:
+        if weight.shape != (n_classes,):
+            raise ValueError(
+                f"cross_entropy: weight must have one entry per class, shape ({n_classes},), "
+                f"got {weight.shape}"
+            )
+        return weight.reshape(along)
+    w = class_weight("cross_entropy", weight, n_classes, logits)
+    return None if w is None else computed(np.reshape, w, along)
 
 
 def _are_probabilities(target: Any, logits: Tensor) -> bool:
@@ -207,7 +224,7 @@ def _are_probabilities(target: Any, logits: Tensor) -> bool:
 def _soft_cross_entropy(
     logp: Tensor,
     target: Any,
-    w_along: np.ndarray | None,
+    w_along: Any,
     ignore_index: int,
     reduction: str,
     label_smoothing: float,
