@@ -170,9 +170,8 @@ def parity(session: nox.Session) -> None:
 @nox.session(python=ORACLE_PYTHON)
 def mutants_source(session: nox.Session) -> None:
     """Every source mutant of the rules, the broadcasting helpers and the backward driver,
-    through every oracle, the survivor checks and parity (about 40 minutes of one core,
-    shared out to every core; not part of the default set: the parity session's oracle
-    tests run a sample). Fails if
+    through every oracle, the survivor checks and parity (about 40 minutes on one core;
+    not part of the default set: the parity session's oracle tests run a sample). Fails if
     a survivor is unclassified or a classification is stale; the report goes to
     results/source_mutants.json unless --json is given."""
     session.install(TORCH)  # first, so that the torch extra finds it and adds nothing
@@ -181,7 +180,7 @@ def mutants_source(session: nox.Session) -> None:
     if "--json" not in args:
         (ROOT / "results").mkdir(exist_ok=True)
         args += ["--json", "results/source_mutants.json"]
-    session.run("sg-verify", "mutants", "--source", "--jobs", "auto", *args)
+    session.run("sg-verify", "mutants", "--source", *args)
 
 
 @nox.session(python=ORACLE_PYTHON)
