@@ -102,3 +102,39 @@ def test_conv_layer_initialisation_has_pytorchs_bounds() -> None:
         assert bound <= 1 / np.sqrt(fan_in)
         assert np.abs(layer.weight.data).max() <= 1 / np.sqrt(fan_in)
         assert np.abs(layer.bias.data).max() <= 1 / np.sqrt(fan_in)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize(
+    ("layers", "shape", "kwargs"),
+    [
+        ((torch.nn.Conv2d, nn.Conv2d), (2, 3, 6, 7), {"kernel_size": 3, "padding": (1, 2)}),
+        ((torch.nn.Conv2d, nn.Conv2d), (2, 3, 6, 7),
+         {"kernel_size": (3, 4), "padding": "same", "dilation": (1, 2)}),
+        ((torch.nn.Conv1d, nn.Conv1d), (2, 3, 9), {"kernel_size": 3, "padding": 2, "stride": 2}),
+    ],
+)  # fmt: skip
+def test_conv_padding_modes_and_pad_match_pytorch(
+    mode: str, layers: Any, shape: tuple[int, ...], kwargs: dict[str, Any]
+) -> None:
+    rng = np.random.default_rng(0)
+    theirs = layers[0](3, 4, padding_mode=mode, dtype=torch.float64, **kwargs)
+    ours = layers[1](3, 4, padding_mode=mode, dtype=np.float64, **kwargs)
+    ours.weight.data[...] = theirs.weight.detach().numpy()
+    ours.bias.data[...] = theirs.bias.detach().numpy()
+    x = rng.standard_normal(shape)
+    tx = torch.tensor(x, requires_grad=True)
+    out = theirs(tx)
+    g = rng.standard_normal(tuple(out.shape))
+    (out * torch.tensor(g)).sum().backward()
+    sx = nn.Parameter(x)
+    mine = ours(sx)
+    (mine * g).sum().backward()
+    np.testing.assert_allclose(mine.data, out.detach().numpy(), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(sx.grad, tx.grad.numpy(), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(
+        ours.weight.grad, theirs.weight.grad.numpy(), rtol=1e-12, atol=1e-12
+    )
+    widths = (2, 1) if x.ndim == 3 else (2, 1, 1, 0)  # PyTorch: as many dims as the conv's
+    padded = torch.nn.functional.pad(torch.tensor(x), widths, mode=mode).numpy()
+    np.testing.assert_array_equal(nn.functional.pad(x, widths, mode=mode).data, padded)

@@ -107,12 +107,31 @@ def test_conv_errors_name_the_layer_and_shapes() -> None:
         layer(np.zeros((2, 2, 5, 5)))
     with pytest.raises(ValueError, match="divisible by groups"):
         nn.Conv2d(3, 4, 3, groups=2)
-    with pytest.raises(ValueError, match="padding_mode 'reflect' is not supported"):
-        nn.Conv2d(3, 4, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match="padding_mode must be one of"):
+        nn.Conv2d(3, 4, 3, padding_mode="mirror")
+    with pytest.raises(ValueError, match='only "zeros" padding mode is supported'):
+        nn.ConvTranspose2d(3, 4, 3, padding_mode="reflect")
     with pytest.raises(ValueError, match=r"conv2d: the kernel \(3, 3\).*larger than the padded"):
         layer(np.zeros((1, 3, 2, 2)))
     with pytest.raises(ValueError, match="padding='same' is not supported for strided"):
         F.conv2d(np.zeros((1, 3, 5, 5)), layer.weight, stride=2, padding="same")
+
+
+@pytest.mark.parametrize(
+    ("mode", "numpys"),
+    [("reflect", "reflect"), ("replicate", "edge"), ("circular", "wrap"), ("zeros", "constant")],
+)
+@pytest.mark.parametrize("padding", [(1, 2), "same"])
+def test_a_padding_mode_pads_the_input_before_an_unpadded_convolution(
+    mode: str, numpys: str, padding: object
+) -> None:
+    layer = nn.Conv2d(2, 3, (3, 4), padding=padding, padding_mode=mode, rng=rng())
+    x = np.random.default_rng(3).standard_normal((2, 2, 5, 6))
+    pairs = ((1, 1), (2, 2)) if padding == (1, 2) else ((1, 1), (1, 2))  # "same": extra after
+    reference = F.conv2d(np.pad(x, ((0, 0), (0, 0), *pairs), numpys), layer.weight, layer.bias)
+    np.testing.assert_allclose(layer(x).data, reference.data, rtol=1e-13, atol=1e-14)
+    t = leaf(x)
+    check_grads(lambda: (layer(t) ** 2).sum(), [t, layer.weight])
 
 
 def test_repr_shows_pytorch_style_settings() -> None:

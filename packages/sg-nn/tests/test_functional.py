@@ -401,15 +401,45 @@ def test_pad_takes_pytorchs_flat_widths_last_dimension_first() -> None:
     for bad, message in (
         ((1,), "expected an even number of widths"),
         ((1, 1) * 4, "at most 2 per dimension"),
-        ((-1, 0), "negative widths"),
+        ((-3, -2), r"crop more than \(2, 3, 4\) holds"),
     ):
         with pytest.raises(ValueError, match=message):
             F.pad(x, bad)
-    with pytest.raises(ValueError, match="only mode='constant'"):
-        F.pad(x, (1, 1), mode="reflect")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        F.pad(x, (1, 1), mode="mirror")
     for not_ints in ((1.7, 2), (True, 1)):  # never truncated to an int, as in PyTorch
         with pytest.raises(TypeError, match="pad: the widths must be ints"):
             F.pad(x, not_ints)
+
+
+def test_a_negative_constant_width_crops_as_in_pytorch() -> None:
+    x = R.standard_normal((2, 3, 6))
+    np.testing.assert_array_equal(
+        F.pad(x, (-1, 2)).data, np.pad(x, ((0, 0), (0, 0), (0, 2)))[..., 1:]
+    )
+    np.testing.assert_array_equal(
+        F.pad(x, (1, -3, -1, 0)).data, np.pad(x, ((0, 0), (0, 0), (1, 0)))[:, 1:, :4]
+    )
+
+
+@pytest.mark.parametrize(("mode", "numpys"), [("reflect", "reflect"), ("replicate", "edge"),
+                                              ("circular", "wrap")])  # fmt: skip
+def test_pad_modes_copy_the_elements_numpy_names_and_sum_their_gradients(
+    mode: str, numpys: str
+) -> None:
+    x = R.standard_normal((2, 3, 4, 5))
+    padded = F.pad(x, (2, 1, 0, 3), mode=mode)
+    np.testing.assert_array_equal(padded.data, np.pad(x, ((0, 0), (0, 0), (0, 3), (2, 1)), numpys))
+    t = leaf(x)
+    weights = Tensor(R.standard_normal(padded.shape))
+    check_grads(lambda: (F.pad(t, (2, 1, 0, 3), mode=mode) * weights).sum(), [t])
+    limit = 3 if mode == "reflect" else 4  # reflect never repeats the edge: widths < size
+    with pytest.raises(
+        ValueError, match=f"{mode} padding of \\(0, {limit + 1}\\) along dimension 2"
+    ):
+        F.pad(x, (0, 0, 0, limit + 1), mode=mode)
+    with pytest.raises(ValueError, match="doesn't take in value argument"):
+        F.pad(x, (1, 1), mode=mode, value=2.0)
 
 
 # ---------------------------------------------------------------------------------------

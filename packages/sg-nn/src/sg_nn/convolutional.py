@@ -26,6 +26,10 @@ __all__ = [
 ]  # fmt: skip
 
 
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+"""PyTorch's ``padding_mode`` of the convolution layers (the transposed ones: zeros only)."""
+
+
 class _ConvNd(Module):
     """What the convolution layers share: the checks, the parameters and PyTorch's
     initialisation (``kaiming_uniform_(a=sqrt(5))`` for the weight, the bias from
@@ -53,9 +57,12 @@ class _ConvNd(Module):
                 f"{where}: in_channels ({in_channels}) and out_channels ({out_channels}) "
                 f"must be divisible by groups ({groups})"
             )
-        if padding_mode != "zeros":
-            raise ValueError(f"{where}: padding_mode {padding_mode!r} is not supported; sg pads "
-                             f"with zeros only (padding_mode='zeros')")  # fmt: skip
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f"{where}: padding_mode must be one of {PADDING_MODES}, got "
+                             f"{padding_mode!r}")  # fmt: skip
+        if self.transposed and padding_mode != "zeros":
+            raise ValueError(f'{where}: only "zeros" padding mode is supported, got '
+                             f"{padding_mode!r}")  # fmt: skip
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = int_tuple(kernel_size, n, "kernel_size", where)
         self.stride = int_tuple(stride, n, "stride", where)
@@ -87,6 +94,22 @@ class _ConvNd(Module):
             self.bias = Parameter(np.empty(out_channels, dtype=dtype))
             init.uniform_(self.bias, -bound, bound, rng=rng)
 
+    def _padded(self, x: Tensor) -> tuple[Tensor, Any]:
+        """``x`` and the padding to convolve it with: as given for ``"zeros"``, else ``x``
+        padded by :func:`sg_nn.functional.pad` in the layer's mode and no more padding,
+        as PyTorch does (``"same"``: the extra element after, as its zeros)."""
+        if self.padding_mode == "zeros" or self.padding == "valid":
+            return x, self.padding
+        from sg_nn.functional import pad
+
+        if self.padding == "same":
+            totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
+            pairs = [(total // 2, total - total // 2) for total in totals]
+        else:
+            pairs = [(p, p) for p in self.padding]
+        widths = [w for before_after in reversed(pairs) for w in before_after]
+        return pad(x, widths, mode=self.padding_mode), (0,) * self.spatial
+
     def _check(self, x: Tensor) -> None:
         if x.ndim not in (self.spatial + 1, self.spatial + 2) or x.shape[-self.spatial - 1] != (
             self.in_channels
@@ -112,6 +135,8 @@ class _ConvNd(Module):
             text += f", groups={self.groups}"
         if self.bias is None:
             text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
         return text
 
 
@@ -134,7 +159,8 @@ class Conv2d(_ConvNd):
         """The convolution of ``x`` with the layer's kernels, plus its bias."""
         t = st.as_tensor(x)
         self._check(t)
-        out: Tensor = self.convolve(t, self.weight, self.bias, self.stride, self.padding,
+        t, padding = self._padded(t)
+        out: Tensor = self.convolve(t, self.weight, self.bias, self.stride, padding,
                                     self.dilation, self.groups)  # fmt: skip
         return out
 

@@ -368,17 +368,29 @@ def _one_hot(idx: np.ndarray, num_classes: int, columns: int) -> np.ndarray:
     return rows
 
 
+PAD_MODES: dict[str, Any] = {
+    "constant": None, "reflect": "reflect", "replicate": "edge", "circular": "wrap"
+}  # fmt: skip
+"""PyTorch's padding modes, and numpy's ``np.pad`` mode that picks the same elements."""
+
+
 def pad(
     input: Any, pad: Sequence[int], mode: str = "constant", value: float | None = None
 ) -> Tensor:
-    """Pad with a constant, the widths given as PyTorch does: flat, last dimension first.
+    """Pad, the widths given as PyTorch does: flat, last dimension first.
 
     ``pad=(1, 2)`` adds 1 before and 2 after along the last dimension; ``(1, 2, 0, 3)``
-    also 3 after along the one before it. Only ``mode="constant"`` with non-negative
-    widths (:func:`sg_tensor.pad` takes numpy's ``pad_width``).
+    also 3 after along the one before it. ``mode`` is PyTorch's: ``"constant"`` (with
+    ``value``, 0 by default; a negative width crops), ``"reflect"`` (the mirror image
+    without the edge: each width below the dimension's size), ``"replicate"`` (the edge
+    repeated) or ``"circular"`` (the other end: each width at most the size). The
+    gradient of a copied element goes back to where it was copied from.
+    (:func:`sg_tensor.pad` takes numpy's ``pad_width``.)
     """
-    if mode != "constant":
-        raise ValueError(f"pad: only mode='constant' is supported, got {mode!r}")
+    if mode not in PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {sorted(PAD_MODES)}, got {mode!r}")
+    if mode != "constant" and value not in (None, 0):
+        raise ValueError(f'pad: padding mode "{mode}" doesn\'t take in value argument')
     x = st.as_tensor(input)
     if any(isinstance(w, bool) or not isinstance(w, (int, np.integer)) for w in pad):
         raise TypeError(f"pad: the widths must be ints, got {tuple(pad)!r}")
@@ -388,9 +400,37 @@ def pad(
             f"pad: expected an even number of widths, at most 2 per dimension of the input "
             f"{x.shape}, got {tuple(widths)}"
         )
-    if any(w < 0 for w in widths):
-        raise ValueError(f"pad: negative widths (cropping) are not supported, got {tuple(widths)}")
     pairs = [(0, 0)] * x.ndim
     for i in range(len(widths) // 2):
         pairs[x.ndim - 1 - i] = (widths[2 * i], widths[2 * i + 1])
+    if mode != "constant":
+        return _pad_by_copies(x, pairs, mode)
+    if any(w < 0 for w in widths):  # PyTorch crops there: pad the rest, then cut
+        grown = st.pad(
+            x, [(max(a, 0), max(b, 0)) for a, b in pairs], 0.0 if value is None else value
+        )
+        kept = tuple(slice(max(-a, 0), n - max(-b, 0)) for (a, b), n in zip(pairs, grown.shape))
+        if any(k.start > k.stop for k in kept):
+            raise ValueError(f"pad: the widths {tuple(widths)} crop more than {x.shape} holds")
+        return grown[kept]
     return st.pad(x, pairs, 0.0 if value is None else value)
+
+
+def _pad_by_copies(x: Tensor, pairs: list[tuple[int, int]], mode: str) -> Tensor:
+    """Pad by copying elements of ``x`` (reflect, replicate, circular): along each padded
+    dimension, ``index_select`` of the positions numpy's ``np.pad`` of ``arange`` names,
+    so the gradient of each copy is summed into its source."""
+    for axis, (before, after) in enumerate(pairs):
+        if before == after == 0:
+            continue
+        n = x.shape[axis]
+        limit = n - 1 if mode == "reflect" else n  # reflect never repeats the edge
+        if min(before, after) < 0 or max(before, after) > limit or n == 0:
+            raise ValueError(
+                f"pad: {mode} padding of ({before}, {after}) along dimension {axis} of the "
+                f"input {x.shape}: each width must be between 0 and {limit} (the "
+                f"dimension's size{' - 1' if mode == 'reflect' else ''})"
+            )
+        positions = np.pad(np.arange(n), (before, after), mode=PAD_MODES[mode])
+        x = x.index_select(axis, Tensor(positions))
+    return x
