@@ -769,3 +769,32 @@ def test_a_replay_returns_arguments_and_outside_tensors_as_themselves() -> None:
         assert out["w"] is w
         assert out["y"].tolist() == [3.0, 8.0]
     assert captured.replays == 1
+
+
+class _Scaled:
+    def __init__(self, w: list[float]) -> None:
+        self.w = Tensor(np.array(w), requires_grad=True)
+
+    @st.capture
+    def total(self, x: Tensor) -> Tensor:
+        return (self.w * x).sum()
+
+
+def test_an_instance_with_a_captured_method_copies_pickles_and_frees_as_any_other() -> None:
+    import copy
+    import pickle
+    import weakref
+
+    m = _Scaled([1.0, 2.0])
+    x = Tensor(np.array([1.0, 1.0]))
+    assert m.total(x).item() == 3.0
+    c = copy.copy(m)
+    c.w = Tensor(np.array([10.0, 20.0]), requires_grad=True)
+    assert c.total(x).item() == 30.0  # its own step, not m's
+    assert c.total is not m.total
+    deep = copy.deepcopy(m)
+    assert deep.total(x).item() == 3.0
+    assert pickle.loads(pickle.dumps(m)).total(x).item() == 3.0
+    gone = weakref.ref(m)
+    del m
+    assert gone() is None  # no cycle keeps it (nor its tapes) alive

@@ -203,8 +203,9 @@ def test_dimensioned_tensors_of_two_float_dtypes_compare_in_the_wider_one() -> N
     # torch: float16 tensor([0.1]) == tensor(0.1) (float64, 0-d) -> [True]
     half = st.tensor([0.1], dtype=st.float16)
     np.testing.assert_array_equal((half == st.tensor(0.1)).data, [True])
-    # numpy's function keeps numpy's promotion (float64): the house rule
-    np.testing.assert_array_equal(np.greater(x, np.float64(0.1)).data, [True, True])
+    # numpy's function on a tensor promotes as sg's operators (Python routes
+    # np.float64(0.1) < x through it too, and PyTorch keeps float32 there)
+    np.testing.assert_array_equal(np.greater(x, np.float64(0.1)).data, [False, True])
 
 
 def test_comparisons_inside_a_captured_step_are_replayed_with_the_new_values() -> None:
@@ -389,3 +390,12 @@ def test_iterating_a_0d_tensor_says_so() -> None:
     # torch: TypeError: iteration over a 0-d tensor
     with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
         list(st.tensor(1.0))
+
+
+def test_a_numpy_scalar_on_the_left_of_a_comparison_promotes_as_on_the_right() -> None:
+    # torch: np.float64(0.1) < torch.tensor([0.1, 0.2], dtype=torch.float32) -> [F, T]
+    t = st.tensor([0.1, 0.2], dtype=np.float32)
+    assert (np.float64(0.1) < t).tolist() == [False, True]
+    assert (np.float64(0.1) >= t).tolist() == [True, False]
+    assert (t > np.float64(0.1)).tolist() == [False, True]
+    assert np.greater(t, np.float64(0.1)).tolist() == [False, True]

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -651,6 +652,8 @@ class Captured:
         self.captures = 0
         self.replays = 0
         self._tapes: dict[Any, _Recorded] = {}
+        # id(instance) -> (a weak reference to it, its captured step): see __get__
+        self._bound: dict[int, tuple[weakref.ref[Any], Captured]] = {}
         functools.update_wrapper(self, fn)
 
     def __repr__(self) -> str:
@@ -659,20 +662,24 @@ class Captured:
 
     def __get__(self, instance: Any, owner: Any = None) -> Any:
         """``@capture`` on a method: each instance has its own captured step (its own
-        tapes and counts), kept in the instance's ``__dict__`` as ``functools`` keeps a
-        ``cached_property``; an instance without one (``__slots__``) is a value its
-        calls must match, as any other argument."""
+        tapes and counts), kept here by the instance's identity for as long as it lives;
+        the step holds the instance weakly, so copying, pickling and freeing the
+        instance are as without a capture. An instance that cannot be weakly referenced
+        (``__slots__``) is a value its calls must match, as any other argument."""
         if instance is None:
             return self
-        store = getattr(instance, "__dict__", None)
-        if store is None:
+        try:
+            ref = weakref.ref(instance)
+        except TypeError:
             return functools.partial(self, instance)
-        name = f"_captured_{id(self):x}"
-        bound = store.get(name)
-        if bound is None:  # by __dict__: a frozen dataclass refuses setattr
-            bound = store[name] = Captured(functools.partial(self.fn, instance), self.recapture)
-            functools.update_wrapper(bound, self.fn)
-        return bound
+        found = self._bound.get(id(instance))
+        if found is not None and found[0]() is instance:
+            return found[1]
+        step = Captured(_WeakMethod(self.fn, ref), self.recapture)
+        functools.update_wrapper(step, self.fn)
+        self._bound[id(instance)] = (ref, step)
+        weakref.finalize(instance, self._bound.pop, id(instance), None)
+        return step
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _recording.tape is not None:  # inside another capture: part of its tape
@@ -710,6 +717,22 @@ class Captured:
         self._tapes[key] = _Recorded(tape)
         self.captures += 1
         return result
+
+
+class _WeakMethod:
+    """``fn`` bound to an instance held weakly (a method's captured step). Slots, no
+    ``__dict__``: ``functools.update_wrapper`` would copy one onto the step."""
+
+    __slots__ = ("method", "instance")
+
+    def __init__(self, method: Callable[..., Any], instance: weakref.ref[Any]) -> None:
+        self.method, self.instance = method, instance
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        instance = self.instance()
+        if instance is None:
+            raise ReferenceError("capture: the instance of this captured method was freed")
+        return self.method(instance, *args, **kwargs)
 
 
 def capture(fn: Callable[..., Any] | None = None, *, recapture: bool = True) -> Any:

@@ -167,8 +167,9 @@ def zero_(self: Tensor) -> Tensor:
 def fill_(self: Tensor, value: Any) -> Tensor:
     """In place: every element ``value``, converted to the tensor's dtype as PyTorch does:
     a float into an integer tensor is truncated toward zero (``fill_(2.7)`` gives 2), any
-    number into a bool tensor is whether it is nonzero. A value the dtype cannot hold
-    (nan, inf, 300 in uint8) is an error."""
+    number into a bool tensor is whether it is nonzero. A value an integer dtype cannot
+    hold (nan, inf, 300 in uint8) is an error; a float tensor rounds as numpy does (1e300
+    in float32 is inf, where PyTorch raises)."""
     _writable(self, "fill_", value)
     filler = np.asarray(_value(value))
     if self.dtype.kind in "iu" and filler.dtype.kind == "f":

@@ -41,15 +41,26 @@ def register(form: Form, call: Callable[..., Any]) -> None:
             FUNCTIONS[getattr(np, alias)] = call
 
 
-def _compare(name: str) -> Callable[[Any, Any], Tensor]:
-    def compare(a: Any, b: Any) -> Tensor:
-        arrays = [x.data if isinstance(x, Tensor) else x for x in (a, b)]
-        return Tensor(computed(getattr(np, name), *arrays))
+_REFLECTED = {
+    "greater": "less", "greater_equal": "less_equal", "less": "greater",
+    "less_equal": "greater_equal", "equal": "equal", "not_equal": "not_equal",
+}  # fmt: skip
+"""Each comparison with its operands swapped (``a < b`` is ``b > a``)."""
+
+
+def _compare(name: str) -> Callable[[Any, Any], Any]:
+    """A comparison as the tensor's own: Python routes ``np.float64(0.1) < t`` through
+    numpy's ufunc, and it must promote as ``t > np.float64(0.1)`` does (PyTorch's)."""
+
+    def compare(a: Any, b: Any) -> Any:
+        if isinstance(a, Tensor):
+            return a._compare(b, getattr(np, name))
+        return b._compare(a, getattr(np, _REFLECTED[name]))
 
     return compare
 
 
-for _name in ("greater", "greater_equal", "less", "less_equal", "equal", "not_equal"):
+for _name in _REFLECTED:
     UFUNCS[getattr(np, _name)] = _compare(_name)  # not differentiable: boolean results
 FUNCTIONS[np.ndim] = lambda a: a.ndim if isinstance(a, Tensor) else np.ndim(a)
 FUNCTIONS[np.shape] = lambda a: a.shape if isinstance(a, Tensor) else np.shape(a)

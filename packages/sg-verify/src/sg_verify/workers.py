@@ -41,7 +41,10 @@ def run_shared(
 ) -> None:  # fmt: skip
     """Run ``task(plan, share)`` in ``jobs`` processes over interleaved shares of the
     positions of ``names``; ``take(position, value)`` gets each result in the caller's
-    process as its share comes back. ``task`` must be a module-level function."""
+    process as its share comes back (in the order the shares finish). ``task`` must be
+    a module-level function. The workers are started with ``spawn``: a script calling
+    this at its top level needs ``if __name__ == "__main__":``, as any script using
+    multiprocessing."""
     parts = min(len(names), jobs * PARTS_PER_JOB)
     shares = [[(i, names[i]) for i in range(k, len(names), parts)] for k in range(parts)]
     # spawn, not fork: a forked copy of a process running PyTorch's threads may hang.
@@ -49,9 +52,13 @@ def run_shared(
     # differ in the last bit, and the report would not be the one-process report.
     context = get_context("spawn")
     with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        for future in as_completed([pool.submit(task, plan, share) for share in shares]):
-            for position, value in future.result():
-                take(position, value)
+        try:
+            for future in as_completed([pool.submit(task, plan, share) for share in shares]):
+                for position, value in future.result():
+                    take(position, value)
+        except BaseException:  # a share failed, or Ctrl-C: drop the shares not started
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
 
 def named(
