@@ -139,7 +139,7 @@ def _plain(name: str, ufunc: np.ufunc) -> Callable[[Tensor, Any], Tensor]:
     return method
 
 
-def _out_of_place(
+def _inplace_via_operator(
     name: str, symbol: str, compute: Callable[[Any, Any], Any]
 ) -> Callable[[Tensor, Any], Tensor]:
     """``x op= other`` for an operator with no in-place kernel: the out-of-place
@@ -227,12 +227,12 @@ METHODS: dict[str, Callable[..., Any]] = {
     "__isub__": _plain("__isub__", np.subtract),
     "__imul__": _plain("__imul__", np.multiply),
     "__itruediv__": _plain("__itruediv__", np.divide),
-    "__ipow__": _out_of_place("__ipow__", "**", operator.pow),
-    "__imod__": _out_of_place("__imod__", "%", operator.mod),
-    "__ifloordiv__": _out_of_place("__ifloordiv__", "//", operator.floordiv),
-    "__iand__": _out_of_place("__iand__", "&", operator.and_),
-    "__ior__": _out_of_place("__ior__", "|", operator.or_),
-    "__ixor__": _out_of_place("__ixor__", "^", operator.xor),
+    "__ipow__": _inplace_via_operator("__ipow__", "**", operator.pow),
+    "__imod__": _inplace_via_operator("__imod__", "%", operator.mod),
+    "__ifloordiv__": _inplace_via_operator("__ifloordiv__", "//", operator.floordiv),
+    "__iand__": _inplace_via_operator("__iand__", "&", operator.and_),
+    "__ior__": _inplace_via_operator("__ior__", "|", operator.or_),
+    "__ixor__": _inplace_via_operator("__ixor__", "^", operator.xor),
     "zero_": zero_,
     "fill_": fill_,
     "copy_": copy_,

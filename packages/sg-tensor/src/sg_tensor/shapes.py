@@ -140,8 +140,13 @@ def transpose(g: Any, out: Any, x: Any, *, axes: tuple[int, ...]) -> Grads:
 def _broadcast_to(x: Tensor, *sizes: Any, shape: Any = None) -> Tensor:
     """A view repeated along new or size-1 axes, with numpy's broadcasting rules; -1
     keeps a dimension, as PyTorch's ``broadcast_to`` (its ``expand``) does."""
-    target = _kept_sizes(x, sizes if shape is None else (shape,), "broadcast_to")
-    return x._apply1(OPS["broadcast_to"], {"shape": _broadcast_target(x, target, "broadcast_to")})
+    return _broadcast(x, sizes if shape is None else (shape,), "broadcast_to")
+
+
+def _broadcast(x: Tensor, sizes: tuple[Any, ...], where: str) -> Tensor:
+    """``x`` broadcast to ``sizes`` (-1 keeps a dimension), errors naming ``where``."""
+    target = _kept_sizes(x, sizes, where)
+    return x._apply1(OPS["broadcast_to"], {"shape": _broadcast_target(x, target, where)})
 
 
 def _kept_sizes(x: Tensor, sizes: tuple[Any, ...], where: str) -> tuple[int, ...]:
@@ -388,8 +393,7 @@ def _matrix_transpose(x: Tensor) -> Tensor:
 
 def _expand(x: Tensor, *sizes: Any, shape: Any = None) -> Tensor:
     """PyTorch's name for ``broadcast_to`` (-1 keeps a dimension)."""
-    target = _kept_sizes(x, sizes if shape is None else (shape,), "expand")
-    return _broadcast_to(x, _broadcast_target(x, target, "expand"))
+    return _broadcast(x, sizes if shape is None else (shape,), "expand")
 
 
 def _squeeze(x: Tensor, axis: Any = None) -> Tensor:
